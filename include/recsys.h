@@ -1,0 +1,1125 @@
+/*
+ * recsys.h - the public interface of librecsys, an embeddable recommender library.
+ *
+ * This is the only public header. It is C99 and C++ clean and includes only <stddef.h> and
+ * <stdint.h>. Every object is an opaque handle; every fallible function returns a
+ * recsys_status and leaves a message for recsys_last_error(); the library frees what it
+ * returns. See README.md for a walk-through and the ownership and threading rules.
+ *
+ * Copyright (c) 2026 the librecsys authors. MIT licence (see LICENSE).
+ */
+#ifndef RECSYS_H
+#define RECSYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup attrs Export and attribute macros
+ *  @{ */
+
+#if defined(_WIN32) && !defined(RECSYS_STATIC)
+#  ifdef RECSYS_BUILDING
+#    define RECSYS_API __declspec(dllexport)
+#  else
+#    define RECSYS_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define RECSYS_API __attribute__((visibility("default")))
+#else
+#  define RECSYS_API
+#endif
+
+#if defined(__GNUC__) && (__GNUC__ > 3 || (__GNUC__ == 3 && __GNUC_MINOR__ >= 4))
+#  define RECSYS_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#  define RECSYS_WARN_UNUSED
+#endif
+
+#if defined(__GNUC__) && (__GNUC__ > 4 || (__GNUC__ == 4 && __GNUC_MINOR__ >= 5))
+#  define RECSYS_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#  define RECSYS_DEPRECATED(msg)
+#endif
+
+/** @} */
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup version Version
+ *  The one source of truth for the version; the Makefile reads these three lines.
+ *  @{ */
+
+#define RECSYS_VERSION_MAJOR 0
+#define RECSYS_VERSION_MINOR 1
+#define RECSYS_VERSION_PATCH 0
+#define RECSYS_VERSION_NUMBER \
+    (RECSYS_VERSION_MAJOR * 10000 + RECSYS_VERSION_MINOR * 100 + RECSYS_VERSION_PATCH)
+#define RECSYS_VERSION_STRING "0.1.0"
+
+/**
+ * Returns the version of the linked library as MAJOR*10000+MINOR*100+PATCH, so that a host
+ * can check that the header it compiled against matches the binary it runs with.
+ * @return the runtime version number.
+ * Thread-safe. @since 0.1
+ */
+RECSYS_API int recsys_version_number(void);
+
+/**
+ * Returns the version of the linked library as a static string such as "0.1.0".
+ * @return static text, never NULL. Thread-safe. @since 0.1
+ */
+RECSYS_API const char *recsys_version_string(void);
+
+/** @} */
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup errors Status codes and errors
+ *  Every fallible function returns a recsys_status. The list is append-only; retired codes
+ *  keep their numbers.
+ *  @{ */
+
+typedef enum recsys_status {
+    RECSYS_OK = 0,
+    RECSYS_E_INVALID_ARG = 1, /**< a NULL, out-of-range, malformed or wrongly typed argument */
+    RECSYS_E_NOMEM = 2,       /**< an allocation failed; nothing was changed */
+    RECSYS_E_NOT_FOUND = 3,   /**< an unknown item, user, option or plug-in */
+    RECSYS_E_UNSUPPORTED = 4, /**< an unknown option, or a record with fields this build lacks */
+    RECSYS_E_STATE = 5,       /**< misuse: a call made in the wrong order or state */
+    RECSYS_E_IO = 6,          /**< the operating system refused a read, write or sync */
+    RECSYS_E_CORRUPT = 7,     /**< stored data failed its checksum or could not be decoded */
+    RECSYS_E_BUDGET = 8,      /**< a call, token or time budget is spent */
+    RECSYS_E_TIMEOUT = 9,     /**< a deadline passed */
+    RECSYS_E_CALLBACK = 10,   /**< a host plug-in failed without a more specific code */
+    RECSYS_E_INTERNAL = 11,   /**< a bug in the library; please report it */
+    RECSYS_E_TOO_SMALL = 12,  /**< a caller buffer is too small; *needed says how large */
+    RECSYS_E_EXISTS = 13      /**< a name is already registered */
+} recsys_status;
+
+/**
+ * Returns the message of the last failure of a recsys_* call on this thread: what failed,
+ * the bad value and what was expected. Every other entry point clears it on entry.
+ * @return never NULL (empty when the last call succeeded); at most 512 bytes; valid until the
+ *         next recsys_* call on this thread.
+ * Thread-safe (the message is thread-local). @since 0.1
+ */
+RECSYS_API const char *recsys_last_error(void);
+
+/**
+ * Returns the status code that goes with recsys_last_error() on this thread.
+ * @return RECSYS_OK when the last call succeeded. Thread-safe. @since 0.1
+ */
+RECSYS_API recsys_status recsys_last_status(void);
+
+/**
+ * Returns static text naming a status code ("invalid argument", ...).
+ * @param[in] status any value; unknown values give "unknown status".
+ * @return static text, never NULL. Thread-safe. @since 0.1
+ */
+RECSYS_API const char *recsys_status_str(recsys_status status);
+
+/**
+ * Sets the thread's last error. For plug-ins: a method that fails may call this to give a
+ * specific code and message, which the pipeline keeps and prefixes with the plug-in's name.
+ * The message is formatted from fmt with no varargs: fmt is copied as is (at most 511 bytes).
+ * @param[in] status the code to report (not RECSYS_OK).
+ * @param[in] message the text; NULL means the status text.
+ * @return status, so a plug-in can write `return recsys_error_set(RECSYS_E_IO, "...");`.
+ * Thread-safe. @since 0.1
+ */
+RECSYS_API recsys_status recsys_error_set(recsys_status status, const char *message);
+
+/** @} */
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup alloc Allocator and record initialisation
+ *  @{ */
+
+/**
+ * Zero-fills a vtable or record and sets its struct_size, then assigns the named members:
+ * `RECSYS_INIT(recsys_source_vtable, vt, .ctx = me, .retrieve = my_retrieve);`
+ * Plain C99 (designated initialisers, no GNU extensions). C++11 and ctypes use the
+ * recsys_*_init() functions instead.
+ */
+#define RECSYS_INIT(type, name, ...) \
+    type name = { (uint32_t)sizeof(type), __VA_ARGS__ }
+
+/**
+ * A host allocator, set per engine in recsys_engine_opts. All three functions are required;
+ * ctx is passed back unchanged. malloc_fn and realloc_fn return NULL on failure; the library
+ * then fails the call with RECSYS_E_NOMEM and changes nothing. Called from any thread that
+ * calls into the engine, so they must be thread-safe.
+ */
+typedef struct recsys_allocator {
+    uint32_t struct_size; /**< sizeof(recsys_allocator) */
+    uint32_t reserved0;   /**< must be 0 */
+    void *ctx;            /**< passed back to every function */
+    void *(*malloc_fn)(void *ctx, size_t size);
+    void *(*realloc_fn)(void *ctx, void *ptr, size_t size);
+    void (*free_fn)(void *ctx, void *ptr);
+    uint64_t reserved;    /**< must be 0 */
+    /* above: since 0.1 */
+} recsys_allocator;
+
+/**
+ * Frees a string the library returned (recsys_catalog_get_json() and the like).
+ * @param[in] s the string, or NULL. Thread-safe. @since 0.1
+ */
+RECSYS_API void recsys_string_free(char *s);
+
+/** @} */
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup handles Opaque handles
+ *  @{ */
+
+typedef struct recsys_engine recsys_engine;       /**< one recommender: catalog, users, plug-ins */
+typedef struct recsys_request recsys_request;     /**< one recommendation request */
+typedef struct recsys_result recsys_result;       /**< the answer to one request */
+typedef struct recsys_item_spec recsys_item_spec; /**< a builder for one catalog item */
+typedef struct recsys_user_spec recsys_user_spec; /**< a builder for one user profile */
+typedef struct recsys_item recsys_item;           /**< read-only view of a catalog item */
+typedef struct recsys_query recsys_query;         /**< what a plug-in sees of a request */
+typedef struct recsys_candidates recsys_candidates; /**< the candidate set a stage works on */
+typedef struct recsys_store_value recsys_store_value; /**< sink for a value a store reads */
+typedef struct recsys_llm_call recsys_llm_call;   /**< one call to the host's LLM */
+typedef struct recsys_llm_reply recsys_llm_reply; /**< sink for the LLM's answer */
+typedef struct recsys_vector_sink recsys_vector_sink; /**< sink for an embedder's vector */
+
+/** @} */
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup options Options
+ *  Enum keys with typed setters, spaced by stage (100s engine, 200s retrieval, 300s ranking,
+ *  400s filters, 500s diversity, 600s LLM, 700s explanations). Never renumbered or reused.
+ *  The option table is readable through recsys_option_info().
+ *  @{ */
+
+typedef enum recsys_option {
+    RECSYS_OPT_TOP_N = 101,              /**< int: results per request (default 10) */
+    RECSYS_OPT_MAX_JSON_BYTES = 102,     /**< int: largest JSON text accepted */
+    RECSYS_OPT_LOG_IMPRESSIONS = 103,    /**< int 0/1: log an impression per result item */
+    RECSYS_OPT_NOW = 104,                /**< int: the clock in Unix seconds; 0 = wall clock */
+    RECSYS_OPT_LONG_HALF_LIFE_DAYS = 105, /**< double: decay of long-term preferences */
+    RECSYS_OPT_SESSION_GAP_S = 106,      /**< int: idle seconds that end a session */
+    RECSYS_OPT_HISTORY_MAX = 107,        /**< int: events kept per user in memory */
+    RECSYS_OPT_CANDIDATES_PER_SOURCE = 201, /**< int: cap on each source's candidates */
+    RECSYS_OPT_POPULAR_HALF_LIFE_DAYS = 202, /**< double: decay of popularity counts */
+    RECSYS_OPT_TRENDING_HALF_LIFE_H = 203, /**< double: decay of the trending window */
+    RECSYS_OPT_BM25_K1 = 204,            /**< double: BM25 term saturation */
+    RECSYS_OPT_BM25_B = 205,             /**< double: BM25 length normalisation */
+    RECSYS_OPT_RANK_W_SOURCE = 301,      /**< double: weight of the merged source score */
+    RECSYS_OPT_RANK_W_CATEGORY = 302,    /**< double: weight of category affinity */
+    RECSYS_OPT_RANK_W_TAG = 303,         /**< double: weight of tag affinity */
+    RECSYS_OPT_RANK_W_SESSION = 304,     /**< double: weight of session (short-term) affinity */
+    RECSYS_OPT_FILTER_SEEN = 401,        /**< int 0/1: drop items the user already consumed */
+    RECSYS_OPT_EXPLAIN = 701             /**< int 0/1: attach explanations to results */
+} recsys_option;
+
+typedef enum recsys_option_type {
+    RECSYS_OPTTYPE_INT = 1,
+    RECSYS_OPTTYPE_DOUBLE = 2,
+    RECSYS_OPTTYPE_STR = 3
+} recsys_option_type;
+
+/** One row of the option table, filled by recsys_option_info(). */
+typedef struct recsys_option_desc {
+    uint32_t struct_size;   /**< set by the caller to sizeof(recsys_option_desc) */
+    int32_t key;            /**< the recsys_option value */
+    int32_t type;           /**< a recsys_option_type */
+    uint32_t reserved0;
+    const char *name;       /**< dotted name, e.g. "rank.w_category"; static */
+    const char *doc;        /**< one line; static */
+    double min_value;       /**< inclusive bounds for numeric options */
+    double max_value;
+    double default_value;   /**< numeric default */
+    const char *default_str; /**< string default, or NULL */
+    uint64_t reserved;
+    /* above: since 0.1 */
+} recsys_option_desc;
+
+/**
+ * Describes one option.
+ * @param[in] key an option key.
+ * @param[out] out the row; out->struct_size must be set by the caller.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG for NULL or a too small struct_size;
+ *         RECSYS_E_UNSUPPORTED for an unknown key.
+ * Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_option_info(int32_t key, recsys_option_desc *out);
+
+/**
+ * Finds an option key by its dotted name ("rank.w_category").
+ * @param[in] name the name. @param[out] key the key.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG for NULL; RECSYS_E_UNSUPPORTED for an unknown name.
+ * Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_option_by_name(const char *name, int32_t *key);
+
+/**
+ * Iterates over the option table in key order: pass 0 to get the first key.
+ * @param[in] key 0 or a valid key. @param[out] next the following key.
+ * @return RECSYS_OK; RECSYS_E_NOT_FOUND after the last key; RECSYS_E_INVALID_ARG for NULL;
+ *         RECSYS_E_UNSUPPORTED for an unknown key. Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_option_next(int32_t key, int32_t *next);
+
+/** @} */
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup data Data model records
+ *  @{ */
+
+/** Event types. Append-only. */
+typedef enum recsys_event_type {
+    RECSYS_EVENT_IMPRESSION = 1,  /**< an item was shown (logged by recsys_recommend) */
+    RECSYS_EVENT_VIEW = 2,
+    RECSYS_EVENT_CLICK = 3,
+    RECSYS_EVENT_LIKE = 4,
+    RECSYS_EVENT_DISLIKE = 5,     /**< negative feedback */
+    RECSYS_EVENT_ADD_TO_CART = 6,
+    RECSYS_EVENT_PURCHASE = 7,
+    RECSYS_EVENT_SKIP = 8,
+    RECSYS_EVENT_RATING = 9,      /**< value: the rating */
+    RECSYS_EVENT_WATCH_TIME = 10, /**< value: seconds watched */
+    RECSYS_EVENT_DWELL = 11,      /**< value: seconds on the item */
+    RECSYS_EVENT_SEARCH = 12      /**< query: the search text; item optional */
+} recsys_event_type;
+
+/**
+ * One feedback event, the typed form of the JSON
+ * `{"user_id":"u1","item_id":"i9","type":"click","value":1,"timestamp":1700000000,
+ *   "request_id":"r-17","position":3,"query":"..."}`.
+ * Strings are borrowed for the duration of the call that takes the record.
+ */
+typedef struct recsys_event {
+    uint32_t struct_size;   /**< sizeof(recsys_event) */
+    int32_t type;           /**< a recsys_event_type */
+    int64_t timestamp;      /**< Unix seconds; 0 means "now" (RECSYS_OPT_NOW or the clock) */
+    double value;           /**< rating, seconds watched...; 0 when the type has no value */
+    const char *user_id;    /**< required */
+    const char *item_id;    /**< required except for RECSYS_EVENT_SEARCH */
+    const char *request_id; /**< the recommendation this answers, or NULL */
+    const char *query;      /**< search text for RECSYS_EVENT_SEARCH, else NULL */
+    int32_t position;       /**< 0-based position in the list shown, or -1 */
+    uint32_t reserved0;
+    uint64_t reserved;
+    /* above: since 0.1 */
+} recsys_event;
+
+/**
+ * Zero-fills an event and sets struct_size and position = -1 (for C++ and ctypes).
+ * @param[out] ev the record; NULL is ignored. Thread-safe. @since 0.1
+ */
+RECSYS_API void recsys_event_init(recsys_event *ev);
+
+/**
+ * Returns the event type's JSON name ("click", "add_to_cart", ...).
+ * @return static text, or NULL for an unknown type. Thread-safe. @since 0.1
+ */
+RECSYS_API const char *recsys_event_type_name(int32_t type);
+
+/** Item fields set by recsys_item_spec_set_text(). */
+typedef enum recsys_item_field {
+    RECSYS_FIELD_TITLE = 1,
+    RECSYS_FIELD_DESCRIPTION = 2,
+    RECSYS_FIELD_CATEGORY = 3,
+    RECSYS_FIELD_PROVIDER = 4
+} recsys_item_field;
+
+/**
+ * Starts building an item.
+ * @param[in] item_id non-empty UTF-8, at most 256 bytes; copied.
+ * @param[out] out the builder, freed with recsys_item_spec_free(); NULL on failure.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_item_spec_new(const char *item_id,
+                                                                 recsys_item_spec **out);
+/** Frees a builder; NULL is ignored. Thread-safe for distinct builders. @since 0.1 */
+RECSYS_API void recsys_item_spec_free(recsys_item_spec *spec);
+/**
+ * Sets the title, description, category or provider (valid UTF-8; copied; replaces).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG for NULL, an unknown field or invalid UTF-8;
+ *         RECSYS_E_NOMEM. Not thread-safe on one builder. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_item_spec_set_text(recsys_item_spec *spec,
+                                                                      int32_t field,
+                                                                      const char *text);
+/**
+ * Adds a tag (copied; a repeated tag is kept once).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_item_spec_add_tag(recsys_item_spec *spec,
+                                                                     const char *tag);
+/**
+ * Adds a region in which the item may be shown (none means everywhere).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_item_spec_add_region(recsys_item_spec *spec,
+                                                                        const char *region);
+/**
+ * Sets availability (default 1), minimum age (default 0, range 0..150) and creation time
+ * (Unix seconds, default 0 = unknown).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG for NULL or out-of-range values. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_item_spec_set_flags(recsys_item_spec *spec,
+                                                                       int available,
+                                                                       int min_age,
+                                                                       int64_t created);
+/**
+ * Sets a numeric attribute such as "price" or "rating" (finite values only).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_item_spec_set_number(recsys_item_spec *spec,
+                                                                        const char *name,
+                                                                        double value);
+/**
+ * Sets a string attribute such as "gpu" = "RTX 4070".
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_item_spec_set_string(recsys_item_spec *spec,
+                                                                        const char *name,
+                                                                        const char *value);
+/**
+ * Sets a boolean attribute such as "refurbished".
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_item_spec_set_bool(recsys_item_spec *spec,
+                                                                      const char *name,
+                                                                      int value);
+/**
+ * Sets a named embedding ("default", "text", "image", ...); the values are copied.
+ * @param[in] dim 1..4096; every value finite.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_item_spec_set_embedding(recsys_item_spec *spec,
+                                                                           const char *name,
+                                                                           const float *values,
+                                                                           size_t dim);
+
+/** User lists set by recsys_user_spec_add_item(). */
+typedef enum recsys_user_list {
+    RECSYS_LIST_RECENT_VIEWS = 1,
+    RECSYS_LIST_PURCHASED = 2,
+    RECSYS_LIST_NEGATIVE = 3
+} recsys_user_list;
+
+/**
+ * Starts building a user profile.
+ * @param[in] user_id non-empty UTF-8, at most 256 bytes; copied.
+ * @param[out] out the builder, freed with recsys_user_spec_free(); NULL on failure.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_user_spec_new(const char *user_id,
+                                                                 recsys_user_spec **out);
+/** Frees a builder; NULL is ignored. @since 0.1 */
+RECSYS_API void recsys_user_spec_free(recsys_user_spec *spec);
+/**
+ * Adds an explicit interest ("machine learning"); copied.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_user_spec_add_interest(recsys_user_spec *spec,
+                                                                          const char *interest);
+/**
+ * Sets the age (-1 = unknown, else 0..150) and region (NULL = unknown).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_user_spec_set_demographics(recsys_user_spec *spec,
+                                                                              int age,
+                                                                              const char *region);
+/**
+ * Adds an item id to one of the profile's explicit lists (recent views, purchased, negative
+ * feedback). The ids must name catalog items when the profile is upserted.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_user_spec_add_item(recsys_user_spec *spec,
+                                                                      int32_t list,
+                                                                      const char *item_id);
+
+/** @} */
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup plugins Plug-in vtables
+ *  Every vtable begins { struct_size, ctx, destroy } followed by its methods; ctx is the
+ *  first argument of every method. Registration validates, copies min(struct_size, ours)
+ *  bytes, and from then on owns ctx: destroy(ctx) runs exactly once, when the engine is
+ *  freed or the plug-in replaced, and also when registration fails. Methods run
+ *  synchronously on the thread that called into the engine, possibly on several threads at
+ *  once; they must not call any recsys_* function that takes the engine (that deadlocks),
+ *  but may call the view, sink and recsys_error_set functions. A method returns a status;
+ *  the pipeline prefixes its message with the plug-in's name and reports RECSYS_E_CALLBACK
+ *  unless the plug-in set a more specific code.
+ *  @{ */
+
+/* ---- read-only views handed to plug-ins (valid only during the call) ---- */
+
+/** Returns the item's id. Never NULL. @since 0.1 */
+RECSYS_API const char *recsys_item_id(const recsys_item *item);
+/** Returns the title, description, category or provider; "" when unset. @since 0.1 */
+RECSYS_API const char *recsys_item_text(const recsys_item *item, int32_t field);
+/** Returns the number of tags. @since 0.1 */
+RECSYS_API size_t recsys_item_tag_count(const recsys_item *item);
+/** Returns tag i (0-based), or NULL when out of range. @since 0.1 */
+RECSYS_API const char *recsys_item_tag(const recsys_item *item, size_t i);
+/** Returns 1 if the item is available, else 0. @since 0.1 */
+RECSYS_API int recsys_item_available(const recsys_item *item);
+/** Returns the minimum age (0 = none). @since 0.1 */
+RECSYS_API int recsys_item_min_age(const recsys_item *item);
+/**
+ * Reads a numeric attribute.
+ * @return RECSYS_OK; RECSYS_E_NOT_FOUND when absent; RECSYS_E_INVALID_ARG for NULL or
+ *         when the attribute is not numeric. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_item_number(const recsys_item *item,
+                                                               const char *name, double *out);
+
+/** Returns the requesting user's id, or NULL for an anonymous request. @since 0.1 */
+RECSYS_API const char *recsys_query_user_id(const recsys_query *q);
+/** Returns the request's free-text query, or NULL. @since 0.1 */
+RECSYS_API const char *recsys_query_text(const recsys_query *q);
+/** Returns how many candidates a source should return at most. @since 0.1 */
+RECSYS_API size_t recsys_query_limit(const recsys_query *q);
+/** Returns the request's clock in Unix seconds. @since 0.1 */
+RECSYS_API int64_t recsys_query_now(const recsys_query *q);
+/** Returns the number of events in the user's history (most recent last). @since 0.1 */
+RECSYS_API size_t recsys_query_history_count(const recsys_query *q);
+/**
+ * Reads history event i of the requesting user.
+ * @param[out] item the item (may be NULL for a search); @param[out] type; @param[out] ts;
+ *             each out pointer may be NULL.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG for NULL q or i out of range. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_query_history(const recsys_query *q, size_t i,
+                                                                 const recsys_item **item,
+                                                                 int32_t *type, int64_t *ts);
+/**
+ * Looks an item up by id. @return the item, or NULL when unknown. @since 0.1
+ */
+RECSYS_API const recsys_item *recsys_query_item(const recsys_query *q, const char *item_id);
+/**
+ * Reads the effective value of a numeric option for this request (request override, else the
+ * engine's value). @return RECSYS_OK; RECSYS_E_UNSUPPORTED for an unknown key;
+ * RECSYS_E_INVALID_ARG for a string option or NULL. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_query_option(const recsys_query *q, int32_t key,
+                                                                double *out);
+
+/**
+ * Adds a candidate from a source. A repeated item keeps the higher score.
+ * @param[in] score finite. @return RECSYS_OK; RECSYS_E_NOT_FOUND for an unknown item id;
+ *         RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM; RECSYS_E_BUDGET once the limit is reached.
+ * @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_candidates_add(recsys_candidates *c,
+                                                                  const char *item_id,
+                                                                  double score);
+/** Returns the number of candidates still in the set. @since 0.1 */
+RECSYS_API size_t recsys_candidates_count(const recsys_candidates *c);
+/** Returns candidate i's item, or NULL when out of range. @since 0.1 */
+RECSYS_API const recsys_item *recsys_candidates_item(const recsys_candidates *c, size_t i);
+/** Returns candidate i's current score (the merged source score before ranking). @since 0.1 */
+RECSYS_API double recsys_candidates_score(const recsys_candidates *c, size_t i);
+/**
+ * Reads the normalised score (0..1) the named source gave candidate i.
+ * @return RECSYS_OK; RECSYS_E_NOT_FOUND when that source did not propose it. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_candidates_source_score(const recsys_candidates *c,
+                                                                          size_t i,
+                                                                          const char *source,
+                                                                          double *out);
+/**
+ * Sets candidate i's score (rankers). @return RECSYS_OK; RECSYS_E_INVALID_ARG for i out of
+ * range or a non-finite score. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_candidates_set_score(recsys_candidates *c,
+                                                                        size_t i, double score);
+/**
+ * Marks candidate i to be dropped (filters); reason is a short static or copied text.
+ * Indices stay valid until the filter returns. @return RECSYS_OK; RECSYS_E_INVALID_ARG.
+ * @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_candidates_drop(recsys_candidates *c, size_t i,
+                                                                   const char *reason);
+/**
+ * Sets the final order (diversifiers): order[k] is the index of the candidate at position k;
+ * the first n entries are kept. Every index must be in range and appear once.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_candidates_set_order(recsys_candidates *c,
+                                                                        const size_t *order,
+                                                                        size_t n);
+
+/**
+ * A candidate source (stage 2). Required: retrieve. retrieve adds at most
+ * recsys_query_limit(q) candidates to out with recsys_candidates_add(); scores are on any
+ * scale (the merger normalises them per source).
+ */
+typedef struct recsys_source_vtable {
+    uint32_t struct_size;
+    void *ctx;
+    void (*destroy)(void *ctx);
+    recsys_status (*retrieve)(void *ctx, const recsys_query *q, recsys_candidates *out);
+    /* above: since 0.1 */
+} recsys_source_vtable;
+
+/** A filter (stage 3). Required: apply, which calls recsys_candidates_drop(). */
+typedef struct recsys_filter_vtable {
+    uint32_t struct_size;
+    void *ctx;
+    void (*destroy)(void *ctx);
+    recsys_status (*apply)(void *ctx, const recsys_query *q, recsys_candidates *c);
+    /* above: since 0.1 */
+} recsys_filter_vtable;
+
+/** A ranker (stage 4). Required: score, which calls recsys_candidates_set_score(). */
+typedef struct recsys_ranker_vtable {
+    uint32_t struct_size;
+    void *ctx;
+    void (*destroy)(void *ctx);
+    recsys_status (*score)(void *ctx, const recsys_query *q, recsys_candidates *c);
+    /* above: since 0.1 */
+} recsys_ranker_vtable;
+
+/**
+ * A diversifier (stage 5). Required: select, which picks and orders at most n candidates
+ * with recsys_candidates_set_order(). Candidates arrive sorted by score.
+ */
+typedef struct recsys_diversifier_vtable {
+    uint32_t struct_size;
+    void *ctx;
+    void (*destroy)(void *ctx);
+    recsys_status (*select)(void *ctx, const recsys_query *q, recsys_candidates *c, size_t n);
+    /* above: since 0.1 */
+} recsys_diversifier_vtable;
+
+/** LLM task kinds, passed to the host's complete(). */
+typedef enum recsys_llm_task {
+    RECSYS_LLM_RERANK = 1,
+    RECSYS_LLM_EXPLAIN = 2,
+    RECSYS_LLM_INTENT = 3,
+    RECSYS_LLM_CLARIFY = 4,
+    RECSYS_LLM_ENRICH = 5
+} recsys_llm_task;
+
+/** Returns the call's task (a recsys_llm_task). @since 0.1 */
+RECSYS_API int32_t recsys_llm_call_task(const recsys_llm_call *call);
+/** Returns the system prompt (UTF-8, never NULL). @since 0.1 */
+RECSYS_API const char *recsys_llm_call_system(const recsys_llm_call *call);
+/** Returns the user prompt (UTF-8, never NULL). @since 0.1 */
+RECSYS_API const char *recsys_llm_call_prompt(const recsys_llm_call *call);
+/** Returns the JSON schema the reply should follow, or NULL. @since 0.1 */
+RECSYS_API const char *recsys_llm_call_schema(const recsys_llm_call *call);
+/** Returns the token limit for the reply. @since 0.1 */
+RECSYS_API int32_t recsys_llm_call_max_tokens(const recsys_llm_call *call);
+/** Returns the sampling temperature. @since 0.1 */
+RECSYS_API double recsys_llm_call_temperature(const recsys_llm_call *call);
+/** Returns the milliseconds left before the call's deadline. @since 0.1 */
+RECSYS_API int64_t recsys_llm_call_deadline_ms(const recsys_llm_call *call);
+/**
+ * Hands the LLM's answer to the library, which copies it (the host keeps its buffer).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_llm_reply_set_text(recsys_llm_reply *reply,
+                                                                      const char *text,
+                                                                      size_t len);
+/** Reports the tokens the call used, for budgets and counters. @since 0.1 */
+RECSYS_API void recsys_llm_reply_set_usage(recsys_llm_reply *reply, int64_t prompt_tokens,
+                                           int64_t completion_tokens);
+
+/**
+ * The host's LLM transport. Required: complete, which answers through
+ * recsys_llm_reply_set_text() before returning (synchronously) and should give up by the
+ * call's deadline.
+ */
+typedef struct recsys_llm_vtable {
+    uint32_t struct_size;
+    void *ctx;
+    void (*destroy)(void *ctx);
+    recsys_status (*complete)(void *ctx, const recsys_llm_call *call, recsys_llm_reply *reply);
+    /* above: since 0.1 */
+} recsys_llm_vtable;
+
+/**
+ * Hands an embedding to the library, which copies it.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG for NULL, dim 0 or non-finite values; RECSYS_E_NOMEM.
+ * @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_vector_sink_set(recsys_vector_sink *sink,
+                                                                   const float *values, size_t dim);
+
+/** The host's text embedder. Required: embed. */
+typedef struct recsys_embedder_vtable {
+    uint32_t struct_size;
+    void *ctx;
+    void (*destroy)(void *ctx);
+    recsys_status (*embed)(void *ctx, const char *text, size_t len, recsys_vector_sink *out);
+    /* above: since 0.1 */
+} recsys_embedder_vtable;
+
+/** Kinds of keyed records a store holds. */
+typedef enum recsys_record_kind {
+    RECSYS_RECORD_ITEM = 1,  /**< value: the item's JSON */
+    RECSYS_RECORD_USER = 2,  /**< value: the user profile's JSON */
+    RECSYS_RECORD_STATE = 3  /**< value: opaque derived state (models), keyed by name */
+} recsys_record_kind;
+
+/**
+ * Hands a value a store read to the library, which copies it.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_store_value_set(recsys_store_value *v,
+                                                                   const void *data, size_t len);
+
+/** Visitor of keyed records during scan_records; return non-OK to stop the scan with it. */
+typedef recsys_status (*recsys_record_visit_fn)(void *arg, int32_t kind, const char *key,
+                                                const void *data, size_t len);
+/** Visitor of events during scan_events, in append order; non-OK stops the scan. */
+typedef recsys_status (*recsys_event_visit_fn)(void *arg, const recsys_event *event);
+
+/**
+ * Durable storage. Required: put, remove, get, append_events, scan_records, scan_events,
+ * forget_user. Optional: sync, compact. The engine serialises calls into one store (one at a
+ * time), so a store needs no locking of its own. Values and strings passed in are borrowed
+ * for the call. append_events returns RECSYS_OK only once the events are as durable as the
+ * store documents: the engine acknowledges feedback only after that. forget_user removes the
+ * user's record and every event naming the user so that no trace remains in the store's
+ * files or tables (compacting if needed).
+ */
+typedef struct recsys_store_vtable {
+    uint32_t struct_size;
+    void *ctx;
+    void (*destroy)(void *ctx);
+    recsys_status (*put)(void *ctx, int32_t kind, const char *key, const void *data, size_t len);
+    recsys_status (*remove)(void *ctx, int32_t kind, const char *key); /**< NOT_FOUND if absent */
+    recsys_status (*get)(void *ctx, int32_t kind, const char *key, recsys_store_value *out);
+    recsys_status (*append_events)(void *ctx, const recsys_event *events, size_t n);
+    recsys_status (*scan_records)(void *ctx, int32_t kind, recsys_record_visit_fn fn, void *arg);
+    recsys_status (*scan_events)(void *ctx, recsys_event_visit_fn fn, void *arg);
+    recsys_status (*forget_user)(void *ctx, const char *user_id);
+    recsys_status (*sync)(void *ctx);
+    recsys_status (*compact)(void *ctx);
+    /* above: since 0.1 */
+} recsys_store_vtable;
+
+/** Durability of the built-in file store. */
+typedef enum recsys_sync_mode {
+    RECSYS_SYNC_OS = 0,   /**< write(2) before acknowledging: survives a process crash */
+    RECSYS_SYNC_FULL = 1  /**< fdatasync(2) too: survives a power loss (default) */
+} recsys_sync_mode;
+
+/** Options of the built-in file store. */
+typedef struct recsys_file_store_opts {
+    uint32_t struct_size;        /**< sizeof(recsys_file_store_opts) */
+    int32_t sync;                /**< a recsys_sync_mode */
+    uint64_t compact_bytes;      /**< compact when the log exceeds this (0 = 64 MiB) */
+    const recsys_allocator *allocator; /**< NULL = malloc */
+    uint64_t reserved;
+    /* above: since 0.1 */
+} recsys_file_store_opts;
+
+/**
+ * Fills a vtable for the built-in volatile memory store.
+ * @param[in] allocator NULL for malloc, else copied.
+ * @param[out] out the vtable; out->struct_size must be set (RECSYS_INIT or
+ *             recsys_store_vtable_init()); hand it to recsys_engine_opts.store.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_store_memory_new(const recsys_allocator *allocator,
+                                                                    recsys_store_vtable *out);
+/**
+ * Opens (creating if needed) the built-in durable file store in directory dir: an
+ * append-only log with a checksum per record, snapshots and compaction. Recovery truncates
+ * a torn tail left by a crash. One process at a time (an advisory lock is held).
+ * @param[in] dir the directory; created if missing. @param[in] opts NULL for defaults.
+ * @param[out] out the vtable (struct_size set by the caller).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_IO; RECSYS_E_CORRUPT (a damaged record
+ *         before the tail); RECSYS_E_STATE (locked by another process); RECSYS_E_NOMEM.
+ * Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_store_file_new(const char *dir,
+                                                                  const recsys_file_store_opts *opts,
+                                                                  recsys_store_vtable *out);
+
+/** Zero-fills a vtable and sets struct_size (C++11 and ctypes). NULL is ignored. @since 0.1 */
+RECSYS_API void recsys_source_vtable_init(recsys_source_vtable *vt);
+/** Zero-fills a vtable and sets struct_size. @since 0.1 */
+RECSYS_API void recsys_filter_vtable_init(recsys_filter_vtable *vt);
+/** Zero-fills a vtable and sets struct_size. @since 0.1 */
+RECSYS_API void recsys_ranker_vtable_init(recsys_ranker_vtable *vt);
+/** Zero-fills a vtable and sets struct_size. @since 0.1 */
+RECSYS_API void recsys_diversifier_vtable_init(recsys_diversifier_vtable *vt);
+/** Zero-fills a vtable and sets struct_size. @since 0.1 */
+RECSYS_API void recsys_llm_vtable_init(recsys_llm_vtable *vt);
+/** Zero-fills a vtable and sets struct_size. @since 0.1 */
+RECSYS_API void recsys_embedder_vtable_init(recsys_embedder_vtable *vt);
+/** Zero-fills a vtable and sets struct_size. @since 0.1 */
+RECSYS_API void recsys_store_vtable_init(recsys_store_vtable *vt);
+
+/** @} */
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup engine Engine lifecycle and registration
+ *  @{ */
+
+/** Creation options of an engine. */
+typedef struct recsys_engine_opts {
+    uint32_t struct_size;              /**< sizeof(recsys_engine_opts) */
+    uint32_t flags;                    /**< RECSYS_ENGINE_* flags */
+    uint64_t seed;                     /**< seed of every random choice (0 = fixed default) */
+    const recsys_allocator *allocator; /**< NULL = malloc; copied */
+    const recsys_store_vtable *store;  /**< NULL = a memory store; the engine takes ownership */
+    uint64_t reserved;
+    /* above: since 0.1 */
+} recsys_engine_opts;
+
+/** Flag: do not register the built-in plug-ins (popular, trending, content, filters, blend). */
+#define RECSYS_ENGINE_NO_BUILTINS 0x1u
+
+/**
+ * Zero-fills engine options and sets struct_size (C++11 and ctypes). @since 0.1
+ */
+RECSYS_API void recsys_engine_opts_init(recsys_engine_opts *opts);
+
+/**
+ * Creates an engine. With a store, loads every item, user and event it holds, then builds
+ * the derived state (as recsys_refresh()). The store's destroy runs exactly once: when the
+ * engine is freed, or before this returns when creation fails.
+ * @param[in] opts NULL for defaults; a struct_size below 0.1's or a non-zero unknown tail
+ *            gives RECSYS_E_INVALID_ARG / RECSYS_E_UNSUPPORTED.
+ * @param[out] out the engine, or NULL on failure.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_UNSUPPORTED; RECSYS_E_NOMEM; any store
+ *         error (RECSYS_E_IO, RECSYS_E_CORRUPT, ...).
+ * Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_new(const recsys_engine_opts *opts,
+                                                              recsys_engine **out);
+/**
+ * Frees an engine, its plug-ins (each destroy once) and its store handle. NULL is ignored.
+ * No other thread may use the engine during or after this call. @since 0.1
+ */
+RECSYS_API void recsys_engine_free(recsys_engine *engine);
+
+/**
+ * Sets an integer option (engine-wide). Out-of-range values are errors, never clamped.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL, wrong type, out of range);
+ *         RECSYS_E_UNSUPPORTED (unknown key). Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_set_int(recsys_engine *engine,
+                                                                  int32_t key, int64_t value);
+/** Reads an integer option. Same statuses as recsys_engine_set_int(). @since 0.1 */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_get_int(recsys_engine *engine,
+                                                                  int32_t key, int64_t *out);
+/** Sets a double option. Same statuses as recsys_engine_set_int(). @since 0.1 */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_set_double(recsys_engine *engine,
+                                                                     int32_t key, double value);
+/** Reads a double option. Same statuses as recsys_engine_set_int(). @since 0.1 */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_get_double(recsys_engine *engine,
+                                                                     int32_t key, double *out);
+/** Sets a string option (copied). Same statuses as recsys_engine_set_int(). @since 0.1 */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_set_str(recsys_engine *engine,
+                                                                  int32_t key, const char *value);
+/**
+ * Reads a string option into a caller buffer.
+ * @param[out] buf, cap the buffer; @param[out] needed bytes required including the NUL.
+ * @return RECSYS_OK; RECSYS_E_TOO_SMALL (with *needed); others as recsys_engine_set_int().
+ * @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_get_str(recsys_engine *engine,
+                                                                  int32_t key, char *buf,
+                                                                  size_t cap, size_t *needed);
+
+/** Plug-in kinds, for recsys_engine_plugin_enable(). */
+typedef enum recsys_plugin_kind {
+    RECSYS_PLUGIN_SOURCE = 1,
+    RECSYS_PLUGIN_FILTER = 2,
+    RECSYS_PLUGIN_RANKER = 3,
+    RECSYS_PLUGIN_DIVERSIFIER = 4,
+    RECSYS_PLUGIN_LLM = 5,
+    RECSYS_PLUGIN_EMBEDDER = 6
+} recsys_plugin_kind;
+
+/**
+ * Registers a candidate source under a unique name (1..63 bytes of [a-z0-9_.-]).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL, bad name, missing method, struct_size
+ *         below 0.1's, named in the message); RECSYS_E_EXISTS; RECSYS_E_NOMEM. On failure
+ *         destroy(ctx) has run. Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_add_source(recsys_engine *engine,
+                                                                     const char *name,
+                                                                     const recsys_source_vtable *vt);
+/** Registers a filter; as recsys_engine_add_source(). Filters run in registration order. @since 0.1 */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_add_filter(recsys_engine *engine,
+                                                                     const char *name,
+                                                                     const recsys_filter_vtable *vt);
+/**
+ * Sets the ranker, replacing (and destroying) the previous one; as recsys_engine_add_source().
+ * @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_set_ranker(recsys_engine *engine,
+                                                                     const char *name,
+                                                                     const recsys_ranker_vtable *vt);
+/** Registers a diversifier; they run in registration order. @since 0.1 */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_add_diversifier(
+    recsys_engine *engine, const char *name, const recsys_diversifier_vtable *vt);
+/** Sets the LLM transport, replacing the previous one. @since 0.1 */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_set_llm(recsys_engine *engine,
+                                                                  const char *name,
+                                                                  const recsys_llm_vtable *vt);
+/** Sets the text embedder, replacing the previous one. @since 0.1 */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_set_embedder(
+    recsys_engine *engine, const char *name, const recsys_embedder_vtable *vt);
+/**
+ * Turns a registered plug-in (built-in or the host's) on or off for every later request.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND. Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_plugin_enable(recsys_engine *engine,
+                                                                        int32_t kind,
+                                                                        const char *name,
+                                                                        int enabled);
+
+/**
+ * Rebuilds the derived state (text index, normalisers, user preference vectors) from the
+ * catalog and events, then swaps it in atomically: requests running meanwhile finish on the
+ * old state. @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM (old state kept).
+ * Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_refresh(recsys_engine *engine);
+
+/**
+ * Compacts the store (if it can) after flushing it. @return RECSYS_OK or a store error.
+ * Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_compact(recsys_engine *engine);
+
+/** Counters of an engine, for recsys_engine_count(). */
+typedef enum recsys_count {
+    RECSYS_COUNT_ITEMS = 1,
+    RECSYS_COUNT_USERS = 2,
+    RECSYS_COUNT_EVENTS = 3,
+    RECSYS_COUNT_REQUESTS = 4
+} recsys_count;
+
+/**
+ * Reads a counter. @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL, unknown counter).
+ * Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_count(recsys_engine *engine,
+                                                                int32_t counter, uint64_t *out);
+
+/** @} */
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup catalog Catalog, users and feedback
+ *  Every mutating call writes to the store first and changes memory only once the store
+ *  has accepted it; a failed call changes nothing.
+ *  @{ */
+
+/**
+ * Inserts or replaces an item built with recsys_item_spec_*.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM; a store error. Thread-safe.
+ * @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_catalog_upsert(recsys_engine *engine,
+                                                                  const recsys_item_spec *spec);
+/**
+ * Inserts or replaces items from JSON: one object in the design card's shape
+ * (`{"item_id":"item_456","title":"...","category":"education","tags":[...],
+ * "embedding":[...]}` plus description, provider, available, min_age, regions, created,
+ * attributes, embeddings, generated) or an array of them. All or nothing: one bad item
+ * rejects the whole text, with the item's index and the field in the message.
+ * @param[in] json, len UTF-8 text of at most RECSYS_OPT_MAX_JSON_BYTES bytes.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM; a store error. Thread-safe.
+ * @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_catalog_upsert_json(recsys_engine *engine,
+                                                                       const char *json,
+                                                                       size_t len);
+/**
+ * Removes an item. Its events stay in the log; it is never recommended again.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND; a store error. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_catalog_remove(recsys_engine *engine,
+                                                                  const char *item_id);
+/**
+ * Returns an item as JSON (host attributes and, apart, LLM-generated ones).
+ * @param[out] out the text, freed with recsys_string_free().
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_catalog_get_json(recsys_engine *engine,
+                                                                    const char *item_id,
+                                                                    char **out);
+
+/**
+ * Inserts or replaces a user profile built with recsys_user_spec_*. Events already recorded
+ * for the user are kept.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND (a listed item is unknown);
+ *         RECSYS_E_NOMEM; a store error. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_user_upsert(recsys_engine *engine,
+                                                               const recsys_user_spec *spec);
+/**
+ * Inserts or replaces user profiles from JSON in the design card's shape
+ * (`{"user_id":"user_123","interests":[...],"recent_views":[...],"purchased_items":[...],
+ * "negative_feedback":[...]}` plus age and region), one object or an array; all or nothing.
+ * @return as recsys_user_upsert(). @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_user_upsert_json(recsys_engine *engine,
+                                                                    const char *json, size_t len);
+/**
+ * Returns a user as JSON: the profile plus a read-only "history" derived from events.
+ * @param[out] out freed with recsys_string_free().
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_user_get_json(recsys_engine *engine,
+                                                                 const char *user_id, char **out);
+/**
+ * Forgets a user: the profile, every event and every piece of derived state naming them,
+ * in memory and in the store (which compacts so that no trace remains in its files).
+ * Aggregate counters lose the user's contributions.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND; a store error. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_user_forget(recsys_engine *engine,
+                                                               const char *user_id);
+
+/**
+ * Records one feedback event. An unknown user is created with an empty profile; an unknown
+ * item is an error. Returns only after the store acknowledged the event.
+ * @param[in] event the record (struct_size set; strings borrowed).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_UNSUPPORTED (non-zero unknown tail);
+ *         RECSYS_E_NOT_FOUND (unknown item); RECSYS_E_NOMEM; a store error. Thread-safe.
+ * @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_feedback(recsys_engine *engine,
+                                                            const recsys_event *event);
+/**
+ * Records events from JSON: one object in the shape of recsys_event's comment, or an array;
+ * all or nothing. @return as recsys_feedback(). Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_feedback_json(recsys_engine *engine,
+                                                                 const char *json, size_t len);
+
+/** @} */
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup request Request and result
+ *  @{ */
+
+/**
+ * Creates a request: anonymous, no query, engine options.
+ * @param[out] out freed with recsys_request_free(). @return RECSYS_OK; RECSYS_E_INVALID_ARG;
+ * RECSYS_E_NOMEM. Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_new(recsys_request **out);
+/** Frees a request; NULL is ignored. @since 0.1 */
+RECSYS_API void recsys_request_free(recsys_request *req);
+/**
+ * Sets the user (copied; NULL = anonymous). An unknown user is served as a cold start.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_set_user(recsys_request *req,
+                                                                    const char *user_id);
+/**
+ * Sets the free-text query (copied; NULL clears). It drives the content source.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (invalid UTF-8); RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_set_query(recsys_request *req,
+                                                                     const char *text);
+/**
+ * Sets the request id (copied) that later feedback names; NULL lets the engine make one.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_set_id(recsys_request *req,
+                                                                  const char *request_id);
+/**
+ * Excludes an item from this request's results (copied).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_exclude(recsys_request *req,
+                                                                   const char *item_id);
+/**
+ * Overrides an integer option for this request only; same bounds and statuses as
+ * recsys_engine_set_int(). @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_set_int(recsys_request *req, int32_t key,
+                                                                   int64_t value);
+/** Overrides a double option for this request only. @since 0.1 */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_set_double(recsys_request *req,
+                                                                      int32_t key, double value);
+
+/**
+ * Runs the pipeline (context, retrieve, filter, rank, diversify, explain, respond) for one
+ * request and logs the impressions. Any number of threads may call this on one engine at
+ * once, together with recsys_feedback() and recsys_refresh().
+ * @param[out] out the result, freed with recsys_result_free(); NULL on failure.
+ * @return RECSYS_OK (possibly with fewer results than asked when too few items qualify);
+ *         RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM; RECSYS_E_CALLBACK or a plug-in's own code;
+ *         a store error while logging impressions.
+ * Thread-safe. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_recommend(recsys_engine *engine,
+                                                             const recsys_request *req,
+                                                             recsys_result **out);
+
+/** Frees a result; NULL is ignored. @since 0.1 */
+RECSYS_API void recsys_result_free(recsys_result *res);
+/** Returns the number of recommended items. @since 0.1 */
+RECSYS_API size_t recsys_result_count(const recsys_result *res);
+/** Returns the request id (given or generated). Lives as long as res. @since 0.1 */
+RECSYS_API const char *recsys_result_request_id(const recsys_result *res);
+/** Returns item i's id, or NULL when out of range. Lives as long as res. @since 0.1 */
+RECSYS_API const char *recsys_result_item_id(const recsys_result *res, size_t i);
+/** Returns item i's final score (0 when out of range). @since 0.1 */
+RECSYS_API double recsys_result_score(const recsys_result *res, size_t i);
+/** Returns how many sources proposed item i. @since 0.1 */
+RECSYS_API size_t recsys_result_source_count(const recsys_result *res, size_t i);
+/**
+ * Reads source j of item i: its name and normalised score.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL, out of range). @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_result_source(const recsys_result *res,
+                                                                 size_t i, size_t j,
+                                                                 const char **name,
+                                                                 double *score);
+/** Returns item i's explanation (UTF-8), or "" when explanations are off. @since 0.1 */
+RECSYS_API const char *recsys_result_explanation(const recsys_result *res, size_t i);
+
+/** Kinds of evidence behind an explanation. */
+typedef enum recsys_evidence_kind {
+    RECSYS_EVIDENCE_ATTRIBUTE = 1, /**< name = attribute ("tag", "category"...), value = its value */
+    RECSYS_EVIDENCE_HISTORY = 2,   /**< name = event type ("like"...), value = the history item's id */
+    RECSYS_EVIDENCE_INTEREST = 3,  /**< name = "interest", value = the stated interest */
+    RECSYS_EVIDENCE_POPULARITY = 4, /**< name = "popular" or "trending", value = the count */
+    RECSYS_EVIDENCE_QUERY = 5      /**< name = "query", value = the matched term */
+} recsys_evidence_kind;
+
+/** Returns how many pieces of evidence item i's explanation cites. @since 0.1 */
+RECSYS_API size_t recsys_result_evidence_count(const recsys_result *res, size_t i);
+/**
+ * Reads evidence j of item i. Every piece was checked against the item's real attributes
+ * and the user's real history. Strings live as long as res.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL, out of range). @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_result_evidence(const recsys_result *res,
+                                                                   size_t i, size_t j,
+                                                                   int32_t *kind,
+                                                                   const char **name,
+                                                                   const char **value);
+/**
+ * Returns the whole result as JSON: {"request_id":..,"items":[{"item_id","score",
+ * "sources":[{"name","score"}],"explanation","evidence":[{"kind","name","value"}]}]}.
+ * @param[out] out freed with recsys_string_free().
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_result_to_json(const recsys_result *res,
+                                                                  char **out);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RECSYS_H */

@@ -1,0 +1,182 @@
+/* options.c - the one option table (STYLE B4). */
+#include "options.h"
+#include "error.h"
+#include "utf8.h"
+#include "abi.h"
+
+#define RECSYS_OFFSETOFEND_DESC RECSYS_OFFSETOFEND(recsys_option_desc, reserved)
+
+#define I RECSYS_OPTTYPE_INT
+#define D RECSYS_OPTTYPE_DOUBLE
+
+/* Keep sorted by key. Never renumber or reuse a key. */
+const recsys__optdef recsys__optdefs[] = {
+    { RECSYS_OPT_TOP_N, I, "engine.top_n", "results per request", 1, 1000, 10, NULL },
+    { RECSYS_OPT_MAX_JSON_BYTES, I, "engine.max_json_bytes", "largest JSON text accepted",
+      64, 1 << 30, 64 << 20, NULL },
+    { RECSYS_OPT_LOG_IMPRESSIONS, I, "engine.log_impressions",
+      "log an impression event per recommended item", 0, 1, 1, NULL },
+    { RECSYS_OPT_NOW, I, "engine.now", "the clock in Unix seconds; 0 = wall clock", 0, 1e13, 0,
+      NULL },
+    { RECSYS_OPT_LONG_HALF_LIFE_DAYS, D, "engine.long_half_life_days",
+      "half-life of long-term preferences in days", 0.01, 36500, 90, NULL },
+    { RECSYS_OPT_SESSION_GAP_S, I, "engine.session_gap_s", "idle seconds that end a session", 1,
+      86400 * 30, 1800, NULL },
+    { RECSYS_OPT_HISTORY_MAX, I, "engine.history_max",
+      "most recent events kept per user in memory", 1, 1000000, 1000, NULL },
+    { RECSYS_OPT_CANDIDATES_PER_SOURCE, I, "retrieve.candidates_per_source",
+      "cap on each source's candidates", 1, 100000, 500, NULL },
+    { RECSYS_OPT_POPULAR_HALF_LIFE_DAYS, D, "retrieve.popular_half_life_days",
+      "half-life of popularity counts in days", 0.01, 36500, 30, NULL },
+    { RECSYS_OPT_TRENDING_HALF_LIFE_H, D, "retrieve.trending_half_life_h",
+      "half-life of the trending window in hours", 0.1, 8760, 24, NULL },
+    { RECSYS_OPT_BM25_K1, D, "retrieve.bm25_k1", "BM25 term-frequency saturation", 0, 10, 1.2,
+      NULL },
+    { RECSYS_OPT_BM25_B, D, "retrieve.bm25_b", "BM25 length normalisation", 0, 1, 0.75, NULL },
+    { RECSYS_OPT_RANK_W_SOURCE, D, "rank.w_source", "weight of the merged source score", 0, 100,
+      1.0, NULL },
+    { RECSYS_OPT_RANK_W_CATEGORY, D, "rank.w_category", "weight of category affinity", 0, 100,
+      0.5, NULL },
+    { RECSYS_OPT_RANK_W_TAG, D, "rank.w_tag", "weight of tag and interest affinity", 0, 100, 0.5,
+      NULL },
+    { RECSYS_OPT_RANK_W_SESSION, D, "rank.w_session", "weight of session (short-term) affinity",
+      0, 100, 0.5, NULL },
+    { RECSYS_OPT_FILTER_SEEN, I, "filter.seen",
+      "drop items the user already viewed, clicked, bought or rated", 0, 1, 1, NULL },
+    { RECSYS_OPT_EXPLAIN, I, "explain.enabled", "attach grounded explanations to results", 0, 1,
+      1, NULL },
+};
+const size_t recsys__noptdefs = RECSYS_ARRAY_LEN(recsys__optdefs);
+
+_Static_assert(RECSYS_ARRAY_LEN(recsys__optdefs) <= RECSYS_OPT_SLOTS, "grow RECSYS_OPT_SLOTS");
+
+#undef I
+#undef D
+
+int recsys__opt_slot(int32_t key)
+{
+    size_t lo = 0, hi = recsys__noptdefs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (recsys__optdefs[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (lo < recsys__noptdefs && recsys__optdefs[lo].key == key) ? (int)lo : -1;
+}
+
+void recsys__optvals_defaults(recsys__optvals *v)
+{
+    memset(v, 0, sizeof *v);
+    for (size_t i = 0; i < recsys__noptdefs; i++)
+        v->num[i] = recsys__optdefs[i].def;
+}
+
+void recsys__optvals_free(recsys__optvals *v, const recsys__mem *m)
+{
+    for (size_t i = 0; i < RECSYS_OPT_SLOTS; i++) {
+        recsys__free(m, v->str[i]);
+        v->str[i] = NULL;
+    }
+}
+
+static const char *type_name(int32_t t)
+{
+    return t == RECSYS_OPTTYPE_INT ? "int" : t == RECSYS_OPTTYPE_DOUBLE ? "double" : "string";
+}
+
+static recsys_status lookup(int32_t key, int *slot)
+{
+    int s = recsys__opt_slot(key);
+    if (s < 0)
+        return recsys__err(RECSYS_E_UNSUPPORTED, "option %" PRId32 " is unknown to librecsys %s",
+                           key, RECSYS_VERSION_STRING);
+    *slot = s;
+    return RECSYS_OK;
+}
+
+recsys_status recsys__opt_check_num(int32_t key, int32_t type, double value, int *slot)
+{
+    RECSYS_TRY(lookup(key, slot));
+    const recsys__optdef *d = &recsys__optdefs[*slot];
+    /* an int setter may set a double option; a double setter may not set an int option */
+    if (d->type == RECSYS_OPTTYPE_STR || (d->type == RECSYS_OPTTYPE_INT && type != d->type))
+        return recsys__err(RECSYS_E_INVALID_ARG, "option %" PRId32 " (%s) is of type %s, not %s",
+                           key, d->name, type_name(d->type), type_name(type));
+    if (!isfinite(value))
+        return recsys__err(RECSYS_E_INVALID_ARG, "option %" PRId32 " (%s): value is not finite",
+                           key, d->name);
+    if (value < d->min)
+        return recsys__err(RECSYS_E_INVALID_ARG, "option %" PRId32 " (%s): %g is below minimum %g",
+                           key, d->name, value, d->min);
+    if (value > d->max)
+        return recsys__err(RECSYS_E_INVALID_ARG, "option %" PRId32 " (%s): %g is above maximum %g",
+                           key, d->name, value, d->max);
+    return RECSYS_OK;
+}
+
+recsys_status recsys__opt_check_str(int32_t key, const char *value, int *slot)
+{
+    RECSYS_TRY(lookup(key, slot));
+    const recsys__optdef *d = &recsys__optdefs[*slot];
+    if (d->type != RECSYS_OPTTYPE_STR)
+        return recsys__err(RECSYS_E_INVALID_ARG, "option %" PRId32 " (%s) is of type %s, not string",
+                           key, d->name, type_name(d->type));
+    return recsys__check_text(value, 4096, d->name);
+}
+
+RECSYS_API recsys_status recsys_option_info(int32_t key, recsys_option_desc *out)
+{
+    recsys__err_clear();
+    RECSYS_CHECK_ARG(out);
+    if (out->struct_size < RECSYS_OFFSETOFEND_DESC)
+        return recsys__err(RECSYS_E_INVALID_ARG, "recsys_option_desc: struct_size %" PRIu32
+                           " is too small", out->struct_size);
+    int slot;
+    RECSYS_TRY(lookup(key, &slot));
+    const recsys__optdef *d = &recsys__optdefs[slot];
+    uint32_t sz = out->struct_size;
+    recsys_option_desc full;
+    memset(&full, 0, sizeof full);
+    full.struct_size = sz < sizeof full ? sz : (uint32_t)sizeof full;
+    full.key = d->key;
+    full.type = d->type;
+    full.name = d->name;
+    full.doc = d->doc;
+    full.min_value = d->min;
+    full.max_value = d->max;
+    full.default_value = d->def;
+    full.default_str = d->def_str;
+    memcpy(out, &full, full.struct_size);
+    return RECSYS_OK;
+}
+
+RECSYS_API recsys_status recsys_option_by_name(const char *name, int32_t *key)
+{
+    recsys__err_clear();
+    RECSYS_CHECK_ARG(name);
+    RECSYS_CHECK_ARG(key);
+    for (size_t i = 0; i < recsys__noptdefs; i++)
+        if (strcmp(recsys__optdefs[i].name, name) == 0) {
+            *key = recsys__optdefs[i].key;
+            return RECSYS_OK;
+        }
+    return recsys__err(RECSYS_E_UNSUPPORTED, "no option is named '%.200s'", name);
+}
+
+RECSYS_API recsys_status recsys_option_next(int32_t key, int32_t *next)
+{
+    recsys__err_clear();
+    RECSYS_CHECK_ARG(next);
+    if (key == 0) {
+        *next = recsys__optdefs[0].key;
+        return RECSYS_OK;
+    }
+    int slot;
+    RECSYS_TRY(lookup(key, &slot));
+    if ((size_t)slot + 1 >= recsys__noptdefs)
+        return recsys__err(RECSYS_E_NOT_FOUND, "option %" PRId32 " is the last one", key);
+    *next = recsys__optdefs[slot + 1].key;
+    return RECSYS_OK;
+}

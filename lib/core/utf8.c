@@ -1,0 +1,58 @@
+/* utf8.c - UTF-8 validation (RFC 3629). */
+#include "utf8.h"
+#include "error.h"
+
+bool recsys__utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            unsigned cc = s[i + k];
+            if ((cc & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (cc & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+recsys_status recsys__check_text(const char *s, size_t max, const char *what)
+{
+    if (!s)
+        return recsys__err(RECSYS_E_INVALID_ARG, "%s is NULL", what);
+    size_t len = strlen(s);
+    if (max && len > max)
+        return recsys__err(RECSYS_E_INVALID_ARG, "%s is %zu bytes long; the limit is %zu", what,
+                           len, max);
+    if (!recsys__utf8_valid(s, len))
+        return recsys__err(RECSYS_E_INVALID_ARG, "%s is not valid UTF-8", what);
+    return RECSYS_OK;
+}
