@@ -22,7 +22,7 @@ export RECSYS_DATA_DIR
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 CFLAGS_LIB := -std=c11 $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -Iinclude -D_GNU_SOURCE
-CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror $(OPT) $(SAN) -Iinclude -Ilib -Itools -D_GNU_SOURCE
+CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror $(OPT) $(SAN) -Iinclude -Ilib -Itools -Itests/support -Iexamples -D_GNU_SOURCE
 LIBS := -ljansson -lxxhash -lpthread -lm
 TEST_LIBS := -lcmocka -lsqlite3
 
@@ -39,7 +39,7 @@ TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 # Example files without a main() are plug-ins a test links (examples/store_sqlite.c).
-EXAMPLE_PLUGINS := examples/store_sqlite.c
+EXAMPLE_PLUGINS := $(wildcard examples/store_sqlite.c)
 EXAMPLE_PLUGIN_OBJ := $(EXAMPLE_PLUGINS:%.c=$(BUILD)/obj/%.o)
 EXAMPLE_SRC := $(filter-out $(EXAMPLE_PLUGINS),$(sort $(wildcard examples/*.c)))
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)

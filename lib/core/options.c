@@ -133,7 +133,7 @@ RECSYS_API recsys_status recsys_option_info(int32_t key, recsys_option_desc *out
     if (out->struct_size < RECSYS_OFFSETOFEND_DESC)
         return recsys__err(RECSYS_E_INVALID_ARG, "recsys_option_desc: struct_size %" PRIu32
                            " is too small", out->struct_size);
-    int slot;
+    int slot = -1;
     RECSYS_TRY(lookup(key, &slot));
     const recsys__optdef *d = &recsys__optdefs[slot];
     uint32_t sz = out->struct_size;
@@ -173,7 +173,7 @@ RECSYS_API recsys_status recsys_option_next(int32_t key, int32_t *next)
         *next = recsys__optdefs[0].key;
         return RECSYS_OK;
     }
-    int slot;
+    int slot = -1;
     RECSYS_TRY(lookup(key, &slot));
     if ((size_t)slot + 1 >= recsys__noptdefs)
         return recsys__err(RECSYS_E_NOT_FOUND, "option %" PRId32 " is the last one", key);

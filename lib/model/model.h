@@ -17,6 +17,14 @@
 #include "../core/alloc.h"
 #include "../core/ids.h"
 
+/* Limits shared by the builders and the JSON reader, so that whatever one accepts the other
+ * accepts too (and an item's JSON always parses back). */
+#define RECSYS__TEXT_MAX 65536          /* bytes of any text (title, tag, attribute value...) */
+#define RECSYS__LIST_MAX 256            /* tags, regions, attributes, embeddings, interests */
+#define RECSYS__DIM_MAX 4096            /* embedding dimension */
+#define RECSYS__AGE_MAX 150             /* min_age and user age */
+#define RECSYS__PROFILE_ITEMS_MAX 10000 /* item ids per explicit profile list */
+
 /* ---------------------------------------------------------------- items ---------------- */
 
 typedef enum recsys__attr_type {
@@ -88,6 +96,13 @@ const recsys__attr *recsys__item_attr(const recsys_item *it, const char *name);
 /* Finds a named embedding, or NULL. */
 const recsys__embedding *recsys__item_embedding(const recsys_item *it, const char *name);
 bool recsys__item_has_tag(const recsys_item *it, const char *tag);
+/* Setters for the LLM-generated part (it->gen), validated like the host's. which is 0 for
+ * the summary, 1 for the model name. */
+recsys_status recsys__item_add_gen_tag(const recsys__mem *m, recsys_item *it, const char *tag);
+recsys_status recsys__item_set_gen_text(const recsys__mem *m, recsys_item *it, int which,
+                                        const char *text);
+recsys_status recsys__item_set_gen_attr(const recsys__mem *m, recsys_item *it, const char *name,
+                                        int32_t type, double num, const char *str);
 
 /* ---------------------------------------------------------------- facets --------------- */
 
@@ -140,6 +155,13 @@ bool recsys__event_consumes(int32_t type);
 bool recsys__event_negative(int32_t type);
 /* JSON name <-> type ("add_to_cart"); -1 when unknown. */
 int32_t recsys__event_type_from_name(const char *name);
+/* type -> JSON name ("add_to_cart"), or NULL when unknown. */
+const char *recsys__event_name(int32_t type);
+/* Checks an event record's own fields without a model (normalised copy expected): type,
+ * user_id, item_id (required unless search), request_id, query (required for search),
+ * value (finite; >= 0 for watch_time and dwell), timestamp >= 0, position >= -1. Messages
+ * name the field ("field 'user_id' is empty"); the caller adds context. */
+recsys_status recsys__event_validate(const recsys_event *ev);
 
 /* One event as kept in memory, per user. item is RECSYS_IDS_NONE for a search. */
 typedef struct recsys__hist {
@@ -209,6 +231,15 @@ typedef struct recsys__profile {
 } recsys__profile;
 
 void recsys__profile_free(const recsys__mem *m, recsys__profile *p);
+/* Builds a profile (used by the user spec and the JSON reader); each validates and leaves
+ * p unchanged on failure. init sets id (validated like a user id) and age -1. */
+recsys_status recsys__profile_init(const recsys__mem *m, recsys__profile *p, const char *id);
+recsys_status recsys__profile_add_interest(const recsys__mem *m, recsys__profile *p,
+                                           const char *interest);
+recsys_status recsys__profile_set_demographics(const recsys__mem *m, recsys__profile *p, int age,
+                                               const char *region);
+recsys_status recsys__profile_add_item(const recsys__mem *m, recsys__profile *p, int32_t list,
+                                       const char *item_id);
 /* Applies a profile: resolves list item ids against the catalog (NOT_FOUND names the id),
  * then replaces the user's explicit profile fields. Atomic: all or nothing. */
 recsys_status recsys__users_apply_profile(recsys__users *u, const recsys__catalog *c,
@@ -318,7 +349,7 @@ recsys_status recsys__json_item(const recsys__mem *m, const recsys_item *it, boo
 recsys_status recsys__json_profile(const recsys__mem *m, const recsys__model *model,
                                    const recsys__user *u, bool host, char **out, size_t *len);
 /* The profile plus a read-only "history" object (per event type, most recent first) and
- * "search_history", for recsys_user_get_json(). */
+ * "search_history", for recsys_user_get_json(). The text always comes from recsys__hoststr(). */
 recsys_status recsys__json_user_view(const recsys__mem *m, const recsys__model *model,
                                      const recsys__user *u, int64_t now, char **out, size_t *len);
 
@@ -356,20 +387,24 @@ typedef struct recsys__cand {
     const char *drop_reason;
 } recsys__cand;
 
-/* struct recsys_candidates: the set a stage works on. */
+/* struct recsys_candidates: the set a stage works on. Stage 2 gives each source its own
+ * empty set (duplicates merged as they are added); the merger then builds one set with
+ * provenance. Indices are stable while a plug-in runs; the pipeline removes dropped
+ * candidates and applies a diversifier's order after each plug-in returns. */
 struct recsys_candidates {
     const recsys__mem *mem;
     const recsys_query *q;
     recsys__cand *v;
     size_t n, cap;
-    recsys__prov *prov;
+    recsys__prov *prov; /* merged sets: v[i]'s entries are prov[v[i].prov_off ..+ nprov] */
     size_t nprov, capprov;
-    /* source being collected (stage 2): its id and the limit still available */
-    uint16_t cur_source;
-    size_t cur_added;
-    const char *const *source_names; /* index -> name */
+    uint64_t *map;      /* item -> position (open addressing: item << 32 | pos + 1) */
+    size_t mapcap;      /* power of two, 0 before the first add */
+    size_t limit;       /* most candidates a source may add (0 = no limit) */
+    const char *const *source_names; /* provenance source index -> name */
     size_t nsources;
-    uint32_t *order; /* set by diversifiers */
+    size_t *order;      /* set by a diversifier */
+    recsys__cand *gather; /* scratch for applying order (allocated with it) */
     size_t norder;
     bool order_set;
 };

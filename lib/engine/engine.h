@@ -1,0 +1,96 @@
+/* engine.h - the engine: lifecycle, plug-in tables, locks, and the state the pipeline reads.
+ *
+ * Concurrency model (documented in the README):
+ * - `lock` is a writer-preferring read-write lock over the model, the options, the plug-in
+ *   tables and the derived-state pointer. recsys_recommend holds it shared for the whole
+ *   pipeline; mutations (upserts, feedback, forget, option and plug-in changes) hold it
+ *   exclusively and briefly.
+ * - `store_mu` serialises every call into the store (the store vtable promises stores one
+ *   call at a time). Lock order: `lock` before `store_mu`, never the reverse.
+ * - recsys_refresh builds the new derived state under the shared lock, then swaps the pointer
+ *   under the exclusive lock; requests that started earlier finish on the old state, which
+ *   is freed only after the swap (no reader can still hold it: readers hold the shared lock).
+ * - Impressions are appended to the store under `store_mu` only, after the pipeline has
+ *   released `lock`, and counted atomically.
+ */
+#ifndef RECSYS_ENGINE_ENGINE_H
+#define RECSYS_ENGINE_ENGINE_H
+
+#include "../core/alloc.h"
+#include "../core/error.h"
+#include "../core/options.h"
+#include "../model/derived.h"
+#include "../model/model.h"
+
+#define RECSYS_PLUGIN_NAME_MAX 64
+
+typedef struct recsys__plugin {
+    char name[RECSYS_PLUGIN_NAME_MAX];
+    int32_t kind;
+    bool enabled;
+    double weight; /* sources: weight in the merge */
+    union {
+        recsys_source_vtable source;
+        recsys_filter_vtable filter;
+        recsys_ranker_vtable ranker;
+        recsys_diversifier_vtable diversifier;
+        recsys_llm_vtable llm;
+        recsys_embedder_vtable embedder;
+    } vt;
+} recsys__plugin;
+
+typedef struct recsys__plugins {
+    recsys__plugin *v;
+    size_t n, cap;
+} recsys__plugins;
+
+struct recsys_engine {
+    recsys__mem mem;
+    uint64_t seed;
+    pthread_rwlock_t lock;
+    pthread_mutex_t store_mu;
+    recsys__model model;
+    recsys__optvals opts;
+    recsys_store_vtable store;
+    recsys__plugins plugins[7]; /* by recsys_plugin_kind (1..6) */
+    recsys__derived *derived;
+    uint64_t generation;
+    _Atomic uint64_t impressions; /* impression events logged (not in model.nevents) */
+    _Atomic uint64_t requests;
+    _Atomic uint64_t request_seq;
+};
+
+/* Option values the model keeps a copy of (decay, history bound) are pushed to it. */
+void recsys__engine_sync_model_opts(recsys_engine *e);
+/* Registers the built-in plug-ins (sources, filters, ranker). */
+recsys_status recsys__engine_add_builtins(recsys_engine *e);
+/* Frees every plug-in of every kind (running destroy once each). */
+void recsys__engine_free_plugins(recsys_engine *e);
+/* Builds the derived state from the current catalog (caller holds lock shared or exclusive;
+ * the caller sets the generation under the exclusive lock when it publishes it). */
+recsys_status recsys__engine_build_derived(recsys_engine *e, recsys__derived **out);
+void recsys__engine_free_derived(recsys_engine *e, recsys__derived *d);
+/* The clock: RECSYS_OPT_NOW if set, else the wall clock. */
+int64_t recsys__engine_now(const recsys_engine *e, const double *opt);
+/* Rebuilds event counters and item counters from the store's events (forget path).
+ * Caller holds lock exclusively. */
+recsys_status recsys__engine_recount(recsys_engine *e);
+
+/* The JSON size limit in force (RECSYS_OPT_MAX_JSON_BYTES). Takes the lock shared. */
+size_t recsys__engine_json_limit(recsys_engine *e);
+
+/* Locking helpers (abort-free: pthread errors on a valid lock cannot happen). */
+static inline void recsys__rd(recsys_engine *e) { pthread_rwlock_rdlock(&e->lock); }
+static inline void recsys__wr(recsys_engine *e) { pthread_rwlock_wrlock(&e->lock); }
+static inline void recsys__unlock(recsys_engine *e) { pthread_rwlock_unlock(&e->lock); }
+
+/* Store calls with the store mutex held and the plug-in error convention applied. */
+recsys_status recsys__store_put(recsys_engine *e, int32_t kind, const char *key, const char *data,
+                                size_t len);
+recsys_status recsys__store_remove(recsys_engine *e, int32_t kind, const char *key);
+recsys_status recsys__store_append(recsys_engine *e, const recsys_event *ev, size_t n);
+/* Reports a plug-in failure: keeps a specific status, maps RECSYS_OK/unknown to CALLBACK,
+ * prefixes the message with "<what> '<name>'". */
+recsys_status recsys__plugin_failed(recsys_status st, const char *what, const char *name);
+
+#endif

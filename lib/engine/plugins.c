@@ -1,0 +1,263 @@
+/* plugins.c - plug-in registration (built-in and host plug-ins go through the same path),
+ * enabling, and the vtable _init functions for C++ and ctypes hosts. */
+#include "engine.h"
+#include "../core/abi.h"
+#include "../filter/filters.h"
+#include "../rank/rankers.h"
+#include "../retrieve/sources.h"
+
+typedef struct kind_info {
+    const char *what;     /* for messages */
+    size_t size;          /* sizeof the vtable in this build */
+    size_t min_size;      /* the 0.1 size */
+    size_t method_off;    /* the required method */
+    const char *method;
+    bool single;          /* one per engine (ranker, llm, embedder): set replaces */
+} kind_info;
+
+#define KI(T, m, single) \
+    { #T, sizeof(T), RECSYS_OFFSETOFEND(T, m), offsetof(T, m), #m, single }
+
+static const kind_info kinds[7] = {
+    { NULL, 0, 0, 0, NULL, false },
+    KI(recsys_source_vtable, retrieve, false),
+    KI(recsys_filter_vtable, apply, false),
+    KI(recsys_ranker_vtable, score, true),
+    KI(recsys_diversifier_vtable, select, false),
+    KI(recsys_llm_vtable, complete, true),
+    KI(recsys_embedder_vtable, embed, true),
+};
+
+static const char *kind_noun(int32_t kind)
+{
+    static const char *n[7] = { "", "source", "filter", "ranker", "diversifier", "llm", "embedder" };
+    return (kind >= 1 && kind <= 6) ? n[kind] : "plug-in";
+}
+
+/* Runs a caller vtable's destroy if it can be read (registration failed). */
+static void destroy_caller(const void *vt)
+{
+    const recsys_source_vtable *h = vt; /* every vtable starts with the same three members */
+    if (h && h->struct_size >= RECSYS_OFFSETOFEND(recsys_source_vtable, destroy) && h->destroy)
+        h->destroy(h->ctx);
+}
+
+static void destroy_plugin(recsys__plugin *p)
+{
+    const recsys_source_vtable *h = (const recsys_source_vtable *)&p->vt;
+    if (h->destroy)
+        h->destroy(h->ctx);
+}
+
+static recsys_status check_name(const char *name)
+{
+    if (!name)
+        return recsys__err(RECSYS_E_INVALID_ARG, "plug-in name is NULL");
+    size_t n = strlen(name);
+    if (n == 0 || n >= RECSYS_PLUGIN_NAME_MAX)
+        return recsys__err(RECSYS_E_INVALID_ARG, "plug-in name must be 1..%d bytes, got %zu",
+                           RECSYS_PLUGIN_NAME_MAX - 1, n);
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+            return recsys__err(RECSYS_E_INVALID_ARG,
+                               "plug-in name '%.64s': byte %zu is not one of [a-z0-9_.-]", name, i);
+    }
+    return RECSYS_OK;
+}
+
+static recsys__plugin *find(recsys_engine *e, int32_t kind, const char *name)
+{
+    recsys__plugins *ps = &e->plugins[kind];
+    for (size_t i = 0; i < ps->n; i++)
+        if (strcmp(ps->v[i].name, name) == 0)
+            return &ps->v[i];
+    return NULL;
+}
+
+static recsys_status add_plugin(recsys_engine *e, int32_t kind, const char *name, const void *vt,
+                                double weight)
+{
+    const kind_info *ki = &kinds[kind];
+    recsys__plugin p;
+    memset(&p, 0, sizeof p);
+    recsys_status st = RECSYS_OK;
+    if (!e)
+        st = recsys__err(RECSYS_E_INVALID_ARG, "engine is NULL");
+    else if (!vt)
+        st = recsys__err(RECSYS_E_INVALID_ARG, "%s vtable is NULL", ki->what);
+    if (st == RECSYS_OK)
+        st = check_name(name);
+    if (st == RECSYS_OK)
+        st = recsys__vtable_copy(&p.vt, ki->size, vt, *(const uint32_t *)vt, ki->min_size, ki->what);
+    if (st == RECSYS_OK) {
+        void *fn;
+        memcpy(&fn, (const char *)&p.vt + ki->method_off, sizeof fn);
+        if (!fn)
+            st = recsys__err(RECSYS_E_INVALID_ARG, "%s '%s': required method '%s' is NULL",
+                             ki->what, name, ki->method);
+    }
+    if (st != RECSYS_OK) {
+        destroy_caller(vt);
+        return st;
+    }
+    memcpy(p.name, name, strlen(name) + 1);
+    p.kind = kind;
+    p.enabled = true;
+    p.weight = weight;
+
+    recsys__wr(e);
+    recsys__plugins *ps = &e->plugins[kind];
+    if (ki->single && ps->n) { /* replace the one there is */
+        recsys__plugin old = ps->v[0];
+        ps->v[0] = p;
+        recsys__unlock(e);
+        destroy_plugin(&old);
+        return RECSYS_OK;
+    }
+    if (find(e, kind, name)) {
+        recsys__unlock(e);
+        destroy_caller(vt);
+        return recsys__err(RECSYS_E_EXISTS, "a %s named '%s' is already registered",
+                           kind_noun(kind), name);
+    }
+    st = RECSYS_GROW(&e->mem, ps->v, ps->cap, ps->n + 1);
+    if (st == RECSYS_OK)
+        ps->v[ps->n++] = p;
+    recsys__unlock(e);
+    if (st != RECSYS_OK)
+        destroy_caller(vt);
+    return st;
+}
+
+void recsys__engine_free_plugins(recsys_engine *e)
+{
+    for (int k = 1; k <= 6; k++) {
+        recsys__plugins *ps = &e->plugins[k];
+        for (size_t i = 0; i < ps->n; i++)
+            destroy_plugin(&ps->v[i]);
+        recsys__free(&e->mem, ps->v);
+        memset(ps, 0, sizeof *ps);
+    }
+}
+
+RECSYS_API recsys_status recsys_engine_add_source(recsys_engine *e, const char *name,
+                                                  const recsys_source_vtable *vt)
+{
+    recsys__err_clear();
+    return add_plugin(e, RECSYS_PLUGIN_SOURCE, name, vt, 1.0);
+}
+
+RECSYS_API recsys_status recsys_engine_add_filter(recsys_engine *e, const char *name,
+                                                  const recsys_filter_vtable *vt)
+{
+    recsys__err_clear();
+    return add_plugin(e, RECSYS_PLUGIN_FILTER, name, vt, 1.0);
+}
+
+RECSYS_API recsys_status recsys_engine_set_ranker(recsys_engine *e, const char *name,
+                                                  const recsys_ranker_vtable *vt)
+{
+    recsys__err_clear();
+    return add_plugin(e, RECSYS_PLUGIN_RANKER, name, vt, 1.0);
+}
+
+RECSYS_API recsys_status recsys_engine_add_diversifier(recsys_engine *e, const char *name,
+                                                       const recsys_diversifier_vtable *vt)
+{
+    recsys__err_clear();
+    return add_plugin(e, RECSYS_PLUGIN_DIVERSIFIER, name, vt, 1.0);
+}
+
+RECSYS_API recsys_status recsys_engine_set_llm(recsys_engine *e, const char *name,
+                                               const recsys_llm_vtable *vt)
+{
+    recsys__err_clear();
+    return add_plugin(e, RECSYS_PLUGIN_LLM, name, vt, 1.0);
+}
+
+RECSYS_API recsys_status recsys_engine_set_embedder(recsys_engine *e, const char *name,
+                                                    const recsys_embedder_vtable *vt)
+{
+    recsys__err_clear();
+    return add_plugin(e, RECSYS_PLUGIN_EMBEDDER, name, vt, 1.0);
+}
+
+RECSYS_API recsys_status recsys_engine_plugin_enable(recsys_engine *e, int32_t kind,
+                                                     const char *name, int enabled)
+{
+    recsys__err_clear();
+    RECSYS_CHECK_ARG(e);
+    RECSYS_CHECK_ARG(name);
+    if (kind < RECSYS_PLUGIN_SOURCE || kind > RECSYS_PLUGIN_EMBEDDER)
+        return recsys__err(RECSYS_E_INVALID_ARG, "unknown plug-in kind %" PRId32, kind);
+    recsys__wr(e);
+    recsys__plugin *p = find(e, kind, name);
+    if (p)
+        p->enabled = enabled != 0;
+    recsys__unlock(e);
+    if (!p)
+        return recsys__err(RECSYS_E_NOT_FOUND, "no %s named '%.64s' is registered", kind_noun(kind),
+                           name);
+    return RECSYS_OK;
+}
+
+/* ------------------------------------------------------------ built-ins */
+
+recsys_status recsys__engine_add_builtins(recsys_engine *e)
+{
+    static const struct {
+        const char *name;
+        double weight;
+        recsys_status (*make)(const recsys__mem *, recsys_source_vtable *);
+    } sources[] = {
+        /* content carries personal and query relevance, so it weighs more in the merge */
+        { "content", 2.0, recsys__source_content },
+        { "popular", 1.0, recsys__source_popular },
+        { "trending", 0.5, recsys__source_trending },
+    };
+    static const struct {
+        const char *name;
+        recsys_status (*make)(const recsys__mem *, recsys_filter_vtable *);
+    } filters[] = {
+        { "exclude", recsys__filter_exclude },
+        { "availability", recsys__filter_availability },
+        { "age", recsys__filter_age },
+        { "region", recsys__filter_region },
+        { "seen", recsys__filter_seen },
+        { "negative", recsys__filter_negative },
+    };
+    for (size_t i = 0; i < RECSYS_ARRAY_LEN(sources); i++) {
+        recsys_source_vtable vt;
+        recsys_source_vtable_init(&vt);
+        RECSYS_TRY(sources[i].make(&e->mem, &vt));
+        RECSYS_TRY(add_plugin(e, RECSYS_PLUGIN_SOURCE, sources[i].name, &vt, sources[i].weight));
+    }
+    for (size_t i = 0; i < RECSYS_ARRAY_LEN(filters); i++) {
+        recsys_filter_vtable vt;
+        recsys_filter_vtable_init(&vt);
+        RECSYS_TRY(filters[i].make(&e->mem, &vt));
+        RECSYS_TRY(add_plugin(e, RECSYS_PLUGIN_FILTER, filters[i].name, &vt, 1.0));
+    }
+    recsys_ranker_vtable rv;
+    recsys_ranker_vtable_init(&rv);
+    RECSYS_TRY(recsys__ranker_blend(&e->mem, &rv));
+    return add_plugin(e, RECSYS_PLUGIN_RANKER, "blend", &rv, 1.0);
+}
+
+/* ------------------------------------------------------------ _init functions */
+
+#define VT_INIT(T)                                                                             \
+    RECSYS_API void T##_init(T *vt)                                                            \
+    {                                                                                          \
+        if (vt) {                                                                              \
+            memset(vt, 0, sizeof *vt);                                                         \
+            vt->struct_size = sizeof *vt;                                                      \
+        }                                                                                      \
+    }
+VT_INIT(recsys_source_vtable)
+VT_INIT(recsys_filter_vtable)
+VT_INIT(recsys_ranker_vtable)
+VT_INIT(recsys_diversifier_vtable)
+VT_INIT(recsys_llm_vtable)
+VT_INIT(recsys_embedder_vtable)

@@ -1,0 +1,23 @@
+/* context.h - internal helpers for the request context and candidate sets (the public
+ * recsys_query_* and recsys_candidates_* views are implemented in context.c). */
+#ifndef RECSYS_MODEL_CONTEXT_H
+#define RECSYS_MODEL_CONTEXT_H
+#include "model.h"
+
+/* An empty set for query q; limit caps recsys__cands_add (0 = none). */
+void recsys__cands_init(recsys_candidates *c, const recsys__mem *m, const recsys_query *q,
+                        size_t limit);
+void recsys__cands_free(recsys_candidates *c);
+/* Adds item with score, keeping the higher score for a repeated item. RECSYS_E_BUDGET once
+ * limit distinct items are in; RECSYS_E_INVALID_ARG for a non-finite score. */
+recsys_status recsys__cands_add(recsys_candidates *c, uint32_t item, double score);
+/* Position of item in a set still being collected (before settle), or SIZE_MAX. */
+size_t recsys__cands_find(const recsys_candidates *c, uint32_t item);
+/* Removes dropped candidates (keeping order) and applies an order a diversifier set. */
+void recsys__cands_settle(recsys_candidates *c);
+/* The effective numeric value of an option for this request, by key (must exist). */
+double recsys__query_opt(const recsys_query *q, int32_t key);
+/* True when item idx is in the request's exclude list. */
+bool recsys__query_excluded(const recsys_query *q, uint32_t item);
+
+#endif

@@ -1,0 +1,326 @@
+/* pipeline.c - recsys_recommend: the one path a request travels, and nothing else.
+ *
+ *   1 context    the user (long-term and session state), the query, effective options
+ *   2 retrieve   every enabled source, each capped; merged with provenance
+ *   3 filter     every enabled filter, in registration order
+ *   4 rank       the ranker
+ *   5 diversify  every enabled diversifier, then the top N
+ *   6 LLM        (a later release: budgeted re-ranking of the top N)
+ *   7 explain    grounded template explanations
+ *   8 respond    the result; impressions logged with the request id
+ *
+ * Stages talk only through the recsys_query and recsys_candidates handed to them. The
+ * engine's lock is held shared from stage 1 to 8; impressions are logged after it is
+ * released (engine.h explains the locking). */
+#include "engine/request.h"
+#include "core/clock.h"
+#include "llm/explain.h"
+#include "model/context.h"
+#include "retrieve/merge.h"
+#include <xxhash.h>
+
+typedef struct run {
+    recsys_engine *e;
+    const recsys_request *req;
+    recsys_query q;
+    double opt[RECSYS_OPT_SLOTS];
+    uint32_t *exclude;
+    const char **names;       /* enabled sources' names, by provenance index */
+    recsys_candidates *lists; /* one per enabled source */
+    size_t nlists;
+    recsys_candidates c;      /* the merged set */
+    char request_id[40];
+} run;
+
+static double opt(const run *r, int32_t key)
+{
+    return r->opt[recsys__opt_slot(key)];
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Stage 1: the request context. */
+static recsys_status context(run *r)
+{
+    recsys_engine *e = r->e;
+    const recsys_request *req = r->req;
+    memcpy(r->opt, e->opts.num, sizeof r->opt);
+    for (size_t i = 0; i < req->nover; i++)
+        r->opt[recsys__opt_slot(req->over[i].key)] = req->over[i].num;
+    recsys_query *q = &r->q;
+    q->model = &e->model;
+    q->derived = e->derived;
+    q->user_id = req->user_id;
+    q->user = req->user_id ? recsys__users_find(&e->model.users, req->user_id) : NULL;
+    q->text = req->text;
+    q->now = recsys__engine_now(e, r->opt);
+    q->limit = (size_t)opt(r, RECSYS_OPT_CANDIDATES_PER_SOURCE);
+    q->opt = r->opt;
+    if (req->nexclude) {
+        r->exclude = recsys__alloc(&e->mem, req->nexclude * sizeof *r->exclude);
+        if (!r->exclude)
+            return RECSYS_E_NOMEM;
+        size_t n = 0;
+        for (size_t i = 0; i < req->nexclude; i++) {
+            uint32_t idx = recsys__catalog_find(&e->model.catalog, req->exclude[i]);
+            if (idx != RECSYS_IDS_NONE) /* an unknown id cannot be recommended anyway */
+                r->exclude[n++] = idx;
+        }
+        qsort(r->exclude, n, sizeof *r->exclude, cmp_u32);
+        q->exclude = r->exclude;
+        q->nexclude = n;
+    }
+    if (!req->id) {
+        uint64_t seq = atomic_fetch_add(&e->request_seq, 1);
+        uint64_t parts[3] = { e->seed, seq, recsys__clock_mono_ns() };
+        snprintf(r->request_id, sizeof r->request_id, "r-%016" PRIx64,
+                 XXH3_64bits(parts, sizeof parts));
+    }
+    return RECSYS_OK;
+}
+
+/* Stage 2: every enabled source, then the merge. */
+static recsys_status retrieve(run *r)
+{
+    recsys_engine *e = r->e;
+    const recsys__plugins *ps = &e->plugins[RECSYS_PLUGIN_SOURCE];
+    r->lists = recsys__calloc(&e->mem, ps->n ? ps->n : 1, sizeof *r->lists);
+    r->names = recsys__calloc(&e->mem, ps->n ? ps->n : 1, sizeof *r->names);
+    double *w = recsys__calloc(&e->mem, ps->n ? ps->n : 1, sizeof *w);
+    recsys_status st = (r->lists && r->names && w) ? RECSYS_OK : RECSYS_E_NOMEM;
+    for (size_t i = 0; st == RECSYS_OK && i < ps->n; i++) {
+        const recsys__plugin *p = &ps->v[i];
+        if (!p->enabled)
+            continue;
+        recsys_candidates *l = &r->lists[r->nlists];
+        recsys__cands_init(l, &e->mem, &r->q, r->q.limit);
+        r->names[r->nlists] = p->name;
+        w[r->nlists] = p->weight;
+        r->nlists++;
+        st = p->vt.source.retrieve(p->vt.source.ctx, &r->q, l);
+        if (st == RECSYS_E_BUDGET) /* the source kept adding past its limit: the list is full */
+            st = RECSYS_OK;
+        if (st != RECSYS_OK)
+            st = recsys__plugin_failed(st, "source", p->name);
+    }
+    recsys__cands_init(&r->c, &e->mem, &r->q, 0);
+    r->c.source_names = r->names;
+    r->c.nsources = r->nlists;
+    if (st == RECSYS_OK)
+        st = recsys__merge(&r->c, r->lists, w, r->nlists);
+    recsys__free(&e->mem, w);
+    if (st == RECSYS_OK)
+        recsys__cands_settle(&r->c);
+    return st;
+}
+
+/* Stage 3: every enabled filter; dropped candidates go after each. */
+static recsys_status filter(run *r)
+{
+    const recsys__plugins *ps = &r->e->plugins[RECSYS_PLUGIN_FILTER];
+    for (size_t i = 0; i < ps->n; i++) {
+        const recsys__plugin *p = &ps->v[i];
+        if (!p->enabled || !r->c.n)
+            continue;
+        recsys_status st = p->vt.filter.apply(p->vt.filter.ctx, &r->q, &r->c);
+        if (st != RECSYS_OK)
+            return recsys__plugin_failed(st, "filter", p->name);
+        r->c.order_set = false; /* a filter may not reorder */
+        recsys__cands_settle(&r->c);
+    }
+    return RECSYS_OK;
+}
+
+/* Orders by score descending, ties by item id ascending (deterministic across runs). */
+static int by_score(const void *a, const void *b, void *arg)
+{
+    const recsys__cand *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    const recsys__catalog *cat = arg;
+    return strcmp(recsys__ids_name(&cat->ids, x->item), recsys__ids_name(&cat->ids, y->item));
+}
+
+/* Stage 4: the ranker, then the sort. */
+static recsys_status rank(run *r)
+{
+    const recsys__plugins *ps = &r->e->plugins[RECSYS_PLUGIN_RANKER];
+    if (ps->n && ps->v[0].enabled && r->c.n) {
+        const recsys__plugin *p = &ps->v[0];
+        recsys_status st = p->vt.ranker.score(p->vt.ranker.ctx, &r->q, &r->c);
+        if (st != RECSYS_OK)
+            return recsys__plugin_failed(st, "ranker", p->name);
+    }
+    qsort_r(r->c.v, r->c.n, sizeof *r->c.v, by_score, (void *)&r->e->model.catalog);
+    return RECSYS_OK;
+}
+
+/* Stage 5: diversifiers choose and order; the list is cut to top N. */
+static recsys_status diversify(run *r)
+{
+    size_t top = (size_t)opt(r, RECSYS_OPT_TOP_N);
+    const recsys__plugins *ps = &r->e->plugins[RECSYS_PLUGIN_DIVERSIFIER];
+    for (size_t i = 0; i < ps->n; i++) {
+        const recsys__plugin *p = &ps->v[i];
+        if (!p->enabled || !r->c.n)
+            continue;
+        r->c.order_set = false;
+        recsys_status st = p->vt.diversifier.select(p->vt.diversifier.ctx, &r->q, &r->c, top);
+        if (st != RECSYS_OK)
+            return recsys__plugin_failed(st, "diversifier", p->name);
+        for (size_t k = 0; k < r->c.n; k++) /* a diversifier may not drop: it orders */
+            r->c.v[k].dropped = 0;
+        recsys__cands_settle(&r->c);
+    }
+    if (r->c.n > top)
+        r->c.n = top;
+    return RECSYS_OK;
+}
+
+/* Stages 7 and 8: explanations, and the result (copied: it outlives the lock). */
+static recsys_status respond(run *r, recsys_result **out)
+{
+    const recsys__mem *m = &r->e->mem;
+    const recsys__catalog *cat = &r->e->model.catalog;
+    bool explain = opt(r, RECSYS_OPT_EXPLAIN) != 0;
+    recsys_result *res = NULL;
+    RECSYS_TRY(recsys__result_new(m, r->c.n, &res));
+    recsys_status st = RECSYS_OK;
+    res->request_id = recsys__strdup(m, r->req->id ? r->req->id : r->request_id);
+    if (!res->request_id)
+        st = RECSYS_E_NOMEM;
+    for (size_t i = 0; st == RECSYS_OK && i < r->c.n; i++) {
+        const recsys__cand *cd = &r->c.v[i];
+        recsys__res_item *it = &res->items[i];
+        it->score = cd->score;
+        it->item_id = recsys__strdup(m, recsys__ids_name(&cat->ids, cd->item));
+        it->src = recsys__calloc(m, cd->nprov ? cd->nprov : 1, sizeof *it->src);
+        if (!it->item_id || !it->src) {
+            st = RECSYS_E_NOMEM;
+            break;
+        }
+        for (uint16_t k = 0; k < cd->nprov; k++) {
+            const recsys__prov *p = &r->c.prov[cd->prov_off + k];
+            it->src[k].name = recsys__strdup(m, r->names[p->source]);
+            it->src[k].score = p->norm;
+            if (!it->src[k].name) {
+                st = RECSYS_E_NOMEM;
+                break;
+            }
+            it->nsrc++;
+        }
+        if (st != RECSYS_OK || !explain)
+            continue;
+        recsys__explanation ex;
+        memset(&ex, 0, sizeof ex);
+        st = recsys__explain_template(m, &r->q, &r->c, i, &ex);
+        if (st == RECSYS_OK) { /* move text and evidence into the result */
+            it->explanation = ex.text;
+            ex.text = NULL;
+            it->ev = recsys__calloc(m, ex.nev ? ex.nev : 1, sizeof *it->ev);
+            if (!it->ev)
+                st = RECSYS_E_NOMEM;
+            for (size_t k = 0; st == RECSYS_OK && k < ex.nev; k++) {
+                it->ev[k].kind = ex.ev[k].kind;
+                it->ev[k].name = ex.ev[k].name;
+                it->ev[k].value = ex.ev[k].value;
+                ex.ev[k].name = ex.ev[k].value = NULL;
+                it->nev++;
+            }
+        }
+        recsys__explanation_free(m, &ex);
+    }
+    if (st != RECSYS_OK) {
+        recsys__err_saved s;
+        recsys__err_save(&s);
+        recsys_result_free(res);
+        recsys__err_restore(&s);
+        return st;
+    }
+    *out = res;
+    return RECSYS_OK;
+}
+
+/* Stage 8, after the lock: one impression per shown item, joined by the request id. */
+static recsys_status log_impressions(recsys_engine *e, const recsys_result *res, const char *user,
+                                     int64_t now)
+{
+    recsys_event *ev = recsys__alloc(&e->mem, res->n * sizeof *ev);
+    if (!ev)
+        return RECSYS_E_NOMEM;
+    for (size_t i = 0; i < res->n; i++) {
+        recsys_event_init(&ev[i]);
+        ev[i].type = RECSYS_EVENT_IMPRESSION;
+        ev[i].timestamp = now;
+        ev[i].user_id = user;
+        ev[i].item_id = res->items[i].item_id;
+        ev[i].request_id = res->request_id;
+        ev[i].position = (int32_t)i;
+    }
+    recsys_status st = recsys__store_append(e, ev, res->n);
+    if (st == RECSYS_OK)
+        atomic_fetch_add(&e->impressions, res->n);
+    recsys__free(&e->mem, ev);
+    return st;
+}
+
+static void run_free(run *r)
+{
+    const recsys__mem *m = &r->e->mem;
+    for (size_t i = 0; i < r->nlists; i++)
+        recsys__cands_free(&r->lists[i]);
+    recsys__free(m, r->lists);
+    recsys__free(m, r->names);
+    recsys__free(m, r->exclude);
+    recsys__cands_free(&r->c);
+}
+
+RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request *req,
+                                          recsys_result **out)
+{
+    recsys__err_clear();
+    RECSYS_CHECK_ARG(e);
+    RECSYS_CHECK_ARG(req);
+    RECSYS_CHECK_ARG(out);
+    *out = NULL;
+    run r;
+    memset(&r, 0, sizeof r);
+    r.e = e;
+    r.req = req;
+    recsys__rd(e);
+    recsys_status st = context(&r);
+    if (st == RECSYS_OK)
+        st = retrieve(&r);
+    if (st == RECSYS_OK)
+        st = filter(&r);
+    if (st == RECSYS_OK)
+        st = rank(&r);
+    if (st == RECSYS_OK)
+        st = diversify(&r);
+    recsys_result *res = NULL;
+    if (st == RECSYS_OK)
+        st = respond(&r, &res);
+    bool log = opt(&r, RECSYS_OPT_LOG_IMPRESSIONS) != 0 && req->user_id;
+    int64_t now = r.q.now;
+    run_free(&r);
+    recsys__unlock(e);
+    if (st == RECSYS_OK && log && res->n) {
+        st = log_impressions(e, res, req->user_id, now);
+        if (st != RECSYS_OK) {
+            recsys__err_saved s;
+            recsys__err_save(&s);
+            recsys_result_free(res);
+            recsys__err_restore(&s);
+            return st;
+        }
+    }
+    if (st == RECSYS_OK) {
+        atomic_fetch_add(&e->requests, 1);
+        *out = res;
+    }
+    return st;
+}

@@ -1,0 +1,105 @@
+/* merge.c - deduplicating, normalising merge of candidate lists with provenance. */
+#include "merge.h"
+#include "../core/error.h"
+
+typedef struct pending {
+    uint32_t pos; /* candidate position in out */
+    recsys__prov p;
+} pending;
+
+static int by_pos(const void *a, const void *b)
+{
+    const pending *x = a, *y = b;
+    if (x->pos != y->pos)
+        return x->pos < y->pos ? -1 : 1;
+    return x->p.source < y->p.source ? -1 : x->p.source > y->p.source;
+}
+
+/* Sort positions of a list by score descending, then item ascending (stable ranks). */
+typedef struct rank_ctx {
+    const recsys_candidates *l;
+    size_t pos;
+} rank_ctx;
+
+static int by_score(const void *a, const void *b)
+{
+    const rank_ctx *x = a, *y = b;
+    const recsys__cand *cx = &x->l->v[x->pos], *cy = &y->l->v[y->pos];
+    if (cx->score != cy->score)
+        return cx->score > cy->score ? -1 : 1;
+    return cx->item < cy->item ? -1 : cx->item > cy->item;
+}
+
+recsys_status recsys__merge(recsys_candidates *out, const recsys_candidates *lists,
+                            const double *weights, size_t nlists)
+{
+    const recsys__mem *m = out->mem;
+    size_t total = 0, maxlen = 0;
+    double wsum = 0;
+    for (size_t k = 0; k < nlists; k++) {
+        total += lists[k].n;
+        if (lists[k].n > maxlen)
+            maxlen = lists[k].n;
+        if (lists[k].n)
+            wsum += weights[k];
+    }
+    if (!total)
+        return RECSYS_OK;
+    pending *pend = recsys__alloc(m, total * sizeof *pend);
+    rank_ctx *rk = pend ? recsys__alloc(m, maxlen * sizeof *rk) : NULL;
+    if (!rk) {
+        recsys__free(m, pend);
+        return RECSYS_E_NOMEM;
+    }
+    recsys_status st = RECSYS_OK;
+    size_t np = 0;
+    for (size_t k = 0; k < nlists && st == RECSYS_OK; k++) {
+        const recsys_candidates *l = &lists[k];
+        if (!l->n)
+            continue;
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t i = 0; i < l->n; i++) {
+            rk[i].l = l;
+            rk[i].pos = i;
+            lo = fmin(lo, l->v[i].score);
+            hi = fmax(hi, l->v[i].score);
+        }
+        qsort(rk, l->n, sizeof *rk, by_score);
+        for (size_t r = 0; r < l->n; r++) {
+            const recsys__cand *cd = &l->v[rk[r].pos];
+            double norm = hi > lo ? (cd->score - lo) / (hi - lo) : 1.0;
+            st = recsys__cands_add(out, cd->item, 0.0);
+            if (st != RECSYS_OK)
+                break;
+            size_t at = recsys__cands_find(out, cd->item);
+            pending *pe = &pend[np++];
+            pe->pos = (uint32_t)at;
+            pe->p.source = (uint16_t)k;
+            pe->p.raw = (float)cd->score;
+            pe->p.norm = (float)norm;
+            pe->p.rank = (uint32_t)r;
+            out->v[at].score += weights[k] * norm / (wsum > 0 ? wsum : 1.0);
+        }
+    }
+    recsys__free(m, rk);
+    if (st == RECSYS_OK) {
+        qsort(pend, np, sizeof *pend, by_pos);
+        recsys__prov *prov = recsys__alloc(m, np * sizeof *prov);
+        if (!prov) {
+            st = RECSYS_E_NOMEM;
+        } else {
+            for (size_t i = 0; i < np; i++) {
+                prov[i] = pend[i].p;
+                recsys__cand *cd = &out->v[pend[i].pos];
+                if (cd->nprov == 0)
+                    cd->prov_off = (uint32_t)i;
+                cd->nprov++;
+            }
+            recsys__free(m, out->prov);
+            out->prov = prov;
+            out->nprov = out->capprov = np;
+        }
+    }
+    recsys__free(m, pend);
+    return st;
+}
