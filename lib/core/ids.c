@@ -110,7 +110,7 @@ recsys_status recsys__ids_intern(recsys__ids *ids, const char *s, size_t len, ui
     char *name = recsys__strndup(ids->mem, s, len);
     if (!name)
         return RECSYS_E_NOMEM;
-    if (recsys__ids_hash(s, len, 0) != key)
+    if ((recsys__ids_hash(s, len, 0) & ids->key_mask) != key)
         ids->collisions++;
     ids->keys[ids->n] = key;
     ids->names[ids->n] = name;
@@ -126,7 +126,8 @@ void recsys__ids_pop(recsys__ids *ids)
     if (!ids->n)
         return;
     uint32_t idx = (uint32_t)ids->n - 1;
-    if (recsys__ids_hash(ids->names[idx] ? ids->names[idx] : "", ids->names[idx] ? strlen(ids->names[idx]) : 0, 0) != ids->keys[idx])
+    const char *name = ids->names[idx] ? ids->names[idx] : "";
+    if ((recsys__ids_hash(name, strlen(name), 0) & ids->key_mask) != ids->keys[idx])
         ids->collisions--;
     recsys__free(ids->mem, ids->names[idx]);
     ids->n--;

@@ -262,29 +262,6 @@ static recsys_status load_event(void *arg, const recsys_event *ev)
     return recsys__model_replay_event(&e->model, ev);
 }
 
-static recsys_status count_event(void *arg, const recsys_event *ev)
-{
-    recsys_engine *e = arg;
-    if (ev->type == RECSYS_EVENT_IMPRESSION)
-        atomic_fetch_add(&e->impressions, 1);
-    else {
-        e->model.nevents++;
-        recsys__model_count_event(&e->model, ev);
-    }
-    return RECSYS_OK;
-}
-
-recsys_status recsys__engine_recount(recsys_engine *e)
-{
-    recsys__model_counters_reset(&e->model);
-    e->model.nevents = 0;
-    atomic_store(&e->impressions, 0);
-    pthread_mutex_lock(&e->store_mu);
-    recsys_status st = e->store.scan_events(e->store.ctx, count_event, e);
-    pthread_mutex_unlock(&e->store_mu);
-    return store_result(st, "scan_events");
-}
-
 static recsys_status load(recsys_engine *e)
 {
     recsys_status st = e->store.scan_records(e->store.ctx, RECSYS_RECORD_ITEM, load_item, e);

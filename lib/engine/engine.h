@@ -72,9 +72,6 @@ recsys_status recsys__engine_build_derived(recsys_engine *e, recsys__derived **o
 void recsys__engine_free_derived(recsys_engine *e, recsys__derived *d);
 /* The clock: RECSYS_OPT_NOW if set, else the wall clock. */
 int64_t recsys__engine_now(const recsys_engine *e, const double *opt);
-/* Rebuilds event counters and item counters from the store's events (forget path).
- * Caller holds lock exclusively. */
-recsys_status recsys__engine_recount(recsys_engine *e);
 
 /* The JSON size limit in force (RECSYS_OPT_MAX_JSON_BYTES). Takes the lock shared. */
 size_t recsys__engine_json_limit(recsys_engine *e);

@@ -3,42 +3,55 @@
 #include "engine.h"
 
 
-/* Checks, timestamps, stores and applies n events; all or nothing. Caller holds no lock. */
+/* Checks, timestamps, prepares, stores and commits n events; all or nothing. The store is
+ * written between prepare (every allocation) and commit (cannot fail), so an event the store
+ * acknowledged is always applied and a failure anywhere changes nothing. Caller holds no
+ * lock. */
 static recsys_status record(recsys_engine *e, const recsys_event *evs, size_t n)
 {
     const recsys__mem *m = &e->mem;
     recsys_event *copy = recsys__alloc(m, (n ? n : 1) * sizeof *copy);
-    if (!copy)
+    recsys__ev_prep *prep = copy ? recsys__alloc(m, (n ? n : 1) * sizeof *prep) : NULL;
+    if (!prep) {
+        recsys__free(m, copy);
         return RECSYS_E_NOMEM;
+    }
     recsys_status st = RECSYS_OK;
+    size_t prepared = 0, impressions = 0;
     recsys__wr(e);
     int64_t now = recsys__engine_now(e, e->opts.num);
     for (size_t i = 0; i < n && st == RECSYS_OK; i++) {
         st = recsys__model_check_event(&e->model, &evs[i], &copy[i]);
-        if (st != RECSYS_OK) {
-            if (n > 1) {
-                char where[32];
-                snprintf(where, sizeof where, "event %zu", i);
-                recsys__err_prefix(where);
-            }
-            break;
+        if (st != RECSYS_OK && n > 1) {
+            char where[32];
+            snprintf(where, sizeof where, "event %zu", i);
+            recsys__err_prefix(where);
         }
-        if (copy[i].timestamp == 0)
+        if (st == RECSYS_OK && copy[i].timestamp == 0)
             copy[i].timestamp = now;
     }
-    if (st == RECSYS_OK)
-        st = recsys__store_append(e, copy, n);
-    size_t impressions = 0;
-    for (size_t i = 0; st == RECSYS_OK && i < n; i++) {
-        if (copy[i].type == RECSYS_EVENT_IMPRESSION) { /* logged for attribution, not history */
+    /* impressions are logged for attribution but kept out of the model (see model.h) */
+    for (; st == RECSYS_OK && prepared < n; prepared++) {
+        if (copy[prepared].type == RECSYS_EVENT_IMPRESSION) {
+            memset(&prep[prepared], 0, sizeof prep[prepared]);
             impressions++;
             continue;
         }
-        st = recsys__model_apply_event(&e->model, &copy[i]);
+        st = recsys__model_prepare_event(&e->model, &copy[prepared], &prep[prepared]);
     }
-    if (impressions)
+    if (st == RECSYS_OK)
+        st = recsys__store_append(e, copy, n);
+    if (st == RECSYS_OK) {
+        for (size_t i = 0; i < n; i++)
+            if (prep[i].usr)
+                recsys__model_commit_event(&e->model, &prep[i]);
         atomic_fetch_add(&e->impressions, impressions);
+    } else {
+        while (prepared-- > 0)
+            recsys__model_abort_event(&e->model, &prep[prepared]);
+    }
     recsys__unlock(e);
+    recsys__free(m, prep);
     recsys__free(m, copy);
     return st;
 }

@@ -133,6 +133,25 @@ RECSYS_API recsys_status recsys_user_get_json(recsys_engine *e, const char *user
     return st;
 }
 
+typedef struct recount {
+    const recsys__model *model;
+    recsys__counters *c;
+    const char *skip;
+    uint64_t impressions;
+} recount;
+
+static recsys_status recount_event(void *arg, const recsys_event *ev)
+{
+    recount *r = arg;
+    if (ev->type == RECSYS_EVENT_IMPRESSION) {
+        if (!r->skip || !ev->user_id || strcmp(ev->user_id, r->skip) != 0)
+            r->impressions++;
+        return RECSYS_OK;
+    }
+    recsys__counters_add(r->model, r->c, ev, r->skip);
+    return RECSYS_OK;
+}
+
 RECSYS_API recsys_status recsys_user_forget(recsys_engine *e, const char *user_id)
 {
     recsys__err_clear();
@@ -142,6 +161,21 @@ RECSYS_API recsys_status recsys_user_forget(recsys_engine *e, const char *user_i
     recsys_status st = RECSYS_OK;
     if (!recsys__users_find(&e->model.users, user_id))
         st = recsys__err(RECSYS_E_NOT_FOUND, "user '%.200s' is unknown", user_id);
+    /* 1. Rebuild the item counters aside from everything the store holds except the user's
+     *    events (memory holds only a bounded history, the store holds all of it). */
+    recsys__counters c;
+    memset(&c, 0, sizeof c);
+    recount rc = { &e->model, &c, user_id, 0 };
+    if (st == RECSYS_OK)
+        st = recsys__counters_init(&e->mem, e->model.catalog.ids.n, &c);
+    if (st == RECSYS_OK) {
+        pthread_mutex_lock(&e->store_mu);
+        st = e->store.scan_events(e->store.ctx, recount_event, &rc);
+        pthread_mutex_unlock(&e->store_mu);
+        if (st != RECSYS_OK)
+            st = recsys__plugin_failed(st, "store", "scan_events");
+    }
+    /* 2. The store forgets (it compacts so no file keeps a trace). */
     if (st == RECSYS_OK) {
         pthread_mutex_lock(&e->store_mu);
         st = e->store.forget_user(e->store.ctx, user_id);
@@ -149,12 +183,13 @@ RECSYS_API recsys_status recsys_user_forget(recsys_engine *e, const char *user_i
         if (st != RECSYS_OK)
             st = recsys__plugin_failed(st, "store", "forget_user");
     }
-    /* From here the store holds nothing of the user: memory follows, and the counters are
-     * rebuilt from what the store still holds so no contribution of theirs survives. */
-    if (st == RECSYS_OK)
+    /* 3. Memory follows; nothing here can fail. */
+    if (st == RECSYS_OK) {
         st = recsys__model_forget_user(&e->model, user_id);
-    if (st == RECSYS_OK)
-        st = recsys__engine_recount(e);
+        recsys__counters_swap(&e->model, &c);
+        atomic_store(&e->impressions, rc.impressions);
+    }
     recsys__unlock(e);
+    recsys__counters_free(&e->mem, &c);
     return st;
 }

@@ -182,7 +182,7 @@ typedef struct recsys__aff {
 } recsys__aff;
 
 typedef struct recsys__user {
-    char *id;
+    char *id; /* the interned name: users.ids owns it (recsys__user_free leaves it) */
     uint32_t idx;
     bool has_profile; /* upserted explicitly (else created by feedback) */
     /* explicit profile (the host's) */
@@ -199,6 +199,8 @@ typedef struct recsys__user {
     /* long-term preference state: decayed affinity per facet, sorted by facet */
     recsys__aff *aff;
     size_t naff, capaff;
+    /* room reserved by prepared, not yet committed events (see recsys__model_prepare_event) */
+    size_t pend_hist, pend_aff, pend_events;
 } recsys__user;
 
 typedef struct recsys__users {
@@ -279,6 +281,26 @@ recsys_status recsys__model_check_event(const recsys__model *m, const recsys_eve
  * oldest beyond history_max), updates affinities, popularity and counters. All allocation
  * happens before any change, so a NOMEM leaves the model unchanged. */
 recsys_status recsys__model_apply_event(recsys__model *m, const recsys_event *ev);
+/* The two halves of apply, for callers that must make an event durable between them:
+ * prepare does every allocation (creating the user, reserving history and affinity room,
+ * copying the query) and changes nothing observable; commit cannot fail; abort undoes a
+ * prepare. Several events may be prepared before any is committed (a batch); commit them in
+ * order, or abort them in reverse order. */
+typedef struct recsys__ev_prep {
+    const recsys_event *ev; /* borrowed until commit or abort */
+    recsys__user *usr;
+    bool created;
+    uint32_t item;
+    const recsys_item *it;
+    double w;
+    bool keep;
+    size_t nfacets;
+    char *query;
+} recsys__ev_prep;
+recsys_status recsys__model_prepare_event(recsys__model *m, const recsys_event *ev,
+                                          recsys__ev_prep *p);
+void recsys__model_commit_event(recsys__model *m, recsys__ev_prep *p);
+void recsys__model_abort_event(recsys__model *m, recsys__ev_prep *p);
 /* Replays an event from the store at startup (same as apply, never fails on an unknown item:
  * such events are counted but not applied to item counters). */
 recsys_status recsys__model_replay_event(recsys__model *m, const recsys_event *ev);
@@ -290,6 +312,22 @@ recsys_status recsys__model_forget_user(recsys__model *m, const char *user_id);
 void recsys__model_counters_reset(recsys__model *m);
 /* Adds one stored event's contribution to the item counters only (no allocation). */
 void recsys__model_count_event(recsys__model *m, const recsys_event *ev);
+
+/* A set of item counters built aside and swapped in (forgetting rebuilds them from the store
+ * before anything is removed, so a failure leaves the model as it was). */
+typedef struct recsys__counters {
+    double *pop_v, *trend_v;
+    int64_t *pop_ts, *trend_ts;
+    size_t n;
+    uint64_t nevents; /* events counted (impressions excluded) */
+} recsys__counters;
+recsys_status recsys__counters_init(const recsys__mem *mem, size_t n, recsys__counters *c);
+void recsys__counters_free(const recsys__mem *mem, recsys__counters *c);
+/* Counts ev into c unless it names skip_user (NULL = none); impressions are not counted. */
+void recsys__counters_add(const recsys__model *m, recsys__counters *c, const recsys_event *ev,
+                          const char *skip_user);
+/* Swaps c into the catalog (c then holds the old arrays, to be freed). */
+void recsys__counters_swap(recsys__model *m, recsys__counters *c);
 
 /* Decayed value of (v, ts) at now with half-life hl seconds. */
 static inline double recsys__decay(double v, int64_t ts, int64_t now, double hl)

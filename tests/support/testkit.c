@@ -118,10 +118,17 @@ static void s_destroy(void *ctx)
 
 void tk_store_wrap(tk_store *w, recsys_store_vtable *vt)
 {
+    recsys_store_vtable inner;
+    recsys_store_vtable_init(&inner);
+    assert_int_equal(recsys_store_memory_new(NULL, &inner), RECSYS_OK);
+    tk_store_wrap_inner(w, &inner, vt);
+}
+
+void tk_store_wrap_inner(tk_store *w, const recsys_store_vtable *inner, recsys_store_vtable *vt)
+{
     memset(w, 0, sizeof *w);
     w->fail_at = -1;
-    recsys_store_vtable_init(&w->inner);
-    assert_int_equal(recsys_store_memory_new(NULL, &w->inner), RECSYS_OK);
+    w->inner = *inner;
     recsys_store_vtable_init(vt);
     vt->ctx = w;
     vt->destroy = s_destroy;
@@ -305,4 +312,39 @@ char *tk_snapshot(recsys_engine *e, const char *const *users, size_t nusers,
         recsys_request_free(rq);
     }
     return b.s;
+}
+
+void tk_assert_same(const char *expected, const char *actual)
+{
+    if (strcmp(expected, actual) == 0)
+        return;
+    const char *a = expected, *b = actual;
+    while (*a && *a == *b) { /* back up to the start of the differing line */
+        a++;
+        b++;
+    }
+    while (a > expected && a[-1] != '\n') {
+        a--;
+        b--;
+    }
+    const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+    const char *dump = getenv("RECSYS_TEST_DUMP");
+    if (dump) {
+        char path[512];
+        snprintf(path, sizeof path, "%s.expected", dump);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs(expected, f);
+            fclose(f);
+        }
+        snprintf(path, sizeof path, "%s.actual", dump);
+        f = fopen(path, "w");
+        if (f) {
+            fputs(actual, f);
+            fclose(f);
+        }
+    }
+    print_error("snapshots differ (set RECSYS_TEST_DUMP=path to write both):\n  expected: %.*s\n  actual:   %.*s\n",
+                (int)(ea ? ea - a : (long)strlen(a)), a, (int)(eb ? eb - b : (long)strlen(b)), b);
+    fail();
 }

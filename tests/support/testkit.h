@@ -29,6 +29,8 @@ typedef struct tk_store {
 /* Wraps a memory store in w and fills vt (hand it to opts.store). w must outlive the engine;
  * destroy frees the inner store and counts into w->destroyed. */
 void tk_store_wrap(tk_store *w, recsys_store_vtable *vt);
+/* The same around a store the caller made (w takes ownership of inner). */
+void tk_store_wrap_inner(tk_store *w, const recsys_store_vtable *inner, recsys_store_vtable *vt);
 
 /* ---- data ---- */
 extern const char *tk_catalog_json; /* 12 items: courses, laptops, films */
@@ -44,6 +46,8 @@ void tk_feedback(recsys_engine *e, const char *user, const char *item, int32_t t
  * item and user JSON, the recommendation lists with impressions off). Free with free(). */
 char *tk_snapshot(recsys_engine *e, const char *const *users, size_t nusers,
                   const char *const *items, size_t nitems);
+/* Asserts two snapshots are equal, printing the first line that differs. */
+void tk_assert_same(const char *expected, const char *actual);
 extern const char *const tk_user_ids[];
 extern const size_t tk_nusers;
 extern const char *const tk_item_ids[];

@@ -1,0 +1,43 @@
+/* sources.h - the built-in candidate sources of stage 2, each behind the public
+ * recsys_source_vtable exactly as a host's source would be.
+ *
+ * Every constructor fills *out (struct_size = sizeof, ctx = NULL, destroy = NULL, retrieve
+ * set) and cannot fail except for a NULL argument. retrieve adds at most recsys_query_limit(q)
+ * candidates, never a removed item nor one the request excludes. Scores are raw (the merger
+ * normalises each source's list).
+ *
+ * - popular:  the item's long-window interaction count (the catalog's pop counter, a sum of
+ *             event weights) decayed to q->now with RECSYS_OPT_POPULAR_HALF_LIFE_DAYS; items
+ *             whose count is not positive are not proposed.
+ * - trending: items whose short-window count (RECSYS_OPT_TRENDING_HALF_LIFE_H) rises above
+ *             what their long-window count predicts for a steady item. With t the short and p
+ *             the long decayed count and e = p * hl_short / hl_long (the short count a steady
+ *             rate would give), the score is (t - e) / sqrt(e + 1), a Poisson-style excess;
+ *             items need t >= RECSYS__TRENDING_MIN_RECENT and t > e.
+ * - content:  BM25 (q->derived->bm25; nothing when absent) over the request text, or, without
+ *             text (or with one of only spaces and stopwords), over a pseudo-query of the user's stated interests and the titles and tags
+ *             of their RECSYS__CONTENT_SEED_ITEMS most recent positively weighted history
+ *             items (then profile recent views and purchases); the seed items themselves are
+ *             not proposed. An anonymous or unknown user without text gets nothing.
+ */
+#ifndef RECSYS_RETRIEVE_SOURCES_H
+#define RECSYS_RETRIEVE_SOURCES_H
+#include "../model/context.h"
+
+/* Minimum decayed short-window activity (sum of event weights, e.g. 3 views) to trend. */
+#define RECSYS__TRENDING_MIN_RECENT 3.0
+/* History items the content source's pseudo-query is built from. */
+#define RECSYS__CONTENT_SEED_ITEMS 5
+
+recsys_status recsys__source_popular(const recsys__mem *m, recsys_source_vtable *out);
+recsys_status recsys__source_trending(const recsys__mem *m, recsys_source_vtable *out);
+recsys_status recsys__source_content(const recsys__mem *m, recsys_source_vtable *out);
+
+/* The decayed counters of item idx at q->now, with the request's half-lives (0 for an item
+ * beyond the counters). Explanations cite these numbers. */
+double recsys__source_popular_count(const recsys_query *q, uint32_t idx);
+double recsys__source_trending_count(const recsys_query *q, uint32_t idx);
+/* The trending score of item idx at q->now; false when the item does not trend. */
+bool recsys__source_trending_score(const recsys_query *q, uint32_t idx, double *score);
+
+#endif

@@ -1,0 +1,1085 @@
+/* file.c - the built-in durable file store (recsys_store_file_new).
+ *
+ * FILES. A store is one directory holding
+ *   LOCK                    empty; flock(LOCK_EX|LOCK_NB) held while the store is open, so a
+ *                           second opener (this or another process) gets RECSYS_E_STATE.
+ *   snapshot.<G>            the live state at the start of generation G (16 hex digits): a
+ *                           HEADER record, one PUT per live record (in index order), every
+ *                           event as EVENTS records (in append order), an END record. Written
+ *                           once, fsynced before it gets its name, never modified. Generation
+ *                           0 has no snapshot (the empty state).
+ *   log.<G>                 what happened since snapshot.<G>: a HEADER record, then PUT,
+ *                           REMOVE and EVENTS records appended with write(2), one write per
+ *                           call (the record format is in log.h).
+ *   snapshot.<G>.tmp        a snapshot being written (a crash leaves it behind; ignored and
+ *                           deleted on open).
+ * The current generation G is the highest complete snapshot.<G>, or 0 when there is none.
+ * Memory holds an index (kind, key) -> value for get and scan_records; events stay on disk
+ * and scan_events reads them back (snapshot first, then log).
+ *
+ * RECOVERY (open). Take the lock. Find G. A log.<H> with H > G holding more than its header
+ * cannot come from this code (see step 2 below) and is RECSYS_E_CORRUPT rather than dropped.
+ * Load snapshot.<G>: every record must be valid and END must close it, else RECSYS_E_CORRUPT
+ * naming the file and offset. Replay log.<G> (created if missing): at the first record that
+ * is damaged or incomplete, look for any valid record after it. If there is one, the damage
+ * is not a torn tail: RECSYS_E_CORRUPT naming file and offsets, nothing is dropped. If there
+ * is none, the tail is a write a crash interrupted: ftruncate it away and fsync. Finally
+ * delete the leftovers of earlier generations (snapshot.<g>/log.<g>, g < G; *.tmp; header-only
+ * newer logs) and fsync the directory.
+ *
+ * COMPACTION (compact, forget_user, and automatically after a write once the log exceeds
+ * both compact_bytes (default 64 MiB) and the snapshot's size; the second bound keeps the
+ * cost of copying events into new snapshots amortised linear). From generation G to N = G+1:
+ *   1. write snapshot.<N>.tmp from the index and the events of snapshot.<G> + log.<G>
+ *      (forget_user leaves out the user's record and events), fsync it;
+ *   2. create log.<N> holding only its HEADER, fdatasync it;
+ *   3. rename snapshot.<N>.tmp -> snapshot.<N>;
+ *   4. fsync the directory: from here on N is the current generation;
+ *   5. switch to the new files;
+ *   6. unlink snapshot.<G> and log.<G>, fsync the directory.
+ * A crash before 3 leaves G current (the .tmp file and the header-only log.<N> are deleted on
+ * the next open). A crash after 3 leaves either G or N current depending on whether the rename
+ * reached the disk, and both hold the same state: nothing is appended before step 4 ends, and
+ * everything in G's files is in snapshot.<N>. A crash after 4 leaves N current and step 6 is
+ * redone by the next open. A failure in 1-3 removes the new files and leaves the store at G;
+ * a failed fsync in 4 leaves the store unusable until reopened (which generation survives is
+ * then unknown, but both are complete). forget_user returns RECSYS_OK only after step 6, so
+ * no file in the directory holds the user's record or events afterwards (freed disk blocks
+ * are not overwritten).
+ *
+ * DURABILITY. Every write is one write(2) of whole records straight to the file (no stdio
+ * buffering), so once a call returns RECSYS_OK its records are in the kernel.
+ *   RECSYS_SYNC_FULL (default): fdatasync(2) before RECSYS_OK. An acknowledged put, remove or
+ *     event survives a process kill and a power loss (as far as the disk honours flushes).
+ *   RECSYS_SYNC_OS: no fdatasync on writes. An acknowledged change survives a process kill
+ *     but may be lost, with everything after it, on a power loss; recovery then reports
+ *     RECSYS_E_CORRUPT if the disk kept later writes but not earlier ones. sync() forces it.
+ * Compactions fsync in both modes. A failed write is cut off again with ftruncate; a failed
+ * fdatasync makes the store refuse further writes (after fsync fails the page cache cannot be
+ * trusted), until it is reopened. A batch of append_events is one record: after a crash it is
+ * there completely or not at all.
+ *
+ * The engine makes one call at a time into a store, so nothing here locks. Visitors of scans
+ * must not call back into the store.
+ */
+#include "store.h"
+#include "index.h"
+#include "log.h"
+#include "../core/error.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_COMPACT_BYTES ((uint64_t)64 << 20)
+#define FLUSH_BYTES ((size_t)1 << 20)
+#define KEEP_BUF_BYTES ((size_t)4 << 20)
+#define LOCK_NAME "LOCK"
+#define NAME_LEN 48
+
+typedef struct file_store {
+    recsys__mem mem; /* the host allocator; everything below is allocated with it */
+    char *dir;
+    int dirfd, lockfd, logfd, snapfd; /* snapfd is -1 in generation 0 */
+    uint64_t gen;
+    uint64_t log_size;        /* bytes of valid log (where the next record goes) */
+    uint64_t snap_size;       /* bytes of the snapshot file (0 without one) */
+    uint64_t snap_events_off; /* first EVENTS record of the snapshot (or its END) */
+    uint64_t snap_end_off;    /* the snapshot's END record */
+    int32_t sync;
+    uint64_t compact_bytes;
+    uint64_t compact_floor;   /* after a failed automatic compaction: wait until the log passes this */
+    recsys__store_index idx;
+    recsys__log_buf wbuf;     /* records being written */
+    bool broken;
+    char broken_why[256];
+    char logname[NAME_LEN], snapname[NAME_LEN];
+} file_store;
+
+/* ---------------------------------------------------------------- helpers --------------- */
+
+static recsys_status io_err(const file_store *fs, const char *op, const char *name, int err)
+{
+    char eb[128];
+    return recsys__err(RECSYS_E_IO, "file store: %s %s/%s: %s", op, fs->dir, name,
+                       strerror_r(err, eb, sizeof eb));
+}
+
+static recsys_status dir_err(const file_store *fs, const char *op, int err)
+{
+    char eb[128];
+    return recsys__err(RECSYS_E_IO, "file store: %s %s: %s", op, fs->dir,
+                       strerror_r(err, eb, sizeof eb));
+}
+
+static recsys_status corrupt(const file_store *fs, const char *name, uint64_t off, const char *why)
+{
+    return recsys__err(RECSYS_E_CORRUPT, "file store: %s/%s is damaged at offset %" PRIu64 ": %s",
+                       fs->dir, name, off, why);
+}
+
+/* Marks the store unusable for writes after the error just reported. */
+static void make_broken(file_store *fs)
+{
+    fs->broken = true;
+    snprintf(fs->broken_why, sizeof fs->broken_why, "%s", recsys_last_error());
+}
+
+static recsys_status check_usable(const file_store *fs)
+{
+    if (fs->broken)
+        return recsys__err(RECSYS_E_IO, "file store %s refuses writes after an earlier failure "
+                           "(%s); reopen it", fs->dir, fs->broken_why);
+    return RECSYS_OK;
+}
+
+static void name_snap(char *out, uint64_t gen)
+{
+    snprintf(out, NAME_LEN, "snapshot.%016" PRIx64, gen);
+}
+static void name_tmp(char *out, uint64_t gen)
+{
+    snprintf(out, NAME_LEN, "snapshot.%016" PRIx64 ".tmp", gen);
+}
+static void name_log(char *out, uint64_t gen)
+{
+    snprintf(out, NAME_LEN, "log.%016" PRIx64, gen);
+}
+
+/* Parses "<prefix><16 hex digits><suffix>". */
+static bool parse_name(const char *s, const char *prefix, const char *suffix, uint64_t *gen)
+{
+    size_t pl = strlen(prefix);
+    if (strncmp(s, prefix, pl) != 0)
+        return false;
+    s += pl;
+    uint64_t g = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = s[i];
+        unsigned d;
+        if (c >= '0' && c <= '9')
+            d = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            d = (unsigned)(c - 'a' + 10);
+        else
+            return false;
+        g = (g << 4) | d;
+    }
+    if (strcmp(s + 16, suffix) != 0)
+        return false;
+    *gen = g;
+    return true;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static recsys_status fsync_dir(file_store *fs)
+{
+    if (fsync(fs->dirfd) != 0)
+        return io_err(fs, "fsync", ".", errno);
+    return RECSYS_OK;
+}
+
+/* Appends wbuf to the log with one write(2) (looping only on short writes) and, in
+ * RECSYS_SYNC_FULL, fdatasync. On failure the log is cut back to its previous size. */
+static recsys_status log_append(file_store *fs)
+{
+    if (recsys__log_write_all(fs->logfd, fs->wbuf.p, fs->wbuf.len) != 0) {
+        recsys_status st = io_err(fs, "write", fs->logname, errno);
+        if (ftruncate(fs->logfd, (off_t)fs->log_size) != 0) {
+            char eb[128];
+            recsys__err(RECSYS_E_IO, "file store: write %s/%s failed and cutting off the partial "
+                        "record failed too: %s", fs->dir, fs->logname,
+                        strerror_r(errno, eb, sizeof eb));
+            make_broken(fs);
+        }
+        return st;
+    }
+    if (fs->sync == RECSYS_SYNC_FULL && fdatasync(fs->logfd) != 0) {
+        recsys_status st = io_err(fs, "fdatasync", fs->logname, errno);
+        /* Whether the bytes reached the disk is unknown; take them back and stop writing. */
+        if (ftruncate(fs->logfd, (off_t)fs->log_size) != 0) {
+            /* nothing more to do: the store is broken below either way */
+        }
+        make_broken(fs);
+        return st;
+    }
+    fs->log_size += fs->wbuf.len;
+    return RECSYS_OK;
+}
+
+static void wbuf_done(file_store *fs)
+{
+    fs->wbuf.len = 0;
+    if (fs->wbuf.cap > KEEP_BUF_BYTES)
+        recsys__log_buf_free(&fs->wbuf);
+}
+
+/* ---------------------------------------------------------------- events on disk -------- */
+
+typedef recsys_status (*events_rec_fn)(void *arg, const recsys__log_rec *rec,
+                                       const char *name);
+
+/* Calls fn for every EVENTS record: those of the snapshot, then those of the log. */
+static recsys_status each_events_record(file_store *fs, events_rec_fn fn, void *arg)
+{
+    struct {
+        int fd;
+        uint64_t from, to;
+        const char *name;
+    } parts[2] = {
+        { fs->snapfd, fs->snap_events_off, fs->snap_end_off, fs->snapname },
+        { fs->logfd, RECSYS__LOG_FILE_HDR_SIZE, fs->log_size, fs->logname },
+    };
+    recsys_status st = RECSYS_OK;
+    for (int i = 0; i < 2 && st == RECSYS_OK; i++) {
+        if (parts[i].fd < 0)
+            continue;
+        recsys__log_reader r;
+        recsys__log_reader_init(&r, &fs->mem, parts[i].fd, parts[i].to, fs->dir, parts[i].name);
+        uint64_t off = parts[i].from;
+        while (off < parts[i].to) {
+            recsys__log_rec rec;
+            recsys__log_state state;
+            st = recsys__log_read(&r, off, &rec, &state);
+            if (st != RECSYS_OK)
+                break;
+            if (state != RECSYS__LOG_REC_OK) {
+                st = corrupt(fs, parts[i].name, off, state == RECSYS__LOG_REC_BAD ? rec.why
+                             : "unexpected end of file (changed since it was opened?)");
+                break;
+            }
+            if (rec.type == RECSYS__LOG_T_EVENTS) {
+                st = fn(arg, &rec, parts[i].name);
+                if (st != RECSYS_OK)
+                    break;
+            }
+            off += RECSYS__LOG_HDR_SIZE + (uint64_t)rec.len;
+        }
+        recsys__log_reader_free(&r);
+    }
+    return st;
+}
+
+/* ---------------------------------------------------------------- compaction ------------ */
+
+typedef struct snap_writer {
+    file_store *fs;
+    int fd;
+    const char *name;
+    uint64_t written;   /* bytes already in the file */
+    uint64_t nevents;
+    const char *forget; /* user to leave out, or NULL */
+    recsys__log_buf scratch;
+} snap_writer;
+
+static recsys_status sw_flush(snap_writer *w, bool force)
+{
+    recsys__log_buf *b = &w->fs->wbuf;
+    if (!b->len || (!force && b->len < FLUSH_BYTES))
+        return RECSYS_OK;
+    if (recsys__log_write_all(w->fd, b->p, b->len) != 0)
+        return io_err(w->fs, "write", w->name, errno);
+    w->written += b->len;
+    b->len = 0;
+    return RECSYS_OK;
+}
+
+static recsys_status sw_events(void *arg, const recsys__log_rec *rec, const char *name)
+{
+    snap_writer *w = arg;
+    recsys__log_buf *b = &w->fs->wbuf;
+    if (!w->forget) {
+        size_t count;
+        const char *why;
+        if (!recsys__log_events_check(rec->payload, rec->len, &count, &why))
+            return corrupt(w->fs, name, rec->off, why);
+        RECSYS_TRY(recsys__log_buf_reserve(b, RECSYS__LOG_HDR_SIZE + (size_t)rec->len));
+        memcpy(b->p + b->len, rec->raw, RECSYS__LOG_HDR_SIZE + (size_t)rec->len);
+        b->len += RECSYS__LOG_HDR_SIZE + (size_t)rec->len;
+        w->nevents += count;
+        return sw_flush(w, false);
+    }
+    recsys_event *evs;
+    size_t n, kept = 0;
+    recsys_status st = recsys__log_events_decode(rec->payload, rec->len, &w->scratch, &evs, &n);
+    if (st == RECSYS_E_CORRUPT)
+        return corrupt(w->fs, name, rec->off, "events record does not decode");
+    RECSYS_TRY(st);
+    for (size_t i = 0; i < n; i++)
+        if (!recsys__store_str_eq(evs[i].user_id, w->forget))
+            evs[kept++] = evs[i];
+    if (kept)
+        RECSYS_TRY(recsys__log_enc_events(b, evs, kept));
+    if (w->scratch.len)
+        explicit_bzero(w->scratch.p, w->scratch.len);
+    w->nevents += kept;
+    return sw_flush(w, false);
+}
+
+/* Step 1: the whole snapshot of generation gen into fd. */
+static recsys_status write_snapshot(snap_writer *w, uint64_t gen, uint64_t *events_off,
+                                    uint64_t *end_off)
+{
+    file_store *fs = w->fs;
+    recsys__log_buf *b = &fs->wbuf;
+    b->len = 0;
+    RECSYS_TRY(recsys__log_enc_header(b, RECSYS__LOG_ROLE_SNAPSHOT, gen));
+    uint64_t nrec = 0;
+    size_t forget_len = w->forget ? strlen(w->forget) : 0;
+    for (size_t pos = 0; pos < fs->idx.norder; pos++) {
+        const recsys__store_rec *r = fs->idx.order[pos];
+        if (!r)
+            continue;
+        if (w->forget && r->kind == RECSYS_RECORD_USER && r->key_len == forget_len &&
+            memcmp(recsys__store_rec_key(r), w->forget, forget_len) == 0)
+            continue;
+        RECSYS_TRY(recsys__log_enc_put(b, r->kind, recsys__store_rec_key(r), r->key_len,
+                                       recsys__store_rec_val(r), r->val_len));
+        nrec++;
+        RECSYS_TRY(sw_flush(w, false));
+    }
+    *events_off = w->written + b->len;
+    RECSYS_TRY(each_events_record(fs, sw_events, w));
+    *end_off = w->written + b->len;
+    RECSYS_TRY(recsys__log_enc_end(b, nrec, w->nevents));
+    return sw_flush(w, true);
+}
+
+/* Steps 2-6 of the protocol at the top of this file, after step 1 wrote tmp (open on *snapfd). */
+static recsys_status switch_generation(file_store *fs, uint64_t ngen, int *snapfd,
+                                       const char *tmp, uint64_t snap_size, uint64_t events_off,
+                                       uint64_t end_off, const char *forget)
+{
+    char logname[NAME_LEN], snapname[NAME_LEN];
+    name_log(logname, ngen);
+    name_snap(snapname, ngen);
+
+    /* 2. the new, empty log */
+    int logfd = openat(fs->dirfd, logname, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+                       0644);
+    if (logfd < 0)
+        return io_err(fs, "create", logname, errno);
+    unsigned char hdr[RECSYS__LOG_FILE_HDR_SIZE];
+    recsys__log_file_header(hdr, RECSYS__LOG_ROLE_LOG, ngen);
+    recsys_status st = RECSYS_OK;
+    if (recsys__log_write_all(logfd, hdr, sizeof hdr) != 0)
+        st = io_err(fs, "write", logname, errno);
+    else if (fdatasync(logfd) != 0)
+        st = io_err(fs, "fdatasync", logname, errno);
+    /* 3. the commit point */
+    else if (renameat(fs->dirfd, tmp, fs->dirfd, snapname) != 0)
+        st = io_err(fs, "rename to snapshot", tmp, errno);
+    if (st != RECSYS_OK) {
+        close(logfd);
+        unlinkat(fs->dirfd, logname, 0);
+        return st;
+    }
+    /* 4. */
+    if (fsync(fs->dirfd) != 0) {
+        st = io_err(fs, "fsync", ".", errno);
+        close(logfd);
+        make_broken(fs);
+        return st;
+    }
+    /* 5. */
+    char oldsnap[NAME_LEN], oldlog[NAME_LEN];
+    bool had_snap = fs->snapfd >= 0;
+    memcpy(oldsnap, fs->snapname, NAME_LEN);
+    memcpy(oldlog, fs->logname, NAME_LEN);
+    close_fd(&fs->snapfd);
+    close_fd(&fs->logfd);
+    fs->snapfd = *snapfd;
+    *snapfd = -1;
+    fs->logfd = logfd;
+    fs->gen = ngen;
+    fs->log_size = RECSYS__LOG_FILE_HDR_SIZE;
+    fs->snap_size = snap_size;
+    fs->snap_events_off = events_off;
+    fs->snap_end_off = end_off;
+    memcpy(fs->snapname, snapname, NAME_LEN);
+    memcpy(fs->logname, logname, NAME_LEN);
+    if (forget)
+        recsys__store_index_remove(&fs->idx, RECSYS_RECORD_USER, forget, strlen(forget), true);
+    /* 6. */
+    if (had_snap && unlinkat(fs->dirfd, oldsnap, 0) != 0 && errno != ENOENT)
+        return io_err(fs, "unlink", oldsnap, errno);
+    if (unlinkat(fs->dirfd, oldlog, 0) != 0 && errno != ENOENT)
+        return io_err(fs, "unlink", oldlog, errno);
+    return fsync_dir(fs);
+}
+
+/* A compaction into generation gen + 1, leaving out forget's record and events if set. */
+static recsys_status rewrite(file_store *fs, const char *forget)
+{
+    RECSYS_TRY(check_usable(fs));
+    uint64_t ngen = fs->gen + 1;
+    char tmp[NAME_LEN];
+    name_tmp(tmp, ngen);
+    int fd = openat(fs->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return io_err(fs, "create", tmp, errno);
+    snap_writer w = { .fs = fs, .fd = fd, .name = tmp, .forget = forget };
+    recsys__log_buf_init(&w.scratch, &fs->mem);
+    uint64_t events_off = 0, end_off = 0;
+    recsys_status st = write_snapshot(&w, ngen, &events_off, &end_off);
+    recsys__log_buf_free(&w.scratch);
+    if (forget && fs->wbuf.p)
+        explicit_bzero(fs->wbuf.p, fs->wbuf.cap);
+    wbuf_done(fs);
+    if (st == RECSYS_OK && fsync(fd) != 0)
+        st = io_err(fs, "fsync", tmp, errno);
+    if (st == RECSYS_OK)
+        st = switch_generation(fs, ngen, &fd, tmp, w.written, events_off, end_off, forget);
+    if (fd >= 0) {
+        /* not committed: the store stays at the old generation */
+        close(fd);
+        unlinkat(fs->dirfd, tmp, 0);
+    }
+    if (st == RECSYS_OK)
+        fs->compact_floor = 0;
+    return st;
+}
+
+/* Automatic compaction after a successful write; its failure does not fail the write. */
+static void maybe_compact(file_store *fs)
+{
+    uint64_t limit = RECSYS_MAX(fs->compact_bytes, fs->snap_size);
+    limit = RECSYS_MAX(limit, fs->compact_floor);
+    if (fs->log_size <= limit || fs->broken)
+        return;
+    recsys__err_saved saved;
+    recsys__err_save(&saved);
+    if (rewrite(fs, NULL) != RECSYS_OK)
+        fs->compact_floor = fs->log_size + fs->compact_bytes;
+    recsys__err_restore(&saved);
+}
+
+/* ---------------------------------------------------------------- vtable methods -------- */
+
+static void fs_free(file_store *fs)
+{
+    recsys__store_index_free(&fs->idx);
+    recsys__log_buf_free(&fs->wbuf);
+    close_fd(&fs->snapfd);
+    close_fd(&fs->logfd);
+    close_fd(&fs->lockfd); /* releases the lock */
+    close_fd(&fs->dirfd);
+    recsys__free(&fs->mem, fs->dir);
+    recsys__mem m = fs->mem;
+    recsys__free(&m, fs);
+}
+
+static void fs_destroy(void *ctx)
+{
+    file_store *fs = ctx;
+    if (!fs)
+        return;
+    if (fs->sync == RECSYS_SYNC_OS && !fs->broken && fs->logfd >= 0) {
+        /* A clean close makes everything durable; nobody is left to hear of a failure. */
+        if (fdatasync(fs->logfd) != 0) {
+        }
+    }
+    fs_free(fs);
+}
+
+static recsys_status fs_put(void *ctx, int32_t kind, const char *key, const void *data, size_t len)
+{
+    file_store *fs = ctx;
+    RECSYS_TRY(recsys__store_check_key("file store put", kind, key));
+    if (!data && len)
+        return recsys__err(RECSYS_E_INVALID_ARG, "file store put: data is NULL, len %zu", len);
+    RECSYS_TRY(check_usable(fs));
+    size_t key_len = strlen(key);
+    recsys__store_rec *rec = recsys__store_rec_new(&fs->mem, kind, key, key_len, data, len);
+    if (!rec)
+        return RECSYS_E_NOMEM;
+    recsys_status st = recsys__store_index_reserve(&fs->idx);
+    if (st == RECSYS_OK) {
+        fs->wbuf.len = 0;
+        st = recsys__log_enc_put(&fs->wbuf, kind, key, key_len, data, len);
+    }
+    if (st == RECSYS_OK)
+        st = log_append(fs);
+    wbuf_done(fs);
+    if (st != RECSYS_OK) {
+        recsys__store_rec_free(&fs->mem, rec, false);
+        return st;
+    }
+    recsys__store_index_commit(&fs->idx, rec);
+    maybe_compact(fs);
+    return RECSYS_OK;
+}
+
+static recsys_status fs_remove(void *ctx, int32_t kind, const char *key)
+{
+    file_store *fs = ctx;
+    RECSYS_TRY(recsys__store_check_key("file store remove", kind, key));
+    RECSYS_TRY(check_usable(fs));
+    size_t key_len = strlen(key);
+    if (!recsys__store_index_find(&fs->idx, kind, key, key_len))
+        return recsys__err(RECSYS_E_NOT_FOUND, "file store remove: no record of kind %" PRId32
+                           " with key '%.200s'", kind, key);
+    fs->wbuf.len = 0;
+    recsys_status st = recsys__log_enc_remove(&fs->wbuf, kind, key, key_len);
+    if (st == RECSYS_OK)
+        st = log_append(fs);
+    wbuf_done(fs);
+    RECSYS_TRY(st);
+    recsys__store_index_remove(&fs->idx, kind, key, key_len, kind == RECSYS_RECORD_USER);
+    maybe_compact(fs);
+    return RECSYS_OK;
+}
+
+static recsys_status fs_get(void *ctx, int32_t kind, const char *key, recsys_store_value *out)
+{
+    file_store *fs = ctx;
+    RECSYS_TRY(recsys__store_check_key("file store get", kind, key));
+    if (!out)
+        return recsys__err(RECSYS_E_INVALID_ARG, "file store get: out is NULL");
+    const recsys__store_rec *r = recsys__store_index_find(&fs->idx, kind, key, strlen(key));
+    if (!r)
+        return recsys__err(RECSYS_E_NOT_FOUND, "file store get: no record of kind %" PRId32
+                           " with key '%.200s'", kind, key);
+    return recsys__store_value_assign(out, recsys__store_rec_val(r), r->val_len);
+}
+
+static recsys_status fs_append_events(void *ctx, const recsys_event *events, size_t n)
+{
+    file_store *fs = ctx;
+    if (!n)
+        return RECSYS_OK;
+    if (!events)
+        return recsys__err(RECSYS_E_INVALID_ARG, "file store append_events: events is NULL");
+    RECSYS_TRY(check_usable(fs));
+    /* One EVENTS record per run of events that fits the maximum payload (normally one). */
+    fs->wbuf.len = 0;
+    recsys_status st = RECSYS_OK;
+    size_t start = 0, payload = 4;
+    for (size_t i = 0; i < n && st == RECSYS_OK; i++) {
+        size_t s = recsys__log_event_size(&events[i]);
+        if (s == SIZE_MAX || s > RECSYS__LOG_MAX_PAYLOAD - 4) {
+            st = recsys__err(RECSYS_E_INVALID_ARG, "file store append_events: event %zu is "
+                             "larger than the maximum record of %u bytes", i,
+                             RECSYS__LOG_MAX_PAYLOAD);
+            break;
+        }
+        if (payload + s > RECSYS__LOG_MAX_PAYLOAD) {
+            st = recsys__log_enc_events(&fs->wbuf, events + start, i - start);
+            start = i;
+            payload = 4;
+        }
+        payload += s;
+    }
+    if (st == RECSYS_OK)
+        st = recsys__log_enc_events(&fs->wbuf, events + start, n - start);
+    if (st == RECSYS_OK)
+        st = log_append(fs);
+    wbuf_done(fs);
+    RECSYS_TRY(st);
+    maybe_compact(fs);
+    return RECSYS_OK;
+}
+
+static recsys_status fs_scan_records(void *ctx, int32_t kind, recsys_record_visit_fn fn, void *arg)
+{
+    file_store *fs = ctx;
+    if (!recsys__store_kind_valid(kind))
+        return recsys__err(RECSYS_E_INVALID_ARG, "file store scan_records: record kind %" PRId32
+                           " is not a recsys_record_kind (1..3)", kind);
+    if (!fn)
+        return recsys__err(RECSYS_E_INVALID_ARG, "file store scan_records: fn is NULL");
+    return recsys__store_index_scan(&fs->idx, kind, fn, arg);
+}
+
+typedef struct scan_events_ctx {
+    file_store *fs;
+    recsys_event_visit_fn fn;
+    void *arg;
+    recsys__log_buf scratch;
+} scan_events_ctx;
+
+static recsys_status scan_events_rec(void *arg, const recsys__log_rec *rec, const char *name)
+{
+    scan_events_ctx *c = arg;
+    recsys_event *evs;
+    size_t n;
+    recsys_status st = recsys__log_events_decode(rec->payload, rec->len, &c->scratch, &evs, &n);
+    if (st == RECSYS_E_CORRUPT)
+        return corrupt(c->fs, name, rec->off, "events record does not decode");
+    RECSYS_TRY(st);
+    for (size_t i = 0; i < n; i++)
+        RECSYS_TRY(c->fn(c->arg, &evs[i]));
+    return RECSYS_OK;
+}
+
+static recsys_status fs_scan_events(void *ctx, recsys_event_visit_fn fn, void *arg)
+{
+    file_store *fs = ctx;
+    if (!fn)
+        return recsys__err(RECSYS_E_INVALID_ARG, "file store scan_events: fn is NULL");
+    scan_events_ctx c = { .fs = fs, .fn = fn, .arg = arg };
+    recsys__log_buf_init(&c.scratch, &fs->mem);
+    recsys_status st = each_events_record(fs, scan_events_rec, &c);
+    recsys__log_buf_free(&c.scratch);
+    return st;
+}
+
+static recsys_status fs_forget_user(void *ctx, const char *user_id)
+{
+    file_store *fs = ctx;
+    if (!user_id)
+        return recsys__err(RECSYS_E_INVALID_ARG, "file store forget_user: user_id is NULL");
+    return rewrite(fs, user_id);
+}
+
+static recsys_status fs_sync(void *ctx)
+{
+    file_store *fs = ctx;
+    RECSYS_TRY(check_usable(fs));
+    if (fdatasync(fs->logfd) != 0) {
+        recsys_status st = io_err(fs, "fdatasync", fs->logname, errno);
+        make_broken(fs);
+        return st;
+    }
+    return RECSYS_OK;
+}
+
+static recsys_status fs_compact(void *ctx)
+{
+    return rewrite(ctx, NULL);
+}
+
+/* ---------------------------------------------------------------- recovery -------------- */
+
+static recsys_status apply_put(file_store *fs, const recsys__log_rec *rec, const char *name)
+{
+    int32_t kind;
+    const char *key, *why;
+    size_t key_len, val_len;
+    const unsigned char *val;
+    if (!recsys__log_dec_put(rec->payload, rec->len, &kind, &key, &key_len, &val, &val_len, &why))
+        return corrupt(fs, name, rec->off, why);
+    if (!recsys__store_kind_valid(kind))
+        return corrupt(fs, name, rec->off, "record of an unknown kind");
+    recsys__store_rec *r = recsys__store_rec_new(&fs->mem, kind, key, key_len, val, val_len);
+    if (!r)
+        return RECSYS_E_NOMEM;
+    recsys_status st = recsys__store_index_reserve(&fs->idx);
+    if (st != RECSYS_OK) {
+        recsys__store_rec_free(&fs->mem, r, false);
+        return st;
+    }
+    recsys__store_index_commit(&fs->idx, r);
+    return RECSYS_OK;
+}
+
+static recsys_status check_file_header(file_store *fs, const recsys__log_rec *rec,
+                                       const char *name, uint32_t role)
+{
+    uint32_t got_role;
+    uint64_t gen;
+    const char *why;
+    if (rec->type != RECSYS__LOG_T_HEADER)
+        return corrupt(fs, name, rec->off, "the file does not start with a header record");
+    if (!recsys__log_dec_header(rec->payload, rec->len, &got_role, &gen, &why))
+        return corrupt(fs, name, rec->off, why);
+    if (got_role != role || gen != fs->gen)
+        return corrupt(fs, name, rec->off, "the header names another file (role or generation)");
+    return RECSYS_OK;
+}
+
+static recsys_status load_snapshot(file_store *fs)
+{
+    const char *name = fs->snapname;
+    int fd = openat(fs->dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return io_err(fs, "open", name, errno);
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        recsys_status st = io_err(fs, "stat", name, errno);
+        close(fd);
+        return st;
+    }
+    recsys__log_reader r;
+    recsys__log_reader_init(&r, &fs->mem, fd, (uint64_t)sb.st_size, fs->dir, name);
+    uint64_t off = 0, nrec = 0, nev = 0, events_off = 0, end_off = 0;
+    bool ended = false;
+    recsys_status st = RECSYS_OK;
+    for (;;) {
+        recsys__log_rec rec;
+        recsys__log_state state;
+        if ((st = recsys__log_read(&r, off, &rec, &state)) != RECSYS_OK)
+            break;
+        if (state == RECSYS__LOG_REC_END)
+            break;
+        if (state == RECSYS__LOG_REC_BAD) {
+            st = corrupt(fs, name, off, rec.why);
+            break;
+        }
+        if (ended) {
+            st = corrupt(fs, name, off, "a record after the end record");
+            break;
+        }
+        const char *why = NULL;
+        size_t count;
+        uint64_t want_rec, want_ev;
+        if (off == 0) {
+            st = check_file_header(fs, &rec, name, RECSYS__LOG_ROLE_SNAPSHOT);
+        } else {
+            switch (rec.type) {
+            case RECSYS__LOG_T_PUT:
+                st = apply_put(fs, &rec, name);
+                nrec++;
+                break;
+            case RECSYS__LOG_T_EVENTS:
+                if (!recsys__log_events_check(rec.payload, rec.len, &count, &why))
+                    break;
+                if (!events_off)
+                    events_off = off;
+                nev += count;
+                break;
+            case RECSYS__LOG_T_END:
+                if (!recsys__log_dec_end(rec.payload, rec.len, &want_rec, &want_ev, &why))
+                    break;
+                if (want_rec != nrec || want_ev != nev)
+                    why = "the end record's counts do not match the snapshot";
+                ended = true;
+                end_off = off;
+                break;
+            case RECSYS__LOG_T_HEADER:
+                why = "a second header record";
+                break;
+            case RECSYS__LOG_T_REMOVE:
+                why = "a remove record inside a snapshot";
+                break;
+            default:
+                why = "a record of an unknown type";
+                break;
+            }
+        }
+        if (st == RECSYS_OK && why)
+            st = corrupt(fs, name, off, why);
+        if (st != RECSYS_OK)
+            break;
+        off += RECSYS__LOG_HDR_SIZE + (uint64_t)rec.len;
+    }
+    recsys__log_reader_free(&r);
+    if (st == RECSYS_OK && !ended)
+        st = corrupt(fs, name, off, "the snapshot has no end record (incomplete)");
+    if (st != RECSYS_OK) {
+        close(fd);
+        return st;
+    }
+    fs->snapfd = fd;
+    fs->snap_size = (uint64_t)sb.st_size;
+    fs->snap_events_off = events_off ? events_off : end_off;
+    fs->snap_end_off = end_off;
+    return RECSYS_OK;
+}
+
+/* Replays the log. *valid_end gets the end of the last valid record (a torn tail starts
+ * there). */
+static recsys_status replay_log(file_store *fs, int fd, uint64_t size, uint64_t *valid_end)
+{
+    const char *name = fs->logname;
+    recsys__log_reader r;
+    recsys__log_reader_init(&r, &fs->mem, fd, size, fs->dir, name);
+    uint64_t off = 0;
+    recsys_status st = RECSYS_OK;
+    for (;;) {
+        recsys__log_rec rec;
+        recsys__log_state state;
+        if ((st = recsys__log_read(&r, off, &rec, &state)) != RECSYS_OK)
+            break;
+        if (state == RECSYS__LOG_REC_END)
+            break;
+        if (state == RECSYS__LOG_REC_BAD) {
+            uint64_t next;
+            if ((st = recsys__log_find_valid(&r, off + 1, &next)) != RECSYS_OK)
+                break;
+            if (next != UINT64_MAX)
+                st = recsys__err(RECSYS_E_CORRUPT, "file store: %s/%s is damaged at offset %"
+                                 PRIu64 " (%s) and a valid record follows at offset %" PRIu64
+                                 "; refusing to drop data (not a torn tail)", fs->dir, name,
+                                 off, rec.why, next);
+            break; /* a torn tail: it starts at off */
+        }
+        const char *why = NULL;
+        size_t count;
+        int32_t kind;
+        const char *key;
+        size_t key_len;
+        if (off == 0) {
+            st = check_file_header(fs, &rec, name, RECSYS__LOG_ROLE_LOG);
+        } else {
+            switch (rec.type) {
+            case RECSYS__LOG_T_PUT:
+                st = apply_put(fs, &rec, name);
+                break;
+            case RECSYS__LOG_T_REMOVE:
+                if (!recsys__log_dec_remove(rec.payload, rec.len, &kind, &key, &key_len, &why))
+                    break;
+                if (!recsys__store_kind_valid(kind)) {
+                    why = "record of an unknown kind";
+                    break;
+                }
+                recsys__store_index_remove(&fs->idx, kind, key, key_len,
+                                           kind == RECSYS_RECORD_USER);
+                break;
+            case RECSYS__LOG_T_EVENTS:
+                recsys__log_events_check(rec.payload, rec.len, &count, &why);
+                break;
+            case RECSYS__LOG_T_HEADER:
+                why = "a second header record";
+                break;
+            case RECSYS__LOG_T_END:
+                why = "an end record inside a log";
+                break;
+            default:
+                why = "a record of an unknown type";
+                break;
+            }
+        }
+        if (st == RECSYS_OK && why)
+            st = corrupt(fs, name, off, why);
+        if (st != RECSYS_OK)
+            break;
+        off += RECSYS__LOG_HDR_SIZE + (uint64_t)rec.len;
+    }
+    recsys__log_reader_free(&r);
+    *valid_end = off;
+    return st;
+}
+
+static recsys_status load_log(file_store *fs)
+{
+    const char *name = fs->logname;
+    int fd = openat(fs->dirfd, name, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return io_err(fs, "open", name, errno);
+    fs->logfd = fd;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0)
+        return io_err(fs, "stat", name, errno);
+    uint64_t size = (uint64_t)sb.st_size, valid_end = 0;
+    RECSYS_TRY(replay_log(fs, fd, size, &valid_end));
+    if (valid_end < size) {
+        /* a torn tail left by a crash */
+        if (ftruncate(fd, (off_t)valid_end) != 0)
+            return io_err(fs, "truncate the torn tail of", name, errno);
+        if (fdatasync(fd) != 0)
+            return io_err(fs, "fdatasync", name, errno);
+    }
+    if (valid_end == 0) {
+        /* new, or its header was torn */
+        unsigned char hdr[RECSYS__LOG_FILE_HDR_SIZE];
+        recsys__log_file_header(hdr, RECSYS__LOG_ROLE_LOG, fs->gen);
+        if (recsys__log_write_all(fd, hdr, sizeof hdr) != 0)
+            return io_err(fs, "write", name, errno);
+        if (fdatasync(fd) != 0)
+            return io_err(fs, "fdatasync", name, errno);
+        RECSYS_TRY(fsync_dir(fs));
+        valid_end = sizeof hdr;
+    }
+    fs->log_size = valid_end;
+    return RECSYS_OK;
+}
+
+/* What a directory entry is to the store. */
+typedef enum entry_kind { E_OTHER, E_SNAP, E_TMP, E_LOG } entry_kind;
+
+static entry_kind classify(const char *name, uint64_t *gen)
+{
+    if (parse_name(name, "snapshot.", "", gen))
+        return E_SNAP;
+    if (parse_name(name, "snapshot.", ".tmp", gen))
+        return E_TMP;
+    if (parse_name(name, "log.", "", gen))
+        return E_LOG;
+    return E_OTHER;
+}
+
+/* Pass 1 (before anything changes): the current generation, and no newer log with data. */
+static recsys_status find_generation(file_store *fs, bool *have_snap)
+{
+    DIR *d = opendir(fs->dir);
+    if (!d)
+        return io_err(fs, "list", ".", errno);
+    uint64_t gen = 0, max_log = 0;
+    bool snap = false, any_log = false;
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d)) != NULL) {
+        uint64_t g;
+        entry_kind k = classify(e->d_name, &g);
+        if (k == E_SNAP && (!snap || g > gen)) {
+            gen = g;
+            snap = true;
+        } else if (k == E_LOG && (!any_log || g > max_log)) {
+            max_log = g;
+            any_log = true;
+        }
+    }
+    int err = errno;
+    closedir(d);
+    if (err)
+        return io_err(fs, "list", ".", err);
+    fs->gen = gen;
+    *have_snap = snap;
+    if (!any_log || max_log <= gen)
+        return RECSYS_OK;
+    /* Compaction creates log.<N> (header only) before snapshot.<N> gets its name, and writes
+     * to it only once that name is durable: a newer log with data is not ours to drop. */
+    d = opendir(fs->dir);
+    if (!d)
+        return io_err(fs, "list", ".", errno);
+    recsys_status st = RECSYS_OK;
+    while (st == RECSYS_OK && (e = readdir(d)) != NULL) {
+        uint64_t g;
+        if (classify(e->d_name, &g) != E_LOG || g <= gen)
+            continue;
+        struct stat sb;
+        if (fstatat(fs->dirfd, e->d_name, &sb, 0) != 0)
+            st = io_err(fs, "stat", e->d_name, errno);
+        else if ((uint64_t)sb.st_size > RECSYS__LOG_FILE_HDR_SIZE)
+            st = recsys__err(RECSYS_E_CORRUPT, "file store: %s/%s holds data but its "
+                             "snapshot.%016" PRIx64 " is missing; refusing to drop it",
+                             fs->dir, e->d_name, g);
+    }
+    closedir(d);
+    return st;
+}
+
+/* Pass 2 (after a successful load): deletes what earlier generations left behind. */
+static recsys_status delete_leftovers(file_store *fs)
+{
+    DIR *d = opendir(fs->dir);
+    if (!d)
+        return io_err(fs, "list", ".", errno);
+    bool deleted = false;
+    recsys_status st = RECSYS_OK;
+    struct dirent *e;
+    while (st == RECSYS_OK && (e = readdir(d)) != NULL) {
+        uint64_t g;
+        entry_kind k = classify(e->d_name, &g);
+        bool stale = (k == E_TMP) || (k == E_SNAP && g < fs->gen) ||
+                     (k == E_LOG && g != fs->gen);
+        if (!stale)
+            continue;
+        if (unlinkat(fs->dirfd, e->d_name, 0) != 0 && errno != ENOENT)
+            st = io_err(fs, "delete the leftover", e->d_name, errno);
+        deleted = true;
+    }
+    closedir(d);
+    if (st == RECSYS_OK && deleted)
+        st = fsync_dir(fs);
+    return st;
+}
+
+static recsys_status fs_open(file_store *fs)
+{
+    bool created = false;
+    if (mkdir(fs->dir, 0777) == 0)
+        created = true;
+    else if (errno != EEXIST)
+        return dir_err(fs, "mkdir", errno);
+    fs->dirfd = open(fs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fs->dirfd < 0)
+        return dir_err(fs, "open directory", errno);
+    if (created) {
+        int parent = openat(fs->dirfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (parent < 0)
+            return io_err(fs, "open", "..", errno);
+        int rc = fsync(parent);
+        int err = errno;
+        close(parent);
+        if (rc != 0)
+            return io_err(fs, "fsync", "..", err);
+    }
+    fs->lockfd = openat(fs->dirfd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fs->lockfd < 0)
+        return io_err(fs, "open", LOCK_NAME, errno);
+    if (flock(fs->lockfd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            return recsys__err(RECSYS_E_STATE, "file store: %s is already open (%s/" LOCK_NAME
+                               " is locked by this or another process)", fs->dir, fs->dir);
+        return io_err(fs, "lock", LOCK_NAME, errno);
+    }
+    bool have_snap = false;
+    RECSYS_TRY(find_generation(fs, &have_snap));
+    name_snap(fs->snapname, fs->gen);
+    name_log(fs->logname, fs->gen);
+    if (have_snap)
+        RECSYS_TRY(load_snapshot(fs));
+    RECSYS_TRY(load_log(fs));
+    return delete_leftovers(fs);
+}
+
+RECSYS_API recsys_status recsys_store_file_new(const char *dir, const recsys_file_store_opts *opts,
+                                               recsys_store_vtable *out)
+{
+    recsys__err_clear();
+    RECSYS_CHECK_ARG(dir);
+    RECSYS_CHECK_ARG(out);
+    if (out->struct_size < RECSYS__STORE_VTABLE_MIN_SIZE)
+        return recsys__err(RECSYS_E_INVALID_ARG,
+                           "recsys_store_file_new: out->struct_size %" PRIu32 " is below the "
+                           "minimum %zu (set it with RECSYS_INIT or recsys_store_vtable_init)",
+                           out->struct_size, (size_t)RECSYS__STORE_VTABLE_MIN_SIZE);
+    if (!dir[0])
+        return recsys__err(RECSYS_E_INVALID_ARG, "recsys_store_file_new: dir is empty");
+    recsys_file_store_opts o = { .struct_size = sizeof o, .sync = RECSYS_SYNC_FULL };
+    if (opts) {
+        RECSYS_TRY(recsys__record_copy(&o, sizeof o, opts, opts->struct_size,
+                                       RECSYS_OFFSETOFEND(recsys_file_store_opts, reserved),
+                                       "recsys_file_store_opts"));
+        if (o.reserved)
+            return recsys__err(RECSYS_E_UNSUPPORTED,
+                               "recsys_file_store_opts: reserved is %" PRIu64 ", expected 0",
+                               o.reserved);
+    }
+    if (o.sync != RECSYS_SYNC_OS && o.sync != RECSYS_SYNC_FULL)
+        return recsys__err(RECSYS_E_INVALID_ARG, "recsys_file_store_opts: sync %" PRId32
+                           " is not a recsys_sync_mode (0 or 1)", o.sync);
+    recsys__mem mem;
+    RECSYS_TRY(recsys__mem_init(&mem, o.allocator));
+    file_store *fs = recsys__calloc(&mem, 1, sizeof *fs);
+    if (!fs)
+        return RECSYS_E_NOMEM;
+    fs->mem = mem;
+    fs->dirfd = fs->lockfd = fs->logfd = fs->snapfd = -1;
+    fs->sync = o.sync;
+    fs->compact_bytes = o.compact_bytes ? o.compact_bytes : DEFAULT_COMPACT_BYTES;
+    recsys__store_index_init(&fs->idx, &fs->mem);
+    recsys__log_buf_init(&fs->wbuf, &fs->mem);
+    fs->dir = recsys__strdup(&fs->mem, dir);
+    recsys_status st = fs->dir ? fs_open(fs) : RECSYS_E_NOMEM;
+    if (st != RECSYS_OK) {
+        fs_free(fs);
+        return st;
+    }
+    recsys_store_vtable vt = {
+        .struct_size = sizeof vt,
+        .ctx = fs,
+        .destroy = fs_destroy,
+        .put = fs_put,
+        .remove = fs_remove,
+        .get = fs_get,
+        .append_events = fs_append_events,
+        .scan_records = fs_scan_records,
+        .scan_events = fs_scan_events,
+        .forget_user = fs_forget_user,
+        .sync = fs_sync,
+        .compact = fs_compact,
+    };
+    recsys__store_vtable_out(out, &vt);
+    return RECSYS_OK;
+}

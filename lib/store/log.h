@@ -1,0 +1,165 @@
+/* log.h - the record format of the file store's snapshot and log files, and a reader.
+ *
+ * Both files are a sequence of records with the same framing. All integers little-endian.
+ *
+ *   record  = header (24 bytes) + payload (len bytes)
+ *   header  = u32 magic      RECSYS__LOG_MAGIC, the bytes "RSR1"
+ *             u16 type       RECSYS__LOG_T_*
+ *             u16 flags      0 (a non-zero value is a format this build does not know)
+ *             u32 len        payload bytes, at most RECSYS__LOG_MAX_PAYLOAD
+ *             u32 hcheck     XXH32 (seed 0) of the 12 bytes above
+ *             u64 pcheck     XXH3-64 of the payload
+ *
+ * The header has its own checksum so that a damaged length is never trusted: a record is
+ * valid only when magic, hcheck, flags, len (fits in the file) and pcheck all agree.
+ *
+ * Payloads (strings are u32 length + bytes, never NUL-terminated and never containing NUL;
+ * an optional string uses length 0xFFFFFFFF for NULL, so NULL and "" stay distinct):
+ *   HEADER  u32 format (1), u32 role (1 snapshot, 2 log), u64 generation. First record of
+ *           every file; names the file's role and generation so a misplaced file is caught.
+ *   PUT     i32 kind, u32 key_len, key bytes, value bytes (the rest of the payload).
+ *   REMOVE  i32 kind, u32 key_len, key bytes.
+ *   EVENTS  u32 count, then count events, each:
+ *             i32 type, i32 position, i64 timestamp, u64 value (IEEE-754 bits),
+ *             ostr user_id, ostr item_id, ostr request_id, ostr query.
+ *           One append_events call is one EVENTS record (split only past the maximum payload),
+ *           so a batch is recovered all or nothing.
+ *   END     u64 records, u64 events: the last record of a snapshot, counting the PUT records
+ *           and events before it. A snapshot without it is incomplete, hence corrupt.
+ */
+#ifndef RECSYS_STORE_LOG_H
+#define RECSYS_STORE_LOG_H
+
+#include "../core/alloc.h"
+
+#define RECSYS__LOG_MAGIC 0x31525352u /* "RSR1" */
+#define RECSYS__LOG_HDR_SIZE 24u
+#define RECSYS__LOG_MAX_PAYLOAD (1u << 30)
+#define RECSYS__LOG_FORMAT 1u
+#define RECSYS__LOG_NULL_STR 0xFFFFFFFFu
+/* Bytes of the HEADER record that starts every file. */
+#define RECSYS__LOG_FILE_HDR_SIZE (RECSYS__LOG_HDR_SIZE + 16u)
+/* Encoded size of an event without its strings. */
+#define RECSYS__LOG_EVENT_FIXED 40u
+
+enum {
+    RECSYS__LOG_T_HEADER = 1,
+    RECSYS__LOG_T_PUT = 2,
+    RECSYS__LOG_T_REMOVE = 3,
+    RECSYS__LOG_T_EVENTS = 4,
+    RECSYS__LOG_T_END = 5
+};
+
+enum { RECSYS__LOG_ROLE_SNAPSHOT = 1, RECSYS__LOG_ROLE_LOG = 2 };
+
+/* ---------------------------------------------------------------- encoding -------------- */
+
+/* A growable byte buffer whose allocations go through mem. */
+typedef struct recsys__log_buf {
+    const recsys__mem *mem;
+    unsigned char *p;
+    size_t len, cap;
+} recsys__log_buf;
+
+void recsys__log_buf_init(recsys__log_buf *b, const recsys__mem *mem);
+void recsys__log_buf_free(recsys__log_buf *b);
+/* Makes room for extra more bytes. RECSYS_E_NOMEM leaves the buffer as it was. */
+recsys_status recsys__log_buf_reserve(recsys__log_buf *b, size_t extra);
+
+/* Each appends one complete record to b (or nothing, on failure). A payload over
+ * RECSYS__LOG_MAX_PAYLOAD gives RECSYS_E_INVALID_ARG. */
+recsys_status recsys__log_enc_header(recsys__log_buf *b, uint32_t role, uint64_t gen);
+recsys_status recsys__log_enc_put(recsys__log_buf *b, int32_t kind, const char *key,
+                                  size_t key_len, const void *val, size_t val_len);
+recsys_status recsys__log_enc_remove(recsys__log_buf *b, int32_t kind, const char *key,
+                                     size_t key_len);
+recsys_status recsys__log_enc_events(recsys__log_buf *b, const recsys_event *evs, size_t n);
+recsys_status recsys__log_enc_end(recsys__log_buf *b, uint64_t records, uint64_t events);
+/* Appends a record of any type around payload[0..len) (tests and the fuzzer use this to build
+ * files the encoders above would refuse to write). */
+recsys_status recsys__log_enc_raw(recsys__log_buf *b, uint16_t type, const void *payload,
+                                  size_t len);
+
+/* Encoded bytes of one event inside an EVENTS payload (SIZE_MAX when a string is too long). */
+size_t recsys__log_event_size(const recsys_event *ev);
+
+/* Writes the HEADER record that starts every file (RECSYS__LOG_FILE_HDR_SIZE bytes) without
+ * allocating, for steps of a compaction that must not fail. */
+void recsys__log_file_header(unsigned char *out, uint32_t role, uint64_t gen);
+
+/* Writes the 24 header bytes at hdr for a payload (used by the encoders). */
+void recsys__log_fill_header(unsigned char *hdr, uint16_t type, const unsigned char *payload,
+                             uint32_t len);
+
+/* ---------------------------------------------------------------- decoding -------------- */
+
+/* Parses and checks 24 header bytes: magic, hcheck, flags and len bound. On success fills
+ * *type, *len and *pcheck; on failure returns false and *why names the problem. */
+bool recsys__log_parse_header(const unsigned char *hdr, uint16_t *type, uint32_t *len,
+                              uint64_t *pcheck, const char **why);
+/* True when payload[0..len) matches pcheck. */
+bool recsys__log_payload_ok(const unsigned char *payload, uint32_t len, uint64_t pcheck);
+
+bool recsys__log_dec_header(const unsigned char *p, size_t len, uint32_t *role, uint64_t *gen,
+                            const char **why);
+bool recsys__log_dec_put(const unsigned char *p, size_t len, int32_t *kind, const char **key,
+                         size_t *key_len, const unsigned char **val, size_t *val_len,
+                         const char **why);
+bool recsys__log_dec_remove(const unsigned char *p, size_t len, int32_t *kind, const char **key,
+                            size_t *key_len, const char **why);
+bool recsys__log_dec_end(const unsigned char *p, size_t len, uint64_t *records, uint64_t *events,
+                         const char **why);
+/* Checks an EVENTS payload completely (every length, no NUL inside a string, no trailing
+ * bytes) without allocating; *count gets the number of events. */
+bool recsys__log_events_check(const unsigned char *p, size_t len, size_t *count, const char **why);
+/* Decodes an EVENTS payload into out (reset first): *evs points at *n events inside out whose
+ * strings are NUL-terminated copies, valid until out changes. RECSYS_E_CORRUPT (message from
+ * the check) or RECSYS_E_NOMEM. */
+recsys_status recsys__log_events_decode(const unsigned char *p, size_t len, recsys__log_buf *out,
+                                        recsys_event **evs, size_t *n);
+
+/* ---------------------------------------------------------------- reading --------------- */
+
+/* A buffered reader of records from one open file, with the file's name for messages. */
+typedef struct recsys__log_reader {
+    const recsys__mem *mem;
+    int fd;
+    uint64_t size;             /* bytes of the file considered */
+    const char *dir, *name;    /* for messages: "<dir>/<name>" */
+    unsigned char *buf;
+    size_t cap;
+    uint64_t win_off;          /* the window buf[0..win_len) holds bytes [win_off, +win_len) */
+    size_t win_len;
+} recsys__log_reader;
+
+typedef enum recsys__log_state {
+    RECSYS__LOG_REC_OK = 0,  /* a valid record */
+    RECSYS__LOG_REC_END = 1, /* off == size */
+    RECSYS__LOG_REC_BAD = 2  /* a damaged or incomplete record (why says how) */
+} recsys__log_state;
+
+typedef struct recsys__log_rec {
+    uint64_t off;               /* where the record starts */
+    uint16_t type;
+    uint32_t len;               /* payload bytes */
+    const unsigned char *raw;   /* header + payload, valid until the next reader call */
+    const unsigned char *payload;
+    const char *why;            /* RECSYS__LOG_REC_BAD: the reason */
+} recsys__log_rec;
+
+void recsys__log_reader_init(recsys__log_reader *r, const recsys__mem *mem, int fd,
+                             uint64_t size, const char *dir, const char *name);
+void recsys__log_reader_free(recsys__log_reader *r);
+/* Reads the record at off and checks both checksums. Returns RECSYS_E_IO (pread failed, with
+ * the path and strerror) or RECSYS_E_NOMEM; otherwise RECSYS_OK with *state set. */
+recsys_status recsys__log_read(recsys__log_reader *r, uint64_t off, recsys__log_rec *rec,
+                               recsys__log_state *state);
+/* Looks for any valid record starting in [from, size): *found gets its offset, or UINT64_MAX
+ * when there is none (the damage at from-1 was a torn tail). */
+recsys_status recsys__log_find_valid(recsys__log_reader *r, uint64_t from, uint64_t *found);
+
+/* write(2) of all len bytes, retrying after EINTR and short writes; errno is kept on failure
+ * (a write of 0 bytes reports ENOSPC). */
+int recsys__log_write_all(int fd, const void *p, size_t len);
+
+#endif
