@@ -4,6 +4,8 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
+# Keep object files (they are intermediates of chained pattern rules).
+.SECONDARY:
 
 MAJOR := $(shell sed -n 's/^\#define RECSYS_VERSION_MAJOR \([0-9]*\)/\1/p' include/recsys.h)
 MINOR := $(shell sed -n 's/^\#define RECSYS_VERSION_MINOR \([0-9]*\)/\1/p' include/recsys.h)
@@ -186,6 +188,7 @@ fuzz: deps-check
 	  seeds=""; [ -d tests/fuzz/corpus/$$name ] && seeds=tests/fuzz/corpus/$$name; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
 	  $(BUILD)/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 \
+	    -artifact_prefix=$(BUILD)/fuzz/ \
 	    $(BUILD)/fuzz/corpus-$$name $$seeds >$(BUILD)/fuzz/$$name.log 2>&1 \
 	    || { tail -40 $(BUILD)/fuzz/$$name.log; exit 1; }; \
 	  grep -E '^(#[0-9]+|Done)' $(BUILD)/fuzz/$$name.log | tail -1; \
@@ -194,15 +197,17 @@ fuzz: deps-check
 # ---------------------------------------------------------------- ABI
 abi-check:
 	@$(MAKE) --no-print-directory BUILD=build/abi-build OPT="-Og -g" lib
-	@scripts/abi_check.sh build/abi-build/librecsys.so.$(VERSION)
+	@PYTHON=$(PYTHON) scripts/abi_check.sh build/abi-build/librecsys.so.$(VERSION)
 
 abi-store:
 	@$(MAKE) --no-print-directory BUILD=build/abi-build OPT="-Og -g" lib
-	abidw --no-show-locs --headers-dir include --out-file abi/librecsys.abi \
-	  build/abi-build/librecsys.so.$(VERSION)
+	abidw --no-corpus-path --no-comp-dir-path --type-id-style hash --headers-dir include \
+	  --out-file abi/librecsys.abi build/abi-build/librecsys.so.$(VERSION)
+	$(PYTHON) scripts/gen_symbols.py --constants include/recsys.h > abi/librecsys.constants
 
 docs:
-	$(PYTHON) scripts/gen_symbols.py include/recsys.h > docs/symbols.md
+	$(PYTHON) scripts/gen_symbols.py include/recsys.h > docs/symbols.md.tmp
+	mv docs/symbols.md.tmp docs/symbols.md
 
 # ---------------------------------------------------------------- install
 install: lib

@@ -179,25 +179,43 @@ static void picks_the_strongest_recent_history(void **state)
 {
     (void)state;
     fixture *f = fixture_new_standard();
+    fixture_add_item(f, &(fixture_item_def){ .id = "c_pg", .title = "Scaling Postgres",
+                                             .category = "education",
+                                             .tags = "scalability,databases" });
+    fixture_add_item(f, &(fixture_item_def){ .id = "c_arch", .title = "Architecture at Scale",
+                                             .category = "education",
+                                             .tags = "scalability,architecture" });
     recsys__explanation e;
-    /* liked, then disliked: no longer a reason */
+    /* liked, then disliked: no longer a reason; a shared category alone ("education") is
+     * not a reason either, nor is an unrelated purchase */
     fixture_event(f, "bob", "c_dist", RECSYS_EVENT_LIKE, 0, now - 3 * hour);
     fixture_event(f, "bob", "c_dist", RECSYS_EVENT_DISLIKE, 0, now - 2 * hour);
-    fixture_event(f, "bob", "c_ml", RECSYS_EVENT_VIEW, 0, now - hour);
-    fixture_event(f, "bob", "f_family", RECSYS_EVENT_PURCHASE, 0, now - hour); /* unrelated */
+    fixture_event(f, "bob", "c_ml", RECSYS_EVENT_PURCHASE, 0, now - hour);
+    fixture_event(f, "bob", "f_family", RECSYS_EVENT_PURCHASE, 0, now - hour);
     explain1(f, "bob", NULL, "c_sys", NULL, NULL, &e);
-    assert_string_equal(e.text, "Because you viewed Machine Learning Foundations.");
-    assert_true(has_ev(&e, RECSYS_EVIDENCE_HISTORY, "view", "c_ml"));
+    assert_int_equal(e.nev, 0);
     recsys__explanation_free(&f->mem, &e);
-    /* a purchase of a related item, even older, is a stronger reason than a view */
-    fixture_event(f, "bob", "c_cook", RECSYS_EVENT_VIEW, 0, now - 30 * 60);
-    fixture_event(f, "bob", "c_ml", RECSYS_EVENT_PURCHASE, 0, now - 2 * day);
+    /* a view of an item sharing a tag is a reason */
+    fixture_event(f, "bob", "c_pg", RECSYS_EVENT_VIEW, 0, now - hour);
     explain1(f, "bob", NULL, "c_sys", NULL, NULL, &e);
-    assert_string_equal(e.text, "Because you bought Machine Learning Foundations.");
-    assert_true(has_ev(&e, RECSYS_EVIDENCE_HISTORY, "purchase", "c_ml"));
+    assert_string_equal(e.text, "Because you viewed Scaling Postgres.");
+    assert_true(has_ev(&e, RECSYS_EVIDENCE_HISTORY, "view", "c_pg"));
     recsys__explanation_free(&f->mem, &e);
-    /* the profile's purchases count too */
-    explain1(f, "carol", NULL, "l_gaming", NULL, NULL, &e);
+    /* with the same tags shared, a purchase, even older, is stronger than a view */
+    fixture_event(f, "bob", "c_pg", RECSYS_EVENT_PURCHASE, 0, now - 2 * day);
+    explain1(f, "bob", NULL, "c_sys", NULL, NULL, &e);
+    assert_string_equal(e.text, "Because you bought Scaling Postgres.");
+    recsys__explanation_free(&f->mem, &e);
+    /* an item sharing more tags is the better reason, even if only viewed */
+    fixture_event(f, "bob", "c_arch", RECSYS_EVENT_VIEW, 0, now - 3 * day);
+    explain1(f, "bob", NULL, "c_sys", NULL, NULL, &e);
+    assert_string_equal(e.text, "Because you viewed Architecture at Scale.");
+    assert_true(has_ev(&e, RECSYS_EVIDENCE_HISTORY, "view", "c_arch"));
+    recsys__explanation_free(&f->mem, &e);
+    /* the profile's purchases count too (carol bought l_ultra: portable, battery) */
+    fixture_add_item(f, &(fixture_item_def){ .id = "l_slim", .title = "Slim 14",
+                                             .category = "laptop", .tags = "portable" });
+    explain1(f, "carol", NULL, "l_slim", NULL, NULL, &e);
     assert_string_equal(e.text, "Because you bought Ultrabook 13.");
     assert_true(has_ev(&e, RECSYS_EVIDENCE_HISTORY, "purchase", "l_ultra"));
     recsys__explanation_free(&f->mem, &e);

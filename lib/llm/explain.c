@@ -37,6 +37,15 @@ static bool items_related(const recsys_item *a, const recsys_item *b)
     return false;
 }
 
+/* How many tags two items share (ASCII case-insensitive). */
+static uint32_t shared_tags(const recsys_item *a, const recsys_item *b)
+{
+    uint32_t n = 0;
+    for (uint32_t t = 0; t < a->ntags; t++)
+        n += item_tag_ci(b, a->tags[t]) != NULL;
+    return n;
+}
+
 static bool interest_names(const char *interest, const char *facet)
 {
     return *facet && (recsys__text_ieq(interest, facet) || recsys__tok_phrase_eq(interest, facet));
@@ -340,24 +349,31 @@ static bool disliked_after(const recsys__user *u, uint32_t idx, size_t k)
     return in_list(u, RECSYS_LIST_NEGATIVE, idx);
 }
 
+/* The history item to cite: it must share at least one tag with the recommended item (a
+ * shared category alone, "film" for a film, explains nothing); among those, the one sharing
+ * the most tags, then the strongest signal, then the most recent. */
 static void plan_history(plan *p)
 {
     const recsys__user *u = p->q->user;
     const recsys__catalog *c = &p->q->model->catalog;
     if (!u || room(p) == 0)
         return;
+    uint32_t best_shared = 0;
     int best = 0;
     const recsys_item *bitem = NULL;
     int32_t btype = 0;
-    /* newest first: among equally strong reasons the most recent wins */
+    /* newest first: among equally good reasons the most recent wins */
     for (size_t k = u->nhist; k > 0; k--) {
         const recsys__hist *h = &u->hist[k - 1];
         int s = strength(h->type, h->value);
-        if (s <= best || h->item == RECSYS_IDS_NONE || h->item == p->it->idx)
+        if (s == 0 || h->item == RECSYS_IDS_NONE || h->item == p->it->idx)
             continue;
         const recsys_item *hi = recsys__catalog_get(c, h->item);
-        if (!hi || !items_related(hi, p->it) || disliked_after(u, h->item, k - 1))
+        uint32_t sh = hi ? shared_tags(hi, p->it) : 0;
+        if (sh == 0 || sh < best_shared || (sh == best_shared && s <= best) ||
+            disliked_after(u, h->item, k - 1))
             continue;
+        best_shared = sh;
         best = s;
         bitem = hi;
         btype = h->type;
@@ -369,12 +385,14 @@ static void plan_history(plan *p)
     } lists[] = { { RECSYS_LIST_PURCHASED, RECSYS_EVENT_PURCHASE, 5 },
                   { RECSYS_LIST_RECENT_VIEWS, RECSYS_EVENT_VIEW, 1 } };
     for (size_t l = 0; l < RECSYS_ARRAY_LEN(lists); l++) {
-        for (uint32_t j = 0; j < u->nlists[lists[l].list] && lists[l].s > best; j++) {
+        for (uint32_t j = 0; j < u->nlists[lists[l].list]; j++) {
             uint32_t idx = u->lists[lists[l].list][j];
             const recsys_item *hi = recsys__catalog_get(c, idx);
-            if (idx == p->it->idx || !hi || !items_related(hi, p->it) ||
+            uint32_t sh = (hi && idx != p->it->idx) ? shared_tags(hi, p->it) : 0;
+            if (sh == 0 || sh < best_shared || (sh == best_shared && lists[l].s <= best) ||
                 in_list(u, RECSYS_LIST_NEGATIVE, idx))
                 continue;
+            best_shared = sh;
             best = lists[l].s;
             bitem = hi;
             btype = lists[l].type;

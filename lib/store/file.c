@@ -205,9 +205,8 @@ static recsys_status log_append(file_store *fs)
     if (fs->sync == RECSYS_SYNC_FULL && fdatasync(fs->logfd) != 0) {
         recsys_status st = io_err(fs, "fdatasync", fs->logname, errno);
         /* Whether the bytes reached the disk is unknown; take them back and stop writing. */
-        if (ftruncate(fs->logfd, (off_t)fs->log_size) != 0) {
-            /* nothing more to do: the store is broken below either way */
-        }
+        int rc = ftruncate(fs->logfd, (off_t)fs->log_size); /* broken below either way */
+        (void)rc;
         make_broken(fs);
         return st;
     }
@@ -484,8 +483,8 @@ static void fs_destroy(void *ctx)
         return;
     if (fs->sync == RECSYS_SYNC_OS && !fs->broken && fs->logfd >= 0) {
         /* A clean close makes everything durable; nobody is left to hear of a failure. */
-        if (fdatasync(fs->logfd) != 0) {
-        }
+        int rc = fdatasync(fs->logfd);
+        (void)rc;
     }
     fs_free(fs);
 }

@@ -456,9 +456,13 @@ recsys_status recsys__log_events_decode(const unsigned char *p, size_t len, recs
     const char *why;
     if (!events_walk(p, len, &count, &str_bytes, &why))
         return recsys__err(RECSYS_E_CORRUPT, "file store: events record: %s", why);
+    out->len = 0;
+    *evs = NULL;
+    *n = 0;
+    if (!count)
+        return RECSYS_OK;
     /* count <= len / 40 and str_bytes <= len, so this cannot overflow. */
     size_t need = count * sizeof(recsys_event) + str_bytes;
-    out->len = 0;
     RECSYS_TRY(recsys__log_buf_reserve(out, need));
     recsys_event *e = (recsys_event *)(void *)out->p;
     char *strs = (char *)(out->p + count * sizeof(recsys_event));
