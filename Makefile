@@ -47,6 +47,8 @@ EXAMPLE_SRC := $(filter-out $(EXAMPLE_PLUGINS),$(sort $(wildcard examples/*.c)))
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
@@ -57,7 +59,7 @@ SHARED := $(BUILD)/librecsys.so.$(VERSION)
 .PHONY: all lib deps test check demo asan tsan fuzz install uninstall abi-check abi-store \
         docs clean help examples tests bench
 
-all: deps-check lib examples tests
+all: deps-check lib examples tests $(if $(BENCH_SRC),$(BUILD)/recsys-bench)
 
 lib: $(STATIC) $(SHARED) $(BUILD)/librecsys.so $(BUILD)/$(SONAME) $(BUILD)/recsys.pc
 
@@ -70,6 +72,7 @@ help:
 	@echo "make tsan       the concurrency tests under ThreadSanitizer"
 	@echo "make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 20)"
 	@echo "make abi-check  exported symbols, version script and ABI baseline"
+	@echo "make bench      the benchmark harness (build/recsys-bench) on the sample catalog"
 	@echo "make install PREFIX=/usr/local   (and uninstall)"
 
 # ---------------------------------------------------------------- dependencies
@@ -138,6 +141,17 @@ examples: $(EXAMPLE_BIN)
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(TOOL_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $< $(TOOL_OBJ) $(STATIC) $(LIBS)
+
+$(BUILD)/obj/bench/%.o: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) -Ibench -MMD -MP -c $< -o $@
+
+# The benchmark harness: every bench/*.c linked into one program.
+$(BUILD)/recsys-bench: $(BENCH_OBJ) $(TOOL_OBJ) $(STATIC)
+	$(CC) $(SAN) -o $@ $(BENCH_OBJ) $(TOOL_OBJ) $(STATIC) $(LIBS)
+
+bench: all
+	$(BUILD)/recsys-bench all --catalog data/catalog.json
 
 tests: $(TEST_BIN)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJ) $(TOOL_OBJ) $(EXAMPLE_PLUGIN_OBJ) $(STATIC)

@@ -516,7 +516,10 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_query_option(const recsys_que
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_candidates_add(recsys_candidates *c,
                                                                   const char *item_id,
                                                                   double score);
-/** Returns the number of candidates still in the set. @since 0.1 */
+/**
+ * Returns the number of candidates in the set. While a plug-in runs the count and the indices
+ * are stable; candidates it drops are removed after it returns. @since 0.1
+ */
 RECSYS_API size_t recsys_candidates_count(const recsys_candidates *c);
 /** Returns candidate i's item, or NULL when out of range. @since 0.1 */
 RECSYS_API const recsys_item *recsys_candidates_item(const recsys_candidates *c, size_t i);

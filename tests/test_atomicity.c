@@ -3,7 +3,6 @@
  * a message, the engine's observable state unchanged, the store consistent with memory (a
  * reopen shows the same state), and nothing leaked. */
 #include "testkit.h"
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,31 +157,6 @@ static const char *const users[] = { "u-backend", "u-film", "u-ml", "u-new", "u-
                                      "u-brand-new", "u-other" };
 #define SNAP(e) tk_snapshot((e), users, sizeof users / sizeof *users, items, sizeof items / sizeof *items)
 
-static char *mkdir_tmp(void)
-{
-    char tmpl[] = "/tmp/recsys-atomic-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return strdup(d);
-}
-
-static void rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *de;
-    char p[512];
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 /* An engine over a wrapped file store in dir, both allocating through a. */
 static recsys_engine *open_engine(const char *dir, tk_alloc *a, const recsys_allocator *rec,
                                   tk_store *w)
@@ -215,7 +189,7 @@ static recsys_engine *open_engine(const char *dir, tk_alloc *a, const recsys_all
  * else an allocation) until it succeeds; checks every failure; returns the attempts made. */
 static int failure_loop(size_t opi, bool store)
 {
-    char *dir = mkdir_tmp();
+    char *dir = tk_mkdtemp();
     tk_alloc a;
     recsys_allocator rec;
     tk_alloc_init(&a, &rec);
@@ -262,7 +236,7 @@ static int failure_loop(size_t opi, bool store)
     free(before);
     free(after);
     free(reopened);
-    rm_rf(dir);
+    tk_rm_rf(dir);
     free(dir);
     return k;
 }

@@ -2,7 +2,6 @@
  * the rules every list must obey, grounded explanations, feedback that changes the lists,
  * durable reopen, and forgetting a user. */
 #include "testkit.h"
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -271,31 +270,6 @@ static void bad_input_leaves_the_engine_unchanged(void **state)
 
 /* ------------------------------------------------------------ durability */
 
-static char *mkdir_tmp(void)
-{
-    char tmpl[] = "/tmp/recsys-pipeline-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return strdup(d);
-}
-
-static void rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *de;
-    char p[512];
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 static recsys_engine *open_file_engine(const char *dir)
 {
     recsys_store_vtable vt;
@@ -321,7 +295,7 @@ static recsys_engine *open_file_engine(const char *dir)
 static void reopening_a_file_store_restores_everything(void **state)
 {
     (void)state;
-    char *dir = mkdir_tmp();
+    char *dir = tk_mkdtemp();
     recsys_engine *e = open_file_engine(dir);
     tk_load(e);
     /* some history beyond the basics: a removal, a replaced item, a search, impressions */
@@ -349,43 +323,14 @@ static void reopening_a_file_store_restores_everything(void **state)
     free(before);
     free(after);
     free(compacted);
-    rm_rf(dir);
+    tk_rm_rf(dir);
     free(dir);
-}
-
-/* True when any file in dir contains needle. */
-static bool dir_contains(const char *dir, const char *needle)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *de;
-    bool found = false;
-    char p[512];
-    while (!found && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        FILE *f = fopen(p, "rb");
-        if (!f)
-            continue;
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        char *b = malloc((size_t)n + 1);
-        assert_non_null(b);
-        size_t got = fread(b, 1, (size_t)n, f);
-        fclose(f);
-        found = memmem(b, got, needle, strlen(needle)) != NULL;
-        free(b);
-    }
-    closedir(d);
-    return found;
 }
 
 static void forgetting_a_user_leaves_nothing(void **state)
 {
     (void)state;
-    char *dir = mkdir_tmp();
+    char *dir = tk_mkdtemp();
     recsys_engine *e = open_file_engine(dir);
     tk_load(e);
     /* the user to forget has a distinctive id and search text */
@@ -397,13 +342,13 @@ static void forgetting_a_user_leaves_nothing(void **state)
     assert_int_equal(recsys_feedback_json(e, srch, strlen(srch)), RECSYS_OK);
     recsys_result_free(rec(e, "zz-private-7781", NULL, 5, true)); /* impressions name them too */
     assert_int_equal(recsys_engine_compact(e), RECSYS_OK);        /* and a snapshot holds them */
-    assert_true(dir_contains(dir, "zz-private-7781"));
+    assert_true(tk_dir_contains(dir, "zz-private-7781"));
 
     assert_int_equal(recsys_user_forget(e, "zz-private-7781"), RECSYS_OK);
     char *s = NULL;
     assert_int_equal(recsys_user_get_json(e, "zz-private-7781", &s), RECSYS_E_NOT_FOUND);
-    assert_false(dir_contains(dir, "zz-private-7781"));
-    assert_false(dir_contains(dir, "secret-query-5521"));
+    assert_false(tk_dir_contains(dir, "zz-private-7781"));
+    assert_false(tk_dir_contains(dir, "secret-query-5521"));
     /* derived state: popularity is exactly that of an engine that never saw them */
     char *after = tk_snapshot(e, tk_user_ids, tk_nusers, tk_item_ids, tk_nitems);
     recsys_engine_free(e);
@@ -416,7 +361,7 @@ static void forgetting_a_user_leaves_nothing(void **state)
     tk_assert_same(expect, after);
     free(after);
     free(expect);
-    rm_rf(dir);
+    tk_rm_rf(dir);
     free(dir);
 }
 

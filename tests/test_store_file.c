@@ -599,6 +599,40 @@ static void unknown_record_type_is_corrupt_even_at_the_tail(void **state)
     free(bytes);
 }
 
+/* An events record holding no events (never written by the store, but well-formed) is read
+ * as nothing, through scans, forget and compaction (found by fuzz_log). */
+static void empty_events_record(void **state)
+{
+    tdir *t = *state;
+    recsys_store_vtable vt;
+    open_ok(t->dir, &vt);
+    close_store(&vt);
+    char log[256];
+    log_path(t->dir, log, sizeof log);
+    size_t len;
+    unsigned char *bytes = store_test_read_file(log, &len);
+    recsys__log_buf b;
+    recsys__log_buf_init(&b, &recsys__mem_default);
+    assert_int_equal(recsys__log_buf_reserve(&b, len), RECSYS_OK);
+    memcpy(b.p, bytes, len);
+    b.len = len;
+    assert_int_equal(recsys__log_enc_events(&b, NULL, 0), RECSYS_OK);
+    store_test_write_file(log, b.p, b.len);
+    recsys__log_buf_free(&b);
+    free(bytes);
+    open_ok(t->dir, &vt);
+    store_test_events got;
+    assert_int_equal(store_test_collect_events(&vt, &got), RECSYS_OK);
+    assert_int_equal(got.n, 0);
+    store_test_events_free(&got);
+    assert_int_equal(vt.forget_user(vt.ctx, "nobody"), RECSYS_OK);
+    assert_int_equal(vt.compact(vt.ctx), RECSYS_OK);
+    assert_int_equal(store_test_collect_events(&vt, &got), RECSYS_OK);
+    assert_int_equal(got.n, 0);
+    store_test_events_free(&got);
+    close_store(&vt);
+}
+
 static void snapshot_without_end_is_corrupt(void **state)
 {
     tdir *t = *state;
@@ -1004,6 +1038,7 @@ int main(void)
         TDIR_TEST(corrupt_message_names_file_and_offsets),
         TDIR_TEST(unknown_record_type_is_corrupt_even_at_the_tail),
         TDIR_TEST(snapshot_without_end_is_corrupt),
+        TDIR_TEST(empty_events_record),
         TDIR_TEST(compaction_keeps_state_and_shrinks),
         TDIR_TEST(automatic_compaction),
         TDIR_TEST(leftovers_of_interrupted_compactions),

@@ -278,6 +278,7 @@ static recsys_status load(recsys_engine *e)
 
 RECSYS_API void recsys_engine_opts_init(recsys_engine_opts *opts)
 {
+    recsys__err_clear();
     if (opts) {
         memset(opts, 0, sizeof *opts);
         opts->struct_size = sizeof *opts;

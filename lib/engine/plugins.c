@@ -250,6 +250,7 @@ recsys_status recsys__engine_add_builtins(recsys_engine *e)
 #define VT_INIT(T)                                                                             \
     RECSYS_API void T##_init(T *vt)                                                            \
     {                                                                                          \
+        recsys__err_clear();                                                                   \
         if (vt) {                                                                              \
             memset(vt, 0, sizeof *vt);                                                         \
             vt->struct_size = sizeof *vt;                                                      \

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- allocator */
 
@@ -347,4 +349,61 @@ void tk_assert_same(const char *expected, const char *actual)
     print_error("snapshots differ (set RECSYS_TEST_DUMP=path to write both):\n  expected: %.*s\n  actual:   %.*s\n",
                 (int)(ea ? ea - a : (long)strlen(a)), a, (int)(eb ? eb - b : (long)strlen(b)), b);
     fail();
+}
+
+/* ---------------------------------------------------------------- directories */
+
+char *tk_mkdtemp(void)
+{
+    char tmpl[] = "/tmp/recsys-test-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    assert_non_null(d);
+    char *copy = strdup(d);
+    assert_non_null(copy);
+    return copy;
+}
+
+void tk_rm_rf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    char p[512];
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+bool tk_dir_contains(const char *dir, const char *needle)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    bool found = false;
+    char p[512];
+    while (!found && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        FILE *f = fopen(p, "rb");
+        if (!f)
+            continue;
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        char *b = malloc(n > 0 ? (size_t)n : 1);
+        assert_non_null(b);
+        size_t got = fread(b, 1, n > 0 ? (size_t)n : 0, f);
+        fclose(f);
+        found = memmem(b, got, needle, strlen(needle)) != NULL;
+        free(b);
+    }
+    closedir(d);
+    return found;
 }
