@@ -686,10 +686,14 @@ typedef recsys_status (*recsys_event_visit_fn)(void *arg, const recsys_event *ev
  * Durable storage. Required: put, remove, get, append_events, scan_records, scan_events,
  * forget_user. Optional: sync, compact. The engine serialises calls into one store (one at a
  * time), so a store needs no locking of its own. Values and strings passed in are borrowed
- * for the call. append_events returns RECSYS_OK only once the events are as durable as the
- * store documents: the engine acknowledges feedback only after that. forget_user removes the
- * user's record and every event naming the user so that no trace remains in the store's
- * files or tables (compacting if needed).
+ * for the call. get answers through recsys_store_value_set() before returning RECSYS_OK
+ * (RECSYS_E_NOT_FOUND when absent). scan_records visits records in insertion order (a
+ * replaced key keeps its place); scan_events visits events in append order; visitors must not
+ * call back into the store. append_events returns RECSYS_OK only once the events are as
+ * durable as the store documents: the engine acknowledges feedback only after that.
+ * forget_user removes the user's record and every event naming the user so that no trace
+ * remains in the store's files or tables (compacting if needed); forgetting an unknown user
+ * is RECSYS_OK, so a retry after a crash is safe.
  */
 typedef struct recsys_store_vtable {
     uint32_t struct_size;
@@ -717,7 +721,8 @@ typedef enum recsys_sync_mode {
 typedef struct recsys_file_store_opts {
     uint32_t struct_size;        /**< sizeof(recsys_file_store_opts) */
     int32_t sync;                /**< a recsys_sync_mode */
-    uint64_t compact_bytes;      /**< compact when the log exceeds this (0 = 64 MiB) */
+    uint64_t compact_bytes;      /**< compact when the log exceeds this (0 = 64 MiB) and the
+                                      snapshot's size */
     const recsys_allocator *allocator; /**< NULL = malloc */
     uint64_t reserved;
     /* above: since 0.1 */

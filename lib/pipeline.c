@@ -261,7 +261,7 @@ static recsys_status log_impressions(recsys_engine *e, const recsys_result *res,
         ev[i].request_id = res->request_id;
         ev[i].position = (int32_t)i;
     }
-    recsys_status st = recsys__store_append(e, ev, res->n);
+    recsys_status st = recsys__engine_store_append(e, ev, res->n);
     if (st == RECSYS_OK)
         atomic_fetch_add(&e->impressions, res->n);
     recsys__free(&e->mem, ev);

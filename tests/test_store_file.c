@@ -1024,7 +1024,9 @@ int main(void)
     cmocka_set_test_filter(getenv("RECSYS_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         STORE_CONFORMANCE_TESTS(&conf_default),
+        STORE_CONFORMANCE_DURABLE_TESTS(&conf_default),
         STORE_CONFORMANCE_TESTS(&conf_small),
+        STORE_CONFORMANCE_DURABLE_TESTS(&conf_small),
         TDIR_TEST(new_checks_arguments),
         TDIR_TEST(creates_missing_directory),
         TDIR_TEST(second_open_is_refused),

@@ -110,6 +110,7 @@ int main(void)
     cmocka_set_test_filter(getenv("RECSYS_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         STORE_CONFORMANCE_TESTS(&conf),
+        STORE_CONFORMANCE_DURABLE_TESTS(&conf),
         cmocka_unit_test(open_errors),
         cmocka_unit_test(engine_runs_on_it),
     };

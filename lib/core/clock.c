@@ -1,6 +1,5 @@
 /* clock.c - wall and monotonic clocks. */
 #include "clock.h"
-#include <time.h>
 
 int64_t recsys__clock_now(void)
 {

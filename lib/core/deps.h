@@ -22,6 +22,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* POSIX, for the file store and the clocks */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
 #define RECSYS_BUILDING 1
 #include "recsys.h"
 

@@ -32,7 +32,7 @@ static recsys_status put_items(recsys_engine *e, recsys_item **it, size_t n)
                 break;
         }
         for (; st == RECSYS_OK && stored < n; stored++) {
-            st = recsys__store_put(e, RECSYS_RECORD_ITEM, it[stored]->id, json[stored], jlen[stored]);
+            st = recsys__engine_store_put(e, RECSYS_RECORD_ITEM, it[stored]->id, json[stored], jlen[stored]);
             if (st != RECSYS_OK)
                 break;
         }
@@ -45,9 +45,9 @@ static recsys_status put_items(recsys_engine *e, recsys_item **it, size_t n)
                 char *oj = NULL;
                 size_t ol = 0;
                 if (old && recsys__json_item(m, old, false, &oj, &ol) == RECSYS_OK)
-                    (void)recsys__store_put(e, RECSYS_RECORD_ITEM, old->id, oj, ol);
+                    (void)recsys__engine_store_put(e, RECSYS_RECORD_ITEM, old->id, oj, ol);
                 else if (!old)
-                    (void)recsys__store_remove(e, RECSYS_RECORD_ITEM, it[stored]->id);
+                    (void)recsys__engine_store_remove(e, RECSYS_RECORD_ITEM, it[stored]->id);
                 recsys__free(m, oj);
             }
             /* and memory, newest first: every item returns to the caller */
@@ -113,7 +113,7 @@ RECSYS_API recsys_status recsys_catalog_remove(recsys_engine *e, const char *ite
     if (recsys__catalog_find(&e->model.catalog, item_id) == RECSYS_IDS_NONE)
         st = recsys__err(RECSYS_E_NOT_FOUND, "item '%.200s' is not in the catalog", item_id);
     if (st == RECSYS_OK)
-        st = recsys__store_remove(e, RECSYS_RECORD_ITEM, item_id);
+        st = recsys__engine_store_remove(e, RECSYS_RECORD_ITEM, item_id);
     recsys_item *old = NULL;
     if (st == RECSYS_OK)
         st = recsys__catalog_remove(&e->model.catalog, item_id, &old);

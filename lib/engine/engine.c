@@ -22,7 +22,7 @@ static recsys_status store_result(recsys_status st, const char *op)
     return st == RECSYS_OK ? st : recsys__plugin_failed(st, "store", op);
 }
 
-recsys_status recsys__store_put(recsys_engine *e, int32_t kind, const char *key, const char *data,
+recsys_status recsys__engine_store_put(recsys_engine *e, int32_t kind, const char *key, const char *data,
                                 size_t len)
 {
     pthread_mutex_lock(&e->store_mu);
@@ -31,7 +31,7 @@ recsys_status recsys__store_put(recsys_engine *e, int32_t kind, const char *key,
     return store_result(st, "put");
 }
 
-recsys_status recsys__store_remove(recsys_engine *e, int32_t kind, const char *key)
+recsys_status recsys__engine_store_remove(recsys_engine *e, int32_t kind, const char *key)
 {
     pthread_mutex_lock(&e->store_mu);
     recsys_status st = e->store.remove(e->store.ctx, kind, key);
@@ -39,7 +39,7 @@ recsys_status recsys__store_remove(recsys_engine *e, int32_t kind, const char *k
     return store_result(st, "remove");
 }
 
-recsys_status recsys__store_append(recsys_engine *e, const recsys_event *ev, size_t n)
+recsys_status recsys__engine_store_append(recsys_engine *e, const recsys_event *ev, size_t n)
 {
     pthread_mutex_lock(&e->store_mu);
     recsys_status st = e->store.append_events(e->store.ctx, ev, n);

@@ -82,10 +82,10 @@ static inline void recsys__wr(recsys_engine *e) { pthread_rwlock_wrlock(&e->lock
 static inline void recsys__unlock(recsys_engine *e) { pthread_rwlock_unlock(&e->lock); }
 
 /* Store calls with the store mutex held and the plug-in error convention applied. */
-recsys_status recsys__store_put(recsys_engine *e, int32_t kind, const char *key, const char *data,
+recsys_status recsys__engine_store_put(recsys_engine *e, int32_t kind, const char *key, const char *data,
                                 size_t len);
-recsys_status recsys__store_remove(recsys_engine *e, int32_t kind, const char *key);
-recsys_status recsys__store_append(recsys_engine *e, const recsys_event *ev, size_t n);
+recsys_status recsys__engine_store_remove(recsys_engine *e, int32_t kind, const char *key);
+recsys_status recsys__engine_store_append(recsys_engine *e, const recsys_event *ev, size_t n);
 /* Reports a plug-in failure: keeps a specific status, maps RECSYS_OK/unknown to CALLBACK,
  * prefixes the message with "<what> '<name>'". */
 recsys_status recsys__plugin_failed(recsys_status st, const char *what, const char *name);

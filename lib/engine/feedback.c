@@ -40,7 +40,7 @@ static recsys_status record(recsys_engine *e, const recsys_event *evs, size_t n)
         st = recsys__model_prepare_event(&e->model, &copy[prepared], &prep[prepared]);
     }
     if (st == RECSYS_OK)
-        st = recsys__store_append(e, copy, n);
+        st = recsys__engine_store_append(e, copy, n);
     if (st == RECSYS_OK) {
         for (size_t i = 0; i < n; i++)
             if (prep[i].usr)

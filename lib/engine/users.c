@@ -64,7 +64,7 @@ static recsys_status put_profiles(recsys_engine *e, const recsys__profile *p, si
         recsys__user *usr = recsys__users_find(&e->model.users, p[stored].id);
         st = recsys__json_profile(m, &e->model, usr, false, &js, &jl);
         if (st == RECSYS_OK)
-            st = recsys__store_put(e, RECSYS_RECORD_USER, p[stored].id, js, jl);
+            st = recsys__engine_store_put(e, RECSYS_RECORD_USER, p[stored].id, js, jl);
         recsys__free(m, js);
         if (st != RECSYS_OK)
             break;
@@ -74,10 +74,10 @@ static recsys_status put_profiles(recsys_engine *e, const recsys__profile *p, si
         recsys__err_save(&s);
         while (stored-- > 0) {
             if (u[stored].old_json)
-                (void)recsys__store_put(e, RECSYS_RECORD_USER, p[stored].id, u[stored].old_json,
+                (void)recsys__engine_store_put(e, RECSYS_RECORD_USER, p[stored].id, u[stored].old_json,
                                         u[stored].old_len);
             else
-                (void)recsys__store_remove(e, RECSYS_RECORD_USER, p[stored].id);
+                (void)recsys__engine_store_remove(e, RECSYS_RECORD_USER, p[stored].id);
         }
         while (applied-- > 0)
             restore_profile(e, p[applied].id, &u[applied]);

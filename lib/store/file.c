@@ -67,11 +67,6 @@
 #include "log.h"
 #include "../core/error.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define DEFAULT_COMPACT_BYTES ((uint64_t)64 << 20)
 #define FLUSH_BYTES ((size_t)1 << 20)

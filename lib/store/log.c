@@ -2,7 +2,6 @@
 #include "log.h"
 #include "../core/error.h"
 
-#include <unistd.h>
 #include <xxhash.h>
 
 #define READ_CHUNK ((size_t)64 * 1024)

@@ -13,8 +13,8 @@
  *             the payload decoders (which a checksum would otherwise guard)
  *   bit 3:    after a successful open, also write (put, append, forget, compact)
  *
- * Build: see the Makefile's fuzz target (clang -fsanitize=fuzzer,address,undefined). The
- * directory lives in /dev/shm when it exists, so fsync costs nothing.
+ * Build: see the Makefile's fuzz target (clang -fsanitize=fuzzer,address,undefined). Each
+ * input gets its own directory in /dev/shm when it exists (so fsync costs nothing), else /tmp.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -53,15 +53,14 @@ static void remove_dir(void)
     rmdir(g_dir);
 }
 
+/* A fresh directory per input, removed again before returning (libFuzzer may end the
+ * process without running atexit handlers). */
 static void make_dir(void)
 {
-    if (g_dir[0])
-        return;
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(g_dir, sizeof g_dir, "%s/recsys-fuzz-log-XXXXXX", base);
     if (!mkdtemp(g_dir))
         abort();
-    atexit(remove_dir);
 }
 
 static void write_file(const char *name, const uint8_t *p, size_t n)
@@ -126,7 +125,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1 || size > (1u << 20))
         return 0;
     make_dir();
-    clear_dir();
     uint8_t mode = data[0];
     size_t n = size - 1;
     uint8_t *body = malloc(n ? n : 1);
@@ -173,6 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st != RECSYS_OK) {
         if (!recsys_last_error()[0])
             abort(); /* a failure always explains itself */
+        remove_dir();
         return 0;
     }
     size_t sum = 0;
@@ -200,8 +199,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (recsys_store_file_new(g_dir, &opts, &again) != RECSYS_OK)
             abort();
         again.destroy(again.ctx);
+        remove_dir();
         return 0;
     }
     vt.destroy(vt.ctx);
+    remove_dir();
     return 0;
 }

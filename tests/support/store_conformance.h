@@ -32,7 +32,7 @@ typedef struct store_conformance {
     /* Opens a new, empty store (for a durable store: in a fresh location). */
     recsys_status (*open)(void *arg, recsys_store_vtable *out);
     /* Durable stores: opens the location the last open() created again, after the previous
-     * handle was destroyed. NULL for volatile stores (the reopen tests then skip). */
+     * handle was destroyed. NULL for volatile stores, which do not run STORE_CONFORMANCE_DURABLE_TESTS. */
     recsys_status (*reopen)(void *arg, recsys_store_vtable *out);
     /* Optional: the directory whose every file must lack a forgotten user's id. */
     const char *(*files_dir)(void *arg);
@@ -77,7 +77,10 @@ int store_conf_teardown(void **state);
     STORE_CONF_TEST(store_conf_scan_events_stops, fx),                                        \
     STORE_CONF_TEST(store_conf_forget_user, fx),                                              \
     STORE_CONF_TEST(store_conf_forget_unknown_user, fx),                                      \
-    STORE_CONF_TEST(store_conf_empty_store, fx),                                              \
+    STORE_CONF_TEST(store_conf_empty_store, fx)
+
+/* The reopen tests, for durable stores only (fx->reopen set). */
+#define STORE_CONFORMANCE_DURABLE_TESTS(fx)                                                  \
     STORE_CONF_TEST(store_conf_reopen_restores_everything, fx),                               \
     STORE_CONF_TEST(store_conf_reopen_after_forget, fx)
 
