@@ -104,6 +104,15 @@ static void options_typed_bounded_never_clamped(void **state)
     assert_int_equal(recsys_engine_get_double(e, RECSYS_OPT_BM25_B, &dv), RECSYS_OK);
     assert_true(dv == 0.5);
     assert_int_equal(recsys_engine_set_double(e, RECSYS_OPT_BM25_B, 1.5), RECSYS_E_INVALID_ARG);
+    /* an int option reads exactly as a double; a double option does not read as an int */
+    assert_int_equal(recsys_engine_get_double(e, RECSYS_OPT_TOP_N, &dv), RECSYS_OK);
+    assert_true(dv == 25.0);
+    assert_int_equal(recsys_engine_get_int(e, RECSYS_OPT_BM25_B, &v), RECSYS_E_INVALID_ARG);
+    assert_non_null(strstr(recsys_last_error(), "retrieve.bm25_b"));
+    /* an int setter may set a double option (no precision is lost that way) */
+    assert_int_equal(recsys_engine_set_int(e, RECSYS_OPT_BM25_K1, 2), RECSYS_OK);
+    assert_int_equal(recsys_engine_get_double(e, RECSYS_OPT_BM25_K1, &dv), RECSYS_OK);
+    assert_true(dv == 2.0);
     assert_int_equal(recsys_engine_set_double(e, RECSYS_OPT_BM25_B, 0.0 / 0.0), RECSYS_E_INVALID_ARG);
     /* unknown keys */
     assert_int_equal(recsys_engine_set_int(e, 12345, 1), RECSYS_E_UNSUPPORTED);

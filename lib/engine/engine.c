@@ -76,12 +76,20 @@ static recsys_status set_num(recsys_engine *e, int32_t key, int32_t type, double
     return RECSYS_OK;
 }
 
+/* Reads a numeric option. An int option reads as either type (exactly); a double option only
+ * as a double (an int read would truncate it). */
 static recsys_status get_num(recsys_engine *e, int32_t key, int32_t type, double *v)
 {
-    int slot = -1;
-    /* check type compatibility with a value that is always in range: the default */
-    int s = recsys__opt_slot(key);
-    RECSYS_TRY(recsys__opt_check_num(key, type, s >= 0 ? recsys__optdefs[s].def : 0, &slot));
+    int slot = recsys__opt_slot(key);
+    if (slot < 0)
+        return recsys__err(RECSYS_E_UNSUPPORTED, "option %" PRId32 " is unknown to librecsys %s",
+                           key, RECSYS_VERSION_STRING);
+    int32_t have = recsys__optdefs[slot].type;
+    if (have == RECSYS_OPTTYPE_STR || (have == RECSYS_OPTTYPE_DOUBLE && type == RECSYS_OPTTYPE_INT))
+        return recsys__err(RECSYS_E_INVALID_ARG, "option %" PRId32 " (%s) is of type %s, not %s",
+                           key, recsys__optdefs[slot].name,
+                           have == RECSYS_OPTTYPE_STR ? "string" : "double",
+                           type == RECSYS_OPTTYPE_INT ? "int" : "double");
     recsys__rd(e);
     *v = e->opts.num[slot];
     recsys__unlock(e);
@@ -118,13 +126,6 @@ RECSYS_API recsys_status recsys_engine_get_double(recsys_engine *e, int32_t key,
     recsys__err_clear();
     RECSYS_CHECK_ARG(e);
     RECSYS_CHECK_ARG(out);
-    int s = recsys__opt_slot(key);
-    if (s >= 0 && recsys__optdefs[s].type == RECSYS_OPTTYPE_INT) { /* ints read as doubles */
-        recsys__rd(e);
-        *out = e->opts.num[s];
-        recsys__unlock(e);
-        return RECSYS_OK;
-    }
     return get_num(e, key, RECSYS_OPTTYPE_DOUBLE, out);
 }
 
