@@ -783,7 +783,11 @@ typedef struct recsys_engine_opts {
     /* above: since 0.1 */
 } recsys_engine_opts;
 
-/** Flag: do not register the built-in plug-ins (popular, trending, content, filters, blend). */
+/**
+ * Flag: do not register the built-in plug-ins. They are, by kind and name: sources "content",
+ * "popular", "trending"; filters (in this order) "exclude", "availability", "age", "region",
+ * "seen", "negative"; ranker "blend". recsys_engine_plugin_enable() takes any of them out.
+ */
 #define RECSYS_ENGINE_NO_BUILTINS 0x1u
 
 /**

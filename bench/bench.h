@@ -1,0 +1,82 @@
+/* bench.h - what the subcommands of recsys-bench share: the run context (catalog, --json,
+ * progress), the result table, failure and usage exits, and an engine with the catalog loaded.
+ * main.c implements it; each subcommand lives in its own file (latency.c, ingest.c). */
+#ifndef RECSYS_BENCH_H
+#define RECSYS_BENCH_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "recsys.h"
+#include "stats.h"
+
+#define BENCH_NOW 1751328000 /* 2025-07-01T00:00:00Z: the fixed clock; synthetic events end here */
+#define BENCH_SEED 2025      /* the synthetic world's seed */
+
+/** One line of the result table. Latencies are microseconds; a field < 0 prints as "-". */
+typedef struct bench_row {
+    char bench[12];    /* "latency", "ingest" */
+    char variant[48];  /* what was measured */
+    char count[24];    /* operations per run and runs, e.g. "2000 x5" */
+    stats_summary s;   /* medians over the runs */
+    const char *unit;  /* unit of s.rate: "req/s", "ev/s" */
+    double ratio;      /* time per operation relative to this row's baseline; < 0 = none */
+} bench_row;
+
+typedef struct bench_ctx {
+    const char *catalog_path;
+    char *catalog;      /* the catalog text */
+    size_t catalog_len;
+    int repeat;         /* --repeat; 0 = the subcommand's default */
+    int json;           /* --json: end with one JSON object */
+    int progress;       /* stderr is a terminal */
+    json_t *out;        /* the JSON object printed with --json */
+} bench_ctx;
+
+/* Subcommands: parse their own options (argv[0] is the subcommand name), run, add rows to the
+ * table and keys to ctx->out. Return 0; exit(1) on a library failure, exit(2) on bad input. */
+int bench_latency(bench_ctx *ctx, int argc, char **argv);
+int bench_ingest(bench_ctx *ctx, int argc, char **argv);
+
+/** Appends a row to the table main prints at the end. */
+void bench_add_row(const bench_row *row);
+
+/** {"p50_us", "p95_us", "p99_us", rate_key} of a summary; fields not measured are left out. */
+json_t *bench_summary_json(const stats_summary *s, const char *rate_key);
+
+/** Prints "recsys-bench: what: <status>: recsys_last_error()" and exits 1. */
+_Noreturn void bench_fail(const char *what);
+#define BENCH_CHECK(call, what)                                                               \
+    do {                                                                                      \
+        if ((call) != RECSYS_OK)                                                              \
+            bench_fail(what);                                                                 \
+    } while (0)
+
+/** Prints the message and the usage text on stderr and exits 2. */
+_Noreturn void bench_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/** The value of option argv[*i] (advancing *i), or a usage error when it is missing. */
+const char *bench_arg(int argc, char **argv, int *i);
+/** Parses a whole decimal number in [min, max], or a usage error naming the option. */
+long bench_long(const char *opt, const char *text, long min, long max);
+
+/** Progress on stderr, only when stderr is a terminal (a line rewritten in place). */
+void bench_progress(const bench_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/** Clears the progress line (call before printing results to stdout). */
+void bench_progress_clear(const bench_ctx *ctx);
+
+/** A new engine over store (NULL = the memory store; the engine owns it), seed fixed,
+ *  RECSYS_OPT_NOW = BENCH_NOW, the catalog loaded. Exits 1 on failure. */
+recsys_engine *bench_engine(const bench_ctx *ctx, const recsys_store_vtable *store);
+
+/** A small fixed-seed generator (splitmix64) for picking users. */
+static inline uint64_t bench_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+#endif
