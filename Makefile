@@ -31,8 +31,6 @@ TEST_LIBS := -lcmocka -lsqlite3
 # Debian packages the project needs (make deps installs them when run as root).
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libjansson-dev libxxhash-dev \
             libcmocka-dev libsqlite3-dev sqlite3 abigail-tools python3
-# Header-only checks below need these commands.
-DEB_CMDS := cc pkg-config abidw
 
 LIB_SRC := $(sort $(shell find lib -name '*.c'))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -94,9 +92,10 @@ BUILD_LOG := /tmp/librecsys-deps.log
 
 # The build itself checks quickly and points at `make deps` rather than failing obscurely.
 deps-check:
-	@for h in jansson.h xxhash.h cmocka.h sqlite3.h; do \
-	  [ -f /usr/include/$$h ] || { echo "missing /usr/include/$$h: run 'make deps' (as root)"; $(MAKE) --no-print-directory deps || exit 1; break; }; \
-	done
+	@ok=1; for h in jansson.h xxhash.h cmocka.h sqlite3.h; do [ -f /usr/include/$$h ] || ok=0; done; \
+	for c in c++ pkg-config $(PYTHON); do command -v $$c >/dev/null 2>&1 || ok=0; done; \
+	if [ $$ok = 0 ]; then echo "deps: something is missing; running 'make deps'"; \
+	  $(MAKE) --no-print-directory deps || exit 1; fi
 .PHONY: deps-check
 
 # ---------------------------------------------------------------- library
