@@ -141,7 +141,7 @@ typedef struct hits {
 static hits search(fixture *f, const char *text, size_t limit)
 {
     hits h = { 0 };
-    assert_int_equal(recsys__bm25_search(f->derived.bm25, text, limit, &f->mem, &h.items,
+    assert_int_equal(recsys__bm25_search(f->derived.state[RECSYS__DERIVED_BM25], text, limit, &f->mem, &h.items,
                                          &h.scores, &h.n),
                      RECSYS_OK);
     return h;
@@ -172,8 +172,8 @@ static void bm25_ranks_hand_checked_documents(void **state)
 {
     (void)state;
     fixture *f = apples();
-    assert_int_equal(recsys__bm25_ndocs(f->derived.bm25), 4);
-    assert_int_equal(recsys__bm25_nterms(f->derived.bm25), 5); /* red apple green fruit car */
+    assert_int_equal(recsys__bm25_ndocs(f->derived.state[RECSYS__DERIVED_BM25]), 4);
+    assert_int_equal(recsys__bm25_nterms(f->derived.state[RECSYS__DERIVED_BM25]), 5); /* red apple green fruit car */
     hits h = search(f, "red apples", 10);
     char buf[128];
     assert_string_equal(hit_ids(f, &h, buf, sizeof buf), "d1,d3,d4,d2");

@@ -1,6 +1,22 @@
-/* refresh.c - derived state: built from the catalog, swapped in atomically. */
+/* refresh.c - derived state: every builder whose source is enabled runs over the model, and
+ * the new set is swapped in atomically (derived.h). */
 #include "engine.h"
 #include "../text/bm25.h"
+
+/* Every kind of derived state the library builds, one per slot. */
+static const recsys__builder *const builders[] = {
+    &recsys__bm25_builder,
+};
+
+/* True when a source named name is registered and enabled. Caller holds the lock. */
+static bool source_enabled(const recsys_engine *e, const char *name)
+{
+    const recsys__plugins *ps = &e->plugins[RECSYS_PLUGIN_SOURCE];
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->v[i].enabled && strcmp(ps->v[i].name, name) == 0)
+            return true;
+    return false;
+}
 
 recsys_status recsys__engine_build_derived(recsys_engine *e, recsys__derived **out)
 {
@@ -8,14 +24,25 @@ recsys_status recsys__engine_build_derived(recsys_engine *e, recsys__derived **o
     recsys__derived *d = recsys__calloc(m, 1, sizeof *d);
     if (!d)
         return RECSYS_E_NOMEM;
-    const double *o = e->opts.num;
-    recsys_status st = recsys__bm25_build(m, &e->model.catalog, o[recsys__opt_slot(RECSYS_OPT_BM25_K1)],
-                                          o[recsys__opt_slot(RECSYS_OPT_BM25_B)], &d->bm25);
-    if (st != RECSYS_OK) {
-        recsys__free(m, d);
-        return st;
+    recsys_status st = RECSYS_OK;
+    for (size_t i = 0; st == RECSYS_OK && i < RECSYS_ARRAY_LEN(builders); i++) {
+        const recsys__builder *b = builders[i];
+        if (!source_enabled(e, b->source))
+            continue;
+        st = b->build(m, &e->model, e->opts.num, &d->state[b->slot]);
+        if (st == RECSYS_OK)
+            d->builder[b->slot] = b;
+        else
+            recsys__err_prefix(b->source);
     }
     d->nitems = e->model.catalog.ids.n;
+    if (st != RECSYS_OK) {
+        recsys__err_saved s;
+        recsys__err_save(&s);
+        recsys__engine_free_derived(e, d);
+        recsys__err_restore(&s);
+        return st;
+    }
     *out = d;
     return RECSYS_OK;
 }
@@ -24,7 +51,9 @@ void recsys__engine_free_derived(recsys_engine *e, recsys__derived *d)
 {
     if (!d)
         return;
-    recsys__bm25_free(d->bm25);
+    for (int s = 0; s < RECSYS__DERIVED_SLOTS; s++)
+        if (d->builder[s])
+            d->builder[s]->free(&e->mem, d->state[s]);
     recsys__free(&e->mem, d);
 }
 

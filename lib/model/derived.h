@@ -1,15 +1,39 @@
-/* derived.h - the state recsys_refresh() builds from the catalog and swaps in atomically.
- * Immutable once published; requests read the one that was current when they started. */
+/* derived.h - the state recsys_refresh() builds from the model and swaps in atomically.
+ * Immutable once published; requests read the one that was current when they started.
+ *
+ * One general mechanism: each kind of derived state (a text index, a neighbour table, a factor
+ * model...) has a slot and a builder. The engine's refresh runs the builder of every slot that
+ * an enabled source needs (under the shared lock: requests go on), then publishes the new set.
+ * A source reads its state as q->derived->state[slot] and must cope with NULL (not built). */
 #ifndef RECSYS_MODEL_DERIVED_H
 #define RECSYS_MODEL_DERIVED_H
 #include "model.h"
 
-struct recsys__bm25; /* lib/text/bm25.h */
+typedef enum recsys__derived_slot {
+    RECSYS__DERIVED_BM25 = 0, /* lib/text/bm25.h: text index over the catalog */
+    RECSYS__DERIVED_ITEMKNN,  /* lib/retrieve/item2item.h: item-item neighbours */
+    RECSYS__DERIVED_RP3,      /* lib/retrieve/graph.h: RP3beta item-item transitions */
+    RECSYS__DERIVED_EASE,     /* lib/retrieve/ease.h: the EASE item-item weight matrix */
+    RECSYS__DERIVED_IALS,     /* lib/retrieve/ials.h: implicit ALS factors */
+    RECSYS__DERIVED_SLOTS
+} recsys__derived_slot;
+
+/* Builds one slot's state from the model. opt holds the engine's option values by table slot
+ * (lib/core/options.h). Runs under the engine's shared lock: it must not change the model.
+ * *out may be set to NULL (nothing to build, e.g. an empty catalog). */
+typedef struct recsys__builder {
+    int slot;
+    const char *source; /* the built-in source that reads it: built only when it is enabled */
+    recsys_status (*build)(const recsys__mem *m, const recsys__model *model, const double *opt,
+                           void **out);
+    void (*free)(const recsys__mem *m, void *state);
+} recsys__builder;
 
 typedef struct recsys__derived {
-    uint64_t generation;        /* 1, 2, ... one per refresh */
-    struct recsys__bm25 *bm25;  /* text index over title, description, tags, category */
-    size_t nitems;              /* catalog slots when built (later items are not indexed) */
+    uint64_t generation;         /* 1, 2, ... one per refresh */
+    size_t nitems;               /* catalog slots when built (later items are not in it) */
+    void *state[RECSYS__DERIVED_SLOTS];
+    const recsys__builder *builder[RECSYS__DERIVED_SLOTS]; /* who built each (frees it) */
 } recsys__derived;
 
 #endif

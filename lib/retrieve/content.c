@@ -87,7 +87,7 @@ static recsys_status content_retrieve(void *ctx, const recsys_query *q, recsys_c
     RECSYS_UNUSED(ctx);
     if (!q || !out)
         return recsys__err(RECSYS_E_INVALID_ARG, "content: query or candidate set is NULL");
-    const recsys__bm25 *ix = q->derived ? q->derived->bm25 : NULL;
+    const recsys__bm25 *ix = q->derived ? q->derived->state[RECSYS__DERIVED_BM25] : NULL;
     if (!ix || q->limit == 0)
         return RECSYS_OK;
     const recsys__catalog *c = &q->model->catalog;

@@ -14,7 +14,7 @@
  *             the long decayed count and e = p * hl_short / hl_long (the short count a steady
  *             rate would give), the score is (t - e) / sqrt(e + 1), a Poisson-style excess;
  *             items need t >= RECSYS__TRENDING_MIN_RECENT and t > e.
- * - content:  BM25 (q->derived->bm25; nothing when absent) over the request text, or, without
+ * - content:  BM25 (q->derived->state[RECSYS__DERIVED_BM25]; nothing when absent) over the request text, or, without
  *             text (or with one of only spaces and stopwords), over a pseudo-query of the user's stated interests and the titles and tags
  *             of their RECSYS__CONTENT_SEED_ITEMS most recent positively weighted history
  *             items (then profile recent views and purchases); the seed items themselves are

@@ -1,5 +1,7 @@
 /* bm25.c - inverted index with weighted term frequencies, BM25 scoring (see bm25.h). */
 #include "bm25.h"
+#include "../model/derived.h"
+#include "../core/options.h"
 #include "tokenize.h"
 #include "../core/error.h"
 
@@ -311,3 +313,25 @@ done:
     recsys__free(m, hits);
     return st;
 }
+
+/* ---------------------------------------------------------------- refresh builder */
+
+static recsys_status bm25_build_state(const recsys__mem *m, const recsys__model *model,
+                                      const double *opt, void **out)
+{
+    recsys__bm25 *ix = NULL;
+    RECSYS_TRY(recsys__bm25_build(m, &model->catalog, opt[recsys__opt_slot(RECSYS_OPT_BM25_K1)],
+                                  opt[recsys__opt_slot(RECSYS_OPT_BM25_B)], &ix));
+    *out = ix;
+    return RECSYS_OK;
+}
+
+static void bm25_free_state(const recsys__mem *m, void *state)
+{
+    (void)m;
+    recsys__bm25_free(state);
+}
+
+const recsys__builder recsys__bm25_builder = {
+    RECSYS__DERIVED_BM25, "content", bm25_build_state, bm25_free_state,
+};

@@ -28,6 +28,10 @@ recsys_status recsys__bm25_build(const recsys__mem *m, const recsys__catalog *c,
                                  double b, recsys__bm25 **out);
 void recsys__bm25_free(recsys__bm25 *ix);
 
+/* The refresh builder of the text index (slot RECSYS__DERIVED_BM25, read by "content"). */
+struct recsys__builder;
+extern const struct recsys__builder recsys__bm25_builder;
+
 /* Scores the live items against text and returns the best limit of them with a positive
  * score, sorted by score descending then item index ascending. *items and *scores are
  * allocated with m (the caller frees both with recsys__free; NULL when *n == 0).

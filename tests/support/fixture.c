@@ -81,7 +81,7 @@ void fixture_free(fixture *f)
 {
     if (!f)
         return;
-    recsys__bm25_free(f->derived.bm25);
+    recsys__bm25_free(f->derived.state[RECSYS__DERIVED_BM25]);
     recsys__model_free(&f->model);
     recsys__optvals_free(&f->opts, &f->mem);
     assert_int_equal(f->mem_stats.live, 0);
@@ -252,11 +252,13 @@ void fixture_events(fixture *f, const char *user, const char *item, int32_t type
 
 void fixture_refresh(fixture *f)
 {
-    recsys__bm25_free(f->derived.bm25);
-    f->derived.bm25 = NULL;
+    recsys__bm25_free(f->derived.state[RECSYS__DERIVED_BM25]);
+    f->derived.state[RECSYS__DERIVED_BM25] = NULL;
     double k1 = f->opts.num[recsys__opt_slot(RECSYS_OPT_BM25_K1)];
     double b = f->opts.num[recsys__opt_slot(RECSYS_OPT_BM25_B)];
-    CHECK(recsys__bm25_build(&f->mem, &f->model.catalog, k1, b, &f->derived.bm25));
+    recsys__bm25 *ix = NULL;
+    CHECK(recsys__bm25_build(&f->mem, &f->model.catalog, k1, b, &ix));
+    f->derived.state[RECSYS__DERIVED_BM25] = ix;
     f->derived.nitems = f->model.catalog.ids.n;
     f->derived.generation++;
 }
