@@ -25,12 +25,12 @@ export RECSYS_DATA_DIR
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 CFLAGS_LIB := -std=c11 $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -Iinclude -D_GNU_SOURCE
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror $(OPT) $(SAN) -Iinclude -Ilib -Itools -Itests/support -Iexamples -D_GNU_SOURCE
-LIBS := -ljansson -lxxhash -lpthread -lm
+LIBS := -ljansson -lxxhash -lopenblas -lpthread -lm
 TEST_LIBS := -lcmocka -lsqlite3
 
 # Debian packages the project needs (make deps installs them when run as root).
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libjansson-dev libxxhash-dev \
-            libcmocka-dev libsqlite3-dev sqlite3 abigail-tools python3
+            libcmocka-dev libsqlite3-dev sqlite3 abigail-tools python3 libopenblas-dev
 
 LIB_SRC := $(sort $(shell find lib -name '*.c'))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -94,6 +94,7 @@ BUILD_LOG := /tmp/librecsys-deps.log
 deps-check:
 	@ok=1; for h in jansson.h xxhash.h cmocka.h sqlite3.h; do [ -f /usr/include/$$h ] || ok=0; done; \
 	for c in c++ pkg-config $(PYTHON); do command -v $$c >/dev/null 2>&1 || ok=0; done; \
+	[ -f "$$($(CC) -print-file-name=libopenblas.so)" ] || ok=0; \
 	if [ $$ok = 0 ]; then echo "deps: something is missing; running 'make deps'"; \
 	  $(MAKE) --no-print-directory deps || exit 1; fi
 .PHONY: deps-check

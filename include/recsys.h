@@ -54,11 +54,11 @@ extern "C" {
  *  @{ */
 
 #define RECSYS_VERSION_MAJOR 0
-#define RECSYS_VERSION_MINOR 1
+#define RECSYS_VERSION_MINOR 2
 #define RECSYS_VERSION_PATCH 0
 #define RECSYS_VERSION_NUMBER \
     (RECSYS_VERSION_MAJOR * 10000 + RECSYS_VERSION_MINOR * 100 + RECSYS_VERSION_PATCH)
-#define RECSYS_VERSION_STRING "0.1.0"
+#define RECSYS_VERSION_STRING "0.2.0"
 
 /**
  * Returns the version of the linked library as MAJOR*10000+MINOR*100+PATCH, so that a host
@@ -211,6 +211,18 @@ typedef enum recsys_option {
     RECSYS_OPT_TRENDING_HALF_LIFE_H = 203, /**< double: decay of the trending window */
     RECSYS_OPT_BM25_K1 = 204,            /**< double: BM25 term saturation */
     RECSYS_OPT_BM25_B = 205,             /**< double: BM25 length normalisation */
+    RECSYS_OPT_ITEMKNN_K = 206,          /**< int: neighbours kept per item. @since 0.2 */
+    RECSYS_OPT_ITEMKNN_SHRINK = 207,     /**< double: cosine shrinkage. @since 0.2 */
+    RECSYS_OPT_RP3_ALPHA = 208,          /**< double: RP3beta transition exponent. @since 0.2 */
+    RECSYS_OPT_RP3_BETA = 209,           /**< double: RP3beta popularity penalty. @since 0.2 */
+    RECSYS_OPT_RP3_K = 210,              /**< int: RP3beta neighbours per item. @since 0.2 */
+    RECSYS_OPT_EASE_LAMBDA = 211,        /**< double: EASE L2 regularisation. @since 0.2 */
+    RECSYS_OPT_EASE_MAX_ITEMS = 212,     /**< int: largest catalog EASE trains on. @since 0.2 */
+    RECSYS_OPT_IALS_FACTORS = 213,       /**< int: iALS latent factors. @since 0.2 */
+    RECSYS_OPT_IALS_ITERATIONS = 214,    /**< int: iALS alternating sweeps. @since 0.2 */
+    RECSYS_OPT_IALS_REG = 215,           /**< double: iALS L2 regularisation. @since 0.2 */
+    RECSYS_OPT_IALS_ALPHA = 216,         /**< double: iALS confidence scale. @since 0.2 */
+    RECSYS_OPT_TRAIN_THREADS = 217,      /**< int: threads for training (0 = all cores). @since 0.2 */
     RECSYS_OPT_RANK_W_SOURCE = 301,      /**< double: weight of the merged source score */
     RECSYS_OPT_RANK_W_CATEGORY = 302,    /**< double: weight of category affinity */
     RECSYS_OPT_RANK_W_TAG = 303,         /**< double: weight of tag affinity */

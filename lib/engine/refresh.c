@@ -24,12 +24,13 @@ recsys_status recsys__engine_build_derived(recsys_engine *e, recsys__derived **o
     recsys__derived *d = recsys__calloc(m, 1, sizeof *d);
     if (!d)
         return RECSYS_E_NOMEM;
+    recsys__build_ctx ctx = { m, &e->model, e->opts.num, e->seed, isatty(STDERR_FILENO) != 0 };
     recsys_status st = RECSYS_OK;
     for (size_t i = 0; st == RECSYS_OK && i < RECSYS_ARRAY_LEN(builders); i++) {
         const recsys__builder *b = builders[i];
         if (!source_enabled(e, b->source))
             continue;
-        st = b->build(m, &e->model, e->opts.num, &d->state[b->slot]);
+        st = b->build(&ctx, &d->state[b->slot]);
         if (st == RECSYS_OK)
             d->builder[b->slot] = b;
         else

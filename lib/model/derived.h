@@ -18,14 +18,23 @@ typedef enum recsys__derived_slot {
     RECSYS__DERIVED_SLOTS
 } recsys__derived_slot;
 
-/* Builds one slot's state from the model. opt holds the engine's option values by table slot
- * (lib/core/options.h). Runs under the engine's shared lock: it must not change the model.
- * *out may be set to NULL (nothing to build, e.g. an empty catalog). */
+/* What a builder gets: the engine's allocator, the model (read-only: builders run under the
+ * engine's shared lock), the option values by table slot (lib/core/options.h), the engine's
+ * seed (for any random initialisation: builds are deterministic for a seed), and whether to
+ * show progress (true only when stderr is a terminal). */
+typedef struct recsys__build_ctx {
+    const recsys__mem *mem;
+    const recsys__model *model;
+    const double *opt;
+    uint64_t seed;
+    bool progress;
+} recsys__build_ctx;
+
+/* Builds one slot's state. *out may be set to NULL (nothing to build, e.g. no events). */
 typedef struct recsys__builder {
     int slot;
     const char *source; /* the built-in source that reads it: built only when it is enabled */
-    recsys_status (*build)(const recsys__mem *m, const recsys__model *model, const double *opt,
-                           void **out);
+    recsys_status (*build)(const recsys__build_ctx *ctx, void **out);
     void (*free)(const recsys__mem *m, void *state);
 } recsys__builder;
 

@@ -316,12 +316,12 @@ done:
 
 /* ---------------------------------------------------------------- refresh builder */
 
-static recsys_status bm25_build_state(const recsys__mem *m, const recsys__model *model,
-                                      const double *opt, void **out)
+static recsys_status bm25_build_state(const recsys__build_ctx *c, void **out)
 {
     recsys__bm25 *ix = NULL;
-    RECSYS_TRY(recsys__bm25_build(m, &model->catalog, opt[recsys__opt_slot(RECSYS_OPT_BM25_K1)],
-                                  opt[recsys__opt_slot(RECSYS_OPT_BM25_B)], &ix));
+    RECSYS_TRY(recsys__bm25_build(c->mem, &c->model->catalog,
+                                  c->opt[recsys__opt_slot(RECSYS_OPT_BM25_K1)],
+                                  c->opt[recsys__opt_slot(RECSYS_OPT_BM25_B)], &ix));
     *out = ix;
     return RECSYS_OK;
 }
