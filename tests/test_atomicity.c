@@ -204,9 +204,10 @@ static int failure_loop(size_t opi, bool store)
             w.fail_at = w.calls + k;
         else
             a.fail_at = a.count + k;
-        w.failed = a.failed = false;
+        w.failed = false;
+        a.failed = 0;
         recsys_status st = ops[opi].fn(e);
-        bool injected = store ? w.failed : a.failed;
+        bool injected = store ? w.failed : a.failed > 0;
         w.fail_at = a.fail_at = -1;
         if (st == RECSYS_OK) {
             /* an injected failure the call absorbed is fine only if nothing was refused */

@@ -233,7 +233,7 @@ static void kill_at_random_moments(void **state)
     }
     assert_true(total > 0);
     assert_true(compactions_rounds > ROUNDS / 2);
-    store_test_rmtree(dir);
+    tk_rm_rf(dir);
 }
 
 int main(void)

@@ -50,7 +50,7 @@ static void fx_cleanup(void *arg)
 {
     file_fx *f = arg;
     if (f->dir[0])
-        store_test_rmtree(f->dir);
+        tk_rm_rf(f->dir);
     f->dir[0] = '\0';
 }
 
@@ -100,7 +100,7 @@ static int tdir_teardown(void **state)
     int leaked = store_test_count_fds() - t->fds;
     if (leaked)
         print_error("%d file descriptor(s) leaked\n", leaked);
-    store_test_rmtree(t->dir);
+    tk_rm_rf(t->dir);
     free(t);
     return leaked ? -1 : 0;
 }
@@ -277,7 +277,7 @@ static void creates_missing_directory(void **state)
     char names[256];
     list_dir(sub, names, sizeof names);
     assert_string_equal(names, "LOCK log.0000000000000000");
-    store_test_rmtree(sub);
+    tk_rm_rf(sub);
 }
 
 static void second_open_is_refused(void **state)
@@ -948,9 +948,9 @@ static void out_of_memory_loop(void **state)
         close_store(&vt);
 
         int fds = store_test_count_fds();
-        store_test_alloc ta;
+        tk_alloc ta;
         recsys_allocator rec;
-        store_test_alloc_init(&ta, &rec);
+        tk_alloc_init(&ta, &rec);
         if (op != OP_OPEN)
             assert_int_equal(open_opts(dir, RECSYS_SYNC_OS, op == OP_AUTO ? 1 : 0, &rec, &vt),
                              RECSYS_OK);
@@ -1015,7 +1015,7 @@ static void out_of_memory_loop(void **state)
         close_store(&vt);
         free(final);
         free(before);
-        store_test_rmtree(dir);
+        tk_rm_rf(dir);
     }
 }
 

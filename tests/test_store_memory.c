@@ -142,9 +142,9 @@ static void value_set_copies_and_replaces(void **state)
 static void value_set_out_of_memory(void **state)
 {
     (void)state;
-    store_test_alloc ta;
+    tk_alloc ta;
     recsys_allocator rec;
-    store_test_alloc_init(&ta, &rec);
+    tk_alloc_init(&ta, &rec);
     recsys__mem mem;
     assert_int_equal(recsys__mem_init(&mem, &rec), RECSYS_OK);
     recsys_store_value v;
@@ -288,9 +288,9 @@ static void out_of_memory_loop(void **state)
 {
     (void)state;
     for (oom_op op = OP_NEW; op <= OP_FORGET; op++) {
-        store_test_alloc ta;
+        tk_alloc ta;
         recsys_allocator rec;
-        store_test_alloc_init(&ta, &rec);
+        tk_alloc_init(&ta, &rec);
         RECSYS_INIT(recsys_store_vtable, vt, .ctx = NULL);
         if (op != OP_NEW) {
             assert_int_equal(recsys_store_memory_new(&rec, &vt), RECSYS_OK);

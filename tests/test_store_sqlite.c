@@ -39,7 +39,7 @@ static void fx_cleanup(void *arg)
 {
     sqlite_fx *f = arg;
     if (f->dir[0])
-        store_test_rmtree(f->dir);
+        tk_rm_rf(f->dir);
     f->dir[0] = '\0';
 }
 
@@ -70,7 +70,7 @@ static void open_errors(void **state)
     memset(junk, 'j', sizeof junk);
     store_test_write_file(path, junk, sizeof junk);
     assert_int_equal(example_store_sqlite_open(path, &vt), RECSYS_E_CORRUPT);
-    store_test_rmtree(dir);
+    tk_rm_rf(dir);
 }
 
 /* The example plugs into an engine like any host store: data survives an engine restart. */
@@ -102,7 +102,7 @@ static void engine_runs_on_it(void **state)
         assert_int_equal(items, 2);
         recsys_engine_free(e);
     }
-    store_test_rmtree(dir);
+    tk_rm_rf(dir);
 }
 
 int main(void)

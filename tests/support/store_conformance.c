@@ -19,57 +19,6 @@
 
 /* ---------------------------------------------------------------- allocator ------------- */
 
-static void *ta_malloc(void *ctx, size_t n)
-{
-    store_test_alloc *a = ctx;
-    if (a->fail_at >= 0 && a->count++ == a->fail_at) {
-        a->failed++;
-        return NULL;
-    }
-    if (a->fail_at < 0)
-        a->count++;
-    void *p = malloc(n);
-    if (p)
-        a->live++;
-    return p;
-}
-
-static void *ta_realloc(void *ctx, void *p, size_t n)
-{
-    store_test_alloc *a = ctx;
-    if (a->fail_at >= 0 && a->count++ == a->fail_at) {
-        a->failed++;
-        return NULL;
-    }
-    if (a->fail_at < 0)
-        a->count++;
-    void *q = realloc(p, n);
-    if (q && !p)
-        a->live++;
-    return q;
-}
-
-static void ta_free(void *ctx, void *p)
-{
-    store_test_alloc *a = ctx;
-    if (p) {
-        a->live--;
-        free(p);
-    }
-}
-
-void store_test_alloc_init(store_test_alloc *a, recsys_allocator *rec)
-{
-    memset(a, 0, sizeof *a);
-    a->fail_at = -1;
-    memset(rec, 0, sizeof *rec);
-    rec->struct_size = sizeof *rec;
-    rec->ctx = a;
-    rec->malloc_fn = ta_malloc;
-    rec->realloc_fn = ta_realloc;
-    rec->free_fn = ta_free;
-}
-
 /* ---------------------------------------------------------------- files ----------------- */
 
 void store_test_mkdtemp(char *buf, size_t cap, const char *tag)
@@ -77,23 +26,6 @@ void store_test_mkdtemp(char *buf, size_t cap, const char *tag)
     int n = snprintf(buf, cap, "/tmp/recsys-%s-XXXXXX", tag);
     assert_true(n > 0 && (size_t)n < cap);
     assert_non_null(mkdtemp(buf));
-}
-
-void store_test_rmtree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[4096];
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 unsigned char *store_test_read_file(const char *path, size_t *len)

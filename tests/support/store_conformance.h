@@ -23,6 +23,7 @@
 #define RECSYS_TESTS_STORE_CONFORMANCE_H
 
 #include "recsys.h"
+#include "testkit.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,19 +87,10 @@ int store_conf_teardown(void **state);
 
 /* ---------------------------------------------------------------- shared helpers -------- */
 
-/* A counting allocator that fails allocation number fail_at (0-based; -1 = never). */
-typedef struct store_test_alloc {
-    long fail_at;
-    long count; /* allocations attempted */
-    long live;  /* blocks not yet freed */
-    long failed; /* allocations refused */
-} store_test_alloc;
-void store_test_alloc_init(store_test_alloc *a, recsys_allocator *rec);
+/* Counting, failing allocators: tk_alloc in testkit.h. */
 
 /* A new directory under /tmp (mkdtemp) into buf (at least 64 bytes); fails the test if not. */
 void store_test_mkdtemp(char *buf, size_t cap, const char *tag);
-/* Removes a directory and the files in it (one level, as the stores create). */
-void store_test_rmtree(const char *dir);
 /* The name of the first regular file in dir containing needle[0..len), or NULL
  * (into name_buf). */
 const char *store_test_dir_find(const char *dir, const void *needle, size_t len, char *name_buf,

@@ -15,7 +15,7 @@ static void *a_malloc(void *ctx, size_t n)
 {
     tk_alloc *a = ctx;
     if (a->fail_at >= 0 && a->count++ == a->fail_at) {
-        a->failed = true;
+        a->failed++;
         return NULL;
     }
     if (a->fail_at < 0)
@@ -30,7 +30,7 @@ static void *a_realloc(void *ctx, void *p, size_t n)
 {
     tk_alloc *a = ctx;
     if (a->fail_at >= 0 && a->count++ == a->fail_at) {
-        a->failed = true;
+        a->failed++;
         return NULL;
     }
     if (a->fail_at < 0)

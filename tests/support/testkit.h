@@ -13,7 +13,7 @@ typedef struct tk_alloc {
     long fail_at;     /* fail the allocation with this 0-based index; -1 = never */
     long count;       /* allocations attempted so far */
     long live;        /* allocations not yet freed */
-    bool failed;      /* an allocation was refused */
+    long failed;      /* allocations refused */
 } tk_alloc;
 /* A recsys_allocator record over a (use: opts.allocator = &rec). */
 void tk_alloc_init(tk_alloc *a, recsys_allocator *rec);
