@@ -26,8 +26,8 @@
 
 /* Every candidate source but "popular" that the engine may have (absent ones are skipped). */
 static const char *const OTHER_SOURCES[] = {
-    "content", "trending", "session", "item2item", "ials", "vector", "graph", "search",
-    "campaigns",
+    "content", "trending", "itemknn", "rp3beta", "ease", "ials", "session", "vector", "search",
+    "campaign",
 };
 
 static char *read_file(const char *path, size_t *len)

@@ -4,6 +4,8 @@
 #include "../core/abi.h"
 #include "../filter/filters.h"
 #include "../rank/rankers.h"
+#include "../retrieve/graph.h"
+#include "../retrieve/item2item.h"
 #include "../retrieve/sources.h"
 
 typedef struct kind_info {
@@ -209,12 +211,15 @@ recsys_status recsys__engine_add_builtins(recsys_engine *e)
     static const struct {
         const char *name;
         double weight;
+        bool enabled; /* a disabled source costs nothing, at refresh or per request */
         recsys_status (*make)(const recsys__mem *, recsys_source_vtable *);
     } sources[] = {
         /* content carries personal and query relevance, so it weighs more in the merge */
-        { "content", 2.0, recsys__source_content },
-        { "popular", 1.0, recsys__source_popular },
-        { "trending", 0.5, recsys__source_trending },
+        { "content", 2.0, true, recsys__source_content },
+        { "popular", 1.0, true, recsys__source_popular },
+        { "trending", 0.5, true, recsys__source_trending },
+        { "itemknn", 1.0, true, recsys__source_itemknn },
+        { "rp3beta", 1.0, true, recsys__source_rp3beta },
     };
     static const struct {
         const char *name;
@@ -232,6 +237,8 @@ recsys_status recsys__engine_add_builtins(recsys_engine *e)
         recsys_source_vtable_init(&vt);
         RECSYS_TRY(sources[i].make(&e->mem, &vt));
         RECSYS_TRY(add_plugin(e, RECSYS_PLUGIN_SOURCE, sources[i].name, &vt, sources[i].weight));
+        if (!sources[i].enabled)
+            e->plugins[RECSYS_PLUGIN_SOURCE].v[e->plugins[RECSYS_PLUGIN_SOURCE].n - 1].enabled = false;
     }
     for (size_t i = 0; i < RECSYS_ARRAY_LEN(filters); i++) {
         recsys_filter_vtable vt;

@@ -1,0 +1,632 @@
+/* item2item.c - item-based neighbours (itemknn) and the sparse item x item machinery the
+ * graph source shares (see item2item.h). */
+#include "item2item.h"
+#include "../core/error.h"
+#include "../core/options.h"
+#include "../model/derived.h"
+
+void recsys__item2item_rows_free(const recsys__mem *m, recsys__itemrows *r)
+{
+    if (!r)
+        return;
+    recsys__free(m, r->off);
+    recsys__free(m, r->col);
+    recsys__free(m, r->w);
+    memset(r, 0, sizeof *r);
+}
+
+static int online_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+}
+
+int recsys__item2item_threads(const double *opt)
+{
+    double t = opt ? opt[recsys__opt_slot(RECSYS_OPT_TRAIN_THREADS)] : 0;
+    if (t >= 1)
+        return t > 256 ? 256 : (int)t;
+    return online_cores();
+}
+
+/* ------------------------------------------------------------ top-k selection */
+
+/* A row candidate as one integer: the weight's bits (a positive float's bits order like its
+ * value) above the complemented item index, so that a larger key is a better entry (a larger
+ * weight, then a smaller index) and every comparison is one integer compare. */
+static inline uint64_t key_make(uint32_t j, float w)
+{
+    uint32_t b;
+    memcpy(&b, &w, sizeof b);
+    return (uint64_t)b << 32 | (uint32_t)~j;
+}
+
+static inline uint32_t key_item(uint64_t key)
+{
+    return ~(uint32_t)key;
+}
+
+static inline float key_weight(uint64_t key)
+{
+    uint32_t b = (uint32_t)(key >> 32);
+    float w;
+    memcpy(&w, &b, sizeof w);
+    return w;
+}
+
+static inline void key_swap(uint64_t *e, size_t a, size_t b)
+{
+    uint64_t t = e[a];
+    e[a] = e[b];
+    e[b] = t;
+}
+
+/* Partitions e[lo..hi) (hi - lo >= 2) around a median-of-three pivot: returns p with
+ * e[lo..p) > e[p] >= e[p + 1..hi). Keys are distinct (item indices are). */
+static size_t partition_desc(uint64_t *e, size_t lo, size_t hi)
+{
+    size_t mid = lo + (hi - lo) / 2, last = hi - 1;
+    uint64_t x = e[lo], y = e[mid], z = e[last];
+    size_t p = x < y ? (y < z ? mid : x < z ? last : lo) : (x < z ? lo : y < z ? last : mid);
+    key_swap(e, p, last);
+    uint64_t pivot = e[last];
+    size_t store = lo;
+    for (size_t i = lo; i < last; i++)
+        if (e[i] > pivot)
+            key_swap(e, i, store++);
+    key_swap(e, store, last);
+    return store;
+}
+
+/* Sorts e[0..n) descending: quicksort down to short runs, then insertion sort. */
+static void sort_desc(uint64_t *e, size_t n)
+{
+    while (n > 16) {
+        size_t p = partition_desc(e, 0, n);
+        /* recurse into the smaller side, loop on the larger (stack depth O(log n)) */
+        if (p < n - p - 1) {
+            sort_desc(e, p);
+            e += p + 1;
+            n -= p + 1;
+        } else {
+            sort_desc(e + p + 1, n - p - 1);
+            n = p;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint64_t x = e[i];
+        size_t j = i;
+        while (j > 0 && e[j - 1] < x) {
+            e[j] = e[j - 1];
+            j--;
+        }
+        e[j] = x;
+    }
+}
+
+/* Moves the k largest keys of e[0..n) into e[0..k), sorted descending. Quickselect,
+ * expected O(n): a heap of k costs O(n log k) with many sifts when good entries come late,
+ * which profiles showed dominating the build. */
+static void select_top(uint64_t *e, size_t n, size_t k)
+{
+    if (k > n)
+        k = n;
+    size_t lo = 0, hi = n;
+    while (lo < k && k < hi && hi - lo > 16) {
+        size_t p = partition_desc(e, lo, hi);
+        if (p < k)
+            lo = p + 1;
+        else
+            hi = p;
+    }
+    if (lo < k && k < hi)
+        sort_desc(e + lo, hi - lo); /* a short rest */
+    sort_desc(e, k);
+}
+
+/* ------------------------------------------------------------ the row build */
+
+typedef struct build_job {
+    const recsys__i2i_spec *s;
+    const size_t *boff;      /* item -> first slot of its region (bound prefix sums) */
+    size_t *cnt;             /* item -> entries written */
+    uint32_t *col;           /* regions */
+    float *w;
+    atomic_size_t next;      /* next item to take */
+    size_t nitems;
+} build_job;
+
+typedef struct worker {
+    build_job *job;
+    double *acc;       /* nitems, zero between rows */
+    uint32_t *touched; /* nitems */
+    uint64_t *cand;    /* nitems: the row's candidates before selection (key_make) */
+    pthread_t tid;
+    bool started;
+} worker;
+
+#define ROWS_PER_TAKE 16
+
+/* Computes row i into its region. */
+static void build_row(const build_job *job, worker *wk, uint32_t i)
+{
+    const recsys__i2i_spec *s = job->s;
+    const recsys__interactions *x = s->x;
+    double *acc = wk->acc;
+    uint32_t *touched = wk->touched;
+    size_t nt = 0;
+    for (size_t c = x->col_ptr[i]; c < x->col_ptr[i + 1]; c++) {
+        double a = s->a[c];
+        uint32_t u = x->row[c];
+        for (size_t r = x->row_ptr[u]; r < x->row_ptr[u + 1]; r++) {
+            uint32_t j = x->col[r];
+            double p = a * s->b[r];
+            if (acc[j] == 0.0) {
+                if (!(p > 0.0))
+                    continue;
+                touched[nt++] = j;
+            }
+            acc[j] += p;
+        }
+    }
+    size_t cap = job->boff[i + 1] - job->boff[i], nh = 0;
+    uint64_t *h = wk->cand;
+    for (size_t t = 0; t < nt; t++) {
+        uint32_t j = touched[t];
+        double v = acc[j];
+        acc[j] = 0.0;
+        if (j == i)
+            continue;
+        if (s->mode == RECSYS__I2I_COSINE)
+            v = v / (s->norm[i] * s->norm[j] + s->shrink);
+        else
+            v = v * s->scale[j];
+        float fv = (float)v;
+        if (fv > 0.0f && isfinite(fv))
+            h[nh++] = key_make(j, fv);
+    }
+    select_top(h, nh, cap);
+    nh = RECSYS_MIN(nh, cap);
+    if (s->l1 && nh) {
+        double sum = 0;
+        for (size_t t = 0; t < nh; t++)
+            sum += key_weight(h[t]);
+        for (size_t t = 0; t < nh; t++)
+            h[t] = key_make(key_item(h[t]), (float)(key_weight(h[t]) / sum));
+    }
+    size_t at = job->boff[i];
+    for (size_t t = 0; t < nh; t++) {
+        job->col[at + t] = key_item(h[t]);
+        job->w[at + t] = key_weight(h[t]);
+    }
+    job->cnt[i] = nh;
+}
+
+static void *worker_run(void *arg)
+{
+    worker *wk = arg;
+    build_job *job = wk->job;
+    for (;;) {
+        size_t first = atomic_fetch_add_explicit(&job->next, ROWS_PER_TAKE,
+                                                 memory_order_relaxed);
+        if (first >= job->nitems)
+            break;
+        size_t last = RECSYS_MIN(first + ROWS_PER_TAKE, job->nitems);
+        for (size_t i = first; i < last; i++)
+            build_row(job, wk, (uint32_t)i);
+    }
+    return NULL;
+}
+
+recsys_status recsys__item2item_build(const recsys__mem *m, const recsys__i2i_spec *s,
+                                      recsys__itemrows *out)
+{
+    memset(out, 0, sizeof *out);
+    const recsys__interactions *x = s->x;
+    size_t n = x->nitems;
+    size_t k = s->k ? s->k : 1;
+    if (n > UINT32_MAX)
+        return recsys__err(RECSYS_E_NOMEM, "item2item: %zu items exceed the index's limit", n);
+
+    /* the bound of each row: min(k, n - 1, co-occurring cells), and the work estimate */
+    size_t *boff = recsys__calloc(m, n + 1, sizeof *boff);
+    out->off = recsys__calloc(m, n + 1, sizeof *out->off);
+    if (!boff || !out->off) {
+        recsys__free(m, boff);
+        recsys__item2item_rows_free(m, out);
+        return RECSYS_E_NOMEM;
+    }
+    out->nrows = n;
+    double work = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t b = 0;
+        for (size_t c = x->col_ptr[i]; c < x->col_ptr[i + 1] && b < k; c++) {
+            uint32_t u = x->row[c];
+            b += x->row_ptr[u + 1] - x->row_ptr[u] - 1;
+        }
+        for (size_t c = x->col_ptr[i]; c < x->col_ptr[i + 1]; c++) {
+            uint32_t u = x->row[c];
+            work += (double)(x->row_ptr[u + 1] - x->row_ptr[u]);
+        }
+        b = RECSYS_MIN(b, k);
+        b = RECSYS_MIN(b, n - 1);
+        boff[i + 1] = boff[i] + b;
+    }
+    size_t bound = boff[n];
+    if (bound == 0) {
+        recsys__free(m, boff);
+        return RECSYS_OK; /* an empty matrix: every row is empty */
+    }
+
+    int nthreads = s->threads > 0 ? s->threads : online_cores();
+    if (work < RECSYS__I2I_PARALLEL_MIN_WORK)
+        nthreads = 1;
+    if ((size_t)nthreads > (n + ROWS_PER_TAKE - 1) / ROWS_PER_TAKE)
+        nthreads = (int)((n + ROWS_PER_TAKE - 1) / ROWS_PER_TAKE);
+    if (nthreads < 1)
+        nthreads = 1;
+
+    build_job job = { .s = s, .boff = boff, .nitems = n };
+    atomic_init(&job.next, 0);
+    job.cnt = recsys__calloc(m, n, sizeof *job.cnt);
+    job.col = recsys__realloc_array(m, NULL, bound, sizeof *job.col);
+    job.w = recsys__realloc_array(m, NULL, bound, sizeof *job.w);
+    worker *wk = recsys__calloc(m, (size_t)nthreads, sizeof *wk);
+    recsys_status st = (job.cnt && job.col && job.w && wk) ? RECSYS_OK : RECSYS_E_NOMEM;
+    for (int t = 0; st == RECSYS_OK && t < nthreads; t++) {
+        wk[t].job = &job;
+        wk[t].acc = recsys__calloc(m, n, sizeof *wk[t].acc);
+        wk[t].touched = recsys__realloc_array(m, NULL, n, sizeof *wk[t].touched);
+        wk[t].cand = recsys__realloc_array(m, NULL, n, sizeof *wk[t].cand);
+        if (!wk[t].acc || !wk[t].touched || !wk[t].cand)
+            st = RECSYS_E_NOMEM;
+    }
+    if (st == RECSYS_OK) {
+        /* threads that cannot start leave their share to the others (same result) */
+        for (int t = 1; t < nthreads; t++)
+            wk[t].started = pthread_create(&wk[t].tid, NULL, worker_run, &wk[t]) == 0;
+        worker_run(&wk[0]);
+        for (int t = 1; t < nthreads; t++)
+            if (wk[t].started)
+                pthread_join(wk[t].tid, NULL);
+    }
+    for (int t = 0; wk && t < nthreads; t++) {
+        recsys__free(m, wk[t].acc);
+        recsys__free(m, wk[t].touched);
+        recsys__free(m, wk[t].cand);
+    }
+    recsys__free(m, wk);
+    if (st != RECSYS_OK) {
+        recsys__free(m, job.cnt);
+        recsys__free(m, job.col);
+        recsys__free(m, job.w);
+        recsys__free(m, boff);
+        recsys__item2item_rows_free(m, out);
+        return st;
+    }
+
+    /* compact the regions in place (moving left only) */
+    size_t nnz = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = job.cnt[i], from = boff[i];
+        out->off[i] = nnz;
+        if (c && from != nnz) {
+            memmove(job.col + nnz, job.col + from, c * sizeof *job.col);
+            memmove(job.w + nnz, job.w + from, c * sizeof *job.w);
+        }
+        nnz += c;
+    }
+    out->off[n] = nnz;
+    out->nnz = nnz;
+    recsys__free(m, job.cnt);
+    recsys__free(m, boff);
+    /* give back what the bound over-reserved (a failed shrink keeps the larger block) */
+    size_t keep = nnz ? nnz : 1;
+    uint32_t *c2 = keep < bound ? recsys__realloc(m, job.col, keep * sizeof *c2) : NULL;
+    float *w2 = keep < bound ? recsys__realloc(m, job.w, keep * sizeof *w2) : NULL;
+    out->col = c2 ? c2 : job.col;
+    out->w = w2 ? w2 : job.w;
+    if (keep < bound && (!c2 || !w2))
+        recsys__err_clear(); /* a refused shrink is no failure */
+    return RECSYS_OK;
+}
+
+/* ------------------------------------------------------------ the request path */
+
+typedef struct scored {
+    uint32_t item;
+    double score;
+} scored;
+
+static inline bool sc_below(const scored *a, const scored *b)
+{
+    return a->score < b->score || (a->score == b->score && a->item > b->item);
+}
+
+static void sc_down(scored *h, size_t n, size_t i)
+{
+    scored x = h[i];
+    for (;;) {
+        size_t l = 2 * i + 1, w = i;
+        const scored *best = &x;
+        if (l < n && sc_below(&h[l], best)) {
+            w = l;
+            best = &h[l];
+        }
+        if (l + 1 < n && sc_below(&h[l + 1], best))
+            w = l + 1;
+        if (w == i)
+            break;
+        h[i] = h[w];
+        i = w;
+    }
+    h[i] = x;
+}
+
+static void sc_up(scored *h, size_t i)
+{
+    scored x = h[i];
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!sc_below(&x, &h[p]))
+            break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = x;
+}
+
+static bool has_sorted(const uint32_t *v, size_t n, uint32_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && v[lo] == x;
+}
+
+static inline size_t map_hash(uint32_t item, size_t mask)
+{
+    return (size_t)((item * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & mask;
+}
+
+recsys_status recsys__item2item_retrieve(const recsys_query *q, recsys_candidates *out,
+                                         const recsys__itemrows *rows, bool user_norm,
+                                         double user_alpha)
+{
+    if (!q || !out)
+        return recsys__err(RECSYS_E_INVALID_ARG, "source: query or candidate set is NULL");
+    if (!rows || !rows->nnz || !q->user || q->limit == 0 || !q->model)
+        return RECSYS_OK;
+    const recsys__catalog *cat = &q->model->catalog;
+    const recsys__mem *m = out->mem ? out->mem : cat->mem;
+    uint32_t *pitems = NULL, *keys = NULL;
+    float *pw = NULL;
+    double *vals = NULL;
+    scored *h = NULL;
+    size_t np = 0;
+    recsys_status st = recsys__user_positives(m, q->model, q->user, &pitems, &pw, &np);
+    if (st != RECSYS_OK)
+        return st;
+
+    /* the work bound: how many (item, weight) pairs the user's rows hold */
+    size_t bound = 0;
+    double wsum = 0;
+    for (size_t p = 0; p < np; p++) {
+        wsum += pw[p];
+        if (pitems[p] < rows->nrows)
+            bound += rows->off[pitems[p] + 1] - rows->off[pitems[p]];
+    }
+    if (bound == 0)
+        goto done;
+    bound = RECSYS_MIN(bound, rows->nrows);
+    size_t cap = 16;
+    while (cap < 2 * bound)
+        cap *= 2;
+    size_t mask = cap - 1;
+    keys = recsys__calloc(m, cap, sizeof *keys); /* item + 1; 0 = empty */
+    vals = recsys__realloc_array(m, NULL, cap, sizeof *vals);
+    if (!keys || !vals) {
+        st = RECSYS_E_NOMEM;
+        goto done;
+    }
+    size_t nkeys = 0;
+    for (size_t p = 0; p < np; p++) {
+        uint32_t j = pitems[p];
+        if (j >= rows->nrows)
+            continue;
+        double f = pw[p];
+        if (user_norm)
+            f = wsum > 0 ? f / wsum : 0;
+        if (user_alpha != 1.0)
+            f = pow(f, user_alpha);
+        if (!(f > 0) || !isfinite(f))
+            continue;
+        for (size_t e = rows->off[j]; e < rows->off[j + 1]; e++) {
+            uint32_t i = rows->col[e];
+            size_t s = map_hash(i, mask);
+            while (keys[s] && keys[s] != i + 1)
+                s = (s + 1) & mask;
+            if (!keys[s]) {
+                keys[s] = i + 1;
+                vals[s] = 0;
+                nkeys++;
+            }
+            vals[s] += f * rows->w[e];
+        }
+    }
+
+    bool skip_seen = recsys__query_opt(q, RECSYS_OPT_FILTER_SEEN) >= 0.5;
+    size_t hcap = RECSYS_MIN(q->limit, nkeys), nh = 0;
+    h = recsys__realloc_array(m, NULL, hcap, sizeof *h);
+    if (!h) {
+        st = RECSYS_E_NOMEM;
+        goto done;
+    }
+    for (size_t s = 0; s < cap; s++) {
+        if (!keys[s])
+            continue;
+        scored e = { keys[s] - 1, vals[s] };
+        if (!(e.score > 0) || !isfinite(e.score) || !recsys__catalog_get(cat, e.item) ||
+            recsys__query_excluded(q, e.item) || (skip_seen && has_sorted(pitems, np, e.item)))
+            continue;
+        if (nh < hcap) {
+            h[nh] = e;
+            sc_up(h, nh++);
+        } else if (sc_below(&h[0], &e)) {
+            h[0] = e;
+            sc_down(h, nh, 0);
+        }
+    }
+    /* pop the worst to the end: best first */
+    for (size_t n = nh; n > 1; n--) {
+        scored t = h[0];
+        h[0] = h[n - 1];
+        h[n - 1] = t;
+        sc_down(h, n - 1, 0);
+    }
+    for (size_t r = 0; r < nh && st == RECSYS_OK; r++)
+        st = recsys__cands_add(out, h[r].item, h[r].score);
+    if (st == RECSYS_E_BUDGET) {
+        recsys__err_clear();
+        st = RECSYS_OK;
+    }
+done:
+    recsys__free(m, pitems);
+    recsys__free(m, pw);
+    recsys__free(m, keys);
+    recsys__free(m, vals);
+    recsys__free(m, h);
+    return st;
+}
+
+recsys_status recsys__item2item_row(const recsys__itemrows *rows, const recsys__catalog *cat,
+                                    uint32_t item, size_t k, uint32_t *out_items,
+                                    float *out_scores, size_t *n)
+{
+    if (!n)
+        return recsys__err(RECSYS_E_INVALID_ARG, "similar items: argument 'n' is NULL");
+    *n = 0;
+    if (k > 0 && (!out_items || !out_scores))
+        return recsys__err(RECSYS_E_INVALID_ARG, "similar items: an output array is NULL");
+    if (!rows || item >= rows->nrows)
+        return RECSYS_OK;
+    size_t got = 0;
+    for (size_t e = rows->off[item]; e < rows->off[item + 1] && got < k; e++) {
+        if (cat && !recsys__catalog_get(cat, rows->col[e]))
+            continue;
+        out_items[got] = rows->col[e];
+        out_scores[got] = rows->w[e];
+        got++;
+    }
+    *n = got;
+    return RECSYS_OK;
+}
+
+/* ------------------------------------------------------------ itemknn */
+
+typedef struct knn_state {
+    const recsys__catalog *cat; /* lives as long as the engine: removed items are skipped */
+    recsys__itemrows nbr;       /* row j = N_k(j), best first */
+} knn_state;
+
+void recsys__itemknn_free(const recsys__mem *m, void *state)
+{
+    knn_state *s = state;
+    if (!s)
+        return;
+    recsys__item2item_rows_free(m, &s->nbr);
+    recsys__free(m, s);
+}
+
+recsys_status recsys__itemknn_build(const recsys__mem *m, const recsys__model *model, size_t k,
+                                    double shrink, int threads, void **out)
+{
+    if (!out)
+        return recsys__err(RECSYS_E_INVALID_ARG, "itemknn: argument 'out' is NULL");
+    *out = NULL;
+    if (!m || !model)
+        return recsys__err(RECSYS_E_INVALID_ARG, "itemknn: allocator or model is NULL");
+    if (k < 1 || !(shrink >= 0) || !isfinite(shrink))
+        return recsys__err(RECSYS_E_INVALID_ARG,
+                           "itemknn: k %zu or shrink %g out of range (k >= 1, shrink >= 0)", k,
+                           shrink);
+    recsys__interactions x;
+    RECSYS_TRY(recsys__interactions_build(m, model, &x));
+    if (x.nnz == 0) {
+        recsys__interactions_free(m, &x);
+        return RECSYS_OK;
+    }
+    recsys_status st = RECSYS_OK;
+    knn_state *s = recsys__calloc(m, 1, sizeof *s);
+    double *norm = recsys__calloc(m, x.nitems, sizeof *norm);
+    if (!s || !norm) {
+        st = RECSYS_E_NOMEM;
+        goto done;
+    }
+    s->cat = &model->catalog;
+    for (size_t i = 0; i < x.nitems; i++) {
+        double q = 0;
+        for (size_t c = x.col_ptr[i]; c < x.col_ptr[i + 1]; c++)
+            q += (double)x.tval[c] * x.tval[c];
+        norm[i] = sqrt(q);
+    }
+    recsys__i2i_spec spec = {
+        .x = &x, .a = x.tval, .b = x.val, .mode = RECSYS__I2I_COSINE, .norm = norm,
+        .shrink = shrink, .k = k, .threads = threads,
+    };
+    st = recsys__item2item_build(m, &spec, &s->nbr);
+done:
+    recsys__free(m, norm);
+    recsys__interactions_free(m, &x);
+    if (st != RECSYS_OK) {
+        recsys__itemknn_free(m, s);
+        return st;
+    }
+    *out = s;
+    return RECSYS_OK;
+}
+
+recsys_status recsys__itemknn_similar(const void *state, uint32_t item, size_t k,
+                                      uint32_t *out_items, float *out_scores, size_t *n)
+{
+    const knn_state *s = state;
+    return recsys__item2item_row(s ? &s->nbr : NULL, s ? s->cat : NULL, item, k, out_items,
+                                 out_scores, n);
+}
+
+static recsys_status knn_build_state(const recsys__build_ctx *c, void **out)
+{
+    double k = c->opt[recsys__opt_slot(RECSYS_OPT_ITEMKNN_K)];
+    double shrink = c->opt[recsys__opt_slot(RECSYS_OPT_ITEMKNN_SHRINK)];
+    return recsys__itemknn_build(c->mem, c->model, k >= 1 ? (size_t)k : 1, shrink,
+                                 recsys__item2item_threads(c->opt), out);
+}
+
+const recsys__builder recsys__itemknn_builder = {
+    RECSYS__DERIVED_ITEMKNN, "itemknn", knn_build_state, recsys__itemknn_free,
+};
+
+static recsys_status knn_retrieve(void *ctx, const recsys_query *q, recsys_candidates *out)
+{
+    RECSYS_UNUSED(ctx);
+    if (!q || !out)
+        return recsys__err(RECSYS_E_INVALID_ARG, "itemknn: query or candidate set is NULL");
+    const knn_state *s = q->derived ? q->derived->state[RECSYS__DERIVED_ITEMKNN] : NULL;
+    return recsys__item2item_retrieve(q, out, s ? &s->nbr : NULL, false, 1.0);
+}
+
+recsys_status recsys__source_itemknn(const recsys__mem *m, recsys_source_vtable *out)
+{
+    RECSYS_UNUSED(m);
+    if (!out)
+        return recsys__err(RECSYS_E_INVALID_ARG, "itemknn: vtable is NULL");
+    memset(out, 0, sizeof *out);
+    out->struct_size = (uint32_t)sizeof *out;
+    out->retrieve = knn_retrieve;
+    return RECSYS_OK;
+}
