@@ -4,7 +4,9 @@
 #include "../core/abi.h"
 #include "../filter/filters.h"
 #include "../rank/rankers.h"
+#include "../retrieve/ease.h"
 #include "../retrieve/graph.h"
+#include "../retrieve/ials.h"
 #include "../retrieve/item2item.h"
 #include "../retrieve/sources.h"
 
@@ -220,6 +222,10 @@ recsys_status recsys__engine_add_builtins(recsys_engine *e)
         { "trending", 0.5, true, recsys__source_trending },
         { "itemknn", 1.0, true, recsys__source_itemknn },
         { "rp3beta", 1.0, true, recsys__source_rp3beta },
+        /* off by default: EASE's memory grows with the square of the catalog, and iALS
+         * trains for seconds on large data; recsys_engine_plugin_enable() turns them on */
+        { "ease", 1.0, false, recsys__source_ease },
+        { "ials", 1.0, false, recsys__source_ials },
     };
     static const struct {
         const char *name;

@@ -1,7 +1,9 @@
 /* refresh.c - derived state: every builder whose source is enabled runs over the model, and
  * the new set is swapped in atomically (derived.h). */
 #include "engine.h"
+#include "../retrieve/ease.h"
 #include "../retrieve/graph.h"
+#include "../retrieve/ials.h"
 #include "../retrieve/item2item.h"
 #include "../text/bm25.h"
 
@@ -10,6 +12,8 @@ static const recsys__builder *const builders[] = {
     &recsys__bm25_builder,
     &recsys__itemknn_builder,
     &recsys__rp3_builder,
+    &recsys__ease_builder,
+    &recsys__ials_builder,
 };
 
 /* True when a source named name is registered and enabled. Caller holds the lock. */
