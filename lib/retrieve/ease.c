@@ -1,5 +1,6 @@
 /* ease.c - EASE training and the "ease" source (see ease.h). */
 #include "ease.h"
+#include "topk.h"
 #include "../core/error.h"
 #include "../core/options.h"
 #include "../model/derived.h"
@@ -181,46 +182,6 @@ recsys_status recsys__ease_train(const recsys__mem *m, const recsys__interaction
 
 /* ------------------------------------------------------------------ the source */
 
-typedef struct scored {
-    uint32_t item;
-    double score;
-} scored;
-
-/* a ranks below b: lower score, or the same score and a higher index */
-static bool below(const scored *a, const scored *b)
-{
-    return a->score < b->score || (a->score == b->score && a->item > b->item);
-}
-
-static void sift_down(scored *h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < n && below(&h[l], &h[w]))
-            w = l;
-        if (r < n && below(&h[r], &h[w]))
-            w = r;
-        if (w == i)
-            return;
-        scored t = h[i];
-        h[i] = h[w];
-        h[w] = t;
-        i = w;
-    }
-}
-
-static void sift_up(scored *h, size_t i)
-{
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!below(&h[i], &h[p]))
-            return;
-        scored t = h[i];
-        h[i] = h[p];
-        h[p] = t;
-        i = p;
-    }
-}
 
 static recsys_status ease_retrieve(void *ctx, const recsys_query *q, recsys_candidates *out)
 {
@@ -236,7 +197,7 @@ static recsys_status ease_retrieve(void *ctx, const recsys_query *q, recsys_cand
     uint32_t *pos = NULL;
     float *pw = NULL, *acc = NULL;
     size_t npos = 0;
-    scored *h = NULL;
+    recsys__topk top = { 0 };
     recsys_status st = recsys__user_positives(m, q->model, q->user, &pos, &pw, &npos);
     if (st != RECSYS_OK)
         goto done;
@@ -257,12 +218,9 @@ static recsys_status ease_retrieve(void *ctx, const recsys_query *q, recsys_cand
         for (size_t i = 0; i < n; i++)
             acc[i] += w * row[i];
     }
-    size_t cap = RECSYS_MIN(q->limit, n);
-    if (!(h = recsys__alloc(m, cap * sizeof *h))) {
-        st = RECSYS_E_NOMEM;
+    if ((st = recsys__topk_init(&top, m, RECSYS_MIN(q->limit, n))) != RECSYS_OK)
         goto done;
-    }
-    size_t nh = 0, pi = 0;
+    size_t pi = 0;
     for (size_t r = 0; r < n; r++) {
         uint32_t it = s->item[r];
         while (pi < npos && pos[pi] < it)
@@ -270,31 +228,14 @@ static recsys_status ease_retrieve(void *ctx, const recsys_query *q, recsys_cand
         if ((pi < npos && pos[pi] == it) || !recsys__catalog_get(c, it) ||
             recsys__query_excluded(q, it) || !isfinite(acc[r]))
             continue;
-        scored e = { it, acc[r] };
-        if (nh < cap) {
-            h[nh] = e;
-            sift_up(h, nh++);
-        } else if (below(&h[0], &e)) {
-            h[0] = e;
-            sift_down(h, nh, 0);
-        }
+        recsys__topk_offer(&top, it, acc[r]);
     }
-    /* best first: repeatedly move the heap's minimum to the end */
-    for (size_t end = nh; end > 1; end--) {
-        scored t = h[0];
-        h[0] = h[end - 1];
-        h[end - 1] = t;
-        sift_down(h, end - 1, 0);
-    }
-    for (size_t i = 0; i < nh && st == RECSYS_OK; i++)
-        st = recsys__cands_add(out, h[i].item, h[i].score);
-    if (st == RECSYS_E_BUDGET)
-        st = RECSYS_OK;
+    st = recsys__topk_emit(&top, out);
 done:
     recsys__free(m, pos);
     recsys__free(m, pw);
     recsys__free(m, acc);
-    recsys__free(m, h);
+    recsys__topk_free(&top);
     return st;
 }
 

@@ -1,5 +1,6 @@
 /* ials.c - implicit ALS training, fold-in and the "ials" source (see ials.h). */
 #include "ials.h"
+#include "topk.h"
 #include "../core/error.h"
 #include "../core/options.h"
 #include "../model/derived.h"
@@ -643,69 +644,6 @@ recsys_status recsys__ials_fold_in(const void *state, const recsys__mem *m,
 
 /* ------------------------------------------------------------------ the source */
 
-typedef struct scored {
-    uint32_t item;
-    double score;
-} scored;
-
-/* a ranks below b: lower score, or the same score and a higher index */
-static bool below(const scored *a, const scored *b)
-{
-    return a->score < b->score || (a->score == b->score && a->item > b->item);
-}
-
-static void sift_down(scored *h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < n && below(&h[l], &h[w]))
-            w = l;
-        if (r < n && below(&h[r], &h[w]))
-            w = r;
-        if (w == i)
-            return;
-        scored t = h[i];
-        h[i] = h[w];
-        h[w] = t;
-        i = w;
-    }
-}
-
-static void sift_up(scored *h, size_t i)
-{
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!below(&h[i], &h[p]))
-            return;
-        scored t = h[i];
-        h[i] = h[p];
-        h[p] = t;
-        i = p;
-    }
-}
-
-/* Pushes s into the min-heap h of capacity cap holding *n entries. */
-static void heap_offer(scored *h, size_t cap, size_t *n, scored s)
-{
-    if (*n < cap) {
-        h[*n] = s;
-        sift_up(h, (*n)++);
-    } else if (below(&h[0], &s)) {
-        h[0] = s;
-        sift_down(h, *n, 0);
-    }
-}
-
-/* Empties the heap into best-first order (h[0] the best). */
-static void heap_sort(scored *h, size_t n)
-{
-    for (size_t end = n; end > 1; end--) {
-        scored t = h[0];
-        h[0] = h[end - 1];
-        h[end - 1] = t;
-        sift_down(h, end - 1, 0);
-    }
-}
 
 static recsys_status ials_retrieve(void *ctx, const recsys_query *q, recsys_candidates *out)
 {
@@ -722,7 +660,7 @@ static recsys_status ials_retrieve(void *ctx, const recsys_query *q, recsys_cand
     float *pw = NULL;
     size_t npos = 0, used = 0;
     float *u = NULL;
-    scored *h = NULL;
+    recsys__topk top = { 0 };
     recsys_status st = recsys__user_positives(m, q->model, q->user, &pos, &pw, &npos);
     if (st != RECSYS_OK)
         goto done;
@@ -735,12 +673,9 @@ static recsys_status ials_retrieve(void *ctx, const recsys_query *q, recsys_cand
         used == 0)
         goto done;
     size_t n = RECSYS_MIN(s->nitems, c->ids.n);
-    size_t cap = RECSYS_MIN(q->limit, n);
-    if (!(h = recsys__alloc(m, (cap ? cap : 1) * sizeof *h))) {
-        st = RECSYS_E_NOMEM;
+    if ((st = recsys__topk_init(&top, m, RECSYS_MIN(q->limit, n))) != RECSYS_OK)
         goto done;
-    }
-    size_t nh = 0, pi = 0;
+    size_t pi = 0;
     for (uint32_t i = 0; i < n; i++) {
         while (pi < npos && pos[pi] < i)
             pi++;
@@ -749,18 +684,14 @@ static recsys_status ials_retrieve(void *ctx, const recsys_query *q, recsys_cand
             continue;
         double v = dot(s->items + (size_t)i * k, u, k);
         if (isfinite(v))
-            heap_offer(h, cap, &nh, (scored){ i, v });
+            recsys__topk_offer(&top, i, v);
     }
-    heap_sort(h, nh);
-    for (size_t i = 0; i < nh && st == RECSYS_OK; i++)
-        st = recsys__cands_add(out, h[i].item, h[i].score);
-    if (st == RECSYS_E_BUDGET)
-        st = RECSYS_OK;
+    st = recsys__topk_emit(&top, out);
 done:
     recsys__free(m, pos);
     recsys__free(m, pw);
     recsys__free(m, u);
-    recsys__free(m, h);
+    recsys__topk_free(&top);
     return st;
 }
 

@@ -1,6 +1,7 @@
 /* item2item.c - item-based neighbours (itemknn) and the sparse item x item machinery the
  * graph source shares (see item2item.h). */
 #include "item2item.h"
+#include "topk.h"
 #include "../core/error.h"
 #include "../core/options.h"
 #include "../model/derived.h"
@@ -333,48 +334,6 @@ recsys_status recsys__item2item_build(const recsys__mem *m, const recsys__i2i_sp
 
 /* ------------------------------------------------------------ the request path */
 
-typedef struct scored {
-    uint32_t item;
-    double score;
-} scored;
-
-static inline bool sc_below(const scored *a, const scored *b)
-{
-    return a->score < b->score || (a->score == b->score && a->item > b->item);
-}
-
-static void sc_down(scored *h, size_t n, size_t i)
-{
-    scored x = h[i];
-    for (;;) {
-        size_t l = 2 * i + 1, w = i;
-        const scored *best = &x;
-        if (l < n && sc_below(&h[l], best)) {
-            w = l;
-            best = &h[l];
-        }
-        if (l + 1 < n && sc_below(&h[l + 1], best))
-            w = l + 1;
-        if (w == i)
-            break;
-        h[i] = h[w];
-        i = w;
-    }
-    h[i] = x;
-}
-
-static void sc_up(scored *h, size_t i)
-{
-    scored x = h[i];
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!sc_below(&x, &h[p]))
-            break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = x;
-}
 
 static bool has_sorted(const uint32_t *v, size_t n, uint32_t x)
 {
@@ -407,7 +366,7 @@ recsys_status recsys__item2item_retrieve(const recsys_query *q, recsys_candidate
     uint32_t *pitems = NULL, *keys = NULL;
     float *pw = NULL;
     double *vals = NULL;
-    scored *h = NULL;
+    recsys__topk top = { 0 };
     size_t np = 0;
     recsys_status st = recsys__user_positives(m, q->model, q->user, &pitems, &pw, &np);
     if (st != RECSYS_OK)
@@ -461,46 +420,25 @@ recsys_status recsys__item2item_retrieve(const recsys_query *q, recsys_candidate
     }
 
     bool skip_seen = recsys__query_opt(q, RECSYS_OPT_FILTER_SEEN) >= 0.5;
-    size_t hcap = RECSYS_MIN(q->limit, nkeys), nh = 0;
-    h = recsys__realloc_array(m, NULL, hcap, sizeof *h);
-    if (!h) {
-        st = RECSYS_E_NOMEM;
+    if ((st = recsys__topk_init(&top, m, RECSYS_MIN(q->limit, nkeys))) != RECSYS_OK)
         goto done;
-    }
     for (size_t s = 0; s < cap; s++) {
         if (!keys[s])
             continue;
-        scored e = { keys[s] - 1, vals[s] };
-        if (!(e.score > 0) || !isfinite(e.score) || !recsys__catalog_get(cat, e.item) ||
-            recsys__query_excluded(q, e.item) || (skip_seen && has_sorted(pitems, np, e.item)))
+        uint32_t item = keys[s] - 1;
+        double v = vals[s];
+        if (!(v > 0) || !isfinite(v) || !recsys__catalog_get(cat, item) ||
+            recsys__query_excluded(q, item) || (skip_seen && has_sorted(pitems, np, item)))
             continue;
-        if (nh < hcap) {
-            h[nh] = e;
-            sc_up(h, nh++);
-        } else if (sc_below(&h[0], &e)) {
-            h[0] = e;
-            sc_down(h, nh, 0);
-        }
+        recsys__topk_offer(&top, item, v);
     }
-    /* pop the worst to the end: best first */
-    for (size_t n = nh; n > 1; n--) {
-        scored t = h[0];
-        h[0] = h[n - 1];
-        h[n - 1] = t;
-        sc_down(h, n - 1, 0);
-    }
-    for (size_t r = 0; r < nh && st == RECSYS_OK; r++)
-        st = recsys__cands_add(out, h[r].item, h[r].score);
-    if (st == RECSYS_E_BUDGET) {
-        recsys__err_clear();
-        st = RECSYS_OK;
-    }
+    st = recsys__topk_emit(&top, out);
 done:
     recsys__free(m, pitems);
     recsys__free(m, pw);
     recsys__free(m, keys);
     recsys__free(m, vals);
-    recsys__free(m, h);
+    recsys__topk_free(&top);
     return st;
 }
 

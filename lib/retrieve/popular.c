@@ -1,5 +1,6 @@
 /* popular.c - the popular and trending sources (see sources.h). */
 #include "sources.h"
+#include "topk.h"
 #include "../core/error.h"
 
 /* ------------------------------------------------------------ decayed counters */
@@ -47,59 +48,6 @@ bool recsys__source_trending_score(const recsys_query *q, uint32_t idx, double *
     return true;
 }
 
-/* ------------------------------------------------------------ top-k selection */
-
-typedef struct scored {
-    uint32_t item;
-    double score;
-} scored;
-
-/* a ranks below b: lower score, or the same score and a higher index */
-static bool below(const scored *a, const scored *b)
-{
-    return a->score < b->score || (a->score == b->score && a->item > b->item);
-}
-
-static void sift_down(scored *h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < n && below(&h[l], &h[w]))
-            w = l;
-        if (r < n && below(&h[r], &h[w]))
-            w = r;
-        if (w == i)
-            return;
-        scored t = h[i];
-        h[i] = h[w];
-        h[w] = t;
-        i = w;
-    }
-}
-
-static void sift_up(scored *h, size_t i)
-{
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!below(&h[i], &h[p]))
-            return;
-        scored t = h[i];
-        h[i] = h[p];
-        h[p] = t;
-        i = p;
-    }
-}
-
-static int cmp_scored(const void *a, const void *b)
-{
-    const scored *x = a, *y = b;
-    if (below(x, y))
-        return 1;
-    if (below(y, x))
-        return -1;
-    return 0;
-}
-
 typedef bool (*score_fn)(const recsys_query *q, uint32_t idx, double *score);
 
 /* Scores every live, non-excluded item with fn, keeps the best limit (a min-heap), and adds
@@ -112,32 +60,16 @@ static recsys_status retrieve_top(const recsys_query *q, recsys_candidates *out,
     const recsys__catalog *c = &q->model->catalog;
     if (limit == 0 || c->ids.n == 0)
         return RECSYS_OK;
-    size_t cap = RECSYS_MIN(limit, c->ids.n);
-    const recsys__mem *m = out->mem ? out->mem : c->mem;
-    scored *h = recsys__alloc(m, cap * sizeof *h);
-    if (!h)
-        return RECSYS_E_NOMEM;
-    size_t n = 0;
+    recsys__topk top;
+    RECSYS_TRY(recsys__topk_init(&top, out->mem ? out->mem : c->mem, RECSYS_MIN(limit, c->ids.n)));
     for (uint32_t idx = 0; idx < c->ids.n; idx++) {
-        if (!recsys__catalog_get(c, idx) || recsys__query_excluded(q, idx))
-            continue;
-        scored s = { idx, 0 };
-        if (!fn(q, idx, &s.score))
-            continue;
-        if (n < cap) {
-            h[n] = s;
-            sift_up(h, n++);
-        } else if (below(&h[0], &s)) {
-            h[0] = s;
-            sift_down(h, n, 0);
-        }
+        double score;
+        if (recsys__catalog_get(c, idx) && !recsys__query_excluded(q, idx) && fn(q, idx, &score))
+            recsys__topk_offer(&top, idx, score);
     }
-    qsort(h, n, sizeof *h, cmp_scored);
-    recsys_status st = RECSYS_OK;
-    for (size_t i = 0; i < n && st == RECSYS_OK; i++)
-        st = recsys__cands_add(out, h[i].item, h[i].score);
-    recsys__free(m, h);
-    return st == RECSYS_E_BUDGET ? RECSYS_OK : st;
+    recsys_status st = recsys__topk_emit(&top, out);
+    recsys__topk_free(&top);
+    return st;
 }
 
 /* ------------------------------------------------------------ the two sources */
