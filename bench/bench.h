@@ -1,6 +1,6 @@
 /* bench.h - what the subcommands of recsys-bench share: the run context (catalog, --json,
  * progress), the result table, failure and usage exits, and an engine with the catalog loaded.
- * main.c implements it; each subcommand lives in its own file (latency.c, ingest.c). */
+ * main.c implements it; each subcommand lives in its own file (latency.c, ingest.c, eval.c). */
 #ifndef RECSYS_BENCH_H
 #define RECSYS_BENCH_H
 
@@ -37,6 +37,9 @@ typedef struct bench_ctx {
  * table and keys to ctx->out. Return 0; exit(1) on a library failure, exit(2) on bad input. */
 int bench_latency(bench_ctx *ctx, int argc, char **argv);
 int bench_ingest(bench_ctx *ctx, int argc, char **argv);
+/* eval.c: quality under ../shared/data/EVAL_PROTOCOL.md (reads no catalog, prints its own
+ * table; see the top of eval.c). */
+int bench_eval(bench_ctx *ctx, int argc, char **argv);
 
 /** Appends a row to the table main prints at the end. */
 void bench_add_row(const bench_row *row);

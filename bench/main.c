@@ -1,14 +1,15 @@
 /*
  * main.c - recsys-bench: subcommand dispatch, the common options, the machine, the table.
  *
- * Usage: recsys-bench <latency|ingest|all> [--catalog FILE] [--repeat R] [--json] [options]
+ * Usage: recsys-bench <latency|ingest|all|eval> [--catalog FILE] [--repeat R] [--json] [options]
  *
  * House rule: figures are medians of R repeated runs, each compared with a baseline measured
  * in the same run, on the machine printed first. Nothing here asserts a wall-clock time.
  * With --json the last line of stdout is one JSON object:
  *   {"command": "latency"|"ingest"|"all", "version": "0.1.0", "catalog": path,
  *    "machine": {"nproc": n, "cpu": model}, "latency": {...}, "ingest": [...]}
- * ("latency" and "ingest" are documented at the top of latency.c and ingest.c).
+ * ("latency" and "ingest" are documented at the top of latency.c and ingest.c). `eval` reads
+ * no catalog (no "catalog" key) and prints its own table; its keys are in eval.c.
  */
 #include <errno.h>
 #include <sched.h>
@@ -29,6 +30,11 @@ static const char usage_text[] =
     "      feedback events/s, one per call and in JSON batches, against a raw-append baseline\n"
     "  all\n"
     "      latency, then ingest with the memory store and the file store (sync os, full)\n"
+    "  eval --data DIR --dataset ml-100k|ml-latest-small|csv [--variant all|ge4]\n"
+    "       --pipeline popular|itemknn|rp3beta|ease|ials|content|hybrid|SRC,SRC,...\n"
+    "       [--grid small|none] [--set OPTION=VALUE]... [--items FILE]\n"
+    "      quality under ../shared/data/EVAL_PROTOCOL.md (for csv, --data is the file of\n"
+    "      user_id,item_id[,timestamp[,value]] and --items an optional item_id,title,tags file)\n"
     "common options:\n"
     "  --catalog FILE  catalog JSON (default data/catalog.json)\n"
     "  --repeat R      runs per figure, 1..64; the median is reported (default 5 / 3)\n"
@@ -205,12 +211,12 @@ int main(int argc, char **argv)
     if (nrest == 0)
         bench_usage("no command given");
     const char *cmd = rest[0];
-    int all = !strcmp(cmd, "all");
-    if (!all && strcmp(cmd, "latency") && strcmp(cmd, "ingest"))
+    int all = !strcmp(cmd, "all"), eval = !strcmp(cmd, "eval");
+    if (!all && !eval && strcmp(cmd, "latency") && strcmp(cmd, "ingest"))
         bench_usage("unknown command '%s'", cmd);
     if (all && nrest > 1)
         bench_usage("all takes only the common options, not '%s'", rest[1]);
-    if (!(ctx.catalog = read_file(ctx.catalog_path, &ctx.catalog_len))) {
+    if (!eval && !(ctx.catalog = read_file(ctx.catalog_path, &ctx.catalog_len))) {
         fprintf(stderr, "recsys-bench: cannot read the catalog %s: %s\n", ctx.catalog_path,
                 strerror(errno));
         return 1;
@@ -226,7 +232,8 @@ int main(int argc, char **argv)
     ctx.out = json_object();
     json_object_set_new(ctx.out, "command", json_string(cmd));
     json_object_set_new(ctx.out, "version", json_string(recsys_version_string()));
-    json_object_set_new(ctx.out, "catalog", json_string(ctx.catalog_path));
+    if (!eval)
+        json_object_set_new(ctx.out, "catalog", json_string(ctx.catalog_path));
     json_object_set_new(ctx.out, "machine", json_pack("{s:I,s:s}", "nproc", (json_int_t)nproc,
                                                       "cpu", cpu));
     if (all) {
@@ -237,13 +244,16 @@ int main(int argc, char **argv)
         bench_ingest(&ctx, 3, mem);
         bench_ingest(&ctx, 5, os);
         bench_ingest(&ctx, 5, full);
+    } else if (eval) {
+        bench_eval(&ctx, nrest, rest);
     } else if (!strcmp(cmd, "latency")) {
         bench_latency(&ctx, nrest, rest);
     } else {
         bench_ingest(&ctx, nrest, rest);
     }
     bench_progress_clear(&ctx);
-    print_table();
+    if (!eval)
+        print_table();
     if (ctx.json) {
         char *text = json_dumps(ctx.out, JSON_COMPACT | JSON_REAL_PRECISION(10));
         if (!text) {
