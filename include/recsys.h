@@ -508,6 +508,11 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_query_history(const recsys_qu
                                                                  const recsys_item **item,
                                                                  int32_t *type, int64_t *ts);
 /**
+ * Returns the anchor item of a "more like this" request (recsys_request_set_anchor()), or NULL.
+ * @since 0.2
+ */
+RECSYS_API const recsys_item *recsys_query_anchor(const recsys_query *q);
+/**
  * Looks an item up by id. @return the item, or NULL when unknown. @since 0.1
  */
 RECSYS_API const recsys_item *recsys_query_item(const recsys_query *q, const char *item_id);
@@ -1057,6 +1062,17 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_set_query(recsys_requ
  */
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_set_id(recsys_request *req,
                                                                   const char *request_id);
+/**
+ * Makes this a "more like this" request: the list should be items similar to item_id (for
+ * example on a product page). The collaborative sources then work from that item instead of
+ * the user's history; the user, when set, still personalises ranking and filters. The anchor
+ * itself is never recommended. NULL clears it. An id unknown to the catalog makes
+ * recsys_recommend() fail with RECSYS_E_NOT_FOUND.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (empty, too long or invalid UTF-8); RECSYS_E_NOMEM.
+ * @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_set_anchor(recsys_request *req,
+                                                                      const char *item_id);
 /**
  * Excludes an item from this request's results (copied).
  * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.1

@@ -60,8 +60,17 @@ static recsys_status context(run *r)
     q->now = recsys__engine_now(e, r->opt);
     q->limit = (size_t)opt(r, RECSYS_OPT_CANDIDATES_PER_SOURCE);
     q->opt = r->opt;
-    if (req->nexclude) {
-        r->exclude = recsys__alloc(&e->mem, req->nexclude * sizeof *r->exclude);
+    q->anchor = RECSYS_IDS_NONE;
+    if (req->anchor) {
+        q->anchor = recsys__catalog_find(&e->model.catalog, req->anchor);
+        if (q->anchor == RECSYS_IDS_NONE)
+            return recsys__err(RECSYS_E_NOT_FOUND, "anchor item '%.200s' is not in the catalog",
+                               req->anchor);
+    }
+    /* the exclusions: the request's own, and the anchor (never "similar to itself") */
+    size_t nex = req->nexclude + (q->anchor != RECSYS_IDS_NONE);
+    if (nex) {
+        r->exclude = recsys__alloc(&e->mem, nex * sizeof *r->exclude);
         if (!r->exclude)
             return RECSYS_E_NOMEM;
         size_t n = 0;
@@ -70,6 +79,8 @@ static recsys_status context(run *r)
             if (idx != RECSYS_IDS_NONE) /* an unknown id cannot be recommended anyway */
                 r->exclude[n++] = idx;
         }
+        if (q->anchor != RECSYS_IDS_NONE)
+            r->exclude[n++] = q->anchor;
         qsort(r->exclude, n, sizeof *r->exclude, cmp_u32);
         q->exclude = r->exclude;
         q->nexclude = n;

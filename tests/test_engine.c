@@ -198,6 +198,7 @@ typedef struct host {
     const char *propose;
     const char *drop;
     recsys_status fail;
+    char anchor[32]; /* the anchor the source last saw ("" = none) */
 } host;
 
 static void host_destroy(void *ctx)
@@ -212,6 +213,8 @@ static recsys_status host_retrieve(void *ctx, const recsys_query *q, recsys_cand
     if (h->fail)
         return recsys_error_set(h->fail, "backend down");
     assert_true(recsys_query_limit(q) > 0);
+    const recsys_item *a = recsys_query_anchor(q);
+    snprintf(h->anchor, sizeof h->anchor, "%s", a ? recsys_item_id(a) : "");
     return recsys_candidates_add(out, h->propose, 1.0);
 }
 
@@ -366,13 +369,14 @@ static void host_plugins_run_through_the_pipeline(void **state)
     }
     recsys_result_free(res);
     /* with the built-in sources off, only the host source's item can come back */
-    const char *builtin[] = { "popular", "trending", "content" };
-    for (int i = 0; i < 3; i++)
+    const char *builtin[] = { "popular", "trending", "content", "itemknn", "rp3beta" };
+    for (int i = 0; i < 5; i++)
         assert_int_equal(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, builtin[i], 0),
                          RECSYS_OK);
     assert_int_equal(recsys_recommend(e, rq, &res), RECSYS_OK);
     assert_int_equal(recsys_result_count(res), 1);
     assert_string_equal(recsys_result_item_id(res, 0), "f3");
+    assert_string_equal(src.anchor, "");
     assert_true(saw_f3 || n == 5);
     const char *sname;
     double sscore;
@@ -381,7 +385,13 @@ static void host_plugins_run_through_the_pipeline(void **state)
     assert_string_equal(sname, "host-src");
     assert_true(sscore == 1.0);
     recsys_result_free(res);
-    for (int i = 0; i < 3; i++)
+    /* a "more like this" request shows the anchor to every source */
+    assert_int_equal(recsys_request_set_anchor(rq, "c2"), RECSYS_OK);
+    assert_int_equal(recsys_recommend(e, rq, &res), RECSYS_OK);
+    assert_string_equal(src.anchor, "c2");
+    recsys_result_free(res);
+    assert_int_equal(recsys_request_set_anchor(rq, NULL), RECSYS_OK);
+    for (int i = 0; i < 5; i++)
         assert_int_equal(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, builtin[i], 1),
                          RECSYS_OK);
 

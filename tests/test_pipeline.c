@@ -212,6 +212,40 @@ static void impressions_are_logged_with_the_request_id(void **state)
     recsys_request_free(rq);
 }
 
+static void more_like_this_follows_the_anchor(void **state)
+{
+    recsys_engine *e = *state;
+    recsys_request *rq = NULL;
+    assert_int_equal(recsys_request_new(&rq), RECSYS_OK);
+    assert_int_equal(recsys_request_set_anchor(rq, "c1"), RECSYS_OK);
+    assert_int_equal(recsys_request_set_int(rq, RECSYS_OPT_TOP_N, 3), RECSYS_OK);
+    assert_int_equal(recsys_request_set_int(rq, RECSYS_OPT_LOG_IMPRESSIONS, 0), RECSYS_OK);
+    recsys_result *r = NULL;
+    /* anonymous: the list comes from the anchor alone (Distributed Systems: backend,
+     * scalability, architecture), the anchor itself never */
+    assert_int_equal(recsys_recommend(e, rq, &r), RECSYS_OK);
+    assert_true(recsys_result_count(r) >= 1);
+    assert_string_equal(recsys_result_item_id(r, 0), "c3");
+    assert_false(contains(r, "c1"));
+    recsys_result_free(r);
+    /* with a user too: still about the anchor, and the user's rules still hold */
+    assert_int_equal(recsys_request_set_user(rq, "u-film"), RECSYS_OK);
+    assert_int_equal(recsys_request_set_anchor(rq, "f1"), RECSYS_OK);
+    assert_int_equal(recsys_recommend(e, rq, &r), RECSYS_OK);
+    assert_false(contains(r, "f1"));
+    assert_false(contains(r, "f2")); /* u-film is 15 */
+    assert_false(contains(r, "f5")); /* disliked */
+    recsys_result_free(r);
+    /* an unknown anchor is an error, not an empty list */
+    assert_int_equal(recsys_request_set_anchor(rq, "nope"), RECSYS_OK);
+    assert_int_equal(recsys_recommend(e, rq, &r), RECSYS_E_NOT_FOUND);
+    assert_null(r);
+    assert_non_null(strstr(recsys_last_error(), "nope"));
+    assert_int_equal(recsys_request_set_anchor(rq, ""), RECSYS_E_INVALID_ARG);
+    assert_int_equal(recsys_request_set_anchor(rq, NULL), RECSYS_OK);
+    recsys_request_free(rq);
+}
+
 static void bad_input_leaves_the_engine_unchanged(void **state)
 {
     recsys_engine *e = *state;
@@ -376,6 +410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(cold_start_user_gets_their_stated_interests, setup, teardown),
         cmocka_unit_test_setup_teardown(feedback_changes_the_list, setup, teardown),
         cmocka_unit_test_setup_teardown(impressions_are_logged_with_the_request_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(more_like_this_follows_the_anchor, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_input_leaves_the_engine_unchanged, setup, teardown),
         cmocka_unit_test(reopening_a_file_store_restores_everything),
         cmocka_unit_test(forgetting_a_user_leaves_nothing),

@@ -21,6 +21,7 @@ RECSYS_API void recsys_request_free(recsys_request *r)
     recsys__free(M, r->user_id);
     recsys__free(M, r->text);
     recsys__free(M, r->id);
+    recsys__free(M, r->anchor);
     for (size_t i = 0; i < r->nexclude; i++)
         recsys__free(M, r->exclude[i]);
     recsys__free(M, r->exclude);
@@ -66,6 +67,15 @@ RECSYS_API recsys_status recsys_request_set_id(recsys_request *r, const char *re
     if (request_id && !request_id[0])
         return recsys__err(RECSYS_E_INVALID_ARG, "request_id is empty (use NULL to generate one)");
     return set_text(&r->id, request_id, RECSYS_ID_MAX_BYTES, "request_id");
+}
+
+RECSYS_API recsys_status recsys_request_set_anchor(recsys_request *r, const char *item_id)
+{
+    recsys__err_clear();
+    RECSYS_CHECK_ARG(r);
+    if (item_id && !item_id[0])
+        return recsys__err(RECSYS_E_INVALID_ARG, "anchor item id is empty (use NULL to clear it)");
+    return set_text(&r->anchor, item_id, RECSYS_ID_MAX_BYTES, "anchor item id");
 }
 
 RECSYS_API recsys_status recsys_request_exclude(recsys_request *r, const char *item_id)

@@ -7,6 +7,7 @@ struct recsys_request {
     char *user_id;
     char *text;
     char *id;
+    char *anchor;
     char **exclude;
     size_t nexclude, capexclude;
     recsys__optover *over; /* per-request option overrides, validated when set */

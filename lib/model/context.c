@@ -174,6 +174,13 @@ RECSYS_API recsys_status recsys_query_history(const recsys_query *q, size_t i,
     return RECSYS_OK;
 }
 
+RECSYS_API const recsys_item *recsys_query_anchor(const recsys_query *q)
+{
+    if (!q || q->anchor == RECSYS_IDS_NONE)
+        return NULL;
+    return recsys__catalog_get(&q->model->catalog, q->anchor);
+}
+
 RECSYS_API const recsys_item *recsys_query_item(const recsys_query *q, const char *item_id)
 {
     if (!q || !item_id)

@@ -406,6 +406,7 @@ struct recsys_query {
     const double *opt;         /* effective numeric option values by table slot */
     const uint32_t *exclude;   /* item indices excluded by the request, sorted */
     size_t nexclude;
+    uint32_t anchor;           /* "more like this" item, or RECSYS_IDS_NONE */
 };
 
 /* One provenance entry: a source that proposed a candidate. */

@@ -99,11 +99,15 @@ static recsys_status content_retrieve(void *ctx, const recsys_query *q, recsys_c
     recsys_status st = RECSYS_OK;
     if (!text) {
         const recsys__user *u = q->user;
-        if (!u)
+        if (q->anchor != RECSYS_IDS_NONE) { /* "more like this": the anchor is the query */
+            seeds[nseeds++] = q->anchor;
+        } else if (!u) {
             return RECSYS_OK; /* anonymous or unknown, and nothing to search for */
-        for (uint32_t i = 0; i < u->ninterests && st == RECSYS_OK; i++)
-            st = sbuf_add(&pseudo, u->interests[i]);
-        nseeds = pick_seeds(q, seeds);
+        } else {
+            for (uint32_t i = 0; i < u->ninterests && st == RECSYS_OK; i++)
+                st = sbuf_add(&pseudo, u->interests[i]);
+            nseeds = pick_seeds(q, seeds);
+        }
         for (size_t s = 0; s < nseeds && st == RECSYS_OK; s++) {
             const recsys_item *it = recsys__catalog_get(c, seeds[s]);
             st = sbuf_add(&pseudo, it->title);

@@ -189,7 +189,7 @@ static recsys_status ease_retrieve(void *ctx, const recsys_query *q, recsys_cand
     if (!q || !out)
         return recsys__err(RECSYS_E_INVALID_ARG, "ease: query or candidate set is NULL");
     const ease_state *s = q->derived ? q->derived->state[RECSYS__DERIVED_EASE] : NULL;
-    if (!s || q->limit == 0 || !q->user)
+    if (!s || q->limit == 0 || (!q->user && q->anchor == RECSYS_IDS_NONE))
         return RECSYS_OK;
     const recsys__catalog *c = &q->model->catalog;
     const recsys__mem *m = out->mem ? out->mem : c->mem;
@@ -198,7 +198,7 @@ static recsys_status ease_retrieve(void *ctx, const recsys_query *q, recsys_cand
     float *pw = NULL, *acc = NULL;
     size_t npos = 0;
     recsys__topk top = { 0 };
-    recsys_status st = recsys__user_positives(m, q->model, q->user, &pos, &pw, &npos);
+    recsys_status st = recsys__query_positives(m, q, &pos, &pw, &npos);
     if (st != RECSYS_OK)
         goto done;
     size_t used = 0;

@@ -651,7 +651,7 @@ static recsys_status ials_retrieve(void *ctx, const recsys_query *q, recsys_cand
     if (!q || !out)
         return recsys__err(RECSYS_E_INVALID_ARG, "ials: query or candidate set is NULL");
     const ials_state *s = q->derived ? q->derived->state[RECSYS__DERIVED_IALS] : NULL;
-    if (!s || q->limit == 0 || !q->user)
+    if (!s || q->limit == 0 || (!q->user && q->anchor == RECSYS_IDS_NONE))
         return RECSYS_OK;
     const recsys__catalog *c = &q->model->catalog;
     const recsys__mem *m = out->mem ? out->mem : c->mem;
@@ -661,7 +661,7 @@ static recsys_status ials_retrieve(void *ctx, const recsys_query *q, recsys_cand
     size_t npos = 0, used = 0;
     float *u = NULL;
     recsys__topk top = { 0 };
-    recsys_status st = recsys__user_positives(m, q->model, q->user, &pos, &pw, &npos);
+    recsys_status st = recsys__query_positives(m, q, &pos, &pw, &npos);
     if (st != RECSYS_OK)
         goto done;
     if (!(u = recsys__alloc(m, k * sizeof *u))) {

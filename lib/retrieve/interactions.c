@@ -178,3 +178,22 @@ recsys_status recsys__user_positives(const recsys__mem *m, const recsys__model *
     *n = k;
     return RECSYS_OK;
 }
+
+recsys_status recsys__query_positives(const recsys__mem *m, const recsys_query *q,
+                                      uint32_t **items, float **weights, size_t *n)
+{
+    if (q->anchor == RECSYS_IDS_NONE)
+        return recsys__user_positives(m, q->model, q->user, items, weights, n);
+    *items = recsys__alloc(m, sizeof **items);
+    *weights = *items ? recsys__alloc(m, sizeof **weights) : NULL;
+    if (!*weights) {
+        recsys__free(m, *items);
+        *items = NULL;
+        *n = 0;
+        return RECSYS_E_NOMEM;
+    }
+    (*items)[0] = q->anchor;
+    (*weights)[0] = 1.0f;
+    *n = 1;
+    return RECSYS_OK;
+}

@@ -31,4 +31,10 @@ recsys_status recsys__user_positives(const recsys__mem *m, const recsys__model *
                                      const recsys__user *u, uint32_t **items, float **weights,
                                      size_t *n);
 
+/* The items a collaborative source works from for this request: the anchor item alone (weight
+ * 1) for a "more like this" request, else the requesting user's positives as above (none for
+ * an anonymous or unknown user). Free both arrays with recsys__free. */
+recsys_status recsys__query_positives(const recsys__mem *m, const recsys_query *q,
+                                      uint32_t **items, float **weights, size_t *n);
+
 #endif

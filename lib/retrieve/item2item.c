@@ -359,7 +359,8 @@ recsys_status recsys__item2item_retrieve(const recsys_query *q, recsys_candidate
 {
     if (!q || !out)
         return recsys__err(RECSYS_E_INVALID_ARG, "source: query or candidate set is NULL");
-    if (!rows || !rows->nnz || !q->user || q->limit == 0 || !q->model)
+    if (!rows || !rows->nnz || (!q->user && q->anchor == RECSYS_IDS_NONE) || q->limit == 0 ||
+        !q->model)
         return RECSYS_OK;
     const recsys__catalog *cat = &q->model->catalog;
     const recsys__mem *m = out->mem ? out->mem : cat->mem;
@@ -368,7 +369,7 @@ recsys_status recsys__item2item_retrieve(const recsys_query *q, recsys_candidate
     double *vals = NULL;
     recsys__topk top = { 0 };
     size_t np = 0;
-    recsys_status st = recsys__user_positives(m, q->model, q->user, &pitems, &pw, &np);
+    recsys_status st = recsys__query_positives(m, q, &pitems, &pw, &np);
     if (st != RECSYS_OK)
         return st;
 

@@ -293,6 +293,7 @@ recsys_query *fixture_query(fixture *f, const char *user, const char *text, size
     f->q.opt = f->opts.num;
     f->q.exclude = f->exclude;
     f->q.nexclude = f->nexclude;
+    f->q.anchor = RECSYS_IDS_NONE;
     return &f->q;
 }
 
