@@ -128,6 +128,12 @@ static recsys_status op_recommend_logged(recsys_engine *e)
     return restore(st);
 }
 
+static recsys_status op_half_life(recsys_engine *e)
+{
+    /* popularity was accumulated with the old half-life: the change rebuilds it */
+    return recsys_engine_set_double(e, RECSYS_OPT_POPULAR_HALF_LIFE_DAYS, 2.5);
+}
+
 static recsys_status op_forget(recsys_engine *e)
 {
     return recsys_user_forget(e, "u-film");
@@ -137,17 +143,20 @@ static const struct {
     const char *name;
     op_fn fn;
     bool allocates; /* false: the call must not allocate at all (so cannot run out) */
+    op_fn reconfigure; /* options are the host's configuration, not stored state: re-applied
+                        * after a reopen before comparing */
 } ops[] = {
-    { "catalog_upsert_json", op_items_json, true },
-    { "catalog_upsert", op_item_spec, true },
-    { "catalog_remove", op_item_remove, false },
-    { "user_upsert_json", op_users_json, true },
-    { "user_upsert", op_user_spec, true },
-    { "feedback", op_feedback, true },
-    { "feedback_json", op_feedback_json, true },
-    { "refresh", op_refresh, true },
-    { "recommend", op_recommend_logged, true },
-    { "user_forget", op_forget, true },
+    { "catalog_upsert_json", op_items_json, true, NULL },
+    { "catalog_upsert", op_item_spec, true, NULL },
+    { "catalog_remove", op_item_remove, false, NULL },
+    { "user_upsert_json", op_users_json, true, NULL },
+    { "user_upsert", op_user_spec, true, NULL },
+    { "feedback", op_feedback, true, NULL },
+    { "feedback_json", op_feedback_json, true, NULL },
+    { "refresh", op_refresh, true, NULL },
+    { "recommend", op_recommend_logged, true, NULL },
+    { "user_forget", op_forget, true, NULL },
+    { "set_popular_half_life", op_half_life, true, op_half_life },
 };
 
 /* The ids a snapshot looks at: the fixture's and those the ops add. */
@@ -230,6 +239,8 @@ static int failure_loop(size_t opi, bool store)
     recsys_engine_free(e);
     assert_int_equal(a.live, 0); /* nothing leaked, through any path */
     e = open_engine(dir, &a, &rec, &w);
+    if (ops[opi].reconfigure)
+        assert_int_equal(ops[opi].reconfigure(e), RECSYS_OK);
     char *reopened = SNAP(e);
     tk_assert_same(after, reopened);
     recsys_engine_free(e);

@@ -246,6 +246,28 @@ static void more_like_this_follows_the_anchor(void **state)
     recsys_request_free(rq);
 }
 
+static void a_new_half_life_applies_to_past_events(void **state)
+{
+    recsys_engine *late = *state; /* loaded with the default half-lives */
+    assert_int_equal(recsys_engine_set_double(late, RECSYS_OPT_POPULAR_HALF_LIFE_DAYS, 0.05),
+                     RECSYS_OK);
+    assert_int_equal(recsys_engine_set_double(late, RECSYS_OPT_TRENDING_HALF_LIFE_H, 0.5),
+                     RECSYS_OK);
+    recsys_engine *early = NULL;
+    assert_int_equal(recsys_engine_new(NULL, &early), RECSYS_OK);
+    assert_int_equal(recsys_engine_set_double(early, RECSYS_OPT_POPULAR_HALF_LIFE_DAYS, 0.05),
+                     RECSYS_OK);
+    assert_int_equal(recsys_engine_set_double(early, RECSYS_OPT_TRENDING_HALF_LIFE_H, 0.5),
+                     RECSYS_OK);
+    tk_load(early);
+    char *a = tk_snapshot(late, tk_user_ids, tk_nusers, tk_item_ids, tk_nitems);
+    char *b = tk_snapshot(early, tk_user_ids, tk_nusers, tk_item_ids, tk_nitems);
+    tk_assert_same(b, a);
+    free(a);
+    free(b);
+    recsys_engine_free(early);
+}
+
 static void bad_input_leaves_the_engine_unchanged(void **state)
 {
     recsys_engine *e = *state;
@@ -411,6 +433,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(feedback_changes_the_list, setup, teardown),
         cmocka_unit_test_setup_teardown(impressions_are_logged_with_the_request_id, setup, teardown),
         cmocka_unit_test_setup_teardown(more_like_this_follows_the_anchor, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_new_half_life_applies_to_past_events, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_input_leaves_the_engine_unchanged, setup, teardown),
         cmocka_unit_test(reopening_a_file_store_restores_everything),
         cmocka_unit_test(forgetting_a_user_leaves_nothing),

@@ -65,15 +65,38 @@ void recsys__engine_sync_model_opts(recsys_engine *e)
     e->model.history_max = (size_t)o[recsys__opt_slot(RECSYS_OPT_HISTORY_MAX)];
 }
 
+/* Options whose value shapes state kept incrementally: changing one rebuilds that state. */
+static bool shapes_counters(int32_t key)
+{
+    return key == RECSYS_OPT_POPULAR_HALF_LIFE_DAYS || key == RECSYS_OPT_TRENDING_HALF_LIFE_H;
+}
+
 static recsys_status set_num(recsys_engine *e, int32_t key, int32_t type, double v)
 {
     int slot = -1;
     RECSYS_TRY(recsys__opt_check_num(key, type, v, &slot));
     recsys__wr(e);
+    double old = e->opts.num[slot];
     e->opts.num[slot] = v;
     recsys__engine_sync_model_opts(e);
+    recsys_status st = RECSYS_OK;
+    if (shapes_counters(key) && old != v) {
+        /* the item counters were accumulated with the old half-life: rebuild them from the
+         * store with the new one, or keep everything as it was */
+        recsys__counters c;
+        uint64_t impressions = 0;
+        st = recsys__engine_recount(e, NULL, &c, &impressions);
+        if (st == RECSYS_OK) {
+            recsys__counters_swap(&e->model, &c);
+            atomic_store(&e->impressions, impressions);
+            recsys__counters_free(&e->mem, &c);
+        } else {
+            e->opts.num[slot] = old;
+            recsys__engine_sync_model_opts(e);
+        }
+    }
     recsys__unlock(e);
-    return RECSYS_OK;
+    return st;
 }
 
 /* Reads a numeric option. An int option reads as either type (exactly); a double option only
@@ -261,6 +284,42 @@ static recsys_status load_event(void *arg, const recsys_event *ev)
         return RECSYS_OK;
     }
     return recsys__model_replay_event(&e->model, ev);
+}
+
+typedef struct recount {
+    const recsys__model *model;
+    recsys__counters *c;
+    const char *skip;
+    uint64_t impressions;
+} recount;
+
+static recsys_status recount_event(void *arg, const recsys_event *ev)
+{
+    recount *r = arg;
+    if (ev->type == RECSYS_EVENT_IMPRESSION) {
+        if (!r->skip || !ev->user_id || strcmp(ev->user_id, r->skip) != 0)
+            r->impressions++;
+        return RECSYS_OK;
+    }
+    recsys__counters_add(r->model, r->c, ev, r->skip);
+    return RECSYS_OK;
+}
+
+recsys_status recsys__engine_recount(recsys_engine *e, const char *skip_user, recsys__counters *c,
+                                     uint64_t *impressions)
+{
+    RECSYS_TRY(recsys__counters_init(&e->mem, e->model.catalog.ids.n, c));
+    recount rc = { &e->model, c, skip_user, 0 };
+    pthread_mutex_lock(&e->store_mu);
+    recsys_status st = e->store.scan_events(e->store.ctx, recount_event, &rc);
+    pthread_mutex_unlock(&e->store_mu);
+    if (st != RECSYS_OK) {
+        st = recsys__plugin_failed(st, "store", "scan_events");
+        recsys__counters_free(&e->mem, c);
+        return st;
+    }
+    *impressions = rc.impressions;
+    return RECSYS_OK;
 }
 
 static recsys_status load(recsys_engine *e)

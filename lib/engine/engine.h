@@ -73,6 +73,13 @@ void recsys__engine_free_derived(recsys_engine *e, recsys__derived *d);
 /* The clock: RECSYS_OPT_NOW if set, else the wall clock. */
 int64_t recsys__engine_now(const recsys_engine *e, const double *opt);
 
+/* Rebuilds the item counters and event counts from every event the store holds, except
+ * skip_user's (NULL = none), into *c (initialised here; the caller swaps it in with
+ * recsys__counters_swap and frees it) and *impressions. Caller holds the lock exclusively.
+ * Changes nothing itself, so a failure leaves the engine as it was. */
+recsys_status recsys__engine_recount(recsys_engine *e, const char *skip_user, recsys__counters *c,
+                                     uint64_t *impressions);
+
 /* The JSON size limit in force (RECSYS_OPT_MAX_JSON_BYTES). Takes the lock shared. */
 size_t recsys__engine_json_limit(recsys_engine *e);
 

@@ -133,25 +133,6 @@ RECSYS_API recsys_status recsys_user_get_json(recsys_engine *e, const char *user
     return st;
 }
 
-typedef struct recount {
-    const recsys__model *model;
-    recsys__counters *c;
-    const char *skip;
-    uint64_t impressions;
-} recount;
-
-static recsys_status recount_event(void *arg, const recsys_event *ev)
-{
-    recount *r = arg;
-    if (ev->type == RECSYS_EVENT_IMPRESSION) {
-        if (!r->skip || !ev->user_id || strcmp(ev->user_id, r->skip) != 0)
-            r->impressions++;
-        return RECSYS_OK;
-    }
-    recsys__counters_add(r->model, r->c, ev, r->skip);
-    return RECSYS_OK;
-}
-
 RECSYS_API recsys_status recsys_user_forget(recsys_engine *e, const char *user_id)
 {
     recsys__err_clear();
@@ -165,16 +146,9 @@ RECSYS_API recsys_status recsys_user_forget(recsys_engine *e, const char *user_i
      *    events (memory holds only a bounded history, the store holds all of it). */
     recsys__counters c;
     memset(&c, 0, sizeof c);
-    recount rc = { &e->model, &c, user_id, 0 };
+    uint64_t impressions = 0;
     if (st == RECSYS_OK)
-        st = recsys__counters_init(&e->mem, e->model.catalog.ids.n, &c);
-    if (st == RECSYS_OK) {
-        pthread_mutex_lock(&e->store_mu);
-        st = e->store.scan_events(e->store.ctx, recount_event, &rc);
-        pthread_mutex_unlock(&e->store_mu);
-        if (st != RECSYS_OK)
-            st = recsys__plugin_failed(st, "store", "scan_events");
-    }
+        st = recsys__engine_recount(e, user_id, &c, &impressions);
     /* 2. The store forgets (it compacts so no file keeps a trace). */
     if (st == RECSYS_OK) {
         pthread_mutex_lock(&e->store_mu);
@@ -187,7 +161,7 @@ RECSYS_API recsys_status recsys_user_forget(recsys_engine *e, const char *user_i
     if (st == RECSYS_OK) {
         st = recsys__model_forget_user(&e->model, user_id);
         recsys__counters_swap(&e->model, &c);
-        atomic_store(&e->impressions, rc.impressions);
+        atomic_store(&e->impressions, impressions);
     }
     recsys__unlock(e);
     recsys__counters_free(&e->mem, &c);

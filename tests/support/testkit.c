@@ -279,6 +279,14 @@ char *tk_snapshot(recsys_engine *e, const char *const *users, size_t nusers,
         snprintf(line, sizeof line, "count %d = %llu\n", c, (unsigned long long)v);
         put(&b, line);
     }
+    static const int32_t opts[] = { RECSYS_OPT_POPULAR_HALF_LIFE_DAYS,
+                                    RECSYS_OPT_TRENDING_HALF_LIFE_H };
+    for (size_t i = 0; i < sizeof opts / sizeof *opts; i++) {
+        double v = 0;
+        assert_int_equal(recsys_engine_get_double(e, opts[i], &v), RECSYS_OK);
+        snprintf(line, sizeof line, "option %d = %.17g\n", (int)opts[i], v);
+        put(&b, line);
+    }
     for (size_t i = 0; i < nitems; i++) {
         char *js = NULL;
         recsys_status st = recsys_catalog_get_json(e, items[i], &js);
