@@ -76,7 +76,7 @@ static void builder_describes_its_slot(void **state)
 {
     (void)state;
     assert_int_equal(recsys__rp3_builder.slot, RECSYS__DERIVED_RP3);
-    assert_string_equal(recsys__rp3_builder.source, "rp3beta");
+    assert_string_equal(recsys__rp3_builder.sources[0], "rp3beta");
     assert_non_null(recsys__rp3_builder.build);
     assert_non_null(recsys__rp3_builder.free);
 }

@@ -281,7 +281,7 @@ static void ials_builder_reads_the_options(void **state)
     recsys__ials_free(&f->mem, s2);
     recsys__ials_builder.free(&f->mem, s);
     assert_int_equal(recsys__ials_builder.slot, RECSYS__DERIVED_IALS);
-    assert_string_equal(recsys__ials_builder.source, "ials");
+    assert_string_equal(recsys__ials_builder.sources[0], "ials");
     /* nothing to train on */
     fixture *g = fixture_new();
     add_items(g, 2);

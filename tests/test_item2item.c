@@ -76,7 +76,7 @@ static void builder_describes_its_slot(void **state)
 {
     (void)state;
     assert_int_equal(recsys__itemknn_builder.slot, RECSYS__DERIVED_ITEMKNN);
-    assert_string_equal(recsys__itemknn_builder.source, "itemknn");
+    assert_string_equal(recsys__itemknn_builder.sources[0], "itemknn");
     assert_non_null(recsys__itemknn_builder.build);
     assert_non_null(recsys__itemknn_builder.free);
 }

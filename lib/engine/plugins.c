@@ -8,6 +8,7 @@
 #include "../retrieve/graph.h"
 #include "../retrieve/ials.h"
 #include "../retrieve/item2item.h"
+#include "../retrieve/session.h"
 #include "../retrieve/sources.h"
 
 typedef struct kind_info {
@@ -222,6 +223,7 @@ recsys_status recsys__engine_add_builtins(recsys_engine *e)
         { "trending", 0.5, true, recsys__source_trending },
         { "itemknn", 1.0, true, recsys__source_itemknn },
         { "rp3beta", 1.0, true, recsys__source_rp3beta },
+        { "session", 1.0, true, recsys__source_session }, /* reads itemknn's neighbours */
         /* off by default: EASE's memory grows with the square of the catalog, and iALS
          * trains for seconds on large data; recsys_engine_plugin_enable() turns them on */
         { "ease", 1.0, false, recsys__source_ease },

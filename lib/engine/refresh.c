@@ -16,13 +16,14 @@ static const recsys__builder *const builders[] = {
     &recsys__ials_builder,
 };
 
-/* True when a source named name is registered and enabled. Caller holds the lock. */
-static bool source_enabled(const recsys_engine *e, const char *name)
+/* True when one of the builder's sources is registered and enabled. Caller holds the lock. */
+static bool needed(const recsys_engine *e, const recsys__builder *b)
 {
     const recsys__plugins *ps = &e->plugins[RECSYS_PLUGIN_SOURCE];
-    for (size_t i = 0; i < ps->n; i++)
-        if (ps->v[i].enabled && strcmp(ps->v[i].name, name) == 0)
-            return true;
+    for (int k = 0; k < RECSYS__BUILDER_SOURCES && b->sources[k]; k++)
+        for (size_t i = 0; i < ps->n; i++)
+            if (ps->v[i].enabled && strcmp(ps->v[i].name, b->sources[k]) == 0)
+                return true;
     return false;
 }
 
@@ -36,13 +37,13 @@ recsys_status recsys__engine_build_derived(recsys_engine *e, recsys__derived **o
     recsys_status st = RECSYS_OK;
     for (size_t i = 0; st == RECSYS_OK && i < RECSYS_ARRAY_LEN(builders); i++) {
         const recsys__builder *b = builders[i];
-        if (!source_enabled(e, b->source))
+        if (!needed(e, b))
             continue;
         st = b->build(&ctx, &d->state[b->slot]);
         if (st == RECSYS_OK)
             d->builder[b->slot] = b;
         else
-            recsys__err_prefix(b->source);
+            recsys__err_prefix(b->sources[0]);
     }
     d->nitems = e->model.catalog.ids.n;
     if (st != RECSYS_OK) {

@@ -31,9 +31,13 @@ typedef struct recsys__build_ctx {
 } recsys__build_ctx;
 
 /* Builds one slot's state. *out may be set to NULL (nothing to build, e.g. no events). */
+#define RECSYS__BUILDER_SOURCES 4
+
 typedef struct recsys__builder {
     int slot;
-    const char *source; /* the built-in source that reads it: built only when it is enabled */
+    /* the built-in sources that read it (unused entries NULL): built only when one of them is
+     * enabled */
+    const char *sources[RECSYS__BUILDER_SOURCES];
     recsys_status (*build)(const recsys__build_ctx *ctx, void **out);
     void (*free)(const recsys__mem *m, void *state);
 } recsys__builder;

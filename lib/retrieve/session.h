@@ -24,7 +24,8 @@
  * is on, the session's own positive items (the "seen" filter would drop them anyway).
  * Nothing for an anonymous or unknown user, an empty or finished session, or when there is
  * no itemknn state (the itemknn source disabled, or nothing built yet). The source has no
- * builder of its own: it reuses itemknn's state.
+ * builder of its own: it reuses itemknn's state. A "more like this" anchor (q->anchor) does
+ * not seed it: the anchor is the other sources' seed, the session is the user's own.
  *
  * Cost per request: O(s log s + s * k) for s session events and k neighbours per item, with
  * memory of the same order; nothing is proportional to the catalog. */
