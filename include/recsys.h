@@ -223,6 +223,9 @@ typedef enum recsys_option {
     RECSYS_OPT_IALS_REG = 215,           /**< double: iALS L2 regularisation. @since 0.2 */
     RECSYS_OPT_IALS_ALPHA = 216,         /**< double: iALS confidence scale. @since 0.2 */
     RECSYS_OPT_TRAIN_THREADS = 217,      /**< int: threads for training (0 = all cores). @since 0.2 */
+    RECSYS_OPT_VECTOR_INDEX = 218,       /**< str: faiss index factory string ("" = automatic). @since 0.2 */
+    RECSYS_OPT_VECTOR_EXACT_MAX = 219,   /**< int: largest catalog searched exactly. @since 0.2 */
+    RECSYS_OPT_VECTOR_NPROBE = 220,      /**< int: IVF lists probed per query. @since 0.2 */
     RECSYS_OPT_RANK_W_SOURCE = 301,      /**< double: weight of the merged source score */
     RECSYS_OPT_RANK_W_CATEGORY = 302,    /**< double: weight of category affinity */
     RECSYS_OPT_RANK_W_TAG = 303,         /**< double: weight of tag affinity */

@@ -35,7 +35,8 @@ static void ev(fixture *f, const char *user, int item, int32_t type)
  * the status is want. */
 static void *build(fixture *f, const recsys__mem *m, recsys_status want)
 {
-    recsys__build_ctx ctx = { m, &f->model, f->opts.num, 7, false };
+    recsys__build_ctx ctx = { .mem = m, .model = &f->model, .opt = f->opts.num,
+                                 .seed = 7, .progress = false };
     void *state = (void *)1;
     recsys_status st = recsys__ease_builder.build(&ctx, &state);
     if (st != want)
@@ -446,7 +447,8 @@ static void ease_out_of_memory(void **state)
     long n;
     for (n = 1;; n++) {
         f->oom_stats.fail_at = n;
-        recsys__build_ctx ctx = { &f->oom, &f->model, f->opts.num, 7, false };
+        recsys__build_ctx ctx = { .mem = &f->oom, .model = &f->model, .opt = f->opts.num,
+                                 .seed = 7, .progress = false };
         void *s = NULL;
         recsys_status st = recsys__ease_builder.build(&ctx, &s);
         f->oom_stats.fail_at = 0;

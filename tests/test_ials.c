@@ -261,7 +261,8 @@ static void ials_builder_reads_the_options(void **state)
     fixture_set_opt(f, RECSYS_OPT_IALS_FACTORS, 3);
     fixture_set_opt(f, RECSYS_OPT_IALS_ITERATIONS, 2);
     fixture_set_opt(f, RECSYS_OPT_TRAIN_THREADS, 0); /* every core */
-    recsys__build_ctx ctx = { &f->mem, &f->model, f->opts.num, 5, false };
+    recsys__build_ctx ctx = { .mem = &f->mem, .model = &f->model, .opt = f->opts.num,
+                                 .seed = 5, .progress = false };
     void *s = NULL;
     assert_int_equal(recsys__ials_builder.build(&ctx, &s), RECSYS_OK);
     const float *v;
@@ -286,7 +287,8 @@ static void ials_builder_reads_the_options(void **state)
     fixture *g = fixture_new();
     add_items(g, 2);
     ev(g, "x", 0, RECSYS_EVENT_DISLIKE);
-    recsys__build_ctx ctx2 = { &g->mem, &g->model, g->opts.num, 5, false };
+    recsys__build_ctx ctx2 = { .mem = &g->mem, .model = &g->model, .opt = g->opts.num,
+                                 .seed = 5, .progress = false };
     s = (void *)1;
     assert_int_equal(recsys__ials_builder.build(&ctx2, &s), RECSYS_OK);
     assert_null(s);
@@ -521,7 +523,8 @@ static void ials_out_of_memory(void **state)
     fixture_set_opt(f, RECSYS_OPT_TRAIN_THREADS, 2);
     long n;
     for (n = 1;; n++) {
-        recsys__build_ctx ctx = { &f->oom, &f->model, f->opts.num, 3, false };
+        recsys__build_ctx ctx = { .mem = &f->oom, .model = &f->model, .opt = f->opts.num,
+                                 .seed = 3, .progress = false };
         void *s = NULL;
         f->oom_stats.fail_at = n;
         recsys_status st = recsys__ials_builder.build(&ctx, &s);
@@ -652,7 +655,8 @@ static void ials_ml100k_ndcg(void **state)
     fixture_set_opt(f, RECSYS_OPT_IALS_ITERATIONS, 15);
     fixture_set_opt(f, RECSYS_OPT_IALS_ALPHA, 0.3);
     fixture_set_opt(f, RECSYS_OPT_IALS_REG, 10);
-    recsys__build_ctx ctx = { &f->mem, &f->model, f->opts.num, 42, false };
+    recsys__build_ctx ctx = { .mem = &f->mem, .model = &f->model, .opt = f->opts.num,
+                                 .seed = 42, .progress = false };
     void *s = NULL;
     assert_int_equal(recsys__ials_builder.build(&ctx, &s), RECSYS_OK);
     set_state(f, s);

@@ -8,6 +8,7 @@
 
 #define I RECSYS_OPTTYPE_INT
 #define D RECSYS_OPTTYPE_DOUBLE
+#define S RECSYS_OPTTYPE_STR
 
 /* Keep sorted by key. Never renumber or reuse a key. */
 const recsys__optdef recsys__optdefs[] = {
@@ -58,6 +59,13 @@ const recsys__optdef recsys__optdefs[] = {
       "confidence scale of iALS (confidence = 1 + alpha * event weight)", 0, 1e6, 0.3, NULL },
     { RECSYS_OPT_TRAIN_THREADS, I, "retrieve.train_threads",
       "threads for model training (0 = every core)", 0, 256, 0, NULL },
+    { RECSYS_OPT_VECTOR_INDEX, S, "retrieve.vector_index",
+      "faiss index factory string for the vector source; empty = exact up to "
+      "retrieve.vector_exact_max items, IVF beyond", 0, 0, 0, "" },
+    { RECSYS_OPT_VECTOR_EXACT_MAX, I, "retrieve.vector_exact_max",
+      "largest catalog the vector source searches exactly", 1, 1e9, 200000, NULL },
+    { RECSYS_OPT_VECTOR_NPROBE, I, "retrieve.vector_nprobe", "IVF lists probed per query", 1,
+      65536, 8, NULL },
     { RECSYS_OPT_RANK_W_SOURCE, D, "rank.w_source", "weight of the merged source score", 0, 100,
       1.0, NULL },
     { RECSYS_OPT_RANK_W_CATEGORY, D, "rank.w_category", "weight of category affinity", 0, 100,
@@ -77,6 +85,7 @@ _Static_assert(RECSYS_ARRAY_LEN(recsys__optdefs) <= RECSYS_OPT_SLOTS, "grow RECS
 
 #undef I
 #undef D
+#undef S
 
 int recsys__opt_slot(int32_t key)
 {

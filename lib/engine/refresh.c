@@ -33,7 +33,9 @@ recsys_status recsys__engine_build_derived(recsys_engine *e, recsys__derived **o
     recsys__derived *d = recsys__calloc(m, 1, sizeof *d);
     if (!d)
         return RECSYS_E_NOMEM;
-    recsys__build_ctx ctx = { m, &e->model, e->opts.num, e->seed, isatty(STDERR_FILENO) != 0 };
+    recsys__build_ctx ctx = { .mem = m, .model = &e->model, .opt = e->opts.num, .seed = e->seed,
+                              .progress = isatty(STDERR_FILENO) != 0,
+                              .str_opt = (const char *const *)e->opts.str, .built = d->state };
     recsys_status st = RECSYS_OK;
     for (size_t i = 0; st == RECSYS_OK && i < RECSYS_ARRAY_LEN(builders); i++) {
         const recsys__builder *b = builders[i];

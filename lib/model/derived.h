@@ -15,6 +15,7 @@ typedef enum recsys__derived_slot {
     RECSYS__DERIVED_RP3,      /* lib/retrieve/graph.h: RP3beta item-item transitions */
     RECSYS__DERIVED_EASE,     /* lib/retrieve/ease.h: the EASE item-item weight matrix */
     RECSYS__DERIVED_IALS,     /* lib/retrieve/ials.h: implicit ALS factors */
+    RECSYS__DERIVED_VECTOR,   /* lib/retrieve/vector.h: the faiss index over item vectors */
     RECSYS__DERIVED_SLOTS
 } recsys__derived_slot;
 
@@ -28,8 +29,12 @@ typedef struct recsys__build_ctx {
     const double *opt;
     uint64_t seed;
     bool progress;
+    const char *const *str_opt; /* string option values by table slot (NULL = the default) */
+    void *const *built;         /* state[] of this refresh so far, by slot */
 } recsys__build_ctx;
 
+/* Builders run in slot order, so a builder may read the state of a lower slot that was built
+ * in the same refresh through ctx->built (e.g. the vector index over iALS item factors). */
 /* Builds one slot's state. *out may be set to NULL (nothing to build, e.g. no events). */
 #define RECSYS__BUILDER_SOURCES 4
 

@@ -118,7 +118,8 @@ void cf_random_views(fixture *f, int n_users, int per_user, uint32_t seed)
 
 recsys__build_ctx cf_ctx(fixture *f, const recsys__mem *m)
 {
-    recsys__build_ctx c = { m ? m : &f->mem, &f->model, f->opts.num, 42, false };
+    recsys__build_ctx c = { .mem = m ? m : &f->mem, .model = &f->model, .opt = f->opts.num,
+                                 .seed = 42, .progress = false };
     return c;
 }
 
