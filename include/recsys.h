@@ -313,7 +313,8 @@ typedef enum recsys_event_type {
 typedef struct recsys_event {
     uint32_t struct_size;   /**< sizeof(recsys_event) */
     int32_t type;           /**< a recsys_event_type */
-    int64_t timestamp;      /**< Unix seconds; 0 means "now" (RECSYS_OPT_NOW or the clock) */
+    int64_t timestamp;      /**< Unix seconds; 0 means "now" (RECSYS_OPT_NOW or the clock);
+                                 more than a day after the clock is refused */
     double value;           /**< rating, seconds watched...; 0 when the type has no value */
     const char *user_id;    /**< required */
     const char *item_id;    /**< required except for RECSYS_EVENT_SEARCH */
@@ -529,8 +530,11 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_query_option(const recsys_que
 
 /**
  * Adds a candidate from a source. A repeated item keeps the higher score.
+ * Only a source may add, to the list it is handed (filters, rankers and diversifiers get
+ * RECSYS_E_STATE: nothing may enter the list after the filters).
  * @param[in] score finite. @return RECSYS_OK; RECSYS_E_NOT_FOUND for an unknown item id;
- *         RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM; RECSYS_E_BUDGET once the limit is reached.
+ *         RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM; RECSYS_E_BUDGET once the limit is reached;
+ *         RECSYS_E_STATE outside a source.
  * @since 0.1
  */
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_candidates_add(recsys_candidates *c,

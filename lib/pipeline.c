@@ -10,8 +10,8 @@
  *   8 respond    the result; impressions logged with the request id
  *
  * Stages talk only through the recsys_query and recsys_candidates handed to them. The
- * engine's lock is held shared from stage 1 to 8; impressions are logged after it is
- * released (engine.h explains the locking). */
+ * engine's lock is held shared from stage 1 to 8, impression logging included (engine.h
+ * explains the locking). */
 #include "engine/request.h"
 #include "core/clock.h"
 #include "llm/explain.h"
@@ -113,8 +113,10 @@ static recsys_status retrieve(run *r)
         w[r->nlists] = p->weight;
         r->nlists++;
         st = p->vt.source.retrieve(p->vt.source.ctx, &r->q, l);
-        if (st == RECSYS_E_BUDGET) /* the source kept adding past its limit: the list is full */
+        if (st == RECSYS_E_BUDGET) { /* the source kept adding past its limit: the list is full */
+            recsys__err_clear();
             st = RECSYS_OK;
+        }
         if (st != RECSYS_OK)
             st = recsys__plugin_failed(st, "source", p->name);
     }
@@ -166,7 +168,8 @@ static recsys_status rank(run *r)
         if (st != RECSYS_OK)
             return recsys__plugin_failed(st, "ranker", p->name);
     }
-    qsort_r(r->c.v, r->c.n, sizeof *r->c.v, by_score, (void *)&r->e->model.catalog);
+    if (r->c.n > 1)
+        qsort_r(r->c.v, r->c.n, sizeof *r->c.v, by_score, (void *)&r->e->model.catalog);
     return RECSYS_OK;
 }
 
@@ -315,19 +318,20 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
     recsys_result *res = NULL;
     if (st == RECSYS_OK)
         st = respond(&r, &res);
+    /* Impressions are logged before the shared lock is released, so that a concurrent
+     * recsys_user_forget (which takes the lock exclusively) cannot run between the answer
+     * and its log and leave the forgotten user's id in the store. */
     bool log = opt(&r, RECSYS_OPT_LOG_IMPRESSIONS) != 0 && req->user_id;
-    int64_t now = r.q.now;
+    if (st == RECSYS_OK && log && res->n)
+        st = log_impressions(e, res, req->user_id, r.q.now);
     run_free(&r);
     recsys__unlock(e);
-    if (st == RECSYS_OK && log && res->n) {
-        st = log_impressions(e, res, req->user_id, now);
-        if (st != RECSYS_OK) {
-            recsys__err_saved s;
-            recsys__err_save(&s);
-            recsys_result_free(res);
-            recsys__err_restore(&s);
-            return st;
-        }
+    if (st != RECSYS_OK && res) {
+        recsys__err_saved s;
+        recsys__err_save(&s);
+        recsys_result_free(res);
+        recsys__err_restore(&s);
+        return st;
     }
     if (st == RECSYS_OK) {
         atomic_fetch_add(&e->requests, 1);

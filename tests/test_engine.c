@@ -242,6 +242,8 @@ static recsys_status host_score(void *ctx, const recsys_query *q, recsys_candida
         assert_int_equal(recsys_candidates_set_score(c, i, (double)(unsigned char)t[0]), RECSYS_OK);
     }
     assert_int_equal(recsys_candidates_set_score(c, 0, 1.0 / 0.0), RECSYS_E_INVALID_ARG);
+    /* nothing may enter the list after the filters */
+    assert_int_equal(recsys_candidates_add(c, "f2", 9.0), RECSYS_E_STATE);
     return RECSYS_OK;
 }
 

@@ -268,6 +268,67 @@ static void a_new_half_life_applies_to_past_events(void **state)
     recsys_engine_free(early);
 }
 
+static void purchases_and_dislikes_outlive_the_history_bound(void **state)
+{
+    recsys_engine *e = *state;
+    assert_int_equal(recsys_engine_set_int(e, RECSYS_OPT_HISTORY_MAX, 4), RECSYS_OK);
+    tk_feedback(e, "u-bound", "l2", RECSYS_EVENT_PURCHASE, TK_NOW - 900);
+    tk_feedback(e, "u-bound", "f3", RECSYS_EVENT_DISLIKE, TK_NOW - 800);
+    const char *views[] = { "c1", "c2", "c3", "c4", "f1" };
+    for (int i = 0; i < 5; i++)
+        tk_feedback(e, "u-bound", views[i], RECSYS_EVENT_VIEW, TK_NOW - 700 + i);
+    recsys_result *r = rec(e, "u-bound", NULL, 12, false);
+    assert_false(contains(r, "l2")); /* bought: never again */
+    assert_false(contains(r, "f3")); /* disliked */
+    recsys_result_free(r);
+}
+
+static void forgetting_drops_what_was_learnt_from_the_user(void **state)
+{
+    recsys_engine *e = *state;
+    /* only u-pair ever touched both l2 and f3: itemknn learns they go together */
+    tk_feedback(e, "u-pair", "l2", RECSYS_EVENT_PURCHASE, TK_NOW - 500);
+    tk_feedback(e, "u-pair", "f3", RECSYS_EVENT_PURCHASE, TK_NOW - 400);
+    assert_int_equal(recsys_refresh(e), RECSYS_OK);
+    recsys_request *rq = NULL;
+    assert_int_equal(recsys_request_new(&rq), RECSYS_OK);
+    assert_int_equal(recsys_request_set_anchor(rq, "l2"), RECSYS_OK);
+    assert_int_equal(recsys_request_set_int(rq, RECSYS_OPT_LOG_IMPRESSIONS, 0), RECSYS_OK);
+    recsys_result *r = NULL;
+    assert_int_equal(recsys_recommend(e, rq, &r), RECSYS_OK);
+    bool learnt = false;
+    for (size_t i = 0; i < recsys_result_count(r); i++)
+        for (size_t j = 0; j < recsys_result_source_count(r, i); j++) {
+            const char *name;
+            assert_int_equal(recsys_result_source(r, i, j, &name, NULL), RECSYS_OK);
+            learnt |= !strcmp(recsys_result_item_id(r, i), "f3") && !strcmp(name, "itemknn");
+        }
+    assert_true(learnt);
+    recsys_result_free(r);
+    assert_int_equal(recsys_user_forget(e, "u-pair"), RECSYS_OK);
+    /* at once, not after the next refresh: nothing learnt from u-pair is served */
+    assert_int_equal(recsys_recommend(e, rq, &r), RECSYS_OK);
+    for (size_t i = 0; i < recsys_result_count(r); i++)
+        for (size_t j = 0; j < recsys_result_source_count(r, i); j++) {
+            const char *name;
+            assert_int_equal(recsys_result_source(r, i, j, &name, NULL), RECSYS_OK);
+            assert_false(!strcmp(recsys_result_item_id(r, i), "f3") && !strcmp(name, "itemknn"));
+        }
+    recsys_result_free(r);
+    recsys_request_free(rq);
+}
+
+static void an_empty_candidate_set_is_an_empty_list(void **state)
+{
+    recsys_engine *e = *state;
+    const char *all[] = { "content", "popular", "trending", "itemknn", "rp3beta", "session" };
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, all[i], 0), RECSYS_OK);
+    recsys_result *r = rec(e, "u-ml", NULL, 10, true);
+    assert_int_equal(recsys_result_count(r), 0);
+    recsys_result_free(r);
+}
+
 static void bad_input_leaves_the_engine_unchanged(void **state)
 {
     recsys_engine *e = *state;
@@ -310,6 +371,11 @@ static void bad_input_leaves_the_engine_unchanged(void **state)
     ev.type = RECSYS_EVENT_CLICK;
     ev.user_id = "\xff";
     assert_int_equal(recsys_feedback(e, &ev), RECSYS_E_INVALID_ARG);
+    ev.user_id = "u-ml";
+    ev.timestamp = (int64_t)TK_NOW * 1000; /* milliseconds by mistake */
+    assert_int_equal(recsys_feedback(e, &ev), RECSYS_E_INVALID_ARG);
+    assert_non_null(strstr(recsys_last_error(), "Unix seconds"));
+    ev.timestamp = 0;
     assert_int_equal(recsys_catalog_remove(e, "missing"), RECSYS_E_NOT_FOUND);
     assert_int_equal(recsys_user_forget(e, "missing"), RECSYS_E_NOT_FOUND);
     /* oversized JSON is refused before parsing */
@@ -405,7 +471,9 @@ static void forgetting_a_user_leaves_nothing(void **state)
     assert_int_equal(recsys_user_get_json(e, "zz-private-7781", &s), RECSYS_E_NOT_FOUND);
     assert_false(tk_dir_contains(dir, "zz-private-7781"));
     assert_false(tk_dir_contains(dir, "secret-query-5521"));
-    /* derived state: popularity is exactly that of an engine that never saw them */
+    /* derived state: the models learnt from their events were dropped with them; once
+     * rebuilt, everything is exactly that of an engine that never saw them */
+    assert_int_equal(recsys_refresh(e), RECSYS_OK);
     char *after = tk_snapshot(e, tk_user_ids, tk_nusers, tk_item_ids, tk_nitems);
     recsys_engine_free(e);
     e = open_file_engine(dir); /* and it stays forgotten across a reopen */
@@ -434,6 +502,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(impressions_are_logged_with_the_request_id, setup, teardown),
         cmocka_unit_test_setup_teardown(more_like_this_follows_the_anchor, setup, teardown),
         cmocka_unit_test_setup_teardown(a_new_half_life_applies_to_past_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(purchases_and_dislikes_outlive_the_history_bound, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(forgetting_drops_what_was_learnt_from_the_user, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(an_empty_candidate_set_is_an_empty_list, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_input_leaves_the_engine_unchanged, setup, teardown),
         cmocka_unit_test(reopening_a_file_store_restores_everything),
         cmocka_unit_test(forgetting_a_user_leaves_nothing),

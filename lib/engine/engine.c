@@ -242,7 +242,7 @@ static recsys_status load_item(void *arg, int32_t kind, const char *key, const v
 
 /* Drops list entries naming items that no longer exist (a profile stored before an item was
  * removed), so that loading never fails on them. */
-static void prune_profile_lists(const recsys__mem *m, const recsys__catalog *c, recsys__profile *p)
+void recsys__engine_prune_profile(const recsys__mem *m, const recsys__catalog *c, recsys__profile *p)
 {
     for (int l = 1; l <= 3; l++) {
         uint32_t w = 0;
@@ -266,7 +266,7 @@ static recsys_status load_user(void *arg, int32_t kind, const char *key, const v
     if (st == RECSYS_OK && (v.n != 1 || strcmp(v.v[0].id, key) != 0))
         st = recsys__err(RECSYS_E_CORRUPT, "stored user '%.200s' does not hold that user", key);
     if (st == RECSYS_OK) {
-        prune_profile_lists(&e->mem, &e->model.catalog, &v.v[0]);
+        recsys__engine_prune_profile(&e->mem, &e->model.catalog, &v.v[0]);
         st = recsys__users_apply_profile(&e->model.users, &e->model.catalog, &v.v[0]);
     } else if (st == RECSYS_E_INVALID_ARG) {
         recsys__err_prefix("stored user");

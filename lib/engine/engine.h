@@ -10,8 +10,9 @@
  * - recsys_refresh builds the new derived state under the shared lock, then swaps the pointer
  *   under the exclusive lock; requests that started earlier finish on the old state, which
  *   is freed only after the swap (no reader can still hold it: readers hold the shared lock).
- * - Impressions are appended to the store under `store_mu` only, after the pipeline has
- *   released `lock`, and counted atomically.
+ * - Impressions are appended to the store under `store_mu` while the pipeline still holds
+ *   `lock` shared (so a forget cannot slip between a request and its log), and counted
+ *   atomically.
  */
 #ifndef RECSYS_ENGINE_ENGINE_H
 #define RECSYS_ENGINE_ENGINE_H
@@ -55,6 +56,7 @@ struct recsys_engine {
     recsys__plugins plugins[7]; /* by recsys_plugin_kind (1..6) */
     recsys__derived *derived;
     uint64_t generation;
+    uint64_t forget_epoch; /* bumped by every forget: a refresh built before it is not published */
     _Atomic uint64_t impressions; /* impression events logged (not in model.nevents) */
     _Atomic uint64_t requests;
     _Atomic uint64_t request_seq;
@@ -79,6 +81,15 @@ int64_t recsys__engine_now(const recsys_engine *e, const double *opt);
  * Changes nothing itself, so a failure leaves the engine as it was. */
 recsys_status recsys__engine_recount(recsys_engine *e, const char *skip_user, recsys__counters *c,
                                      uint64_t *impressions);
+
+/* Drops a profile's list entries naming items that no longer exist (a profile stored before
+ * an item was removed), so that applying it cannot fail on them. */
+void recsys__engine_prune_profile(const recsys__mem *m, const recsys__catalog *c,
+                                  recsys__profile *p);
+
+/* Frees the personal slots (built from users' events) of the published derived state. Caller
+ * holds the lock exclusively. */
+void recsys__engine_drop_personal(recsys_engine *e);
 
 /* The JSON size limit in force (RECSYS_OPT_MAX_JSON_BYTES). Takes the lock shared. */
 size_t recsys__engine_json_limit(recsys_engine *e);

@@ -29,6 +29,13 @@ static recsys_status record(recsys_engine *e, const recsys_event *evs, size_t n)
         }
         if (st == RECSYS_OK && copy[i].timestamp == 0)
             copy[i].timestamp = now;
+        /* a timestamp far ahead of the clock (milliseconds sent as seconds, say) would freeze
+         * every decayed counter it touches: refused, with a day of tolerance for clock skew */
+        if (st == RECSYS_OK && copy[i].timestamp > now + 86400)
+            st = recsys__err(RECSYS_E_INVALID_ARG,
+                             "event %zu: timestamp %" PRId64 " is more than a day after the "
+                             "engine's clock (%" PRId64 "); timestamps are Unix seconds",
+                             i, copy[i].timestamp, now);
     }
     /* impressions are logged for attribution but kept out of the model (see model.h) */
     for (; st == RECSYS_OK && prepared < n; prepared++) {

@@ -69,23 +69,48 @@ void recsys__engine_free_derived(recsys_engine *e, recsys__derived *d)
     recsys__free(&e->mem, d);
 }
 
+void recsys__engine_drop_personal(recsys_engine *e)
+{
+    recsys__derived *d = e->derived;
+    if (!d)
+        return;
+    for (int s = 0; s < RECSYS__DERIVED_SLOTS; s++)
+        if (d->builder[s] && d->builder[s]->personal) {
+            d->builder[s]->free(&e->mem, d->state[s]);
+            d->state[s] = NULL;
+            d->builder[s] = NULL;
+        }
+}
+
 RECSYS_API recsys_status recsys_refresh(recsys_engine *e)
 {
     recsys__err_clear();
     RECSYS_CHECK_ARG(e);
     /* Build under the shared lock: requests and reads go on meanwhile. The generation
-     * counter is only touched under the exclusive lock below. */
-    recsys__derived *d = NULL;
-    recsys__rd(e);
-    recsys_status st = recsys__engine_build_derived(e, &d);
-    recsys__unlock(e);
-    if (st != RECSYS_OK)
-        return st;
-    recsys__wr(e);
-    recsys__derived *old = e->derived;
-    d->generation = ++e->generation;
-    e->derived = d;
-    recsys__unlock(e);
-    recsys__engine_free_derived(e, old); /* no reader can hold it: they hold the lock */
-    return RECSYS_OK;
+     * counter is only touched under the exclusive lock below. A user forgotten while the
+     * build ran may be in it: that build is thrown away and done again. */
+    for (int attempt = 0;; attempt++) {
+        recsys__derived *d = NULL;
+        recsys__rd(e);
+        uint64_t epoch = e->forget_epoch;
+        recsys_status st = recsys__engine_build_derived(e, &d);
+        recsys__unlock(e);
+        if (st != RECSYS_OK)
+            return st;
+        recsys__wr(e);
+        if (e->forget_epoch != epoch) {
+            recsys__unlock(e);
+            recsys__engine_free_derived(e, d);
+            if (attempt == 2)
+                return recsys__err(RECSYS_E_STATE, "users were forgotten during three refreshes "
+                                                   "in a row; refresh again");
+            continue;
+        }
+        recsys__derived *old = e->derived;
+        d->generation = ++e->generation;
+        e->derived = d;
+        recsys__unlock(e);
+        recsys__engine_free_derived(e, old); /* no reader can hold it: they hold the lock */
+        return RECSYS_OK;
+    }
 }

@@ -23,8 +23,11 @@ static void restore_profile(recsys_engine *e, const char *user_id, const undo *u
     if (u->old_json) {
         recsys__profiles_vec v = { 0 };
         if (recsys__json_parse_profiles(&e->mem, u->old_json, u->old_len, SIZE_MAX, &v) == RECSYS_OK &&
-            v.n == 1)
+            v.n == 1) {
+            /* the old profile may name items removed since: they cannot come back */
+            recsys__engine_prune_profile(&e->mem, &e->model.catalog, &v.v[0]);
             (void)recsys__users_apply_profile(&e->model.users, &e->model.catalog, &v.v[0]);
+        }
         recsys__profiles_vec_free(&e->mem, &v);
     } else {
         recsys__profile empty;
@@ -161,6 +164,10 @@ RECSYS_API recsys_status recsys_user_forget(recsys_engine *e, const char *user_i
     if (st == RECSYS_OK) {
         st = recsys__model_forget_user(&e->model, user_id);
         recsys__counters_swap(&e->model, &c);
+        /* models learnt from the user's events go too (they serve again after the next
+         * refresh), and a refresh already under way is not published */
+        recsys__engine_drop_personal(e);
+        e->forget_epoch++;
         atomic_store(&e->impressions, impressions);
     }
     recsys__unlock(e);

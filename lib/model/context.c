@@ -212,6 +212,9 @@ RECSYS_API recsys_status recsys_candidates_add(recsys_candidates *c, const char 
     recsys__err_clear();
     RECSYS_CHECK_ARG(c);
     RECSYS_CHECK_ARG(item_id);
+    if (!c->limit) /* only a source's own list (stage 2) takes new candidates */
+        return recsys__err(RECSYS_E_STATE, "candidates can be added only by a source; this set "
+                                           "is past retrieval (add '%.200s' refused)", item_id);
     uint32_t idx = recsys__catalog_find(&c->q->model->catalog, item_id);
     if (idx == RECSYS_IDS_NONE)
         return recsys__err(RECSYS_E_NOT_FOUND, "candidate '%.200s' is not in the catalog", item_id);

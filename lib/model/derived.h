@@ -45,6 +45,7 @@ typedef struct recsys__builder {
     const char *sources[RECSYS__BUILDER_SOURCES];
     recsys_status (*build)(const recsys__build_ctx *ctx, void **out);
     void (*free)(const recsys__mem *m, void *state);
+    bool personal; /* learnt from users' events: dropped when a user is forgotten */
 } recsys__builder;
 
 typedef struct recsys__derived {

@@ -176,12 +176,19 @@ void recsys__model_commit_event(recsys__model *m, recsys__ev_prep *p)
     usr->pend_aff -= p->nfacets;
     usr->pend_events--;
     if (p->keep) { /* room was reserved: drop the oldest beyond the bound, then append */
-        size_t drop = usr->nhist + 1 > m->history_max ? usr->nhist + 1 - m->history_max : 0;
-        for (size_t i = 0; i < drop; i++)
-            recsys__free(mem, usr->hist[i].query);
-        if (drop)
-            memmove(usr->hist, usr->hist + drop, (usr->nhist - drop) * sizeof *usr->hist);
-        usr->nhist -= drop;
+        while (usr->nhist + 1 > m->history_max && usr->nhist > 0) {
+            /* purchases and negative feedback decide what may never be shown again: the
+             * oldest other event goes first, and only a history of nothing else loses them */
+            size_t k = 0;
+            while (k < usr->nhist && (usr->hist[k].type == RECSYS_EVENT_PURCHASE ||
+                                      recsys__event_negative(usr->hist[k].type)))
+                k++;
+            if (k == usr->nhist)
+                k = 0;
+            recsys__free(mem, usr->hist[k].query);
+            memmove(usr->hist + k, usr->hist + k + 1, (usr->nhist - k - 1) * sizeof *usr->hist);
+            usr->nhist--;
+        }
         recsys__hist *h = &usr->hist[usr->nhist++];
         h->ts = ev->timestamp;
         h->item = p->it ? p->item : RECSYS_IDS_NONE;

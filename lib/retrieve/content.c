@@ -137,7 +137,11 @@ static recsys_status content_retrieve(void *ctx, const recsys_query *q, recsys_c
     recsys__free(m, items);
     recsys__free(m, scores);
     recsys__free(m, pseudo.s);
-    return st == RECSYS_E_BUDGET ? RECSYS_OK : st;
+    if (st == RECSYS_E_BUDGET) { /* a full list is the normal end */
+        recsys__err_clear();
+        st = RECSYS_OK;
+    }
+    return st;
 }
 
 recsys_status recsys__source_content(const recsys__mem *m, recsys_source_vtable *out)

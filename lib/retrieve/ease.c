@@ -270,5 +270,5 @@ static void ease_free_state(const recsys__mem *m, void *state)
 }
 
 const recsys__builder recsys__ease_builder = {
-    RECSYS__DERIVED_EASE, { "ease" }, ease_build_state, ease_free_state,
+    RECSYS__DERIVED_EASE, { "ease" }, ease_build_state, ease_free_state, true,
 };

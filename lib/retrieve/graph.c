@@ -105,7 +105,7 @@ static recsys_status rp3_build_state(const recsys__build_ctx *c, void **out)
 }
 
 const recsys__builder recsys__rp3_builder = {
-    RECSYS__DERIVED_RP3, { "rp3beta" }, rp3_build_state, recsys__rp3_free,
+    RECSYS__DERIVED_RP3, { "rp3beta" }, rp3_build_state, recsys__rp3_free, true,
 };
 
 static recsys_status rp3_retrieve(void *ctx, const recsys_query *q, recsys_candidates *out)

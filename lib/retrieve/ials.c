@@ -743,5 +743,5 @@ static void ials_free_state(const recsys__mem *m, void *state)
 }
 
 const recsys__builder recsys__ials_builder = {
-    RECSYS__DERIVED_IALS, { "ials" }, ials_build_state, ials_free_state,
+    RECSYS__DERIVED_IALS, { "ials" }, ials_build_state, ials_free_state, true,
 };

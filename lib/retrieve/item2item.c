@@ -548,6 +548,7 @@ static recsys_status knn_build_state(const recsys__build_ctx *c, void **out)
 
 const recsys__builder recsys__itemknn_builder = {
     RECSYS__DERIVED_ITEMKNN, { "itemknn", "session" }, knn_build_state, recsys__itemknn_free,
+    true,
 };
 
 static recsys_status knn_retrieve(void *ctx, const recsys_query *q, recsys_candidates *out)
