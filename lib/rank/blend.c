@@ -147,17 +147,38 @@ typedef struct item_aff {
     double category, tag;
 } item_aff;
 
-/* Category and tag affinity of it under f; with u, stated interests add a strong positive. */
-static item_aff affinity(const fvec *f, const recsys_item *it, const recsys__user *u)
+/* Whether a facet's text matches one of the user's stated interests, remembered per facet for
+ * one request: candidates share their categories and tags, and matching is phrase work over
+ * every interest (0 = not yet known, 1 = no, 2 = yes). */
+typedef struct interest_memo {
+    const recsys__user *u;
+    uint8_t *known; /* by facet index; NULL: no memo (every lookup computes) */
+    size_t n;
+} interest_memo;
+
+static bool memo_match(interest_memo *im, uint32_t facet, const char *text)
+{
+    if (!im->u || !im->u->ninterests)
+        return false;
+    if (!im->known || facet >= im->n)
+        return interest_matches(im->u, text);
+    if (!im->known[facet])
+        im->known[facet] = interest_matches(im->u, text) ? 2 : 1;
+    return im->known[facet] == 2;
+}
+
+/* Category and tag affinity of it under f; with im, stated interests add a strong positive. */
+static item_aff affinity(const fvec *f, const recsys_item *it, interest_memo *im)
 {
     item_aff a = { 0, 0 };
     a.category = fvec_get(f, it->category_facet);
-    if (u && interest_matches(u, it->category))
+    if (im && memo_match(im, it->category_facet, it->category))
         a.category = clamp1(a.category + 1);
     double pos = 0, neg = 0;
     for (uint32_t t = 0; t < it->ntags; t++) {
-        double v = fvec_get(f, it->tag_facets ? it->tag_facets[t] : RECSYS_IDS_NONE);
-        if (u && interest_matches(u, it->tags[t]))
+        uint32_t facet = it->tag_facets ? it->tag_facets[t] : RECSYS_IDS_NONE;
+        double v = fvec_get(f, facet);
+        if (im && memo_match(im, facet, it->tags[t]))
             v = clamp1(v + 1);
         pos = RECSYS_MAX(pos, v);
         neg = RECSYS_MIN(neg, v);
@@ -180,14 +201,21 @@ static recsys_status blend_score(void *ctx, const recsys_query *q, recsys_candid
     double w_tag = recsys__query_opt(q, RECSYS_OPT_RANK_W_TAG);
     double w_ses = recsys__query_opt(q, RECSYS_OPT_RANK_W_SESSION);
     fvec lt = { 0 }, ss = { 0 };
+    interest_memo im = { u, NULL, 0 };
     recsys_status st = long_term(m, q, &lt);
     if (st == RECSYS_OK)
         st = session(m, q, &ss);
+    if (st == RECSYS_OK && u->ninterests) {
+        im.n = q->model->catalog.facets.ids.n;
+        im.known = recsys__calloc(m, im.n ? im.n : 1, 1);
+        if (!im.known)
+            st = RECSYS_E_NOMEM;
+    }
     for (size_t i = 0; i < c->n && st == RECSYS_OK; i++) {
         const recsys_item *it = recsys__catalog_get(&q->model->catalog, c->v[i].item);
         if (!it)
             continue;
-        item_aff l = affinity(&lt, it, u);
+        item_aff l = affinity(&lt, it, &im);
         item_aff s = affinity(&ss, it, NULL);
         double score = w_src * recsys_candidates_score(c, i) + w_cat * l.category +
                        w_tag * l.tag + w_ses * 0.5 * (s.category + s.tag);
@@ -195,6 +223,7 @@ static recsys_status blend_score(void *ctx, const recsys_query *q, recsys_candid
     }
     recsys__free(m, lt.v);
     recsys__free(m, ss.v);
+    recsys__free(m, im.known);
     return st;
 }
 
