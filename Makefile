@@ -25,7 +25,7 @@ export RECSYS_DATA_DIR
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 CFLAGS_LIB := -std=c11 $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -Iinclude -D_GNU_SOURCE
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror $(OPT) $(SAN) -Iinclude -Ilib -Itools -Itests/support -Iexamples -D_GNU_SOURCE
-LIBS := -ljansson -lxxhash -lopenblas -lpthread -lm
+LIBS = -ljansson -lxxhash $(FAISS_LIBS) -lopenblas -lpthread -lm
 TEST_LIBS := -lcmocka -lsqlite3
 
 # Debian packages the project needs (make deps installs them when run as root).
@@ -36,9 +36,8 @@ LIB_SRC := $(sort $(shell find lib -name '*.c'))
 # The one C++ file a dependency that only speaks C++ needs (the faiss bridge; DESIGN.md).
 LIB_CXX_SRC := $(sort $(shell find lib -name '*.cc'))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(LIB_CXX_SRC:%.cc=$(BUILD)/obj/%.o)
-ifneq ($(LIB_CXX_SRC),)
-LIBS += -lfaiss -lgomp -lstdc++
-endif
+# the static libfaiss.a comes before the OpenBLAS it calls
+FAISS_LIBS := $(if $(LIB_CXX_SRC),-lfaiss -lgomp -lstdc++)
 TOOL_SRC := $(sort $(wildcard tools/*.c))
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
@@ -209,7 +208,8 @@ fuzz: deps-check
 	  name=$$(basename $$f .c); \
 	  cxxobj=""; for c in $(LIB_CXX_SRC); do \
 	    o=$(BUILD)/fuzz/$$(basename $$c .cc).o; cxxobj="$$cxxobj $$o"; \
-	    clang++ -std=c++17 -O1 -g -fsanitize=address,undefined -fPIC -Iinclude -c $$c -o $$o || exit 1; \
+	    clang++ -std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize=vptr -fPIC -Iinclude \
+	      -c $$c -o $$o || exit 1; \
 	  done; \
 	  clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$name $$f $(LIB_SRC) $$cxxobj $(LIBS) || exit 1; \
 	  mkdir -p $(BUILD)/fuzz/corpus-$$name; \

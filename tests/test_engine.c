@@ -371,8 +371,8 @@ static void host_plugins_run_through_the_pipeline(void **state)
     }
     recsys_result_free(res);
     /* with the built-in sources off, only the host source's item can come back */
-    const char *builtin[] = { "popular", "trending", "content", "itemknn", "rp3beta" };
-    for (int i = 0; i < 5; i++)
+    const char *builtin[] = { "popular", "trending", "content", "itemknn", "rp3beta", "session", "vector" };
+    for (int i = 0; i < 7; i++)
         assert_int_equal(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, builtin[i], 0),
                          RECSYS_OK);
     assert_int_equal(recsys_recommend(e, rq, &res), RECSYS_OK);
@@ -393,7 +393,7 @@ static void host_plugins_run_through_the_pipeline(void **state)
     assert_string_equal(src.anchor, "c2");
     recsys_result_free(res);
     assert_int_equal(recsys_request_set_anchor(rq, NULL), RECSYS_OK);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 7; i++)
         assert_int_equal(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, builtin[i], 1),
                          RECSYS_OK);
 

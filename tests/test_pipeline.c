@@ -321,8 +321,8 @@ static void forgetting_drops_what_was_learnt_from_the_user(void **state)
 static void an_empty_candidate_set_is_an_empty_list(void **state)
 {
     recsys_engine *e = *state;
-    const char *all[] = { "content", "popular", "trending", "itemknn", "rp3beta", "session" };
-    for (int i = 0; i < 6; i++)
+    const char *all[] = { "content", "popular", "trending", "itemknn", "rp3beta", "session", "vector" };
+    for (int i = 0; i < 7; i++)
         assert_int_equal(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, all[i], 0), RECSYS_OK);
     recsys_result *r = rec(e, "u-ml", NULL, 10, true);
     assert_int_equal(recsys_result_count(r), 0);

@@ -10,6 +10,7 @@
 #include "../retrieve/item2item.h"
 #include "../retrieve/session.h"
 #include "../retrieve/sources.h"
+#include "../retrieve/vector.h"
 
 typedef struct kind_info {
     const char *what;     /* for messages */
@@ -228,6 +229,8 @@ recsys_status recsys__engine_add_builtins(recsys_engine *e)
          * trains for seconds on large data; recsys_engine_plugin_enable() turns them on */
         { "ease", 1.0, false, recsys__source_ease },
         { "ials", 1.0, false, recsys__source_ials },
+        /* items' "default" embeddings, or the iALS item factors when iALS is on (faiss) */
+        { "vector", 1.0, true, recsys__source_vector },
     };
     static const struct {
         const char *name;

@@ -4,6 +4,7 @@
 #include "../retrieve/ease.h"
 #include "../retrieve/graph.h"
 #include "../retrieve/ials.h"
+#include "../retrieve/vector.h"
 #include "../retrieve/item2item.h"
 #include "../text/bm25.h"
 
@@ -14,6 +15,7 @@ static const recsys__builder *const builders[] = {
     &recsys__rp3_builder,
     &recsys__ease_builder,
     &recsys__ials_builder,
+    &recsys__vector_builder, /* after iALS: it may index this refresh's item factors */
 };
 
 /* True when one of the builder's sources is registered and enabled. Caller holds the lock. */
