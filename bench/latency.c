@@ -37,6 +37,8 @@ static const struct {
     const char *name;
 } others[] = {
     { RECSYS_PLUGIN_SOURCE, "content" },     { RECSYS_PLUGIN_SOURCE, "trending" },
+    { RECSYS_PLUGIN_SOURCE, "itemknn" },     { RECSYS_PLUGIN_SOURCE, "rp3beta" },
+    { RECSYS_PLUGIN_SOURCE, "session" },     { RECSYS_PLUGIN_SOURCE, "vector" },
     { RECSYS_PLUGIN_FILTER, "exclude" },     { RECSYS_PLUGIN_FILTER, "availability" },
     { RECSYS_PLUGIN_FILTER, "age" },         { RECSYS_PLUGIN_FILTER, "region" },
     { RECSYS_PLUGIN_FILTER, "seen" },        { RECSYS_PLUGIN_FILTER, "negative" },
@@ -81,6 +83,9 @@ static double run(recsys_engine *e, const synth *sy, const lat_opts *o, long n, 
 int bench_latency(bench_ctx *ctx, int argc, char **argv)
 {
     lat_opts o = { 1000, 2000, 10 };
+    for (int i = 1; i < argc; i++) /* --items N: the synthetic catalog at scale (scale.c) */
+        if (!strcmp(argv[i], "--items") || !strcmp(argv[i], "--dim"))
+            return bench_latency_scale(ctx, argc, argv);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--users"))
             o.users = bench_long("--users", bench_arg(argc, argv, &i), 1, 100000);
