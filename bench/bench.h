@@ -36,6 +36,9 @@ typedef struct bench_ctx {
 /* Subcommands: parse their own options (argv[0] is the subcommand name), run, add rows to the
  * table and keys to ctx->out. Return 0; exit(1) on a library failure, exit(2) on bad input. */
 int bench_latency(bench_ctx *ctx, int argc, char **argv);
+/* scale.c: `latency --items N --dim D ...` (bench_latency hands over when --items is given):
+ * a synthetic catalog at scale, the recommend path next to the bare faiss search. */
+int bench_latency_scale(bench_ctx *ctx, int argc, char **argv);
 int bench_ingest(bench_ctx *ctx, int argc, char **argv);
 /* eval.c: quality under ../shared/data/EVAL_PROTOCOL.md (reads no catalog, prints its own
  * table; see the top of eval.c). */
