@@ -295,6 +295,41 @@ static void bm25_parameters_change_scores(void **state)
     fixture_free(f);
 }
 
+/* The top k of a search is exactly the first k of the full ranking, ties included: the
+ * selection that avoids sorting every hit must not change the answer. */
+static void bm25_top_k_is_a_prefix_of_the_full_ranking(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new();
+    static const char *words[] = { "red", "green", "apple", "car", "fast", "slow", "blue", "tree" };
+    char id[16], title[64];
+    uint64_t r = 12345;
+    for (int i = 0; i < 600; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        snprintf(id, sizeof id, "d%03d", i);
+        /* few distinct titles: many exact score ties */
+        snprintf(title, sizeof title, "%s %s", words[(r >> 33) % 8], words[(r >> 41) % 8]);
+        fixture_add_item(f, &(fixture_item_def){ .id = id, .title = title });
+    }
+    fixture_refresh(f);
+    static const char *queries[] = { "red", "apple car", "fast blue tree", "green green" };
+    for (size_t q = 0; q < sizeof queries / sizeof *queries; q++) {
+        hits all = search(f, queries[q], 100000);
+        assert_true(all.n > 50);
+        for (size_t k = 1; k <= all.n; k += 7) {
+            hits top = search(f, queries[q], k);
+            assert_int_equal(top.n, k);
+            for (size_t i = 0; i < k; i++) {
+                assert_int_equal(top.items[i], all.items[i]);
+                assert_true(top.scores[i] == all.scores[i]);
+            }
+            hits_free(f, &top);
+        }
+        hits_free(f, &all);
+    }
+    fixture_free(f);
+}
+
 static void bm25_out_of_memory(void **state)
 {
     (void)state;
@@ -349,6 +384,7 @@ int main(void)
         cmocka_unit_test(bm25_empty_and_unknown_queries),
         cmocka_unit_test(bm25_empty_catalog),
         cmocka_unit_test(bm25_parameters_change_scores),
+        cmocka_unit_test(bm25_top_k_is_a_prefix_of_the_full_ranking),
         cmocka_unit_test(bm25_out_of_memory),
     };
     cmocka_set_test_filter(getenv("RECSYS_TEST_FILTER"));

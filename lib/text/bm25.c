@@ -203,6 +203,41 @@ static int cmp_hit(const void *a, const void *b)
     return (x->item > y->item) - (x->item < y->item);
 }
 
+/* Moves the k best hits (in cmp_hit order) to h[0..k), in no particular order: quickselect,
+ * expected O(n) instead of sorting every hit when only the first k are wanted. */
+static void select_best(hit *h, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n; /* the k-th best lies in [lo, hi) */
+    uint64_t r = 0x9E3779B97F4A7C15ull ^ n;
+    while (hi - lo > 1) {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        hit pivot = h[lo + (size_t)(r % (hi - lo))];
+        size_t i = lo, j = lo, g = hi; /* [lo,i) better, [i,j) equal, [g,hi) worse */
+        while (j < g) {
+            int c = cmp_hit(&h[j], &pivot);
+            if (c < 0) {
+                hit t = h[i];
+                h[i++] = h[j];
+                h[j++] = t;
+            } else if (c > 0) {
+                hit t = h[--g];
+                h[g] = h[j];
+                h[j] = t;
+            } else {
+                j++;
+            }
+        }
+        if (k <= i)
+            hi = i;
+        else if (k <= g)
+            return; /* the boundary falls among pivot-equal hits: done */
+        else
+            lo = g;
+    }
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -288,9 +323,11 @@ recsys_status recsys__bm25_search(const recsys__bm25 *ix, const char *text, size
     }
     if (nh == 0)
         goto done;
-    qsort(hits, nh, sizeof *hits, cmp_hit);
-    if (nh > limit)
+    if (nh > limit) {
+        select_best(hits, nh, limit);
         nh = limit;
+    }
+    qsort(hits, nh, sizeof *hits, cmp_hit);
     uint32_t *oi = recsys__alloc(m, nh * sizeof *oi);
     float *os = recsys__alloc(m, nh * sizeof *os);
     if (!oi || !os) {
