@@ -123,6 +123,55 @@ static void popular_ties_break_by_item_index(void **state)
     fixture_free(f);
 }
 
+/* The ranked walk (lib/model/rank.h) gives exactly what scoring every item gives, for random
+ * counters, clocks, limits, removals and exclusions, popular and trending alike. */
+static void ranked_walk_equals_a_full_scan(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new();
+    char id[16], user[16];
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof id, "i%03d", i);
+        fixture_add_item(f, &(fixture_item_def){ .id = id });
+    }
+    uint64_t r = 99;
+    for (int k = 0; k < 3000; k++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        int item = (int)((r >> 33) % 300);
+        /* a skewed head, and bursts in the last hours so that some items trend */
+        if ((r >> 20) % 3 == 0)
+            item %= 20;
+        int64_t ts = now - (int64_t)((r >> 11) % (40 * day));
+        if ((r >> 5) % 4 == 0)
+            ts = now - (int64_t)((r >> 7) % (6 * hour));
+        snprintf(id, sizeof id, "i%03d", item);
+        snprintf(user, sizeof user, "u%d", (int)((r >> 45) % 50));
+        fixture_event(f, user, id, (r >> 3) % 2 ? RECSYS_EVENT_CLICK : RECSYS_EVENT_PURCHASE, 0,
+                      ts);
+    }
+    fixture_remove(f, "i007");
+    fixture_remove(f, "i150");
+    fixture_exclude(f, "i003");
+    static const size_t limits[] = { 1, 5, 17, 100, 1000 };
+    for (int trending = 0; trending < 2; trending++)
+        for (size_t l = 0; l < sizeof limits / sizeof *limits; l++) {
+            recsys_query *q = fixture_query(f, NULL, NULL, limits[l]);
+            recsys_candidates a, b;
+            run(f, trending ? recsys__source_trending : recsys__source_popular, q, &a);
+            recsys__cands_init(&b, &f->mem, q, q->limit);
+            assert_int_equal(recsys__source_popular_scan(q, &b, trending), RECSYS_OK);
+            assert_int_equal(a.n, b.n);
+            assert_true(a.n > 0);
+            for (size_t i = 0; i < a.n; i++) {
+                assert_int_equal(a.v[i].item, b.v[i].item);
+                assert_true(a.v[i].score == b.v[i].score);
+            }
+            recsys__cands_free(&a);
+            recsys__cands_free(&b);
+        }
+    fixture_free(f);
+}
+
 static void popular_empty_catalog_and_no_events(void **state)
 {
     (void)state;
@@ -389,6 +438,7 @@ int main(void)
         cmocka_unit_test(popular_half_life_decides_old_against_recent),
         cmocka_unit_test(popular_skips_removed_and_excluded_and_keeps_limit),
         cmocka_unit_test(popular_ties_break_by_item_index),
+        cmocka_unit_test(ranked_walk_equals_a_full_scan),
         cmocka_unit_test(popular_empty_catalog_and_no_events),
         cmocka_unit_test(trending_prefers_rising_items),
         cmocka_unit_test(trending_respects_excludes_and_removals),

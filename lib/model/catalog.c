@@ -21,6 +21,8 @@ void recsys__catalog_free(recsys__catalog *c)
     recsys__free(c->mem, c->pop_ts);
     recsys__free(c->mem, c->trend_v);
     recsys__free(c->mem, c->trend_ts);
+    recsys__rank_free(c->mem, &c->pop_rank);
+    recsys__rank_free(c->mem, &c->trend_rank);
     recsys__ids_free(&c->ids);
     recsys__ids_free(&c->facets.ids);
     memset(c, 0, sizeof *c);
@@ -57,6 +59,8 @@ static recsys_status ensure_cap(recsys__catalog *c, size_t need)
     RECSYS_TRY(grow_to(c->mem, (void **)&c->pop_ts, cap, sizeof *c->pop_ts));
     RECSYS_TRY(grow_to(c->mem, (void **)&c->trend_v, cap, sizeof *c->trend_v));
     RECSYS_TRY(grow_to(c->mem, (void **)&c->trend_ts, cap, sizeof *c->trend_ts));
+    RECSYS_TRY(recsys__rank_grow(c->mem, &c->pop_rank, c->cap, cap));
+    RECSYS_TRY(recsys__rank_grow(c->mem, &c->trend_rank, c->cap, cap));
     for (size_t i = c->cap; i < cap; i++) {
         c->items[i] = NULL;
         c->pop_v[i] = c->trend_v[i] = 0;
@@ -132,6 +136,8 @@ recsys_status recsys__catalog_put(recsys__catalog *c, recsys_item *it, recsys_it
         if (id_added) {
             c->pop_v[idx] = c->trend_v[idx] = 0;
             c->pop_ts[idx] = c->trend_ts[idx] = 0;
+            recsys__rank_set(&c->pop_rank, idx, 0, 0, 1);
+            recsys__rank_set(&c->trend_rank, idx, 0, 0, 1);
         }
     }
     if (new_tf)
@@ -171,5 +177,7 @@ recsys_status recsys__catalog_remove(recsys__catalog *c, const char *id, recsys_
      * the store (which skips events of items not in the catalog) would give */
     c->pop_v[idx] = c->trend_v[idx] = 0;
     c->pop_ts[idx] = c->trend_ts[idx] = 0;
+    recsys__rank_set(&c->pop_rank, idx, 0, 0, 1);
+    recsys__rank_set(&c->trend_rank, idx, 0, 0, 1);
     return RECSYS_OK;
 }

@@ -106,10 +106,21 @@ static void count_into(const recsys__model *m, double *pop_v, int64_t *pop_ts, d
     recsys__decay_add(trend_v, trend_ts, w, ts, m->trend_half_life_s);
 }
 
+/* Re-ranks item after its counters changed (rank.h). */
+static void rerank(recsys__model *m, uint32_t item)
+{
+    recsys__catalog *c = &m->catalog;
+    recsys__rank_set(&c->pop_rank, item, c->pop_v[item], c->pop_ts[item], m->pop_half_life_s);
+    recsys__rank_set(&c->trend_rank, item, c->trend_v[item], c->trend_ts[item],
+                     m->trend_half_life_s);
+}
+
 static void count_item(recsys__model *m, uint32_t item, double w, int64_t ts)
 {
     recsys__catalog *c = &m->catalog;
     count_into(m, &c->pop_v[item], &c->pop_ts[item], &c->trend_v[item], &c->trend_ts[item], w, ts);
+    if (w > 0)
+        rerank(m, item);
 }
 
 /* Prepare (replay: an item that is not in the catalog is not an error; the event is then
@@ -301,6 +312,8 @@ void recsys__model_counters_reset(recsys__model *m)
     memset(c->pop_ts, 0, n * sizeof *c->pop_ts);
     memset(c->trend_v, 0, n * sizeof *c->trend_v);
     memset(c->trend_ts, 0, n * sizeof *c->trend_ts);
+    recsys__rank_clear(&c->pop_rank);
+    recsys__rank_clear(&c->trend_rank);
 }
 
 void recsys__model_count_event(recsys__model *m, const recsys_event *ev)
@@ -374,4 +387,8 @@ void recsys__counters_swap(recsys__model *m, recsys__counters *c)
     uint64_t ne = m->nevents;
     m->nevents = c->nevents;
     c->nevents = ne;
+    recsys__rank_clear(&cat->pop_rank);
+    recsys__rank_clear(&cat->trend_rank);
+    for (size_t i = 0; i < n; i++)
+        rerank(m, (uint32_t)i);
 }

@@ -16,6 +16,7 @@
 
 #include "../core/alloc.h"
 #include "../core/ids.h"
+#include "rank.h"
 
 /* Limits shared by the builders and the JSON reader, so that whatever one accepts the other
  * accepts too (and an item's JSON always parses back). */
@@ -125,6 +126,10 @@ typedef struct recsys__catalog {
      * value at time t = v * 2^(-(t - ts) / half_life). */
     double *pop_v;   int64_t *pop_ts;   /* long window (RECSYS_OPT_POPULAR_HALF_LIFE_DAYS) */
     double *trend_v; int64_t *trend_ts; /* short window (RECSYS_OPT_TRENDING_HALF_LIFE_H) */
+    /* the same counters in ranked order (rank.h), kept in step by every write above that
+     * goes through the model (count, reset, swap, put, remove); keyed with the model's
+     * half-lives at the time */
+    recsys__rank pop_rank, trend_rank;
 } recsys__catalog;
 
 void recsys__catalog_init(recsys__catalog *c, const recsys__mem *m);

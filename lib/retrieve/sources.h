@@ -40,4 +40,9 @@ double recsys__source_trending_count(const recsys_query *q, uint32_t idx);
 /* The trending score of item idx at q->now; false when the item does not trend. */
 bool recsys__source_trending_score(const recsys_query *q, uint32_t idx, double *score);
 
+/* The popular (or trending) source answered by scanning every item, the reference the ranked
+ * walk those sources normally use must equal (for tests). */
+recsys_status recsys__source_popular_scan(const recsys_query *q, recsys_candidates *out,
+                                          bool trending);
+
 #endif
