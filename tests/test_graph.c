@@ -42,32 +42,12 @@ static void *build(fixture *f, double alpha, double beta, double k)
 /* Row id of W as "x:0.167,y:0.160" (3 decimals). */
 static const char *row(fixture *f, const void *state, const char *id)
 {
-    static _Thread_local char buf[1024]; /* test-only scratch */
-    uint32_t items[64];
-    float scores[64];
-    size_t n = 99;
-    assert_int_equal(recsys__rp3_similar(state, fixture_idx(f, id), 64, items, scores, &n),
-                     RECSYS_OK);
-    size_t len = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s:%.3f", i ? "," : "",
-                                fixture_id(f, items[i]), scores[i]);
-    return buf;
+    return cf_row(f, recsys__rp3_similar, state, id, 64);
 }
 
 static float w_of(fixture *f, const void *state, const char *i, const char *j)
 {
-    uint32_t items[64];
-    float scores[64];
-    size_t n = 0;
-    assert_int_equal(recsys__rp3_similar(state, fixture_idx(f, i), 64, items, scores, &n),
-                     RECSYS_OK);
-    for (size_t k = 0; k < n; k++)
-        if (items[k] == fixture_idx(f, j))
-            return scores[k];
-    fail_msg("W[%s][%s] is not kept", i, j);
-    return 0;
+    return cf_weight(f, recsys__rp3_similar, state, i, j);
 }
 
 /* ------------------------------------------------------------ the model */

@@ -40,34 +40,12 @@ static void *build(fixture *f, double k, double shrink)
 /* The neighbour list of id as "x:0.667,y:0.577" (3 decimals). */
 static const char *similar(fixture *f, const void *state, const char *id, size_t k)
 {
-    static _Thread_local char buf[1024]; /* test-only scratch */
-    uint32_t items[64];
-    float scores[64];
-    size_t n = 99;
-    assert_true(k <= 64);
-    assert_int_equal(recsys__itemknn_similar(state, fixture_idx(f, id), k, items, scores, &n),
-                     RECSYS_OK);
-    assert_true(n <= k);
-    size_t len = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s:%.3f", i ? "," : "",
-                                fixture_id(f, items[i]), scores[i]);
-    return buf;
+    return cf_row(f, recsys__itemknn_similar, state, id, k);
 }
 
 static float sim_of(fixture *f, const void *state, const char *id, const char *other)
 {
-    uint32_t items[64];
-    float scores[64];
-    size_t n = 0;
-    assert_int_equal(recsys__itemknn_similar(state, fixture_idx(f, id), 64, items, scores, &n),
-                     RECSYS_OK);
-    for (size_t i = 0; i < n; i++)
-        if (items[i] == fixture_idx(f, other))
-            return scores[i];
-    fail_msg("'%s' is not a neighbour of '%s'", other, id);
-    return 0;
+    return cf_weight(f, recsys__itemknn_similar, state, id, other);
 }
 
 /* ------------------------------------------------------------ the model */

@@ -171,3 +171,34 @@ double cf_score(const fixture *f, const recsys_candidates *c, const char *id)
         fail_msg("'%s' is not a candidate", id);
     return c->v[i].score;
 }
+
+const char *cf_row(fixture *f, cf_similar_fn similar, const void *state, const char *id, size_t k)
+{
+    static _Thread_local char buf[1024]; /* test-only scratch */
+    uint32_t items[64];
+    float scores[64];
+    size_t n = 99;
+    assert_true(k <= 64);
+    assert_int_equal(similar(state, fixture_idx(f, id), k, items, scores, &n), RECSYS_OK);
+    assert_true(n <= k);
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s:%.3f", i ? "," : "",
+                                fixture_id(f, items[i]), scores[i]);
+    return buf;
+}
+
+float cf_weight(fixture *f, cf_similar_fn similar, const void *state, const char *id,
+                const char *other)
+{
+    uint32_t items[64];
+    float scores[64];
+    size_t n = 0;
+    assert_int_equal(similar(state, fixture_idx(f, id), 64, items, scores, &n), RECSYS_OK);
+    for (size_t k = 0; k < n; k++)
+        if (items[k] == fixture_idx(f, other))
+            return scores[k];
+    fail_msg("%s is not in the row of %s", other, id);
+    return 0;
+}

@@ -28,6 +28,16 @@ void *cf_build(fixture *f, const recsys__builder *b);
 /* Frees the state of b's slot (if any). */
 void cf_drop(fixture *f, const recsys__builder *b);
 
+/* recsys__itemknn_similar / recsys__rp3_similar */
+typedef recsys_status (*cf_similar_fn)(const void *state, uint32_t item, size_t k,
+                                       uint32_t *out_items, float *out_scores, size_t *n);
+/* The first k (<= 64) entries of id's row as "x:0.667,y:0.577" (3 decimals; thread-local
+ * buffer, valid until the next call). */
+const char *cf_row(fixture *f, cf_similar_fn similar, const void *state, const char *id, size_t k);
+/* The weight of other in id's row; fails the test when it is not kept. */
+float cf_weight(fixture *f, cf_similar_fn similar, const void *state, const char *id,
+                const char *other);
+
 typedef recsys_status (*cf_ctor)(const recsys__mem *, recsys_source_vtable *);
 /* Runs the source made by ctor for q into a fresh set limited like the pipeline's (allocator
  * f->mem); checks the vtable's shape and the limit. */
