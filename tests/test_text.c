@@ -330,6 +330,45 @@ static void bm25_top_k_is_a_prefix_of_the_full_ranking(void **state)
     fixture_free(f);
 }
 
+/* The map accumulator (rare terms in a large catalog) and the dense one give the same answer,
+ * scores and ties included. */
+static void bm25_sparse_and_dense_sums_agree(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new();
+    static const char *common[] = { "red", "green", "blue", "apple", "car", "tree" };
+    char id[16], title[96];
+    uint64_t r = 777;
+    for (int i = 0; i < 2000; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        snprintf(id, sizeof id, "d%04d", i);
+        /* every 50th document also carries a rare word */
+        snprintf(title, sizeof title, "%s %s%s", common[(r >> 33) % 6], common[(r >> 41) % 6],
+                 i % 50 == 0 ? (i % 100 ? " zephyr" : " quasar zephyr") : "");
+        fixture_add_item(f, &(fixture_item_def){ .id = id, .title = title });
+    }
+    fixture_refresh(f);
+    const recsys__bm25 *ix = f->derived.state[RECSYS__DERIVED_BM25];
+    static const char *queries[] = { "zephyr", "quasar", "zephyr quasar red", "apple car" };
+    for (size_t q = 0; q < sizeof queries / sizeof *queries; q++)
+        for (size_t limit = 1; limit <= 2000; limit *= 7) {
+            hits a = { 0 }, b = { 0 };
+            assert_int_equal(recsys__bm25_search_mode(ix, queries[q], limit, &f->mem, 1, &a.items,
+                                                      &a.scores, &a.n), RECSYS_OK);
+            assert_int_equal(recsys__bm25_search_mode(ix, queries[q], limit, &f->mem, 2, &b.items,
+                                                      &b.scores, &b.n), RECSYS_OK);
+            assert_true(a.n > 0);
+            assert_int_equal(a.n, b.n);
+            for (size_t i = 0; i < a.n; i++) {
+                assert_int_equal(a.items[i], b.items[i]);
+                assert_true(a.scores[i] == b.scores[i]);
+            }
+            hits_free(f, &a);
+            hits_free(f, &b);
+        }
+    fixture_free(f);
+}
+
 static void bm25_out_of_memory(void **state)
 {
     (void)state;
@@ -385,6 +424,7 @@ int main(void)
         cmocka_unit_test(bm25_empty_catalog),
         cmocka_unit_test(bm25_parameters_change_scores),
         cmocka_unit_test(bm25_top_k_is_a_prefix_of_the_full_ranking),
+        cmocka_unit_test(bm25_sparse_and_dense_sums_agree),
         cmocka_unit_test(bm25_out_of_memory),
     };
     cmocka_set_test_filter(getenv("RECSYS_TEST_FILTER"));

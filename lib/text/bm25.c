@@ -248,6 +248,13 @@ recsys_status recsys__bm25_search(const recsys__bm25 *ix, const char *text, size
                                   const recsys__mem *m, uint32_t **items, float **scores,
                                   size_t *n)
 {
+    return recsys__bm25_search_mode(ix, text, limit, m, 0, items, scores, n);
+}
+
+recsys_status recsys__bm25_search_mode(const recsys__bm25 *ix, const char *text, size_t limit,
+                                       const recsys__mem *m, int mode, uint32_t **items,
+                                       float **scores, size_t *n)
+{
     if (!items || !scores || !n)
         return recsys__err(RECSYS_E_INVALID_ARG, "bm25_search: an out pointer is NULL");
     *items = NULL;
@@ -262,6 +269,7 @@ recsys_status recsys__bm25_search(const recsys__bm25 *ix, const char *text, size
     uint32_t *qt = NULL;
     size_t nqt = 0, capqt = 0;
     float *acc = NULL;
+    uint32_t *keys = NULL;
     uint32_t *touched = NULL;
     hit *hits = NULL;
     recsys_status st = RECSYS_OK;
@@ -286,7 +294,24 @@ recsys_status recsys__bm25_search(const recsys__bm25 *ix, const char *text, size
             qt[w++] = qt[i];
     nqt = w;
 
-    acc = recsys__calloc(m, ix->nslots, sizeof *acc);
+    /* Per-document sums: a dense array when the postings touch a good share of the catalog,
+     * else a map sized by the postings, so that a rare term does not cost an allocation as
+     * large as the catalog (at a million items that was 4 MB per request). */
+    size_t bound = 0;
+    for (size_t k = 0; k < nqt; k++)
+        bound += ix->post_off[qt[k] + 1] - ix->post_off[qt[k]];
+    bool dense = mode == 1 || (mode == 0 && bound * 8 >= ix->nslots);
+    size_t mask = 0;
+    if (dense) {
+        acc = recsys__calloc(m, ix->nslots, sizeof *acc);
+    } else {
+        size_t cap = 16;
+        while (cap < 2 * bound)
+            cap *= 2;
+        mask = cap - 1;
+        keys = recsys__calloc(m, cap, sizeof *keys);
+        acc = keys ? recsys__alloc(m, cap * sizeof *acc) : NULL;
+    }
     if (!acc) {
         st = RECSYS_E_NOMEM;
         goto done;
@@ -302,12 +327,22 @@ recsys_status recsys__bm25_search(const recsys__bm25 *ix, const char *text, size
             double tf = ix->post_tf[p];
             double norm = ix->k1 * (1.0 - ix->b + ix->b * ix->doclen[d] / ix->avgdl);
             double s = idf * tf * (ix->k1 + 1.0) / (tf + norm);
-            if (acc[d] == 0.0f) {
+            size_t at = d;
+            if (!dense) {
+                at = ((size_t)d * 0x9E3779B1u) & mask;
+                while (keys[at] && keys[at] != d + 1)
+                    at = (at + 1) & mask;
+                if (!keys[at]) {
+                    keys[at] = d + 1;
+                    acc[at] = 0.0f;
+                }
+            }
+            if (acc[at] == 0.0f) {
                 if ((st = RECSYS_GROW(m, touched, captouched, ntouched + 1)) != RECSYS_OK)
                     goto done;
-                touched[ntouched++] = d;
+                touched[ntouched++] = (uint32_t)at;
             }
-            acc[d] += (float)s;
+            acc[at] += (float)s;
         }
     }
     hits = recsys__calloc(m, ntouched ? ntouched : 1, sizeof *hits);
@@ -317,9 +352,10 @@ recsys_status recsys__bm25_search(const recsys__bm25 *ix, const char *text, size
     }
     size_t nh = 0;
     for (size_t i = 0; i < ntouched; i++) {
-        uint32_t d = touched[i];
-        if (acc[d] > 0.0f && recsys__catalog_get(ix->cat, d))
-            hits[nh++] = (hit){ d, acc[d] };
+        size_t at = touched[i];
+        uint32_t d = dense ? (uint32_t)at : keys[at] - 1;
+        if (acc[at] > 0.0f && recsys__catalog_get(ix->cat, d))
+            hits[nh++] = (hit){ d, acc[at] };
     }
     if (nh == 0)
         goto done;
@@ -346,6 +382,7 @@ recsys_status recsys__bm25_search(const recsys__bm25 *ix, const char *text, size
 done:
     recsys__free(m, qt);
     recsys__free(m, acc);
+    recsys__free(m, keys);
     recsys__free(m, touched);
     recsys__free(m, hits);
     return st;

@@ -26,6 +26,11 @@ typedef struct recsys__bm25 recsys__bm25;
  * *out is NULL on failure. Returns RECSYS_OK, RECSYS_E_INVALID_ARG or RECSYS_E_NOMEM. */
 recsys_status recsys__bm25_build(const recsys__mem *m, const recsys__catalog *c, double k1,
                                  double b, recsys__bm25 **out);
+/* The same search with the accumulator chosen by mode: 0 = by size (what
+ * recsys__bm25_search does), 1 = a dense array, 2 = a map (tests compare the two). */
+recsys_status recsys__bm25_search_mode(const recsys__bm25 *ix, const char *text, size_t limit,
+                                       const recsys__mem *m, int mode, uint32_t **items,
+                                       float **scores, size_t *n);
 void recsys__bm25_free(recsys__bm25 *ix);
 
 /* The refresh builder of the text index (slot RECSYS__DERIVED_BM25, read by "content"). */
