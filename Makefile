@@ -99,6 +99,7 @@ deps-check:
 	@ok=1; for h in jansson.h xxhash.h cmocka.h sqlite3.h; do [ -f /usr/include/$$h ] || ok=0; done; \
 	for c in c++ pkg-config $(PYTHON); do command -v $$c >/dev/null 2>&1 || ok=0; done; \
 	[ -f "$$($(CC) -print-file-name=libopenblas.so)" ] || ok=0; \
+	[ -f "$$($(CC) -print-file-name=libfaiss.a)" ] || ok=0; \
 	if [ $$ok = 0 ]; then echo "deps: something is missing; running 'make deps'"; \
 	  $(MAKE) --no-print-directory deps || exit 1; fi
 .PHONY: deps-check
