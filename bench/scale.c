@@ -341,8 +341,14 @@ static void set_variant(recsys_engine *e, int vector_only)
                     other_sources[i]);
 }
 
+/* Per-stage samples of the full variant (microseconds), by recsys_stage. */
+#define SC_STAGES 9
+static const char *const stage_name[SC_STAGES] = { NULL,      "context", "retrieve",
+                                                   "filter",  "rank",    "diversify",
+                                                   NULL,      "explain", "respond" };
+
 static double req_run(recsys_engine *e, const sc_world *w, const sc_opts *o, long n,
-                      uint64_t seed, stats_samples *lat, double *results)
+                      uint64_t seed, stats_samples *lat, double *results, stats_samples *stages)
 {
     char uid[32];
     uint64_t start = stats_now_ns();
@@ -359,6 +365,9 @@ static double req_run(recsys_engine *e, const sc_world *w, const sc_opts *o, lon
         BENCH_CHECK(recsys_request_set_int(req, RECSYS_OPT_NOW, BENCH_NOW), "setting the clock");
         BENCH_CHECK(recsys_recommend(e, req, &res), "recommend");
         *results += (double)recsys_result_count(res);
+        for (int st = 1; stages && st < SC_STAGES; st++)
+            if (stage_name[st])
+                stats_push(&stages[st], (double)recsys_result_stage_ns(res, st) / 1e3);
         recsys_result_free(res);
         recsys_request_free(req);
         if (lat)
@@ -439,9 +448,11 @@ int bench_latency_scale(bench_ctx *ctx, int argc, char **argv)
     double results[2] = { 0, 0 }, ignored = 0;
     long warm = o.queries < 200 ? o.queries : 200;
     stats_summary per_run[3][STATS_MAX_RUNS];
+    stats_samples stages[SC_STAGES];
+    memset(stages, 0, sizeof stages);
     for (int v = 0; v < 2; v++) {
         set_variant(e, v);
-        req_run(e, &w, &o, warm, 99, NULL, &ignored);
+        req_run(e, &w, &o, warm, 99, NULL, &ignored, NULL);
     }
     bare_run(ix, &w, warm, 99, (size_t)cands, NULL);
     for (int r = 0; r < runs; r++) {
@@ -456,7 +467,8 @@ int bench_latency_scale(bench_ctx *ctx, int argc, char **argv)
                 secs = bare_run(ix, &w, o.queries, seed, (size_t)cands, &lat);
             } else {
                 set_variant(e, v);
-                secs = req_run(e, &w, &o, o.queries, seed, &lat, &results[v]);
+                secs = req_run(e, &w, &o, o.queries, seed, &lat, &results[v],
+                               v == 0 ? stages : NULL);
             }
             per_run[v][r] = stats_summarise(&lat, (double)o.queries, secs);
             stats_free(&lat);
@@ -498,6 +510,21 @@ int bench_latency_scale(bench_ctx *ctx, int argc, char **argv)
            rv50, rv99, rf50, rf99, results[0] / total, results[1] / total, rss_peak, rss_load,
            rss_refresh);
 
+    /* where the full path's time goes: each stage over every run of the full variant */
+    json_t *jst = json_object();
+    printf("latency: full path by stage (p50 / p95 / p99 us):");
+    for (int st = 1; st < SC_STAGES; st++) {
+        if (!stage_name[st] || !stages[st].n)
+            continue;
+        double p50 = stats_percentile(stages[st].v, stages[st].n, 50);
+        double p95 = stats_percentile(stages[st].v, stages[st].n, 95);
+        double p99 = stats_percentile(stages[st].v, stages[st].n, 99);
+        printf(" %s %.0f / %.0f / %.0f;", stage_name[st], p50, p95, p99);
+        json_object_set_new(jst, stage_name[st],
+                            json_pack("{s:f,s:f,s:f}", "p50_us", p50, "p95_us", p95, "p99_us", p99));
+        stats_free(&stages[st]);
+    }
+    printf("\n");
     json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:i,s:I,s:I,s:s,s:f,s:f,s:f,s:f}", "items",
                           (json_int_t)items, "dim", (json_int_t)w.dim, "users",
                           (json_int_t)w.nusers, "events", (json_int_t)events, "queries",
@@ -510,6 +537,7 @@ int bench_latency_scale(bench_ctx *ctx, int argc, char **argv)
     for (int v = 0; v < 2; v++)
         json_object_set_new(jv[v], "mean_results", json_real(results[v] / total));
     json_object_set_new(j, "full", jv[0]);
+    json_object_set_new(j, "full_stages", jst);
     json_object_set_new(j, "vector", jv[1]);
     json_object_set_new(j, "faiss", jv[2]);
     json_object_set_new(j, "ratio_vector_p50", json_real(rv50));

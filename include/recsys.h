@@ -1154,6 +1154,25 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_result_evidence(const recsys_
                                                                    int32_t *kind,
                                                                    const char **name,
                                                                    const char **value);
+/** Pipeline stages, for recsys_result_stage_ns(). @since 0.2 */
+typedef enum recsys_stage {
+    RECSYS_STAGE_CONTEXT = 1,   /**< the user, the query, the options */
+    RECSYS_STAGE_RETRIEVE = 2,  /**< every source and the merge */
+    RECSYS_STAGE_FILTER = 3,
+    RECSYS_STAGE_RANK = 4,      /**< the ranker and the sort */
+    RECSYS_STAGE_DIVERSIFY = 5,
+    RECSYS_STAGE_EXPLAIN = 7,   /**< the explanations */
+    RECSYS_STAGE_RESPOND = 8    /**< building the result and logging impressions */
+} recsys_stage;
+
+/**
+ * Returns how long one pipeline stage took for this result, in nanoseconds of the monotonic
+ * clock (0 for a stage that did not run or an unknown stage), so a host can see where a
+ * request's time goes.
+ * Thread-safe for distinct results. @since 0.2
+ */
+RECSYS_API uint64_t recsys_result_stage_ns(const recsys_result *res, int32_t stage);
+
 /**
  * Returns the whole result as JSON: {"request_id":..,"items":[{"item_id","score",
  * "sources":[{"name","score"}],"explanation","evidence":[{"kind","name","value"}]}]}.

@@ -30,6 +30,8 @@ typedef struct run {
     size_t nlists;
     recsys_candidates c;      /* the merged set */
     char request_id[40];
+    uint64_t stage_ns[9]; /* by recsys_stage */
+    uint64_t explain_ns;  /* the explanations, inside respond */
 } run;
 
 static double opt(const run *r, int32_t key)
@@ -231,7 +233,9 @@ static recsys_status respond(run *r, recsys_result **out)
             continue;
         recsys__explanation ex;
         memset(&ex, 0, sizeof ex);
+        uint64_t t0 = recsys__clock_mono_ns();
         st = recsys__explain_template(m, &r->q, &r->c, i, &ex);
+        r->explain_ns += recsys__clock_mono_ns() - t0;
         if (st == RECSYS_OK) { /* move text and evidence into the result */
             it->explanation = ex.text;
             ex.text = NULL;
@@ -306,24 +310,37 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
     r.e = e;
     r.req = req;
     recsys__rd(e);
-    recsys_status st = context(&r);
-    if (st == RECSYS_OK)
-        st = retrieve(&r);
-    if (st == RECSYS_OK)
-        st = filter(&r);
-    if (st == RECSYS_OK)
-        st = rank(&r);
-    if (st == RECSYS_OK)
-        st = diversify(&r);
+    uint64_t t = recsys__clock_mono_ns(), t2;
+#define STAGE(which, call)                                                                   \
+    do {                                                                                     \
+        if (st == RECSYS_OK)                                                                 \
+            st = (call);                                                                     \
+        t2 = recsys__clock_mono_ns();                                                        \
+        r.stage_ns[which] = t2 - t;                                                          \
+        t = t2;                                                                              \
+    } while (0)
+    recsys_status st = RECSYS_OK;
     recsys_result *res = NULL;
-    if (st == RECSYS_OK)
-        st = respond(&r, &res);
+    STAGE(RECSYS_STAGE_CONTEXT, context(&r));
+    STAGE(RECSYS_STAGE_RETRIEVE, retrieve(&r));
+    STAGE(RECSYS_STAGE_FILTER, filter(&r));
+    STAGE(RECSYS_STAGE_RANK, rank(&r));
+    STAGE(RECSYS_STAGE_DIVERSIFY, diversify(&r));
+    STAGE(RECSYS_STAGE_RESPOND, respond(&r, &res));
     /* Impressions are logged before the shared lock is released, so that a concurrent
      * recsys_user_forget (which takes the lock exclusively) cannot run between the answer
      * and its log and leave the forgotten user's id in the store. */
     bool log = opt(&r, RECSYS_OPT_LOG_IMPRESSIONS) != 0 && req->user_id;
     if (st == RECSYS_OK && log && res->n)
         st = log_impressions(e, res, req->user_id, r.q.now);
+    t2 = recsys__clock_mono_ns();
+    r.stage_ns[RECSYS_STAGE_RESPOND] += t2 - t;
+#undef STAGE
+    /* the explanations ran inside respond: report them apart */
+    r.stage_ns[RECSYS_STAGE_RESPOND] -= r.explain_ns;
+    r.stage_ns[RECSYS_STAGE_EXPLAIN] = r.explain_ns;
+    if (res)
+        memcpy(res->stage_ns, r.stage_ns, sizeof res->stage_ns);
     run_free(&r);
     recsys__unlock(e);
     if (st != RECSYS_OK && res) {

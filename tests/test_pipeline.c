@@ -109,6 +109,13 @@ static void results_carry_scores_sources_and_grounded_explanations(void **state)
         recsys_string_free(item);
         recsys_string_free(user);
     }
+    /* where the time went, per stage (the LLM stage does not exist yet: 0) */
+    assert_true(recsys_result_stage_ns(r, RECSYS_STAGE_RETRIEVE) > 0);
+    assert_true(recsys_result_stage_ns(r, RECSYS_STAGE_EXPLAIN) > 0);
+    assert_true(recsys_result_stage_ns(r, RECSYS_STAGE_RESPOND) > 0);
+    assert_int_equal(recsys_result_stage_ns(r, 6), 0);
+    assert_int_equal(recsys_result_stage_ns(r, 42), 0);
+    assert_int_equal(recsys_result_stage_ns(NULL, RECSYS_STAGE_RANK), 0);
     /* the backend user's top items are about what they follow */
     assert_true(contains(r, "c3"));
     char *js = NULL;

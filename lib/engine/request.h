@@ -40,6 +40,7 @@ struct recsys_result {
     char *request_id;
     recsys__res_item *items;
     size_t n;
+    uint64_t stage_ns[9]; /* by recsys_stage */
 };
 
 /* Allocates an empty result for n items. */

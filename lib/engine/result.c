@@ -82,6 +82,13 @@ RECSYS_API recsys_status recsys_result_source(const recsys_result *r, size_t i, 
     return RECSYS_OK;
 }
 
+RECSYS_API uint64_t recsys_result_stage_ns(const recsys_result *r, int32_t stage)
+{
+    return (r && stage >= RECSYS_STAGE_CONTEXT && stage <= RECSYS_STAGE_RESPOND)
+               ? r->stage_ns[stage]
+               : 0;
+}
+
 RECSYS_API const char *recsys_result_explanation(const recsys_result *r, size_t i)
 {
     return (r && i < r->n && r->items[i].explanation) ? r->items[i].explanation : "";
