@@ -560,23 +560,9 @@ static void ials_out_of_memory(void **state)
     recsys__ials_params p = params();
     set_state(f, train(f, &f->mem, &p));
     recsys_query *q = fixture_query(f, "b3", NULL, 10);
-    recsys_source_vtable vt;
-    assert_int_equal(recsys__source_ials(&f->mem, &vt), RECSYS_OK);
-    for (n = 1;; n++) {
-        recsys_candidates c;
-        recsys__cands_init(&c, &f->oom, q, q->limit);
-        f->oom_stats.fail_at = n;
-        recsys_status st = vt.retrieve(vt.ctx, q, &c);
-        f->oom_stats.fail_at = 0;
-        size_t got = c.n;
-        recsys__cands_free(&c);
-        assert_int_equal(f->oom_stats.live, 0);
-        if (st == RECSYS_OK) {
-            assert_true(got > 0);
-            break;
-        }
-        assert_int_equal(st, RECSYS_E_NOMEM);
-    }
+    size_t got = 0;
+    n = fixture_retrieve_oom(f, recsys__source_ials, q, &got);
+    assert_true(got > 0);
     assert_true(n > 3);
     drop_state(f);
     fixture_free(f);

@@ -445,24 +445,9 @@ static void retrieve_out_of_memory(void **state)
     fixture_event(f, "x", "a", RECSYS_EVENT_VIEW, 0, now - 5);
     fixture_event(f, "x", "d", RECSYS_EVENT_PURCHASE, 0, now - 4);
     recsys_query *q = fixture_query(f, "x", NULL, 10);
-    recsys_source_vtable vt;
-    assert_int_equal(recsys__source_itemknn(&f->mem, &vt), RECSYS_OK);
-    long n;
-    for (n = 1;; n++) {
-        recsys_candidates c;
-        recsys__cands_init(&c, &f->oom, q, q->limit);
-        f->oom_stats.fail_at = n;
-        recsys_status st = vt.retrieve(vt.ctx, q, &c);
-        f->oom_stats.fail_at = 0;
-        size_t got = c.n;
-        recsys__cands_free(&c);
-        assert_int_equal(f->oom_stats.live, 0);
-        if (st == RECSYS_OK) {
-            assert_int_equal(got, 3);
-            break;
-        }
-        assert_int_equal(st, RECSYS_E_NOMEM);
-    }
+    size_t got = 0;
+    long n = fixture_retrieve_oom(f, recsys__source_itemknn, q, &got);
+    assert_int_equal(got, 3);
     assert_true(n > 3);
     cf_free(f);
 }

@@ -17,6 +17,7 @@
 #include "recsys.h"
 #include "core/error.h"
 #include "model/model.h"
+#include "support/fixture.h"
 
 #define MAXLEN (1u << 24)
 #define T0 1700000000
@@ -102,43 +103,6 @@ static char *item_json(const recsys_item *it)
     assert_int_equal(recsys__json_item(D, it, false, &s, &len), RECSYS_OK);
     assert_int_equal(strlen(s), len);
     return s;
-}
-
-static bool attrs_equal(const recsys__attr *a, const recsys__attr *b, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (strcmp(a[i].name, b[i].name) || a[i].type != b[i].type || a[i].num != b[i].num ||
-            !a[i].str != !b[i].str || (a[i].str && strcmp(a[i].str, b[i].str)))
-            return false;
-    return true;
-}
-
-static bool strv_equal(char **a, char **b, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (strcmp(a[i], b[i]))
-            return false;
-    return true;
-}
-
-static bool items_equal(const recsys_item *a, const recsys_item *b)
-{
-    if (strcmp(a->id, b->id) || strcmp(a->title, b->title) ||
-        strcmp(a->description, b->description) || strcmp(a->category, b->category) ||
-        strcmp(a->provider, b->provider) || a->ntags != b->ntags ||
-        !strv_equal(a->tags, b->tags, a->ntags) || a->nregions != b->nregions ||
-        !strv_equal(a->regions, b->regions, a->nregions) || a->available != b->available ||
-        a->min_age != b->min_age || a->created != b->created || a->nattrs != b->nattrs ||
-        !attrs_equal(a->attrs, b->attrs, a->nattrs) || a->nembs != b->nembs ||
-        a->gen.ntags != b->gen.ntags || !strv_equal(a->gen.tags, b->gen.tags, a->gen.ntags) ||
-        strcmp(a->gen.summary, b->gen.summary) || strcmp(a->gen.model, b->gen.model) ||
-        a->gen.nattrs != b->gen.nattrs || !attrs_equal(a->gen.attrs, b->gen.attrs, a->gen.nattrs))
-        return false;
-    for (uint32_t i = 0; i < a->nembs; i++)
-        if (strcmp(a->embs[i].name, b->embs[i].name) || a->embs[i].dim != b->embs[i].dim ||
-            memcmp(a->embs[i].v, b->embs[i].v, a->embs[i].dim * sizeof(float)))
-            return false;
-    return true;
 }
 
 /* ---------------------------------------------------------------- items in ------------- */
@@ -492,7 +456,7 @@ static void test_item_round_trip(void **state)
 
     char *s1 = item_json(it);
     recsys_item *back = one_item(s1);
-    assert_true(items_equal(it, back));
+    assert_true(fixture_items_equal(it, back));
     char *s2 = item_json(back);
     assert_string_equal(s1, s2);
     /* canonical short numbers, control characters escaped */
@@ -510,7 +474,7 @@ static void test_item_round_trip(void **state)
         setlocale(LC_NUMERIC, "C");
         assert_non_null(strstr(s1, "\"n00\":0.1,"));
         back = one_item(s1);
-        assert_true(items_equal(it, back));
+        assert_true(fixture_items_equal(it, back));
         recsys__item_free(D, back);
         free(s1);
     }
@@ -520,7 +484,7 @@ static void test_item_round_trip(void **state)
     it = one_item(FULL_ITEM);
     s1 = item_json(it);
     back = one_item(s1);
-    assert_true(items_equal(it, back));
+    assert_true(fixture_items_equal(it, back));
     free(s1);
     recsys__item_free(D, back);
     recsys__item_free(D, it);
@@ -545,7 +509,7 @@ static void test_item_parse_oom(void **state)
         if (st == RECSYS_OK) {
             assert_int_equal(v.n, 2);
             recsys_item *ref = one_item(FULL_ITEM);
-            assert_true(items_equal(ref, v.v[0]));
+            assert_true(fixture_items_equal(ref, v.v[0]));
             recsys__item_free(D, ref);
             recsys__items_vec_free(&mem, &v);
             assert_true(n > 20);

@@ -14,6 +14,7 @@
 #include "recsys.h"
 #include "core/error.h"
 #include "model/model.h"
+#include "support/fixture.h"
 #include "model/spec.h"
 
 /* ---------------------------------------------------------------- a tracking allocator -- */
@@ -313,43 +314,6 @@ static void test_item_limits(void **state)
     recsys__item_free(m, it);
 }
 
-static bool attrs_equal(const recsys__attr *a, const recsys__attr *b, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (strcmp(a[i].name, b[i].name) || a[i].type != b[i].type || a[i].num != b[i].num ||
-            !a[i].str != !b[i].str || (a[i].str && strcmp(a[i].str, b[i].str)))
-            return false;
-    return true;
-}
-
-static bool strv_equal(char **a, char **b, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (strcmp(a[i], b[i]))
-            return false;
-    return true;
-}
-
-static bool items_equal(const recsys_item *a, const recsys_item *b)
-{
-    if (strcmp(a->id, b->id) || strcmp(a->title, b->title) ||
-        strcmp(a->description, b->description) || strcmp(a->category, b->category) ||
-        strcmp(a->provider, b->provider) || a->ntags != b->ntags ||
-        !strv_equal(a->tags, b->tags, a->ntags) || a->nregions != b->nregions ||
-        !strv_equal(a->regions, b->regions, a->nregions) || a->available != b->available ||
-        a->min_age != b->min_age || a->created != b->created || a->nattrs != b->nattrs ||
-        !attrs_equal(a->attrs, b->attrs, a->nattrs) || a->nembs != b->nembs ||
-        a->gen.ntags != b->gen.ntags || !strv_equal(a->gen.tags, b->gen.tags, a->gen.ntags) ||
-        strcmp(a->gen.summary, b->gen.summary) || strcmp(a->gen.model, b->gen.model) ||
-        a->gen.nattrs != b->gen.nattrs || !attrs_equal(a->gen.attrs, b->gen.attrs, a->gen.nattrs))
-        return false;
-    for (uint32_t i = 0; i < a->nembs; i++)
-        if (strcmp(a->embs[i].name, b->embs[i].name) || a->embs[i].dim != b->embs[i].dim ||
-            memcmp(a->embs[i].v, b->embs[i].v, a->embs[i].dim * sizeof(float)))
-            return false;
-    return true;
-}
-
 static recsys_item *rich_item(const recsys__mem *m)
 {
     recsys_item *it = mkitem(m, "rich", "laptops", "gpu", "gaming");
@@ -386,7 +350,7 @@ static void test_item_clone(void **state)
     assert_non_null(src);
     recsys_item *copy;
     assert_int_equal(recsys__item_clone(&mem, src, &copy), RECSYS_OK);
-    assert_true(items_equal(src, copy));
+    assert_true(fixture_items_equal(src, copy));
     assert_ptr_not_equal(copy->tags[0], src->tags[0]);
     recsys__item_free(&mem, copy);
     assert_int_equal(t.live, 0);
@@ -397,7 +361,7 @@ static void test_item_clone(void **state)
         recsys__err_clear();
         recsys_status st = recsys__item_clone(&mem, src, &copy);
         if (st == RECSYS_OK) {
-            assert_true(items_equal(src, copy));
+            assert_true(fixture_items_equal(src, copy));
             recsys__item_free(&mem, copy);
             assert_true(n > 10);
             break;

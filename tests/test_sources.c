@@ -391,24 +391,9 @@ static void sources_out_of_memory(void **state)
     const char *texts[] = { NULL, NULL, NULL };
     for (size_t k = 0; k < 3; k++) {
         recsys_query *q = fixture_query(f, "bob", texts[k], 10);
-        recsys_source_vtable vt;
-        assert_int_equal(ctors[k](&f->mem, &vt), RECSYS_OK);
-        long n;
-        for (n = 1;; n++) {
-            recsys_candidates c;
-            recsys__cands_init(&c, &f->oom, q, q->limit);
-            f->oom_stats.fail_at = n;
-            recsys_status st = vt.retrieve(vt.ctx, q, &c);
-            f->oom_stats.fail_at = 0;
-            size_t got = c.n;
-            recsys__cands_free(&c);
-            assert_int_equal(f->oom_stats.live, 0);
-            if (st == RECSYS_OK) {
-                assert_true(got > 0);
-                break;
-            }
-            assert_int_equal(st, RECSYS_E_NOMEM);
-        }
+        size_t got = 0;
+        long n = fixture_retrieve_oom(f, ctors[k], q, &got);
+        assert_true(got > 0);
         assert_true(n > 1);
     }
     fixture_free(f);

@@ -459,3 +459,63 @@ fixture *fixture_new_standard(void)
     fixture_add_user(f, "dana", "machine learning,space", 25, "US", NULL, NULL, NULL);
     return f;
 }
+
+long fixture_retrieve_oom(fixture *f,
+                          recsys_status (*ctor)(const recsys__mem *, recsys_source_vtable *),
+                          recsys_query *q, size_t *got)
+{
+    recsys_source_vtable vt;
+    assert_int_equal(ctor(&f->mem, &vt), RECSYS_OK);
+    for (long n = 1;; n++) {
+        recsys_candidates c;
+        recsys__cands_init(&c, &f->oom, q, q->limit);
+        f->oom_stats.fail_at = n;
+        recsys_status st = vt.retrieve(vt.ctx, q, &c);
+        f->oom_stats.fail_at = 0;
+        *got = c.n;
+        recsys__cands_free(&c);
+        assert_int_equal(f->oom_stats.live, 0);
+        if (st == RECSYS_OK)
+            return n;
+        assert_int_equal(st, RECSYS_E_NOMEM);
+    }
+}
+
+/* ---------------------------------------------------------------- item equality */
+
+static bool attrs_equal(const recsys__attr *a, const recsys__attr *b, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(a[i].name, b[i].name) || a[i].type != b[i].type || a[i].num != b[i].num ||
+            !a[i].str != !b[i].str || (a[i].str && strcmp(a[i].str, b[i].str)))
+            return false;
+    return true;
+}
+
+static bool strv_equal(char **a, char **b, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(a[i], b[i]))
+            return false;
+    return true;
+}
+
+bool fixture_items_equal(const recsys_item *a, const recsys_item *b)
+{
+    if (strcmp(a->id, b->id) || strcmp(a->title, b->title) ||
+        strcmp(a->description, b->description) || strcmp(a->category, b->category) ||
+        strcmp(a->provider, b->provider) || a->ntags != b->ntags ||
+        !strv_equal(a->tags, b->tags, a->ntags) || a->nregions != b->nregions ||
+        !strv_equal(a->regions, b->regions, a->nregions) || a->available != b->available ||
+        a->min_age != b->min_age || a->created != b->created || a->nattrs != b->nattrs ||
+        !attrs_equal(a->attrs, b->attrs, a->nattrs) || a->nembs != b->nembs ||
+        a->gen.ntags != b->gen.ntags || !strv_equal(a->gen.tags, b->gen.tags, a->gen.ntags) ||
+        strcmp(a->gen.summary, b->gen.summary) || strcmp(a->gen.model, b->gen.model) ||
+        a->gen.nattrs != b->gen.nattrs || !attrs_equal(a->gen.attrs, b->gen.attrs, a->gen.nattrs))
+        return false;
+    for (uint32_t i = 0; i < a->nembs; i++)
+        if (strcmp(a->embs[i].name, b->embs[i].name) || a->embs[i].dim != b->embs[i].dim ||
+            memcmp(a->embs[i].v, b->embs[i].v, a->embs[i].dim * sizeof(float)))
+            return false;
+    return true;
+}

@@ -85,6 +85,14 @@ const recsys_item *fixture_get(const fixture *f, const char *id);
 /* A candidate set over f->q (allocator f->mem, no limit) holding the given ids with scores
  * n, n-1, ..., 1 (the first id scores highest). ids is comma-separated. */
 void fixture_cands(fixture *f, recsys_candidates *c, const char *ids);
+/* True when two items hold the same fields, attributes, embeddings and generated data. */
+bool fixture_items_equal(const recsys_item *a, const recsys_item *b);
+/* The out-of-memory loop over a source's retrieve: allocation n = 1, 2, ... of q fails
+ * (f->oom), each failure must be RECSYS_E_NOMEM and leak nothing, until it succeeds. Returns
+ * the attempt that succeeded; *got receives how many candidates it added. */
+long fixture_retrieve_oom(fixture *f,
+                          recsys_status (*ctor)(const recsys__mem *, recsys_source_vtable *),
+                          recsys_query *q, size_t *got);
 /* Position of id in c, or SIZE_MAX. */
 size_t fixture_cand_pos(const fixture *f, const recsys_candidates *c, const char *id);
 /* The ids of c joined with ',' in c's order (dropped ones left out) into buf. */
