@@ -64,7 +64,12 @@ recsys_status recsys__merge(recsys_candidates *out, const recsys_candidates *lis
             lo = fmin(lo, l->v[i].score);
             hi = fmax(hi, l->v[i].score);
         }
-        qsort(rk, l->n, sizeof *rk, by_score);
+        /* sources mostly hand their list over best first already: sort only when not */
+        bool sorted = true;
+        for (size_t i = 1; i < l->n && sorted; i++)
+            sorted = by_score(&rk[i - 1], &rk[i]) <= 0;
+        if (!sorted)
+            qsort(rk, l->n, sizeof *rk, by_score);
         for (size_t r = 0; r < l->n; r++) {
             const recsys__cand *cd = &l->v[rk[r].pos];
             double norm = hi > lo ? (cd->score - lo) / (hi - lo) : 1.0;
