@@ -369,6 +369,81 @@ static void bm25_sparse_and_dense_sums_agree(void **state)
     fixture_free(f);
 }
 
+/* Over its postings budget a search reads each long term's best postings only: exact for a
+ * single term (the best `budget`), never above the exact score otherwise, and exact again
+ * when the postings fit the budget. */
+static void bm25_over_budget_reads_the_best_postings(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new();
+    static const char *common[] = { "red", "green", "blue", "apple", "car", "tree" };
+    char id[16], title[96];
+    uint64_t r = 4242;
+    for (int i = 0; i < 2000; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        snprintf(id, sizeof id, "d%04d", i);
+        snprintf(title, sizeof title, "%s %s %s%s", common[(r >> 33) % 6],
+                 common[(r >> 41) % 6], i % 7 ? "" : common[(r >> 50) % 6],
+                 i % 50 == 0 ? " zephyr" : "");
+        fixture_add_item(f, &(fixture_item_def){ .id = id, .title = title });
+    }
+    recsys__bm25 *ix = NULL;
+    assert_int_equal(recsys__bm25_build_budget(&f->mem, &f->model.catalog, 1.2, 0.75, 0, &ix),
+                     RECSYS_E_INVALID_ARG);
+    assert_null(ix);
+    assert_int_equal(recsys__bm25_build_budget(&f->mem, &f->model.catalog, 1.2, 0.75, 64, &ix),
+                     RECSYS_OK);
+    /* one long term: the best 64 exactly, and no more */
+    for (size_t limit = 10; limit <= 100; limit += 90) {
+        hits a = { 0 }, b = { 0 };
+        assert_int_equal(recsys__bm25_search_mode(ix, "red", limit, &f->mem, 0, &a.items,
+                                                  &a.scores, &a.n), RECSYS_OK);
+        assert_int_equal(recsys__bm25_search_mode(ix, "red", limit, &f->mem, 2, &b.items,
+                                                  &b.scores, &b.n), RECSYS_OK);
+        assert_int_equal(a.n, limit < 64 ? limit : 64);
+        assert_true(b.n >= a.n);
+        for (size_t i = 0; i < a.n; i++) {
+            assert_int_equal(a.items[i], b.items[i]);
+            assert_true(a.scores[i] == b.scores[i]);
+        }
+        hits_free(f, &a);
+        hits_free(f, &b);
+    }
+    /* several long terms: every score at most the exact one */
+    hits a = { 0 }, b = { 0 };
+    assert_int_equal(recsys__bm25_search_mode(ix, "red green blue zephyr", 2000, &f->mem, 0,
+                                              &a.items, &a.scores, &a.n), RECSYS_OK);
+    assert_int_equal(recsys__bm25_search_mode(ix, "red green blue zephyr", 2000, &f->mem, 2,
+                                              &b.items, &b.scores, &b.n), RECSYS_OK);
+    assert_true(a.n > 0 && a.n < b.n);
+    for (size_t i = 0; i < a.n; i++) {
+        size_t j = 0;
+        while (j < b.n && b.items[j] != a.items[i])
+            j++;
+        assert_true(j < b.n);
+        assert_true(a.scores[i] <= b.scores[j]);
+        if (i)
+            assert_true(a.scores[i] <= a.scores[i - 1]);
+    }
+    hits_free(f, &a);
+    hits_free(f, &b);
+    /* within the budget (40 postings): the exact answer */
+    assert_int_equal(recsys__bm25_search_mode(ix, "zephyr", 100, &f->mem, 0, &a.items, &a.scores,
+                                              &a.n), RECSYS_OK);
+    assert_int_equal(recsys__bm25_search_mode(ix, "zephyr", 100, &f->mem, 2, &b.items, &b.scores,
+                                              &b.n), RECSYS_OK);
+    assert_int_equal(a.n, 40);
+    assert_int_equal(a.n, b.n);
+    for (size_t i = 0; i < a.n; i++) {
+        assert_int_equal(a.items[i], b.items[i]);
+        assert_true(a.scores[i] == b.scores[i]);
+    }
+    hits_free(f, &a);
+    hits_free(f, &b);
+    recsys__bm25_free(ix);
+    fixture_free(f);
+}
+
 static void bm25_out_of_memory(void **state)
 {
     (void)state;
@@ -376,6 +451,33 @@ static void bm25_out_of_memory(void **state)
     recsys__bm25 *ix = NULL;
     recsys_status st;
     long n;
+    for (n = 1;; n++) {
+        f->oom_stats.fail_at = n;
+        st = recsys__bm25_build(&f->oom, &f->model.catalog, 1.2, 0.75, &ix);
+        if (st == RECSYS_OK)
+            break;
+        assert_int_equal(st, RECSYS_E_NOMEM);
+        assert_null(ix);
+        assert_int_equal(f->oom_stats.live, 0);
+    }
+    assert_true(n > 3);
+    f->oom_stats.fail_at = 0;
+    recsys__bm25_free(ix);
+    ix = NULL;
+    /* a budget of 1 gives most terms an impact list: their allocations fail too */
+    for (n = 1;; n++) {
+        f->oom_stats.fail_at = n;
+        st = recsys__bm25_build_budget(&f->oom, &f->model.catalog, 1.2, 0.75, 1, &ix);
+        if (st == RECSYS_OK) {
+            recsys__bm25_free(ix);
+            ix = NULL;
+            break;
+        }
+        assert_int_equal(st, RECSYS_E_NOMEM);
+        assert_null(ix);
+        assert_int_equal(f->oom_stats.live, 0);
+    }
+    f->oom_stats.fail_at = 0;
     for (n = 1;; n++) {
         f->oom_stats.fail_at = n;
         st = recsys__bm25_build(&f->oom, &f->model.catalog, 1.2, 0.75, &ix);
@@ -425,6 +527,7 @@ int main(void)
         cmocka_unit_test(bm25_parameters_change_scores),
         cmocka_unit_test(bm25_top_k_is_a_prefix_of_the_full_ranking),
         cmocka_unit_test(bm25_sparse_and_dense_sums_agree),
+        cmocka_unit_test(bm25_over_budget_reads_the_best_postings),
         cmocka_unit_test(bm25_out_of_memory),
     };
     cmocka_set_test_filter(getenv("RECSYS_TEST_FILTER"));

@@ -16,6 +16,12 @@ struct recsys__bm25 {
     size_t nslots;              /* catalog slots at build */
     size_t ndocs;               /* live items at build */
     double avgdl, k1, b;
+    /* impact lists (bm25.h): for each term with more than `floor` postings, its best
+     * min(df, budget) postings by score, best first; other terms have empty ranges */
+    size_t budget, floor;
+    uint32_t *imp_off; /* term id -> first entry; nterms + 1 entries */
+    uint32_t *imp_doc;
+    float *imp_s;      /* the posting's whole BM25 score (idf included) */
 };
 
 typedef struct term_w {
@@ -115,8 +121,16 @@ static recsys_status make_postings(build_ctx *b)
     return RECSYS_OK;
 }
 
+static recsys_status make_impacts(recsys__bm25 *ix, const recsys__mem *m);
+
 recsys_status recsys__bm25_build(const recsys__mem *m, const recsys__catalog *c, double k1,
                                  double b, recsys__bm25 **out)
+{
+    return recsys__bm25_build_budget(m, c, k1, b, RECSYS__BM25_POSTINGS_BUDGET, out);
+}
+
+recsys_status recsys__bm25_build_budget(const recsys__mem *m, const recsys__catalog *c,
+                                        double k1, double b, size_t budget, recsys__bm25 **out)
 {
     if (!out)
         return recsys__err(RECSYS_E_INVALID_ARG, "bm25_build: out is NULL");
@@ -127,6 +141,9 @@ recsys_status recsys__bm25_build(const recsys__mem *m, const recsys__catalog *c,
         return recsys__err(RECSYS_E_INVALID_ARG,
                            "bm25_build: k1 %g or b %g out of range (k1 >= 0, 0 <= b <= 1)", k1,
                            b);
+    if (budget == 0 || budget > UINT32_MAX)
+        return recsys__err(RECSYS_E_INVALID_ARG, "bm25_build: postings budget %zu out of range",
+                           budget);
     recsys__bm25 *ix = recsys__calloc(m, 1, sizeof *ix);
     if (!ix)
         return RECSYS_E_NOMEM;
@@ -134,6 +151,8 @@ recsys_status recsys__bm25_build(const recsys__mem *m, const recsys__catalog *c,
     ix->cat = c;
     ix->k1 = k1;
     ix->b = b;
+    ix->budget = budget;
+    ix->floor = budget < RECSYS__BM25_IMPACT_FLOOR ? budget : RECSYS__BM25_IMPACT_FLOOR;
     ix->nslots = c->ids.n;
     recsys__ids_init(&ix->terms, m);
     build_ctx bc = { .m = m, .ix = ix };
@@ -156,13 +175,15 @@ recsys_status recsys__bm25_build(const recsys__mem *m, const recsys__catalog *c,
         st = make_postings(&bc);
     recsys__free(m, bc.tmp);
     recsys__free(m, bc.pairs);
+    ix->avgdl = ix->ndocs ? total / (double)ix->ndocs : 1.0;
+    if (ix->avgdl <= 0)
+        ix->avgdl = 1.0;
+    if (st == RECSYS_OK)
+        st = make_impacts(ix, m);
     if (st != RECSYS_OK) {
         recsys__bm25_free(ix);
         return st;
     }
-    ix->avgdl = ix->ndocs ? total / (double)ix->ndocs : 1.0;
-    if (ix->avgdl <= 0)
-        ix->avgdl = 1.0;
     *out = ix;
     return RECSYS_OK;
 }
@@ -177,6 +198,9 @@ void recsys__bm25_free(recsys__bm25 *ix)
     recsys__free(m, ix->post_doc);
     recsys__free(m, ix->post_tf);
     recsys__free(m, ix->doclen);
+    recsys__free(m, ix->imp_off);
+    recsys__free(m, ix->imp_doc);
+    recsys__free(m, ix->imp_s);
     recsys__free(m, ix);
 }
 
@@ -236,6 +260,62 @@ static void select_best(hit *h, size_t n, size_t k)
         else
             lo = g;
     }
+}
+
+static double idf_of(const recsys__bm25 *ix, uint32_t df)
+{
+    const double N = (double)ix->ndocs, d = (double)df;
+    return log(1.0 + (N - d + 0.5) / (d + 0.5));
+}
+
+/* One posting's score: idf times the saturated, length-normalised term frequency. */
+static double posting_score(const recsys__bm25 *ix, double idf, uint32_t p)
+{
+    double tf = ix->post_tf[p];
+    double norm = ix->k1 * (1.0 - ix->b + ix->b * ix->doclen[ix->post_doc[p]] / ix->avgdl);
+    return idf * tf * (ix->k1 + 1.0) / (tf + norm);
+}
+
+/* The impact lists: every term with more than ix->floor postings keeps its best
+ * min(df, budget) postings, best first (ties by item index). */
+static recsys_status make_impacts(recsys__bm25 *ix, const recsys__mem *m)
+{
+    size_t nterms = ix->terms.n, total = 0, longest = 0;
+    ix->imp_off = recsys__calloc(m, nterms + 1, sizeof *ix->imp_off);
+    if (!ix->imp_off)
+        return RECSYS_E_NOMEM;
+    for (size_t t = 0; t < nterms; t++) {
+        size_t df = ix->post_off[t + 1] - ix->post_off[t];
+        if (df > ix->floor) {
+            total += df < ix->budget ? df : ix->budget;
+            longest = df > longest ? df : longest;
+        }
+        ix->imp_off[t + 1] = (uint32_t)total;
+    }
+    if (total == 0)
+        return RECSYS_OK;
+    ix->imp_doc = recsys__alloc(m, total * sizeof *ix->imp_doc);
+    ix->imp_s = recsys__alloc(m, total * sizeof *ix->imp_s);
+    hit *h = recsys__alloc(m, longest * sizeof *h);
+    recsys_status st = (ix->imp_doc && ix->imp_s && h) ? RECSYS_OK : RECSYS_E_NOMEM;
+    for (size_t t = 0; st == RECSYS_OK && t < nterms; t++) {
+        uint32_t lo = ix->post_off[t], df = ix->post_off[t + 1] - lo, at = ix->imp_off[t];
+        size_t keep = ix->imp_off[t + 1] - at;
+        if (!keep)
+            continue;
+        double idf = idf_of(ix, df);
+        for (uint32_t i = 0; i < df; i++)
+            h[i] = (hit){ ix->post_doc[lo + i], (float)posting_score(ix, idf, lo + i) };
+        if (keep < df)
+            select_best(h, df, keep);
+        qsort(h, keep, sizeof *h, cmp_hit);
+        for (size_t i = 0; i < keep; i++) {
+            ix->imp_doc[at + i] = h[i].item;
+            ix->imp_s[at + i] = h[i].score;
+        }
+    }
+    recsys__free(m, h);
+    return st;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -300,6 +380,17 @@ recsys_status recsys__bm25_search_mode(const recsys__bm25 *ix, const char *text,
     size_t bound = 0;
     for (size_t k = 0; k < nqt; k++)
         bound += ix->post_off[qt[k] + 1] - ix->post_off[qt[k]];
+    /* Over the budget (mode 0 only), each term reads at most its best `per` postings from
+     * its impact list (bm25.h); terms with fewer postings are read whole. */
+    size_t per = SIZE_MAX;
+    if (mode == 0 && bound > ix->budget) {
+        per = ix->budget / nqt > ix->floor ? ix->budget / nqt : ix->floor;
+        bound = 0;
+        for (size_t k = 0; k < nqt; k++) {
+            size_t df = ix->post_off[qt[k] + 1] - ix->post_off[qt[k]];
+            bound += df > per ? per : df;
+        }
+    }
     bool dense = mode == 1 || (mode == 0 && bound * 8 >= ix->nslots);
     size_t mask = 0;
     if (dense) {
@@ -317,16 +408,17 @@ recsys_status recsys__bm25_search_mode(const recsys__bm25 *ix, const char *text,
         goto done;
     }
     size_t ntouched = 0, captouched = 0;
-    const double N = (double)ix->ndocs;
     for (size_t k = 0; k < nqt; k++) {
         uint32_t lo = ix->post_off[qt[k]], hi = ix->post_off[qt[k] + 1];
-        double df = (double)(hi - lo);
-        double idf = log(1.0 + (N - df + 0.5) / (df + 0.5));
+        bool impacts = hi - lo > per; /* then it has an impact list at least per long */
+        double idf = idf_of(ix, hi - lo);
+        if (impacts) {
+            lo = ix->imp_off[qt[k]];
+            hi = lo + (uint32_t)per;
+        }
         for (uint32_t p = lo; p < hi; p++) {
-            uint32_t d = ix->post_doc[p];
-            double tf = ix->post_tf[p];
-            double norm = ix->k1 * (1.0 - ix->b + ix->b * ix->doclen[d] / ix->avgdl);
-            double s = idf * tf * (ix->k1 + 1.0) / (tf + norm);
+            uint32_t d = impacts ? ix->imp_doc[p] : ix->post_doc[p];
+            double s = impacts ? ix->imp_s[p] : posting_score(ix, idf, p);
             size_t at = d;
             if (!dense) {
                 at = ((size_t)d * 0x9E3779B1u) & mask;
