@@ -51,6 +51,33 @@ static recsys_status map_grow(recsys_candidates *c)
     return RECSYS_OK;
 }
 
+recsys_status recsys__cands_reserve(recsys_candidates *c, size_t n)
+{
+    while (n * 2 > c->mapcap)
+        RECSYS_TRY(map_grow(c));
+    return RECSYS_GROW(c->mem, c->v, c->cap, n);
+}
+
+recsys_status recsys__cands_put(recsys_candidates *c, uint32_t item, size_t *pos)
+{
+    if ((c->n + 1) * 2 > c->mapcap)
+        RECSYS_TRY(map_grow(c));
+    size_t at = map_slot(c, item);
+    if (c->map[at]) {
+        *pos = (size_t)(uint32_t)c->map[at] - 1;
+        return RECSYS_OK;
+    }
+    if (c->limit && c->n >= c->limit)
+        return recsys__err(RECSYS_E_BUDGET, "candidate limit of %zu reached", c->limit);
+    RECSYS_TRY(RECSYS_GROW(c->mem, c->v, c->cap, c->n + 1));
+    recsys__cand *cd = &c->v[c->n];
+    memset(cd, 0, sizeof *cd);
+    cd->item = item;
+    c->map[at] = ((uint64_t)item << 32) | (uint64_t)(c->n + 1);
+    *pos = c->n++;
+    return RECSYS_OK;
+}
+
 size_t recsys__cands_find(const recsys_candidates *c, uint32_t item)
 {
     if (!c->mapcap)
@@ -63,26 +90,10 @@ recsys_status recsys__cands_add(recsys_candidates *c, uint32_t item, double scor
 {
     if (!isfinite(score))
         return recsys__err(RECSYS_E_INVALID_ARG, "candidate score is not finite");
-    if (c->mapcap) {
-        uint64_t e = c->map[map_slot(c, item)];
-        if (e) {
-            recsys__cand *cd = &c->v[(uint32_t)e - 1];
-            if (score > cd->score)
-                cd->score = score;
-            return RECSYS_OK;
-        }
-    }
-    if (c->limit && c->n >= c->limit)
-        return recsys__err(RECSYS_E_BUDGET, "candidate limit of %zu reached", c->limit);
-    if ((c->n + 1) * 2 > c->mapcap)
-        RECSYS_TRY(map_grow(c));
-    RECSYS_TRY(RECSYS_GROW(c->mem, c->v, c->cap, c->n + 1));
-    recsys__cand *cd = &c->v[c->n];
-    memset(cd, 0, sizeof *cd);
-    cd->item = item;
-    cd->score = score;
-    c->map[map_slot(c, item)] = ((uint64_t)item << 32) | (uint64_t)(c->n + 1);
-    c->n++;
+    size_t n = c->n, pos;
+    RECSYS_TRY(recsys__cands_put(c, item, &pos));
+    if (pos == n || score > c->v[pos].score) /* new, or a better score for a repeated item */
+        c->v[pos].score = score;
     return RECSYS_OK;
 }
 

@@ -11,6 +11,11 @@ void recsys__cands_free(recsys_candidates *c);
 /* Adds item with score, keeping the higher score for a repeated item. RECSYS_E_BUDGET once
  * limit distinct items are in; RECSYS_E_INVALID_ARG for a non-finite score. */
 recsys_status recsys__cands_add(recsys_candidates *c, uint32_t item, double score);
+/* Makes room for n candidates without further allocation (the merger knows its total). */
+recsys_status recsys__cands_reserve(recsys_candidates *c, size_t n);
+/* Adds item with score 0 unless present; *pos is its position either way. Errors as
+ * recsys__cands_add. */
+recsys_status recsys__cands_put(recsys_candidates *c, uint32_t item, size_t *pos);
 /* Position of item in a set still being collected (before settle), or SIZE_MAX. */
 size_t recsys__cands_find(const recsys_candidates *c, uint32_t item);
 /* Removes dropped candidates (keeping order) and applies an order a diversifier set. */

@@ -2,18 +2,11 @@
 #include "merge.h"
 #include "../core/error.h"
 
+/* A provenance entry waiting for its candidate's position to be final. */
 typedef struct pending {
     uint32_t pos; /* candidate position in out */
     recsys__prov p;
 } pending;
-
-static int by_pos(const void *a, const void *b)
-{
-    const pending *x = a, *y = b;
-    if (x->pos != y->pos)
-        return x->pos < y->pos ? -1 : 1;
-    return x->p.source < y->p.source ? -1 : x->p.source > y->p.source;
-}
 
 /* Sort positions of a list by score descending, then item ascending (stable ranks). */
 typedef struct rank_ctx {
@@ -51,7 +44,8 @@ recsys_status recsys__merge(recsys_candidates *out, const recsys_candidates *lis
         recsys__free(m, pend);
         return RECSYS_E_NOMEM;
     }
-    recsys_status st = RECSYS_OK;
+    /* every list's candidates at most: no allocation inside the loop below */
+    recsys_status st = recsys__cands_reserve(out, total);
     size_t np = 0;
     for (size_t k = 0; k < nlists && st == RECSYS_OK; k++) {
         const recsys_candidates *l = &lists[k];
@@ -73,10 +67,10 @@ recsys_status recsys__merge(recsys_candidates *out, const recsys_candidates *lis
         for (size_t r = 0; r < l->n; r++) {
             const recsys__cand *cd = &l->v[rk[r].pos];
             double norm = hi > lo ? (cd->score - lo) / (hi - lo) : 1.0;
-            st = recsys__cands_add(out, cd->item, 0.0);
+            size_t at;
+            st = recsys__cands_put(out, cd->item, &at);
             if (st != RECSYS_OK)
                 break;
-            size_t at = recsys__cands_find(out, cd->item);
             pending *pe = &pend[np++];
             pe->pos = (uint32_t)at;
             pe->p.source = (uint16_t)k;
@@ -87,24 +81,33 @@ recsys_status recsys__merge(recsys_candidates *out, const recsys_candidates *lis
         }
     }
     recsys__free(m, rk);
+    /* provenance grouped by candidate: a counting sort by position, stable, so each
+     * candidate's entries stay in source order (the lists were walked in source order) */
+    recsys__prov *prov = NULL;
+    uint32_t *start = NULL;
     if (st == RECSYS_OK) {
-        qsort(pend, np, sizeof *pend, by_pos);
-        recsys__prov *prov = recsys__alloc(m, np * sizeof *prov);
-        if (!prov) {
+        prov = recsys__alloc(m, np * sizeof *prov);
+        start = prov ? recsys__calloc(m, out->n + 1, sizeof *start) : NULL;
+        if (!start)
             st = RECSYS_E_NOMEM;
-        } else {
-            for (size_t i = 0; i < np; i++) {
-                prov[i] = pend[i].p;
-                recsys__cand *cd = &out->v[pend[i].pos];
-                if (cd->nprov == 0)
-                    cd->prov_off = (uint32_t)i;
-                cd->nprov++;
-            }
-            recsys__free(m, out->prov);
-            out->prov = prov;
-            out->nprov = out->capprov = np;
-        }
     }
+    if (st == RECSYS_OK) {
+        for (size_t i = 0; i < np; i++)
+            start[pend[i].pos + 1]++;
+        for (size_t c = 0; c < out->n; c++) {
+            out->v[c].prov_off = start[c];
+            out->v[c].nprov = (uint16_t)start[c + 1];
+            start[c + 1] += start[c];
+        }
+        for (size_t i = 0; i < np; i++)
+            prov[start[pend[i].pos]++] = pend[i].p;
+        recsys__free(m, out->prov);
+        out->prov = prov;
+        out->nprov = out->capprov = np;
+        prov = NULL;
+    }
+    recsys__free(m, prov);
+    recsys__free(m, start);
     recsys__free(m, pend);
     return st;
 }
