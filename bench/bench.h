@@ -43,6 +43,9 @@ int bench_ingest(bench_ctx *ctx, int argc, char **argv);
 /* eval.c: quality under ../shared/data/EVAL_PROTOCOL.md (reads no catalog, prints its own
  * table; see the top of eval.c). */
 int bench_eval(bench_ctx *ctx, int argc, char **argv);
+/* report.c: runs the other subcommands as child processes and writes a Markdown report with
+ * SVG plots (see the top of report.c). Returns 0, or 1 when a run or a file failed. */
+int bench_report(bench_ctx *ctx, int argc, char **argv);
 
 /** Appends a row to the table main prints at the end. */
 void bench_add_row(const bench_row *row);

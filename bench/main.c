@@ -1,7 +1,8 @@
 /*
  * main.c - recsys-bench: subcommand dispatch, the common options, the machine, the table.
  *
- * Usage: recsys-bench <latency|ingest|all|eval> [--catalog FILE] [--repeat R] [--json] [options]
+ * Usage: recsys-bench <latency|ingest|all|eval|report> [--catalog FILE] [--repeat R] [--json]
+ *        [options]
  *
  * House rule: figures are medians of R repeated runs, each compared with a baseline measured
  * in the same run, on the machine printed first. Nothing here asserts a wall-clock time.
@@ -9,7 +10,8 @@
  *   {"command": "latency"|"ingest"|"all", "version": "0.1.0", "catalog": path,
  *    "machine": {"nproc": n, "cpu": model}, "latency": {...}, "ingest": [...]}
  * ("latency" and "ingest" are documented at the top of latency.c and ingest.c). `eval` reads
- * no catalog (no "catalog" key) and prints its own table; its keys are in eval.c.
+ * no catalog (no "catalog" key) and prints its own table; its keys are in eval.c. `report`
+ * runs the others as child processes and writes a Markdown report (report.c).
  */
 #include <errno.h>
 #include <sched.h>
@@ -38,6 +40,12 @@ static const char usage_text[] =
     "       [--grid small|none] [--set OPTION=VALUE]... [--items FILE]\n"
     "      quality under ../shared/data/EVAL_PROTOCOL.md (for csv, --data is the file of\n"
     "      user_id,item_id[,timestamp[,value]] and --items an optional item_id,title,tags file)\n"
+    "  report [--out DIR] [--data DIR] [--quick] [--max-items N] [--selftest]\n"
+    "      eval (7 pipelines), latency --items 10k/100k/1M (up to N, default 1000000) and\n"
+    "      ingest, each as a child process, written up as DIR/report.md with SVG plots\n"
+    "      (default build/report; --data: $RECSYS_DATA_DIR, else ../shared/data; --quick:\n"
+    "      at most 100k items, latency --queries 300 --repeat 1; --selftest: check the SVG\n"
+    "      writer)\n"
     "common options:\n"
     "  --catalog FILE  catalog JSON (default data/catalog.json)\n"
     "  --repeat R      runs per figure, 1..64; the median is reported (default 5 / 3)\n"
@@ -215,11 +223,12 @@ int main(int argc, char **argv)
         bench_usage("no command given");
     const char *cmd = rest[0];
     int all = !strcmp(cmd, "all"), eval = !strcmp(cmd, "eval");
-    if (!all && !eval && strcmp(cmd, "latency") && strcmp(cmd, "ingest"))
+    int report = !strcmp(cmd, "report");
+    if (!all && !eval && !report && strcmp(cmd, "latency") && strcmp(cmd, "ingest"))
         bench_usage("unknown command '%s'", cmd);
     if (all && nrest > 1)
         bench_usage("all takes only the common options, not '%s'", rest[1]);
-    if (!eval && !(ctx.catalog = read_file(ctx.catalog_path, &ctx.catalog_len))) {
+    if (!eval && !report && !(ctx.catalog = read_file(ctx.catalog_path, &ctx.catalog_len))) {
         fprintf(stderr, "recsys-bench: cannot read the catalog %s: %s\n", ctx.catalog_path,
                 strerror(errno));
         return 1;
@@ -235,10 +244,11 @@ int main(int argc, char **argv)
     ctx.out = json_object();
     json_object_set_new(ctx.out, "command", json_string(cmd));
     json_object_set_new(ctx.out, "version", json_string(recsys_version_string()));
-    if (!eval)
+    if (!eval && !report)
         json_object_set_new(ctx.out, "catalog", json_string(ctx.catalog_path));
     json_object_set_new(ctx.out, "machine", json_pack("{s:I,s:s}", "nproc", (json_int_t)nproc,
                                                       "cpu", cpu));
+    int rc = 0;
     if (all) {
         static char *mem[] = { "ingest", "--store", "memory" };
         static char *os[] = { "ingest", "--store", "file", "--sync", "os" };
@@ -249,13 +259,15 @@ int main(int argc, char **argv)
         bench_ingest(&ctx, 5, full);
     } else if (eval) {
         bench_eval(&ctx, nrest, rest);
+    } else if (report) {
+        rc = bench_report(&ctx, nrest, rest);
     } else if (!strcmp(cmd, "latency")) {
         bench_latency(&ctx, nrest, rest);
     } else {
         bench_ingest(&ctx, nrest, rest);
     }
     bench_progress_clear(&ctx);
-    if (!eval)
+    if (!eval && !report)
         print_table();
     if (ctx.json) {
         char *text = json_dumps(ctx.out, JSON_COMPACT | JSON_REAL_PRECISION(10));
@@ -269,5 +281,5 @@ int main(int argc, char **argv)
     json_decref(ctx.out);
     free(ctx.catalog);
     free(rest);
-    return 0;
+    return rc;
 }
