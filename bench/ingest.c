@@ -1,6 +1,6 @@
 /*
  * ingest.c - `recsys-bench ingest [--events N] [--store memory|file] [--sync os|full]
- *            [--batch B]`.
+ *            [--batch B] [--threads T]`.
  *
  * Feedback events per second. Every mode of every run gets a fresh engine with the catalog
  * loaded (not timed) over the memory store or the built-in file store (recsys_store_file_new
@@ -14,18 +14,28 @@
  *   baseline  the minimum a host does without the library: format the event as a text line
  *             (snprintf) and keep it: memory = append it to a buffer; file = write(2) it to
  *             an O_APPEND file in the same directory, plus fdatasync(2) for --sync full.
- * Default N: 200000 (memory), 20000 (file, sync os), 2000 (file, sync full).
+ *   threaded  T threads (--threads, default 1) call recsys_feedback at once on one engine,
+ *             one event per call, each over its own contiguous slice of the events (timed
+ *             from a barrier that releases them all to the last one's end; per-call latency
+ *             too). With the file store's group commit, under --sync full one fdatasync
+ *             acknowledges the events of every thread waiting for it.
+ * Default N: 200000 (memory), 20000 (file, sync os), 2000 (file, sync full); the threaded
+ * mode records N x T events (N each) unless --events is given (then N in all).
  *
  * JSON, key "ingest": an array, one object per store configuration:
  *   {"store": "memory"|"file", "sync": null|"os"|"full", "events", "runs", "batch",
  *    "single": {"eps", "p50_us", "p95_us", "p99_us"}, "batched": {"eps"},
  *    "baseline": {"eps", "p50_us", "p95_us", "p99_us", "what"},
- *    "ratio_single", "ratio_batched" (time per event / the baseline's = baseline eps / eps)}
+ *    "ratio_single", "ratio_batched" (time per event / the baseline's = baseline eps / eps),
+ *    "threads": T, "threaded_events": events of the threaded mode,
+ *    "threaded": {"eps", "p50_us", "p95_us", "p99_us"} (eps: all threads together; latency:
+ *    per call, over every thread's calls), "ratio_threaded" (baseline eps / threaded eps)}
  * Every figure is the median over the runs.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +81,12 @@ typedef struct world {
     size_t n;       /* events per run */
     char **batches; /* JSON arrays of B events */
     size_t nbatches;
+    int threads;    /* threads of the threaded mode */
+    size_t nthreaded; /* events per run of the threaded mode */
 } world;
+
+enum { MODE_SINGLE, MODE_BATCHED, MODE_BASELINE, MODE_THREADED, NMODES };
+static const char *const mode_label[] = { "single", "batched", "baseline", "threaded" };
 
 static void get_event(const world *w, size_t i, recsys_event *ev)
 {
@@ -137,38 +152,117 @@ static void baseline_one(const recsys_event *ev, int fd, int full, char **buf, s
     *len += k;
 }
 
-/* One run of one mode (0 single, 1 batched, 2 baseline); returns its summary. */
+/* One thread of the threaded mode: events [from, to) one per call, after the barrier. */
+typedef struct worker {
+    pthread_t th;
+    recsys_engine *e;
+    const world *w;
+    size_t from, to;
+    pthread_barrier_t *go;
+    stats_samples lat;
+    recsys_status st; /* the first failure, its message in err */
+    char err[600];
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *k = arg;
+    pthread_barrier_wait(k->go);
+    for (size_t i = k->from; i < k->to; i++) {
+        recsys_event ev;
+        if ((k->st = synth_event_get(k->w->sy, i % synth_event_count(k->w->sy), &ev)) !=
+            RECSYS_OK) {
+            snprintf(k->err, sizeof k->err, "reading an event: %s", recsys_last_error());
+            break;
+        }
+        uint64_t t0 = stats_now_ns();
+        if ((k->st = recsys_feedback(k->e, &ev)) != RECSYS_OK) {
+            snprintf(k->err, sizeof k->err, "recsys_feedback: %s: %s",
+                     recsys_status_str(k->st), recsys_last_error());
+            break;
+        }
+        stats_push(&k->lat, (double)(stats_now_ns() - t0) / 1e3);
+    }
+    return NULL;
+}
+
+/* The threaded mode on e: returns its summary (latency over every thread's calls). */
+static stats_summary run_threaded(recsys_engine *e, const world *w)
+{
+    size_t t = (size_t)w->threads;
+    worker *ks = calloc(t, sizeof *ks);
+    pthread_barrier_t go;
+    if (!ks || pthread_barrier_init(&go, NULL, (unsigned)t + 1) != 0)
+        sys_fail("cannot set up", "the threads");
+    for (size_t k = 0; k < t; k++) {
+        ks[k] = (worker){ .e = e, .w = w, .go = &go, .from = w->nthreaded * k / t,
+                          .to = w->nthreaded * (k + 1) / t };
+        int rc = pthread_create(&ks[k].th, NULL, worker_main, &ks[k]);
+        if (rc != 0) {
+            errno = rc;
+            sys_fail("cannot start", "a thread");
+        }
+    }
+    pthread_barrier_wait(&go);
+    uint64_t start = stats_now_ns();
+    for (size_t k = 0; k < t; k++)
+        pthread_join(ks[k].th, NULL);
+    double secs = (double)(stats_now_ns() - start) / 1e9;
+    pthread_barrier_destroy(&go);
+    stats_samples lat = { 0 };
+    for (size_t k = 0; k < t; k++) {
+        if (ks[k].st != RECSYS_OK) {
+            fprintf(stderr, "recsys-bench: thread %zu: %s\n", k, ks[k].err);
+            exit(1);
+        }
+        for (size_t i = 0; i < ks[k].lat.n; i++)
+            stats_push(&lat, ks[k].lat.v[i]);
+        stats_free(&ks[k].lat);
+    }
+    free(ks);
+    stats_summary s = stats_summarise(&lat, (double)w->nthreaded, secs);
+    stats_free(&lat);
+    return s;
+}
+
+/* One run of one mode (MODE_*); returns its summary. */
 static stats_summary run_mode(const bench_ctx *ctx, const world *w, int store, int mode, int r)
 {
     char dir[1100] = "", path[1200];
     stats_samples lat = { 0 };
     if (store != STORE_MEMORY)
         snprintf(dir, sizeof dir, "%s/run%d-mode%d", tmp_root, r, mode);
-    recsys_engine *e = mode < 2 ? fresh_engine(ctx, store, dir) : NULL;
+    recsys_engine *e = mode != MODE_BASELINE ? fresh_engine(ctx, store, dir) : NULL;
+    if (mode == MODE_THREADED) {
+        stats_summary s = run_threaded(e, w);
+        recsys_engine_free(e);
+        rm_tree(dir);
+        return s;
+    }
     int fd = -1;
     char *buf = NULL;
     size_t len = 0, cap = 0;
-    if (mode == 2 && store != STORE_MEMORY) {
+    if (mode == MODE_BASELINE && store != STORE_MEMORY) {
         snprintf(path, sizeof path, "%s/raw.log", dir);
         if (mkdir(dir, 0700) != 0 || (fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600)) < 0)
             sys_fail("cannot create", path);
     }
     uint64_t start = stats_now_ns();
-    for (size_t b = 0; mode == 1 && b < w->nbatches; b++)
+    for (size_t b = 0; mode == MODE_BATCHED && b < w->nbatches; b++)
         BENCH_CHECK(recsys_feedback_json(e, w->batches[b], strlen(w->batches[b])),
                     "recsys_feedback_json");
-    for (size_t i = 0; mode != 1 && i < w->n; i++) {
+    for (size_t i = 0; mode != MODE_BATCHED && i < w->n; i++) {
         recsys_event ev;
         get_event(w, i, &ev);
         uint64_t t0 = stats_now_ns();
-        if (mode == 0)
+        if (mode == MODE_SINGLE)
             BENCH_CHECK(recsys_feedback(e, &ev), "recsys_feedback");
         else
             baseline_one(&ev, fd, store == STORE_FILE_FULL, &buf, &len, &cap);
         stats_push(&lat, (double)(stats_now_ns() - t0) / 1e3);
     }
     double secs = (double)(stats_now_ns() - start) / 1e9;
-    stats_summary s = stats_summarise(mode == 1 ? NULL : &lat, (double)w->n, secs);
+    stats_summary s = stats_summarise(mode == MODE_BATCHED ? NULL : &lat, (double)w->n, secs);
     stats_free(&lat);
     recsys_engine_free(e);
     if (fd >= 0)
@@ -180,7 +274,7 @@ static stats_summary run_mode(const bench_ctx *ctx, const world *w, int store, i
 
 int bench_ingest(bench_ctx *ctx, int argc, char **argv)
 {
-    long events = 0, batch = 100;
+    long events = 0, batch = 100, threads = 1;
     int store = -1, sync = -1; /* sync: 0 os, 1 full */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -188,6 +282,8 @@ int bench_ingest(bench_ctx *ctx, int argc, char **argv)
             events = bench_long(a, bench_arg(argc, argv, &i), 1, 100000000);
         else if (!strcmp(a, "--batch"))
             batch = bench_long(a, bench_arg(argc, argv, &i), 1, 100000);
+        else if (!strcmp(a, "--threads"))
+            threads = bench_long(a, bench_arg(argc, argv, &i), 1, 1024);
         else if (!strcmp(a, "--store")) {
             a = bench_arg(argc, argv, &i);
             if (strcmp(a, "memory") && strcmp(a, "file"))
@@ -207,8 +303,11 @@ int bench_ingest(bench_ctx *ctx, int argc, char **argv)
         bench_usage("ingest: --sync applies only to --store file");
     if (store == STORE_FILE_OS && sync != 0)
         store = STORE_FILE_FULL; /* the file store's default durability */
+    long threaded_events = events ? events : 0;
     if (!events)
         events = store == STORE_MEMORY ? 200000 : store == STORE_FILE_OS ? 20000 : 2000;
+    if (!threaded_events)
+        threaded_events = events * threads;
     int runs = ctx->repeat ? ctx->repeat : 3;
 
     if (store != STORE_MEMORY && !tmp_root[0]) {
@@ -228,36 +327,43 @@ int bench_ingest(bench_ctx *ctx, int argc, char **argv)
     so.users = (size_t)(events / 100 < 50 ? 50 : events / 100 > 5000 ? 5000 : events / 100);
     synth *sy = NULL;
     BENCH_CHECK(synth_new(ctx->catalog, ctx->catalog_len, &so, &sy), "synthetic events");
-    world w = { .sy = sy, .n = (size_t)events };
+    world w = { .sy = sy, .n = (size_t)events, .threads = (int)threads,
+                .nthreaded = (size_t)threaded_events };
     world_batches(&w, (size_t)batch);
     bench_progress_clear(ctx);
-    printf("ingest %s: %ld events (%zu distinct synthetic, %zu users), %d runs%s%s\n",
+    printf("ingest %s: %ld events (%zu distinct synthetic, %zu users), %d runs%s%s; "
+           "threaded: %ld events over %ld thread%s\n",
            store_label[store], events, synth_event_count(sy), synth_user_count(sy), runs,
-           store == STORE_MEMORY ? "" : ", store in ", store == STORE_MEMORY ? "" : tmp_root);
+           store == STORE_MEMORY ? "" : ", store in ", store == STORE_MEMORY ? "" : tmp_root,
+           threaded_events, threads, threads == 1 ? "" : "s");
 
-    stats_summary per_run[3][STATS_MAX_RUNS], med[3];
+    stats_summary per_run[NMODES][STATS_MAX_RUNS], med[NMODES];
     for (int r = 0; r < runs; r++)
-        for (int m = 0; m < 3; m++) {
+        for (int m = 0; m < NMODES; m++) {
             bench_progress(ctx, "ingest %s: run %d/%d, %s", store_label[store], r + 1, runs,
-                           m == 0 ? "single" : m == 1 ? "batched" : "baseline");
+                           mode_label[m]);
             per_run[m][r] = run_mode(ctx, &w, store, m, r);
         }
-    for (int m = 0; m < 3; m++)
+    for (int m = 0; m < NMODES; m++)
         med[m] = stats_median_of(per_run[m], (size_t)runs);
 
     bench_row row = { .bench = "ingest", .unit = "ev/s" };
-    snprintf(row.count, sizeof row.count, "%ld x%d", events, runs);
-    double ratio[3];
-    for (int m = 0; m < 3; m++) {
-        ratio[m] = med[m].rate > 0 ? med[2].rate / med[m].rate : 0;
-        if (m == 0)
+    double ratio[NMODES];
+    for (int m = 0; m < NMODES; m++) {
+        ratio[m] = med[m].rate > 0 ? med[MODE_BASELINE].rate / med[m].rate : 0;
+        snprintf(row.count, sizeof row.count, "%ld x%d",
+                 m == MODE_THREADED ? threaded_events : events, runs);
+        if (m == MODE_SINGLE)
             snprintf(row.variant, sizeof row.variant, "%s, 1 event/call", store_label[store]);
-        else if (m == 1)
+        else if (m == MODE_BATCHED)
             snprintf(row.variant, sizeof row.variant, "%s, JSON batch of %ld", store_label[store],
                      batch);
-        else
+        else if (m == MODE_BASELINE)
             snprintf(row.variant, sizeof row.variant, "%s baseline: %s", store_label[store],
                      baseline_what[store]);
+        else
+            snprintf(row.variant, sizeof row.variant, "%s, %ld thread%s, 1 event/call",
+                     store_label[store], threads, threads == 1 ? "" : "s");
         row.s = med[m];
         row.ratio = ratio[m];
         bench_add_row(&row);
@@ -275,6 +381,10 @@ int bench_ingest(bench_ctx *ctx, int argc, char **argv)
     json_t *base = bench_summary_json(&med[2], "eps");
     json_object_set_new(base, "what", json_string(baseline_what[store]));
     json_object_set_new(j, "baseline", base);
+    json_object_set_new(j, "threads", json_integer((json_int_t)threads));
+    json_object_set_new(j, "threaded_events", json_integer((json_int_t)threaded_events));
+    json_object_set_new(j, "threaded", bench_summary_json(&med[MODE_THREADED], "eps"));
+    json_object_set_new(j, "ratio_threaded", json_real(ratio[MODE_THREADED]));
     json_array_append_new(arr, j);
 
     for (size_t b = 0; b < w.nbatches; b++)

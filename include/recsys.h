@@ -733,6 +733,30 @@ typedef struct recsys_store_vtable {
     recsys_status (*sync)(void *ctx);
     recsys_status (*compact)(void *ctx);
     /* above: since 0.1 */
+    /**
+     * Optional, both or neither: group commit. append_events_deferred writes as append_events
+     * does but may return before the events are durable, setting *ticket to a position that
+     * grows with every append. The engine calls it holding its write lock and, once the lock
+     * is released, calls wait_durable(ticket), which returns RECSYS_OK when everything up to
+     * ticket is as durable as the store documents; one flush thus covers every thread waiting
+     * at once. wait_durable is the one method exempt from the one-call-at-a-time rule: it is
+     * called from any thread, at the same time as itself and as the other methods (destroy
+     * excepted), so it must lock whatever it shares with them. @since 0.2
+     */
+    recsys_status (*append_events_deferred)(void *ctx, const recsys_event *events, size_t n,
+                                            uint64_t *ticket);
+    recsys_status (*wait_durable)(void *ctx, uint64_t ticket);
+    /**
+     * Optional, both or neither: large opaque blobs (a trained vector index, say) kept beside
+     * the records and outside the event log, each written whole and replaced atomically.
+     * put_blob returns once the blob is as durable as the store documents; len 0 removes it
+     * (RECSYS_OK when absent). get_blob answers through recsys_store_value_set(), or
+     * RECSYS_E_NOT_FOUND. Names are 1..63 bytes of [a-z0-9_.-]. Called one at a time, as the
+     * other methods. @since 0.2
+     */
+    recsys_status (*put_blob)(void *ctx, const char *name, const void *data, size_t len);
+    recsys_status (*get_blob)(void *ctx, const char *name, recsys_store_value *out);
+    /* above: since 0.2 */
 } recsys_store_vtable;
 
 /** Durability of the built-in file store. */

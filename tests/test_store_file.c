@@ -1,9 +1,14 @@
 /* test_store_file.c - the built-in durable file store: the conformance suite (twice: with
  * defaults, and with RECSYS_SYNC_OS and a tiny compact_bytes so compactions run all the
  * time), reopen, torn tails at every byte, corruption anywhere else, compaction, leftovers of
- * interrupted compactions, forget, the lock, options, write failures and the OOM loop. */
+ * interrupted compactions, forget, the lock, options, write failures, the OOM loop, and group
+ * commit (append_events_deferred + wait_durable: tickets, flushes shared by many tickets and
+ * threads, a failed flush). */
 #include "store_conformance.h"
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +23,25 @@
 
 #include "core/error.h"
 #include "store/log.h"
+
+/* ---------------------------------------------------------------- fdatasync ------------- */
+
+/* This executable's fdatasync replaces libc's for the library linked into it (a static
+ * archive resolves to the executable's definition): it counts calls and fails them on
+ * demand, which is how the group commit's flushes are observed and a failed flush is made.
+ * Everything else goes to the system call. */
+static atomic_long fdatasync_calls;
+static atomic_int fdatasync_fail; /* non-zero: fail with EIO */
+
+int fdatasync(int fd)
+{
+    atomic_fetch_add(&fdatasync_calls, 1);
+    if (atomic_load(&fdatasync_fail)) {
+        errno = EIO;
+        return -1;
+    }
+    return (int)syscall(SYS_fdatasync, fd);
+}
 
 /* ---------------------------------------------------------------- fixtures -------------- */
 
@@ -440,7 +464,15 @@ static void last_is_put(recsys_store_vtable *vt)
 
 static void last_is_remove(recsys_store_vtable *vt)
 {
-    assert_int_equal(vt->remove(vt->ctx, RECSYS_RECORD_USER, "k2-2"), RECSYS_OK);
+    /* "k2-2" is one of store_test_fill's live keys; its kind follows the fill's rule, so it
+     * is looked up rather than assumed */
+    int32_t kind = RECSYS_RECORD_ITEM;
+    unsigned char *v = NULL;
+    size_t len;
+    while (store_test_get(vt, kind, "k2-2", &v, &len) == RECSYS_E_NOT_FOUND && kind < 16)
+        kind++;
+    free(v);
+    assert_int_equal(vt->remove(vt->ctx, kind, "k2-2"), RECSYS_OK);
 }
 
 static void torn_tail_events(void **state)
@@ -878,14 +910,316 @@ static void failed_write_is_cut_off(void **state)
     free(want2);
 }
 
+/* ---------------------------------------------------------------- group commit --------- */
+
+static recsys_event gc_event(const char *user, int64_t i)
+{
+    recsys_event ev = store_test_event(RECSYS_EVENT_CLICK, user, "item-1", 1700000000 + i);
+    ev.value = (double)i;
+    return ev;
+}
+
+/* Deferred appends write what append_events writes, byte for byte; tickets count bytes. */
+static void deferred_writes_what_append_writes(void **state)
+{
+    tdir *t = *state;
+    char da[256], db[256], la[300], lb[300];
+    snprintf(da, sizeof da, "%s/a", t->dir);
+    snprintf(db, sizeof db, "%s/b", t->dir);
+    recsys_store_vtable a, b;
+    open_ok(da, &a);
+    open_ok(db, &b);
+    assert_non_null(b.append_events_deferred);
+    assert_non_null(b.wait_durable);
+    log_path(db, lb, sizeof lb);
+    long start = file_size(lb);
+    uint64_t prev = 0, ticket = 0;
+    for (int64_t i = 0; i < 5; i++) {
+        recsys_event ev[2] = { gc_event("alice", i), gc_event("bob", i) };
+        size_t n = (size_t)(i % 2) + 1;
+        assert_int_equal(a.append_events(a.ctx, ev, n), RECSYS_OK);
+        assert_int_equal(b.append_events_deferred(b.ctx, ev, n, &ticket), RECSYS_OK);
+        assert_true(ticket > prev);
+        /* the ticket is the bytes appended over the store's life */
+        assert_int_equal(ticket, (uint64_t)(file_size(lb) - start));
+        prev = ticket;
+    }
+    assert_int_equal(b.wait_durable(b.ctx, ticket), RECSYS_OK);
+    assert_int_equal(b.wait_durable(b.ctx, ticket / 2), RECSYS_OK);
+    assert_int_equal(b.wait_durable(b.ctx, 0), RECSYS_OK);
+    log_path(da, la, sizeof la);
+    size_t na, nb;
+    unsigned char *ca = store_test_read_file(la, &na), *cb = store_test_read_file(lb, &nb);
+    assert_non_null(ca);
+    assert_non_null(cb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(ca, cb, na);
+    free(ca);
+    free(cb);
+    size_t len;
+    unsigned char *want = dump(&a, &len);
+    expect_dump(&b, want, len);
+    close_store(&b);
+    open_ok(db, &b);
+    expect_dump(&b, want, len);
+    close_store(&a);
+    close_store(&b);
+    free(want);
+}
+
+static void deferred_checks_arguments(void **state)
+{
+    tdir *t = *state;
+    recsys_store_vtable vt;
+    open_ok(t->dir, &vt);
+    recsys_event ev = gc_event("alice", 1);
+    uint64_t ticket = 99;
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, NULL), RECSYS_E_INVALID_ARG);
+    assert_non_null(strstr(recsys_last_error(), "ticket is NULL"));
+    assert_int_equal(vt.append_events_deferred(vt.ctx, NULL, 1, &ticket), RECSYS_E_INVALID_ARG);
+    /* nothing to write: ticket 0, which is durable at once */
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 0, &ticket), RECSYS_OK);
+    assert_int_equal(ticket, 0);
+    assert_int_equal(vt.wait_durable(vt.ctx, 0), RECSYS_OK);
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, &ticket), RECSYS_OK);
+    /* a ticket nothing returned */
+    assert_int_equal(vt.wait_durable(vt.ctx, ticket + 1), RECSYS_E_INVALID_ARG);
+    assert_non_null(strstr(recsys_last_error(), "beyond"));
+    assert_int_equal(vt.wait_durable(vt.ctx, ticket), RECSYS_OK);
+    close_store(&vt);
+}
+
+/* One flush makes every ticket before it durable; so do the writes that fsync themselves,
+ * sync, compaction and forget. In RECSYS_SYNC_OS wait_durable never flushes. */
+static void one_flush_covers_many_tickets(void **state)
+{
+    tdir *t = *state;
+    recsys_store_vtable vt;
+    open_ok(t->dir, &vt);
+    uint64_t tk[6];
+    for (int64_t i = 0; i < 6; i++) {
+        recsys_event ev = gc_event("alice", i);
+        assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, &tk[i]), RECSYS_OK);
+    }
+    long calls = atomic_load(&fdatasync_calls);
+    assert_int_equal(vt.wait_durable(vt.ctx, tk[3]), RECSYS_OK);
+    assert_int_equal(atomic_load(&fdatasync_calls), calls + 1);
+    for (int i = 0; i < 6; i++) /* tk[3] flushed everything written before it */
+        assert_int_equal(vt.wait_durable(vt.ctx, tk[i]), RECSYS_OK);
+    assert_int_equal(atomic_load(&fdatasync_calls), calls + 1);
+
+    /* writes with their own fdatasync, sync, compaction and forget settle tickets too */
+    uint64_t ticket;
+    recsys_event ev = gc_event("bob", 7);
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, &ticket), RECSYS_OK);
+    assert_int_equal(vt.put(vt.ctx, RECSYS_RECORD_ITEM, "k", "v", 1), RECSYS_OK);
+    calls = atomic_load(&fdatasync_calls);
+    assert_int_equal(vt.wait_durable(vt.ctx, ticket), RECSYS_OK);
+    assert_int_equal(atomic_load(&fdatasync_calls), calls);
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, &ticket), RECSYS_OK);
+    assert_int_equal(vt.sync(vt.ctx), RECSYS_OK);
+    calls = atomic_load(&fdatasync_calls);
+    assert_int_equal(vt.wait_durable(vt.ctx, ticket), RECSYS_OK);
+    assert_int_equal(atomic_load(&fdatasync_calls), calls);
+    for (int round = 0; round < 2; round++) {
+        uint64_t before = ticket;
+        assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, &ticket), RECSYS_OK);
+        assert_true(ticket > before); /* tickets keep growing across generations */
+        if (round == 0)
+            assert_int_equal(vt.compact(vt.ctx), RECSYS_OK);
+        else
+            assert_int_equal(vt.forget_user(vt.ctx, "nobody"), RECSYS_OK);
+        calls = atomic_load(&fdatasync_calls);
+        assert_int_equal(vt.wait_durable(vt.ctx, ticket), RECSYS_OK);
+        assert_int_equal(atomic_load(&fdatasync_calls), calls);
+    }
+    /* the appends of the new generation's log flush as before */
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, &ticket), RECSYS_OK);
+    calls = atomic_load(&fdatasync_calls);
+    assert_int_equal(vt.wait_durable(vt.ctx, ticket), RECSYS_OK);
+    assert_int_equal(atomic_load(&fdatasync_calls), calls + 1);
+    size_t len;
+    unsigned char *want = dump(&vt, &len);
+    close_store(&vt);
+    open_ok(t->dir, &vt);
+    expect_dump(&vt, want, len);
+    close_store(&vt);
+    free(want);
+
+    /* sync os: the write already happened, nothing to wait for */
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/os", t->dir);
+    assert_int_equal(open_opts(dir, RECSYS_SYNC_OS, 0, NULL, &vt), RECSYS_OK);
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, &ticket), RECSYS_OK);
+    calls = atomic_load(&fdatasync_calls);
+    assert_int_equal(vt.wait_durable(vt.ctx, ticket), RECSYS_OK);
+    assert_int_equal(atomic_load(&fdatasync_calls), calls);
+    close_store(&vt);
+}
+
+/* A failed flush: wait_durable reports RECSYS_E_IO for tickets it did not make durable, the
+ * store refuses further writes, tickets already durable stay so; reopening recovers what
+ * was written. */
+static void failed_flush_is_reported(void **state)
+{
+    tdir *t = *state;
+    recsys_store_vtable vt;
+    open_ok(t->dir, &vt);
+    uint64_t t1, t2;
+    recsys_event e1 = gc_event("alice", 1), e2 = gc_event("alice", 2);
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &e1, 1, &t1), RECSYS_OK);
+    assert_int_equal(vt.wait_durable(vt.ctx, t1), RECSYS_OK);
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &e2, 1, &t2), RECSYS_OK);
+    atomic_store(&fdatasync_fail, 1);
+    recsys_status st = vt.wait_durable(vt.ctx, t2);
+    atomic_store(&fdatasync_fail, 0);
+    assert_int_equal(st, RECSYS_E_IO);
+    assert_non_null(strstr(recsys_last_error(), "not confirmed durable"));
+    assert_non_null(strstr(recsys_last_error(), "fdatasync"));
+    assert_non_null(strstr(recsys_last_error(), t->dir));
+    /* every later wait for it fails the same way, without another flush */
+    long calls = atomic_load(&fdatasync_calls);
+    assert_int_equal(vt.wait_durable(vt.ctx, t2), RECSYS_E_IO);
+    assert_int_equal(atomic_load(&fdatasync_calls), calls);
+    assert_int_equal(vt.wait_durable(vt.ctx, t1), RECSYS_OK); /* durable before */
+    uint64_t t3;
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &e2, 1, &t3), RECSYS_E_IO);
+    assert_non_null(strstr(recsys_last_error(), "refuses writes"));
+    assert_int_equal(vt.append_events(vt.ctx, &e2, 1), RECSYS_E_IO);
+    assert_int_equal(vt.put(vt.ctx, RECSYS_RECORD_ITEM, "k", "v", 1), RECSYS_E_IO);
+    close_store(&vt);
+    /* the write itself happened: reopening finds both events */
+    open_ok(t->dir, &vt);
+    store_test_events got = { 0 };
+    assert_int_equal(store_test_collect_events(&vt, &got), RECSYS_OK);
+    assert_int_equal(got.n, 2);
+    assert_true(store_test_event_equal(&got.ev[0], &e1));
+    assert_true(store_test_event_equal(&got.ev[1], &e2));
+    store_test_events_free(&got);
+    close_store(&vt);
+}
+
+/* A failed deferred write is cut off as append_events' is, and gives no ticket. */
+static void failed_deferred_write_is_cut_off(void **state)
+{
+    tdir *t = *state;
+    recsys_store_vtable vt;
+    open_ok(t->dir, &vt);
+    recsys_event ev = gc_event("alice", 1);
+    uint64_t t1, t2 = 12345;
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, &t1), RECSYS_OK);
+    char log[256];
+    log_path(t->dir, log, sizeof log);
+    long size = file_size(log);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = (rlim_t)size + 10;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    recsys_event big = store_test_event(RECSYS_EVENT_CLICK, "u", "a-long-enough-item-id", 1);
+    recsys_status st = vt.append_events_deferred(vt.ctx, &big, 1, &t2);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(st, RECSYS_E_IO);
+    assert_non_null(strstr(recsys_last_error(), log));
+    assert_int_equal(t2, 0);
+    assert_int_equal(file_size(log), size);
+    /* the store keeps working and the tickets go on from where they were */
+    assert_int_equal(vt.wait_durable(vt.ctx, t1), RECSYS_OK);
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, &t2), RECSYS_OK);
+    assert_int_equal(t2, 2 * t1);
+    assert_int_equal(vt.wait_durable(vt.ctx, t2), RECSYS_OK);
+    close_store(&vt);
+    open_ok(t->dir, &vt);
+    store_test_events got = { 0 };
+    assert_int_equal(store_test_collect_events(&vt, &got), RECSYS_OK);
+    assert_int_equal(got.n, 2);
+    store_test_events_free(&got);
+    close_store(&vt);
+}
+
+/* Threads append (one at a time, as the engine's store mutex makes them) and wait at once,
+ * while compactions switch the log under the flushes; everything acknowledged is there
+ * afterwards, once, in each thread's order. */
+#define GC_THREADS 8
+#define GC_EVENTS 150
+
+typedef struct gc_shared {
+    recsys_store_vtable *vt;
+    pthread_mutex_t *mu;
+    int id;
+    int errors;
+} gc_shared;
+
+static void *gc_thread(void *arg)
+{
+    gc_shared *g = arg;
+    char user[16];
+    snprintf(user, sizeof user, "t%d", g->id);
+    for (int64_t i = 0; i < GC_EVENTS; i++) {
+        recsys_event ev = gc_event(user, i);
+        uint64_t ticket;
+        pthread_mutex_lock(g->mu);
+        recsys_status st = g->vt->append_events_deferred(g->vt->ctx, &ev, 1, &ticket);
+        if (st == RECSYS_OK && g->id == 0 && i % 50 == 49)
+            st = g->vt->compact(g->vt->ctx);
+        pthread_mutex_unlock(g->mu);
+        if (st == RECSYS_OK)
+            st = g->vt->wait_durable(g->vt->ctx, ticket);
+        if (st != RECSYS_OK)
+            g->errors++;
+    }
+    return NULL;
+}
+
+static void threads_share_flushes(void **state)
+{
+    tdir *t = *state;
+    recsys_store_vtable vt;
+    /* small compact_bytes: automatic compactions too */
+    assert_int_equal(open_opts(t->dir, RECSYS_SYNC_FULL, 8192, NULL, &vt), RECSYS_OK);
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_t th[GC_THREADS];
+    gc_shared g[GC_THREADS];
+    long calls = atomic_load(&fdatasync_calls);
+    for (int i = 0; i < GC_THREADS; i++) {
+        g[i] = (gc_shared){ .vt = &vt, .mu = &mu, .id = i };
+        assert_int_equal(pthread_create(&th[i], NULL, gc_thread, &g[i]), 0);
+    }
+    for (int i = 0; i < GC_THREADS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(g[i].errors, 0);
+    }
+    /* not asserted (timing): flushes shared between threads */
+    print_message("group commit: %d acknowledged events, %ld fdatasync calls\n",
+                  GC_THREADS * GC_EVENTS, atomic_load(&fdatasync_calls) - calls);
+    close_store(&vt);
+    open_ok(t->dir, &vt);
+    store_test_events got = { 0 };
+    assert_int_equal(store_test_collect_events(&vt, &got), RECSYS_OK);
+    assert_int_equal(got.n, (size_t)GC_THREADS * GC_EVENTS);
+    int64_t next[GC_THREADS] = { 0 };
+    for (size_t i = 0; i < got.n; i++) {
+        int id = atoi(got.ev[i].user_id + 1);
+        assert_true(id >= 0 && id < GC_THREADS);
+        assert_int_equal((int64_t)got.ev[i].value, next[id]);
+        next[id]++;
+    }
+    store_test_events_free(&got);
+    close_store(&vt);
+}
+
 /* ---------------------------------------------------------------- out of memory --------- */
 
 typedef enum oom_op {
-    OP_OPEN, OP_PUT, OP_REPLACE, OP_REMOVE, OP_APPEND, OP_SCAN, OP_COMPACT, OP_FORGET, OP_AUTO
+    OP_OPEN, OP_PUT, OP_REPLACE, OP_REMOVE, OP_APPEND, OP_SCAN, OP_COMPACT, OP_FORGET,
+    OP_DEFERRED, OP_AUTO
 } oom_op;
 
 static const char *const oom_names[] = { "open", "put", "replace", "remove", "append",
-                                         "scan_events", "compact", "forget", "auto-compact" };
+                                         "scan_events", "compact", "forget",
+                                         "append_events_deferred", "auto-compact" };
 
 static recsys_status count_visit(void *arg, const recsys_event *ev)
 {
@@ -906,6 +1240,7 @@ static recsys_status run_op(oom_op op, const char *dir, recsys_store_vtable *vt,
     char big[600];
     memset(big, 'z', sizeof big);
     size_t n = 0;
+    uint64_t ticket;
     switch (op) {
     case OP_OPEN:
         return open_opts(dir, RECSYS_SYNC_FULL, 0, rec, vt);
@@ -923,6 +1258,10 @@ static recsys_status run_op(oom_op op, const char *dir, recsys_store_vtable *vt,
         return vt->compact(vt->ctx);
     case OP_FORGET:
         return vt->forget_user(vt->ctx, "alice");
+    case OP_DEFERRED: {
+        recsys_status st = vt->append_events_deferred(vt->ctx, ev, 3, &ticket);
+        return st == RECSYS_OK ? vt->wait_durable(vt->ctx, ticket) : st;
+    }
     case OP_AUTO: /* a write that crosses compact_bytes: its compaction may fail, not it */
         return vt->put(vt->ctx, RECSYS_RECORD_STATE, "big", big, sizeof big);
     }
@@ -1046,6 +1385,12 @@ int main(void)
         TDIR_TEST(leftovers_of_interrupted_compactions),
         TDIR_TEST(forget_leaves_no_trace),
         TDIR_TEST(failed_write_is_cut_off),
+        TDIR_TEST(deferred_writes_what_append_writes),
+        TDIR_TEST(deferred_checks_arguments),
+        TDIR_TEST(one_flush_covers_many_tickets),
+        TDIR_TEST(failed_flush_is_reported),
+        TDIR_TEST(failed_deferred_write_is_cut_off),
+        TDIR_TEST(threads_share_flushes),
         TDIR_TEST(out_of_memory_loop),
     };
     return cmocka_run_group_tests_name("store/file", tests, NULL, NULL);

@@ -47,6 +47,28 @@ recsys_status recsys__engine_store_append(recsys_engine *e, const recsys_event *
     return store_result(st, "append_events");
 }
 
+bool recsys__engine_store_group_commit(const recsys_engine *e)
+{
+    /* e->store is set once by recsys_engine_new; a 0.1-sized host vtable has both NULL */
+    return e->store.append_events_deferred && e->store.wait_durable;
+}
+
+recsys_status recsys__engine_store_append_deferred(recsys_engine *e, const recsys_event *ev,
+                                                   size_t n, uint64_t *ticket)
+{
+    *ticket = 0;
+    pthread_mutex_lock(&e->store_mu);
+    recsys_status st = e->store.append_events_deferred(e->store.ctx, ev, n, ticket);
+    pthread_mutex_unlock(&e->store_mu);
+    return store_result(st, "append_events_deferred");
+}
+
+recsys_status recsys__engine_store_wait_durable(recsys_engine *e, uint64_t ticket)
+{
+    /* no lock: the one store method that runs concurrently (recsys.h) */
+    return store_result(e->store.wait_durable(e->store.ctx, ticket), "wait_durable");
+}
+
 /* ------------------------------------------------------------ options */
 
 int64_t recsys__engine_now(const recsys_engine *e, const double *opt)

@@ -6,7 +6,9 @@
  *   pipeline; mutations (upserts, feedback, forget, option and plug-in changes) hold it
  *   exclusively and briefly.
  * - `store_mu` serialises every call into the store (the store vtable promises stores one
- *   call at a time). Lock order: `lock` before `store_mu`, never the reverse.
+ *   call at a time). Lock order: `lock` before `store_mu`, never the reverse. The exception
+ *   is wait_durable (group commit, since 0.2): feedback calls it after releasing both, so
+ *   that threads keep appending while one flush makes all of their events durable.
  * - recsys_refresh builds the new derived state under the shared lock, then swaps the pointer
  *   under the exclusive lock; requests that started earlier finish on the old state, which
  *   is freed only after the swap (no reader can still hold it: readers hold the shared lock).
@@ -104,6 +106,13 @@ recsys_status recsys__engine_store_put(recsys_engine *e, int32_t kind, const cha
                                 size_t len);
 recsys_status recsys__engine_store_remove(recsys_engine *e, int32_t kind, const char *key);
 recsys_status recsys__engine_store_append(recsys_engine *e, const recsys_event *ev, size_t n);
+/* Group commit: true when the store has append_events_deferred and wait_durable. */
+bool recsys__engine_store_group_commit(const recsys_engine *e);
+/* append_events_deferred under store_mu (caller holds lock exclusively); *ticket for
+ * recsys__engine_store_wait_durable, which the caller runs holding neither lock. */
+recsys_status recsys__engine_store_append_deferred(recsys_engine *e, const recsys_event *ev,
+                                                   size_t n, uint64_t *ticket);
+recsys_status recsys__engine_store_wait_durable(recsys_engine *e, uint64_t ticket);
 /* Reports a plug-in failure: keeps a specific status, maps RECSYS_OK/unknown to CALLBACK,
  * prefixes the message with "<what> '<name>'". */
 recsys_status recsys__plugin_failed(recsys_status st, const char *what, const char *name);

@@ -6,7 +6,19 @@
 /* Checks, timestamps, prepares, stores and commits n events; all or nothing. The store is
  * written between prepare (every allocation) and commit (cannot fail), so an event the store
  * acknowledged is always applied and a failure anywhere changes nothing. Caller holds no
- * lock. */
+ * lock.
+ *
+ * Group commit (a store with append_events_deferred and wait_durable, such as the file
+ * store): under the locks the events are written with append_events_deferred (no flush)
+ * and committed to memory; then, holding no engine lock, wait_durable(ticket) waits for a
+ * flush covering them, so one flush serves every thread waiting at that moment. The call
+ * still returns RECSYS_OK only once the events are durable as the store documents; but
+ * other requests may see their effect (history, counters, recommendations) a moment before
+ * that. If the flush fails, the status is the store's error (RECSYS_E_IO for the file
+ * store): the events were applied in memory and written, but are not confirmed durable (a
+ * power loss may take them); the file store then refuses every further write until it is
+ * reopened. Other stores take the plain path: append_events (durable when it returns)
+ * under the locks. */
 static recsys_status record(recsys_engine *e, const recsys_event *evs, size_t n)
 {
     const recsys__mem *m = &e->mem;
@@ -46,8 +58,11 @@ static recsys_status record(recsys_engine *e, const recsys_event *evs, size_t n)
         }
         st = recsys__model_prepare_event(&e->model, &copy[prepared], &prep[prepared]);
     }
+    bool group = recsys__engine_store_group_commit(e);
+    uint64_t ticket = 0;
     if (st == RECSYS_OK)
-        st = recsys__engine_store_append(e, copy, n);
+        st = group ? recsys__engine_store_append_deferred(e, copy, n, &ticket)
+                   : recsys__engine_store_append(e, copy, n);
     if (st == RECSYS_OK) {
         for (size_t i = 0; i < n; i++)
             if (prep[i].usr)
@@ -60,6 +75,12 @@ static recsys_status record(recsys_engine *e, const recsys_event *evs, size_t n)
     recsys__unlock(e);
     recsys__free(m, prep);
     recsys__free(m, copy);
+    if (st == RECSYS_OK && group) {
+        st = recsys__engine_store_wait_durable(e, ticket);
+        if (st != RECSYS_OK)
+            recsys__err_prefix(n == 1 ? "the event was applied but is not confirmed durable"
+                                      : "the events were applied but are not confirmed durable");
+    }
     return st;
 }
 

@@ -48,24 +48,55 @@
  * are not overwritten).
  *
  * DURABILITY. Every write is one write(2) of whole records straight to the file (no stdio
- * buffering), so once a call returns RECSYS_OK its records are in the kernel.
- *   RECSYS_SYNC_FULL (default): fdatasync(2) before RECSYS_OK. An acknowledged put, remove or
- *     event survives a process kill and a power loss (as far as the disk honours flushes).
- *   RECSYS_SYNC_OS: no fdatasync on writes. An acknowledged change survives a process kill
- *     but may be lost, with everything after it, on a power loss; recovery then reports
+ * buffering), so once a call returns RECSYS_OK its records are in the kernel's page cache.
+ * What survives, for a change acknowledged with RECSYS_OK (put, remove, append_events,
+ * or append_events_deferred followed by wait_durable):
+ *   RECSYS_SYNC_FULL (default): fdatasync(2) of the log before RECSYS_OK. The change
+ *     survives a process kill and a power loss (as far as the disk honours flushes).
+ *     put, remove and append_events each run their own fdatasync. append_events_deferred
+ *     only writes (the change then survives a process kill but not yet a power loss) and
+ *     wait_durable does the flush as a group commit: if a flush already covered the ticket
+ *     it returns at once; if one is running it waits for it; otherwise the thread becomes
+ *     the leader, notes the bytes appended so far, runs fdatasync without holding gc_mu
+ *     (appends go on meanwhile, for the next flush) and then settles every ticket up to what
+ *     it noted. So one fdatasync acknowledges every event written while the previous one
+ *     ran, and an acknowledged event survives a power loss exactly as with append_events.
+ *     Any other fsync of the log settles tickets as well: put, remove, append_events and
+ *     sync (they flush everything written before them), and compaction and forget_user
+ *     (the new snapshot holds every event, fsynced before the switch).
+ *   RECSYS_SYNC_OS: no fdatasync on writes, and wait_durable returns RECSYS_OK at once (the
+ *     write(2) already happened). An acknowledged change survives a process kill but may be
+ *     lost, with everything after it, on a power loss; recovery then reports
  *     RECSYS_E_CORRUPT if the disk kept later writes but not earlier ones. sync() forces it.
- * Compactions fsync in both modes. A failed write is cut off again with ftruncate; a failed
- * fdatasync makes the store refuse further writes (after fsync fails the page cache cannot be
- * trusted), until it is reopened. A batch of append_events is one record: after a crash it is
- * there completely or not at all.
+ * A change not yet acknowledged (a call in progress, or events between
+ * append_events_deferred and the end of their wait_durable) survives a process kill if its
+ * write(2) completed and a power loss if an fdatasync completed after that; a batch is one
+ * record, so it is recovered completely or not at all, and a record cut short by a crash is
+ * a torn tail that the next open truncates. With group commit the records not yet flushed can
+ * be many (those of every thread that appended during the flush in progress): a power loss
+ * may then leave later ones on disk and not earlier ones, which recovery cannot tell from
+ * damage, so it reports RECSYS_E_CORRUPT as in RECSYS_SYNC_OS (no acknowledged record is
+ * involved; one flush at a time, as with append_events, cannot leave such a hole).
+ * Compactions fsync in both modes. A failed write
+ * is cut off again with ftruncate; a failed fdatasync (append_events, put, remove, sync, or a
+ * group commit's leader) makes the store refuse further writes (after fsync fails the page
+ * cache cannot be trusted) until it is reopened, and every wait_durable whose ticket no
+ * completed flush covered gets RECSYS_E_IO: those events were written but are not confirmed
+ * durable.
  *
- * The engine makes one call at a time into a store, so nothing here locks. Visitors of scans
- * must not call back into the store.
+ * THREADS. The engine makes one call at a time into a store, except wait_durable, which runs
+ * on any thread at the same time as itself and every other method but destroy. So the only
+ * lock here is gc_mu (with gc_cv): it guards what wait_durable shares with the rest (the
+ * ticket counters, the flush in progress and its waiters, the log's fd and name when a
+ * compaction swaps them, and the broken flag). Threads waiting for a flush sleep on their
+ * own semaphores (see gc_waiter). Visitors of scans must not call back into the store.
  */
 #include "store.h"
 #include "index.h"
 #include "log.h"
 #include "../core/error.h"
+/* POSIX semaphores, for the group commit's waiters; the only header beyond core/deps.h */
+#include <semaphore.h>
 
 
 #define DEFAULT_COMPACT_BYTES ((uint64_t)64 << 20)
@@ -88,9 +119,23 @@ typedef struct file_store {
     uint64_t compact_floor;   /* after a failed automatic compaction: wait until the log passes this */
     recsys__store_index idx;
     recsys__log_buf wbuf;     /* records being written */
-    bool broken;
-    char broken_why[256];
     char logname[NAME_LEN], snapname[NAME_LEN];
+    /* Group commit (DURABILITY above). wait_durable runs on any thread at the same time as
+     * the other methods, so what it shares with them is guarded by gc_mu: */
+    pthread_mutex_t gc_mu;
+    pthread_cond_t gc_cv;     /* broadcast when flushing becomes false */
+    /* bytes written to logs over the store's life (the tickets): added to by the writing
+     * method (one at a time) after its write(2), without gc_mu, so that an append under the
+     * engine's lock never waits for a thread in wait_durable; read by leaders */
+    _Atomic uint64_t appended;
+    uint64_t durable;         /* the prefix of appended known to be on disk */
+    bool flushing;            /* a leader is in fdatasync or chosen (logfd must stay open) */
+    struct gc_waiter *waiters; /* threads waiting for the flush in progress to end */
+    /* logfd is also read by a leader under gc_mu: it changes only under gc_mu, with no
+     * flush in progress. broken is set under gc_mu, once; broken_why is written before it
+     * and never after, so a reader that sees broken can read broken_why without the lock. */
+    atomic_bool broken;
+    char broken_why[256];
 } file_store;
 
 /* ---------------------------------------------------------------- helpers --------------- */
@@ -115,16 +160,42 @@ static recsys_status corrupt(const file_store *fs, const char *name, uint64_t of
                        fs->dir, name, off, why);
 }
 
-/* Marks the store unusable for writes after the error just reported. */
+/* Marks the store unusable for writes after the error just reported (caller holds gc_mu).
+ * The first reason is kept. Threads waiting for a flush in progress hear of it at its end. */
+static void make_broken_locked(file_store *fs)
+{
+    if (!atomic_load(&fs->broken)) {
+        snprintf(fs->broken_why, sizeof fs->broken_why, "%s", recsys_last_error());
+        atomic_store(&fs->broken, true);
+    }
+}
+
 static void make_broken(file_store *fs)
 {
-    fs->broken = true;
-    snprintf(fs->broken_why, sizeof fs->broken_why, "%s", recsys_last_error());
+    pthread_mutex_lock(&fs->gc_mu);
+    make_broken_locked(fs);
+    pthread_mutex_unlock(&fs->gc_mu);
+}
+
+/* Counts n bytes just written to the log into appended (the ticket space); synced: an
+ * fsync after the write covered everything appended so far. Returns the new total. */
+static uint64_t count_appended(file_store *fs, uint64_t n, bool synced)
+{
+    uint64_t total = atomic_fetch_add(&fs->appended, n) + n;
+    if (synced) {
+        pthread_mutex_lock(&fs->gc_mu);
+        /* after a failed fdatasync (a leader's, concurrently) a later one's success proves
+         * nothing: pages whose write-back failed are clean again */
+        if (fs->durable < total && !atomic_load(&fs->broken))
+            fs->durable = total; /* threads waiting for a running flush hear at its end */
+        pthread_mutex_unlock(&fs->gc_mu);
+    }
+    return total;
 }
 
 static recsys_status check_usable(const file_store *fs)
 {
-    if (fs->broken)
+    if (atomic_load(&fs->broken))
         return recsys__err(RECSYS_E_IO, "file store %s refuses writes after an earlier failure "
                            "(%s); reopen it", fs->dir, fs->broken_why);
     return RECSYS_OK;
@@ -182,9 +253,9 @@ static recsys_status fsync_dir(file_store *fs)
     return RECSYS_OK;
 }
 
-/* Appends wbuf to the log with one write(2) (looping only on short writes) and, in
- * RECSYS_SYNC_FULL, fdatasync. On failure the log is cut back to its previous size. */
-static recsys_status log_append(file_store *fs)
+/* Writes wbuf at the end of the log with one write(2) (looping only on short writes). On
+ * failure the log is cut back to its previous size (log_size, which this does not advance). */
+static recsys_status log_write(file_store *fs)
 {
     if (recsys__log_write_all(fs->logfd, fs->wbuf.p, fs->wbuf.len) != 0) {
         recsys_status st = io_err(fs, "write", fs->logname, errno);
@@ -197,7 +268,16 @@ static recsys_status log_append(file_store *fs)
         }
         return st;
     }
-    if (fs->sync == RECSYS_SYNC_FULL && fdatasync(fs->logfd) != 0) {
+    return RECSYS_OK;
+}
+
+/* Appends wbuf to the log (log_write) and, in RECSYS_SYNC_FULL, fdatasync. On failure the
+ * log is cut back to its previous size. */
+static recsys_status log_append(file_store *fs)
+{
+    RECSYS_TRY(log_write(fs));
+    bool full = fs->sync == RECSYS_SYNC_FULL;
+    if (full && fdatasync(fs->logfd) != 0) {
         recsys_status st = io_err(fs, "fdatasync", fs->logname, errno);
         /* Whether the bytes reached the disk is unknown; take them back and stop writing. */
         int rc = ftruncate(fs->logfd, (off_t)fs->log_size); /* broken below either way */
@@ -206,6 +286,7 @@ static recsys_status log_append(file_store *fs)
         return st;
     }
     fs->log_size += fs->wbuf.len;
+    count_appended(fs, fs->wbuf.len, full);
     return RECSYS_OK;
 }
 
@@ -383,23 +464,30 @@ static recsys_status switch_generation(file_store *fs, uint64_t ngen, int *snapf
         make_broken(fs);
         return st;
     }
-    /* 5. */
+    /* 5. Everything appended so far is in the snapshot, now durable: it settles every
+     * ticket. A leader may be in fdatasync on the old log: wait for it before closing it. */
     char oldsnap[NAME_LEN], oldlog[NAME_LEN];
     bool had_snap = fs->snapfd >= 0;
     memcpy(oldsnap, fs->snapname, NAME_LEN);
     memcpy(oldlog, fs->logname, NAME_LEN);
     close_fd(&fs->snapfd);
-    close_fd(&fs->logfd);
     fs->snapfd = *snapfd;
     *snapfd = -1;
+    pthread_mutex_lock(&fs->gc_mu);
+    while (fs->flushing)
+        pthread_cond_wait(&fs->gc_cv, &fs->gc_mu);
+    close_fd(&fs->logfd);
     fs->logfd = logfd;
+    memcpy(fs->logname, logname, NAME_LEN);
+    fs->durable = atomic_load(&fs->appended);
+    pthread_cond_broadcast(&fs->gc_cv);
+    pthread_mutex_unlock(&fs->gc_mu);
     fs->gen = ngen;
     fs->log_size = RECSYS__LOG_FILE_HDR_SIZE;
     fs->snap_size = snap_size;
     fs->snap_events_off = events_off;
     fs->snap_end_off = end_off;
     memcpy(fs->snapname, snapname, NAME_LEN);
-    memcpy(fs->logname, logname, NAME_LEN);
     if (forget)
         recsys__store_index_remove(&fs->idx, RECSYS_RECORD_USER, forget, strlen(forget), true);
     /* 6. */
@@ -447,7 +535,7 @@ static void maybe_compact(file_store *fs)
 {
     uint64_t limit = RECSYS_MAX(fs->compact_bytes, fs->snap_size);
     limit = RECSYS_MAX(limit, fs->compact_floor);
-    if (fs->log_size <= limit || fs->broken)
+    if (fs->log_size <= limit || atomic_load(&fs->broken))
         return;
     recsys__err_saved saved;
     recsys__err_save(&saved);
@@ -460,6 +548,8 @@ static void maybe_compact(file_store *fs)
 
 static void fs_free(file_store *fs)
 {
+    pthread_cond_destroy(&fs->gc_cv);
+    pthread_mutex_destroy(&fs->gc_mu);
     recsys__store_index_free(&fs->idx);
     recsys__log_buf_free(&fs->wbuf);
     close_fd(&fs->snapfd);
@@ -476,7 +566,7 @@ static void fs_destroy(void *ctx)
     file_store *fs = ctx;
     if (!fs)
         return;
-    if (fs->sync == RECSYS_SYNC_OS && !fs->broken && fs->logfd >= 0) {
+    if (fs->sync == RECSYS_SYNC_OS && !atomic_load(&fs->broken) && fs->logfd >= 0) {
         /* A clean close makes everything durable; nobody is left to hear of a failure. */
         int rc = fdatasync(fs->logfd);
         (void)rc;
@@ -545,24 +635,19 @@ static recsys_status fs_get(void *ctx, int32_t kind, const char *key, recsys_sto
     return recsys__store_value_assign(out, recsys__store_rec_val(r), r->val_len);
 }
 
-static recsys_status fs_append_events(void *ctx, const recsys_event *events, size_t n)
+/* Encodes n (> 0) events into wbuf: one EVENTS record per run of events that fits the
+ * maximum payload (normally one). what names the method in messages. */
+static recsys_status encode_events(file_store *fs, const recsys_event *events, size_t n,
+                                   const char *what)
 {
-    file_store *fs = ctx;
-    if (!n)
-        return RECSYS_OK;
-    if (!events)
-        return recsys__err(RECSYS_E_INVALID_ARG, "file store append_events: events is NULL");
-    RECSYS_TRY(check_usable(fs));
-    /* One EVENTS record per run of events that fits the maximum payload (normally one). */
     fs->wbuf.len = 0;
     recsys_status st = RECSYS_OK;
     size_t start = 0, payload = 4;
     for (size_t i = 0; i < n && st == RECSYS_OK; i++) {
         size_t s = recsys__log_event_size(&events[i]);
         if (s == SIZE_MAX || s > RECSYS__LOG_MAX_PAYLOAD - 4) {
-            st = recsys__err(RECSYS_E_INVALID_ARG, "file store append_events: event %zu is "
-                             "larger than the maximum record of %u bytes", i,
-                             RECSYS__LOG_MAX_PAYLOAD);
+            st = recsys__err(RECSYS_E_INVALID_ARG, "file store %s: event %zu is larger than "
+                             "the maximum record of %u bytes", what, i, RECSYS__LOG_MAX_PAYLOAD);
             break;
         }
         if (payload + s > RECSYS__LOG_MAX_PAYLOAD) {
@@ -574,12 +659,192 @@ static recsys_status fs_append_events(void *ctx, const recsys_event *events, siz
     }
     if (st == RECSYS_OK)
         st = recsys__log_enc_events(&fs->wbuf, events + start, n - start);
+    return st;
+}
+
+static recsys_status fs_append_events(void *ctx, const recsys_event *events, size_t n)
+{
+    file_store *fs = ctx;
+    if (!n)
+        return RECSYS_OK;
+    if (!events)
+        return recsys__err(RECSYS_E_INVALID_ARG, "file store append_events: events is NULL");
+    RECSYS_TRY(check_usable(fs));
+    recsys_status st = encode_events(fs, events, n, "append_events");
     if (st == RECSYS_OK)
         st = log_append(fs);
     wbuf_done(fs);
     RECSYS_TRY(st);
     maybe_compact(fs);
     return RECSYS_OK;
+}
+
+/* append_events without the fdatasync: the same records, the same cut-back of a failed
+ * write. *ticket = the store's appended byte count after these events (0 for n == 0,
+ * which writes nothing); wait_durable(ticket) makes them durable. */
+static recsys_status fs_append_events_deferred(void *ctx, const recsys_event *events, size_t n,
+                                               uint64_t *ticket)
+{
+    file_store *fs = ctx;
+    if (!ticket)
+        return recsys__err(RECSYS_E_INVALID_ARG,
+                           "file store append_events_deferred: ticket is NULL");
+    *ticket = 0;
+    if (!n)
+        return RECSYS_OK;
+    if (!events)
+        return recsys__err(RECSYS_E_INVALID_ARG,
+                           "file store append_events_deferred: events is NULL");
+    RECSYS_TRY(check_usable(fs));
+    recsys_status st = encode_events(fs, events, n, "append_events_deferred");
+    if (st == RECSYS_OK)
+        st = log_write(fs);
+    if (st == RECSYS_OK) {
+        fs->log_size += fs->wbuf.len;
+        *ticket = count_appended(fs, fs->wbuf.len, false);
+    }
+    wbuf_done(fs);
+    RECSYS_TRY(st);
+    maybe_compact(fs); /* a compaction makes the ticket durable at once */
+    return RECSYS_OK;
+}
+
+/* A thread in wait_durable while another's flush runs: it sleeps on its own semaphore until
+ * the flush's leader settles it. Nothing is locked again on waking: with one condition
+ * variable on gc_mu the woken waiters would each take gc_mu again, one after another, and
+ * with a mutex per waiter they would block on it while the leader still holds it; both cost
+ * extra sleeps and wake-ups per event, which is what limits the rate on a small machine.
+ * sem_post may run while the woken waiter already returned and destroyed the semaphore
+ * (glibc's sem_post does not touch it after the increment but for the futex wake-up, which
+ * is harmless). Lives on the waiter's stack. */
+typedef struct gc_waiter {
+    struct gc_waiter *next; /* gc_mu */
+    uint64_t ticket;
+    /* written by the leader before the first sem_post of its wake-up tree */
+    int outcome;
+    struct gc_waiter *child[2]; /* woken by this waiter once it is awake */
+    sem_t sem;
+} gc_waiter;
+
+enum { GC_DURABLE, GC_BROKEN, GC_LEAD };
+
+static recsys_status not_durable(const file_store *fs)
+{
+    return recsys__err(RECSYS_E_IO, "file store %s: the events were written but are not "
+                       "confirmed durable, and the store refuses further writes until it is "
+                       "reopened: %s", fs->dir, fs->broken_why);
+}
+
+/* A leader's flush (gc_mu held, flushing set): fdatasync without gc_mu, then settle every
+ * waiter: durable, or broken, or (one whose ticket the flush did not cover) the next
+ * leader, for which flushing stays set so that no one else starts a flush meanwhile.
+ * Returns with gc_mu released, and the status for ticket, the leader's own (which its flush
+ * covers, since it was appended before the leader read appended). */
+static recsys_status lead_flush(file_store *fs, uint64_t ticket)
+{
+    uint64_t target = atomic_load(&fs->appended); /* all of it was written before */
+    int fd = fs->logfd;             /* stays open: a generation switch waits for !flushing */
+    char name[NAME_LEN];
+    memcpy(name, fs->logname, NAME_LEN);
+    pthread_mutex_unlock(&fs->gc_mu);
+    int rc = fdatasync(fd);
+    int err = errno;
+    pthread_mutex_lock(&fs->gc_mu);
+    if (rc != 0) {
+        io_err(fs, "fdatasync", name, err);
+        make_broken_locked(fs);
+    } else if (fs->durable < target && !atomic_load(&fs->broken)) {
+        fs->durable = target; /* (not after another thread's fdatasync failed: see above) */
+    }
+    bool broken = atomic_load(&fs->broken);
+    uint64_t durable = fs->durable;
+    /* the store may have broken under a successful flush (another fdatasync failed) */
+    recsys_status st = ticket <= durable ? RECSYS_OK : not_durable(fs);
+    gc_waiter *settled = NULL, *next_leader = NULL, *keep = NULL;
+    for (gc_waiter *w = fs->waiters, *next; w; w = next) {
+        next = w->next;
+        if (w->ticket <= durable || broken) {
+            w->next = settled;
+            settled = w;
+        } else if (!next_leader) {
+            next_leader = w;
+        } else {
+            w->next = keep;
+            keep = w;
+        }
+    }
+    fs->waiters = keep;
+    if (!next_leader) {
+        fs->flushing = false;
+        pthread_cond_broadcast(&fs->gc_cv); /* a generation switch may wait for this */
+    }
+    pthread_mutex_unlock(&fs->gc_mu);
+    /* the settled waiters form a binary tree in list order (node i's children are nodes
+     * 2i+1 and 2i+2): each one wakes its two children once awake, so no thread posts more
+     * than three semaphores and the wake-ups spread over the processors */
+    gc_waiter *parent = settled, *child = settled ? settled->next : NULL;
+    for (gc_waiter *w = settled; w; w = w->next) {
+        w->outcome = w->ticket <= durable ? GC_DURABLE : GC_BROKEN;
+        w->child[0] = w->child[1] = NULL;
+    }
+    for (; child; parent = parent->next)
+        for (int k = 0; k < 2 && child; k++, child = child->next)
+            parent->child[k] = child;
+    if (next_leader) { /* first: its flush can start while the others wake */
+        next_leader->outcome = GC_LEAD;
+        sem_post(&next_leader->sem);
+    }
+    if (settled)
+        sem_post(&settled->sem);
+    return st;
+}
+
+/* Group commit: returns once the first ticket bytes ever appended are on disk. One thread
+ * at a time (the leader) runs fdatasync, without gc_mu, so that appends go on meanwhile;
+ * the threads that arrive during its flush sleep until it ends and settles them (a wake-up
+ * tree), and one of those it did not cover leads the next flush. Runs on any thread,
+ * concurrently with everything but destroy. */
+static recsys_status fs_wait_durable(void *ctx, uint64_t ticket)
+{
+    file_store *fs = ctx;
+    if (fs->sync != RECSYS_SYNC_FULL)
+        return RECSYS_OK; /* write(2) already put the events in the kernel (DURABILITY) */
+    pthread_mutex_lock(&fs->gc_mu);
+    uint64_t appended = atomic_load(&fs->appended);
+    if (ticket > appended) {
+        pthread_mutex_unlock(&fs->gc_mu);
+        return recsys__err(RECSYS_E_INVALID_ARG, "file store wait_durable: ticket %" PRIu64
+                           " is beyond the %" PRIu64 " bytes ever appended to %s (not a "
+                           "ticket of append_events_deferred)", ticket, appended, fs->dir);
+    }
+    if (fs->durable >= ticket) {
+        pthread_mutex_unlock(&fs->gc_mu);
+        return RECSYS_OK;
+    }
+    if (atomic_load(&fs->broken)) {
+        pthread_mutex_unlock(&fs->gc_mu);
+        return not_durable(fs);
+    }
+    if (!fs->flushing) {
+        fs->flushing = true;
+        return lead_flush(fs, ticket);
+    }
+    gc_waiter w = { .next = fs->waiters, .ticket = ticket };
+    sem_init(&w.sem, 0, 0); /* cannot fail: process-private, value 0 */
+    fs->waiters = &w;
+    pthread_mutex_unlock(&fs->gc_mu);
+    while (sem_wait(&w.sem) != 0) /* EINTR only */
+        ;
+    sem_destroy(&w.sem);
+    if (w.outcome != GC_LEAD)
+        for (int k = 0; k < 2 && w.child[k]; k++)
+            sem_post(&w.child[k]->sem);
+    if (w.outcome == GC_DURABLE)
+        return RECSYS_OK;
+    if (w.outcome == GC_BROKEN)
+        return not_durable(fs);
+    pthread_mutex_lock(&fs->gc_mu); /* GC_LEAD: flushing is still set for us */
+    return lead_flush(fs, ticket);
 }
 
 static recsys_status fs_scan_records(void *ctx, int32_t kind, recsys_record_visit_fn fn, void *arg)
@@ -643,6 +908,7 @@ static recsys_status fs_sync(void *ctx)
         make_broken(fs);
         return st;
     }
+    count_appended(fs, 0, true);
     return RECSYS_OK;
 }
 
@@ -1050,6 +1316,15 @@ RECSYS_API recsys_status recsys_store_file_new(const char *dir, const recsys_fil
         return RECSYS_E_NOMEM;
     fs->mem = mem;
     fs->dirfd = fs->lockfd = fs->logfd = fs->snapfd = -1;
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    /* held for a few instructions at a time: spin a little before sleeping */
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&fs->gc_mu, &ma); /* these cannot fail on glibc */
+    pthread_mutexattr_destroy(&ma);
+    pthread_cond_init(&fs->gc_cv, NULL);
+    atomic_init(&fs->broken, false);
+    atomic_init(&fs->appended, 0);
     fs->sync = o.sync;
     fs->compact_bytes = o.compact_bytes ? o.compact_bytes : DEFAULT_COMPACT_BYTES;
     recsys__store_index_init(&fs->idx, &fs->mem);
@@ -1073,6 +1348,8 @@ RECSYS_API recsys_status recsys_store_file_new(const char *dir, const recsys_fil
         .forget_user = fs_forget_user,
         .sync = fs_sync,
         .compact = fs_compact,
+        .append_events_deferred = fs_append_events_deferred,
+        .wait_durable = fs_wait_durable,
     };
     recsys__store_vtable_out(out, &vt);
     return RECSYS_OK;

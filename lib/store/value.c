@@ -84,6 +84,15 @@ recsys_status recsys__store_vtable_copy(recsys_store_vtable *dst, const recsys_s
                                "recsys_store_vtable: required method '%s' is NULL",
                                required[i].name);
     }
+    /* optional methods that only work as a pair */
+    if (!vt.append_events_deferred != !vt.wait_durable)
+        return recsys__err(RECSYS_E_INVALID_ARG, "recsys_store_vtable: append_events_deferred "
+                           "and wait_durable go together, but only '%s' is set",
+                           vt.wait_durable ? "wait_durable" : "append_events_deferred");
+    if (!vt.put_blob != !vt.get_blob)
+        return recsys__err(RECSYS_E_INVALID_ARG, "recsys_store_vtable: put_blob and get_blob "
+                           "go together, but only '%s' is set",
+                           vt.get_blob ? "get_blob" : "put_blob");
     *dst = vt;
     return RECSYS_OK;
 }
