@@ -174,6 +174,7 @@ test: all
 	@$(MAKE) --no-print-directory header-check
 	@$(PYTHON) scripts/check_api_docs.py include/recsys.h
 	@RECSYS_TEST_TIMEOUT=$${RECSYS_TEST_TIMEOUT:-900} scripts/run_tests.sh $(TEST_BIN)
+	@$(if $(BENCH_SRC),$(BUILD)/recsys-bench report --selftest)
 
 header-check:
 	@mkdir -p $(BUILD)/abi
@@ -191,13 +192,16 @@ demo: all
 
 # ---------------------------------------------------------------- sanitizers
 asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT="-O1 -g" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
+# the tests whose point is threads: the engine under concurrent use, the pool, parallel sources
+TSAN_TESTS := test_concurrency test_pool test_source_settings
 tsan:
-	@$(MAKE) --no-print-directory BUILD=build/tsan OPT="-O1 -g" SAN="-fsanitize=thread" \
-	  build/tsan/tests/test_concurrency
-	@TSAN_OPTIONS="halt_on_error=1" build/tsan/tests/test_concurrency
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan OPT="-O1 -g" SAN="-fsanitize=thread" \
+	  $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
+	@for t in $(TSAN_TESTS); do \
+	  TSAN_OPTIONS="halt_on_error=1" $(BUILD)/tsan/tests/$$t || exit 1; done
 
 # ---------------------------------------------------------------- fuzzing
 FUZZ_SECONDS ?= 20

@@ -130,7 +130,8 @@ static const struct {
 /* Every source name the library has or is getting: all are switched off first (a name that
  * is not registered needs no switching off), then the pipeline's are switched on. */
 static const char *const all_sources[] = { "content", "popular", "trending", "itemknn",
-                                           "rp3beta", "ease", "ials", "session", "vector" };
+                                           "rp3beta", "ease",    "ials",     "session",
+                                           "vector",  "search",  "campaign" };
 
 /* ------------------------------------------------------------------ the run */
 

@@ -11,6 +11,8 @@
  *   single    one recsys_feedback call per event (timed per call);
  *   batched   recsys_feedback_json with B events per call (the JSON text is built before the
  *             clock starts: parsing and recording are timed, not the host's serialising);
+ *   typed     recsys_feedback_batch with B events per call (the records are read before the
+ *             clock starts), one store write and, under --sync full, one flush per call;
  *   baseline  the minimum a host does without the library: format the event as a text line
  *             (snprintf) and keep it: memory = append it to a buffer; file = write(2) it to
  *             an O_APPEND file in the same directory, plus fdatasync(2) for --sync full.
@@ -29,13 +31,15 @@
  *    "ratio_single", "ratio_batched" (time per event / the baseline's = baseline eps / eps),
  *    "threads": T, "threaded_events": events of the threaded mode,
  *    "threaded": {"eps", "p50_us", "p95_us", "p99_us"} (eps: all threads together; latency:
- *    per call, over every thread's calls), "ratio_threaded" (baseline eps / threaded eps)}
+ *    per call, over every thread's calls), "ratio_threaded" (baseline eps / threaded eps),
+ *    "typed": {"eps"}, "ratio_typed"}
  * Every figure is the median over the runs.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,13 +84,15 @@ typedef struct world {
     const synth *sy;
     size_t n;       /* events per run */
     char **batches; /* JSON arrays of B events */
-    size_t nbatches;
+    size_t nbatches, batch;
+    recsys_event *events; /* the n events as records, for the typed batches */
     int threads;    /* threads of the threaded mode */
     size_t nthreaded; /* events per run of the threaded mode */
 } world;
 
-enum { MODE_SINGLE, MODE_BATCHED, MODE_BASELINE, MODE_THREADED, NMODES };
-static const char *const mode_label[] = { "single", "batched", "baseline", "threaded" };
+enum { MODE_SINGLE, MODE_BATCHED, MODE_BASELINE, MODE_THREADED, MODE_TYPED, NMODES };
+static const char *const mode_label[] = { "single", "batched", "baseline", "threaded",
+                                          "typed" };
 
 static void get_event(const world *w, size_t i, recsys_event *ev)
 {
@@ -97,8 +103,12 @@ static void get_event(const world *w, size_t i, recsys_event *ev)
 static void world_batches(world *w, size_t batch)
 {
     w->nbatches = (w->n + batch - 1) / batch;
-    if (!(w->batches = calloc(w->nbatches, sizeof *w->batches)))
+    w->batch = batch;
+    if (!(w->batches = calloc(w->nbatches, sizeof *w->batches)) ||
+        !(w->events = calloc(w->n, sizeof *w->events)))
         sys_fail("out of memory building", "batches");
+    for (size_t i = 0; i < w->n; i++)
+        get_event(w, i, &w->events[i]);
     for (size_t b = 0; b < w->nbatches; b++) {
         json_t *arr = json_array();
         for (size_t i = b * batch; i < w->n && i < (b + 1) * batch; i++) {
@@ -251,7 +261,12 @@ static stats_summary run_mode(const bench_ctx *ctx, const world *w, int store, i
     for (size_t b = 0; mode == MODE_BATCHED && b < w->nbatches; b++)
         BENCH_CHECK(recsys_feedback_json(e, w->batches[b], strlen(w->batches[b])),
                     "recsys_feedback_json");
-    for (size_t i = 0; mode != MODE_BATCHED && i < w->n; i++) {
+    for (size_t i = 0; mode == MODE_TYPED && i < w->n; i += w->batch)
+        BENCH_CHECK(recsys_feedback_batch(e, w->events + i,
+                                          w->n - i < w->batch ? w->n - i : w->batch),
+                    "recsys_feedback_batch");
+    bool per_event = mode == MODE_SINGLE || mode == MODE_BASELINE;
+    for (size_t i = 0; per_event && i < w->n; i++) {
         recsys_event ev;
         get_event(w, i, &ev);
         uint64_t t0 = stats_now_ns();
@@ -262,7 +277,7 @@ static stats_summary run_mode(const bench_ctx *ctx, const world *w, int store, i
         stats_push(&lat, (double)(stats_now_ns() - t0) / 1e3);
     }
     double secs = (double)(stats_now_ns() - start) / 1e9;
-    stats_summary s = stats_summarise(mode == MODE_BATCHED ? NULL : &lat, (double)w->n, secs);
+    stats_summary s = stats_summarise(per_event ? &lat : NULL, (double)w->n, secs);
     stats_free(&lat);
     recsys_engine_free(e);
     if (fd >= 0)
@@ -361,6 +376,9 @@ int bench_ingest(bench_ctx *ctx, int argc, char **argv)
         else if (m == MODE_BASELINE)
             snprintf(row.variant, sizeof row.variant, "%s baseline: %s", store_label[store],
                      baseline_what[store]);
+        else if (m == MODE_TYPED)
+            snprintf(row.variant, sizeof row.variant, "%s, typed batch of %ld",
+                     store_label[store], batch);
         else
             snprintf(row.variant, sizeof row.variant, "%s, %ld thread%s, 1 event/call",
                      store_label[store], threads, threads == 1 ? "" : "s");
@@ -385,11 +403,14 @@ int bench_ingest(bench_ctx *ctx, int argc, char **argv)
     json_object_set_new(j, "threaded_events", json_integer((json_int_t)threaded_events));
     json_object_set_new(j, "threaded", bench_summary_json(&med[MODE_THREADED], "eps"));
     json_object_set_new(j, "ratio_threaded", json_real(ratio[MODE_THREADED]));
+    json_object_set_new(j, "typed", bench_summary_json(&med[MODE_TYPED], "eps"));
+    json_object_set_new(j, "ratio_typed", json_real(ratio[MODE_TYPED]));
     json_array_append_new(arr, j);
 
     for (size_t b = 0; b < w.nbatches; b++)
         free(w.batches[b]);
     free(w.batches);
+    free(w.events);
     synth_free(sy);
     cleanup();
     return 0;

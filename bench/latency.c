@@ -39,6 +39,7 @@ static const struct {
     { RECSYS_PLUGIN_SOURCE, "content" },     { RECSYS_PLUGIN_SOURCE, "trending" },
     { RECSYS_PLUGIN_SOURCE, "itemknn" },     { RECSYS_PLUGIN_SOURCE, "rp3beta" },
     { RECSYS_PLUGIN_SOURCE, "session" },     { RECSYS_PLUGIN_SOURCE, "vector" },
+    { RECSYS_PLUGIN_SOURCE, "search" },      { RECSYS_PLUGIN_SOURCE, "campaign" },
     { RECSYS_PLUGIN_FILTER, "exclude" },     { RECSYS_PLUGIN_FILTER, "availability" },
     { RECSYS_PLUGIN_FILTER, "age" },         { RECSYS_PLUGIN_FILTER, "region" },
     { RECSYS_PLUGIN_FILTER, "seen" },        { RECSYS_PLUGIN_FILTER, "negative" },

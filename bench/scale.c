@@ -16,8 +16,9 @@
  * Requests: Q (default 2000) per variant and run, for users drawn with a per-run fixed seed,
  * impressions and explanations off, top T (default 10), timed end to end as latency.c does
  * (request_new .. request_free), one thread, after 200 warm-up requests per variant:
- *   full      every default source (content, popular, trending, itemknn, rp3beta, session,
- *             vector), the filters and the blend ranker;
+ *   full      every default source (content, search, campaign, popular, trending, itemknn,
+ *             rp3beta, session, vector) with the default retrieve.threads (two threads on a
+ *             machine with two cores), the filters and the blend ranker;
  *   vector    only the "vector" source enabled (recsys_engine_plugin_enable), filters and
  *             ranker unchanged.
  * Bare faiss: the same index kind built by this file with the faiss C API over the same
@@ -37,7 +38,11 @@
  *   "bare_build_ms", "full": {"p50_us","p95_us","p99_us","rps","mean_results"},
  *   "vector": {same}, "faiss": {"p50_us","p95_us","p99_us","qps"},
  *   "ratio_vector_p50", "ratio_vector_p99", "ratio_full_p50", "ratio_full_p99",
- *   "rss_after_load_mb", "rss_after_refresh_mb", "peak_rss_mb"}
+ *   "full_stages": {"context"|"retrieve"|...: {"p50_us","p95_us","p99_us"}} (recsys_result_
+ *   stage_ns over every run of the full variant), "ratio_retrieve_p50", "ratio_retrieve_p99"
+ *   (the full variant's retrieve stage over bare faiss), "sources_alone": {source: {"p50_us",
+ *   "p99_us"}} (the retrieve stage with only that source enabled, min(Q, 500) requests for
+ *   the first run's users), "rss_after_load_mb", "rss_after_refresh_mb", "peak_rss_mb"}
  */
 #include <math.h>
 #include <stdio.h>
@@ -330,8 +335,10 @@ static double bare_run(const FaissIndex *ix, const sc_world *w, long n, uint64_t
 
 /* ------------------------------------------------------------------ requests */
 
-static const char *const other_sources[] = { "content", "popular", "trending",
-                                             "itemknn", "rp3beta", "session" };
+/* the default sources besides "vector" ("search" and "campaign" have nothing to do here: no
+ * query text, no campaign; they are timed alone all the same) */
+static const char *const other_sources[] = { "content", "search",  "campaign", "popular",
+                                             "trending", "itemknn", "rp3beta", "session" };
 
 static void set_variant(recsys_engine *e, int vector_only)
 {
@@ -339,6 +346,18 @@ static void set_variant(recsys_engine *e, int vector_only)
         BENCH_CHECK(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, other_sources[i],
                                                 !vector_only),
                     other_sources[i]);
+}
+
+/* Only source `name` enabled (NULL: every default source). */
+static void set_only(recsys_engine *e, const char *name)
+{
+    for (size_t i = 0; i < sizeof other_sources / sizeof other_sources[0]; i++)
+        BENCH_CHECK(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, other_sources[i],
+                                                !name || !strcmp(name, other_sources[i])),
+                    other_sources[i]);
+    BENCH_CHECK(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, "vector",
+                                            !name || !strcmp(name, "vector")),
+                "vector");
 }
 
 /* Per-stage samples of the full variant (microseconds), by recsys_stage. */
@@ -525,6 +544,39 @@ int bench_latency_scale(bench_ctx *ctx, int argc, char **argv)
         stats_free(&stages[st]);
     }
     printf("\n");
+    /* the done-when ratio: the retrieve stage (every source and the merge) over bare faiss */
+    double rr50 = 0, rr99 = 0;
+    if (sm[2].p50 > 0 && sm[2].p99 > 0) {
+        rr50 = json_real_value(json_object_get(json_object_get(jst, "retrieve"), "p50_us")) /
+               sm[2].p50;
+        rr99 = json_real_value(json_object_get(json_object_get(jst, "retrieve"), "p99_us")) /
+               sm[2].p99;
+    }
+    printf("latency: retrieve stage (all sources + merge) / bare faiss: %.2fx p50, %.2fx p99\n",
+           rr50, rr99);
+
+    /* each source alone: its retrieve stage over the same users (first run's seed) */
+    json_t *jsrc = json_object();
+    long nsrc = o.queries < 500 ? o.queries : 500;
+    printf("latency: retrieve stage per source alone, %ld requests (p50 / p99 us):", nsrc);
+    for (size_t i = 0; i <= sizeof other_sources / sizeof other_sources[0]; i++) {
+        const char *name = i < sizeof other_sources / sizeof other_sources[0] ? other_sources[i]
+                                                                                : "vector";
+        bench_progress(ctx, "latency: source %s alone", name);
+        set_only(e, name);
+        stats_samples one[SC_STAGES];
+        memset(one, 0, sizeof one);
+        req_run(e, &w, &o, nsrc, 1000, NULL, &ignored, one);
+        stats_samples *rt = &one[2];
+        double p50 = stats_percentile(rt->v, rt->n, 50), p99 = stats_percentile(rt->v, rt->n, 99);
+        printf(" %s %.0f / %.0f;", name, p50, p99);
+        json_object_set_new(jsrc, name, json_pack("{s:f,s:f}", "p50_us", p50, "p99_us", p99));
+        for (int st = 0; st < SC_STAGES; st++)
+            stats_free(&one[st]);
+    }
+    set_only(e, NULL);
+    bench_progress_clear(ctx);
+    printf("\n");
     json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:i,s:I,s:I,s:s,s:f,s:f,s:f,s:f}", "items",
                           (json_int_t)items, "dim", (json_int_t)w.dim, "users",
                           (json_int_t)w.nusers, "events", (json_int_t)events, "queries",
@@ -538,6 +590,9 @@ int bench_latency_scale(bench_ctx *ctx, int argc, char **argv)
         json_object_set_new(jv[v], "mean_results", json_real(results[v] / total));
     json_object_set_new(j, "full", jv[0]);
     json_object_set_new(j, "full_stages", jst);
+    json_object_set_new(j, "sources_alone", jsrc);
+    json_object_set_new(j, "ratio_retrieve_p50", json_real(rr50));
+    json_object_set_new(j, "ratio_retrieve_p99", json_real(rr99));
     json_object_set_new(j, "vector", jv[1]);
     json_object_set_new(j, "faiss", jv[2]);
     json_object_set_new(j, "ratio_vector_p50", json_real(rv50));

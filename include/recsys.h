@@ -226,6 +226,11 @@ typedef enum recsys_option {
     RECSYS_OPT_VECTOR_INDEX = 218,       /**< str: faiss index factory string ("" = automatic). @since 0.2 */
     RECSYS_OPT_VECTOR_EXACT_MAX = 219,   /**< int: largest catalog searched exactly. @since 0.2 */
     RECSYS_OPT_VECTOR_NPROBE = 220,      /**< int: IVF lists probed per query. @since 0.2 */
+    RECSYS_OPT_RETRIEVE_BUDGET_US = 221, /**< int: microseconds the sources may take per
+                                              request (0 = no limit). @since 0.2 */
+    RECSYS_OPT_RETRIEVE_THREADS = 222,   /**< int: threads one request's sources run on, the
+                                              caller's included (0 = up to 2 when the machine
+                                              has them; 1 = the caller alone). @since 0.2 */
     RECSYS_OPT_RANK_W_SOURCE = 301,      /**< double: weight of the merged source score */
     RECSYS_OPT_RANK_W_CATEGORY = 302,    /**< double: weight of category affinity */
     RECSYS_OPT_RANK_W_TAG = 303,         /**< double: weight of tag affinity */
@@ -690,7 +695,8 @@ typedef struct recsys_embedder_vtable {
 typedef enum recsys_record_kind {
     RECSYS_RECORD_ITEM = 1,  /**< value: the item's JSON */
     RECSYS_RECORD_USER = 2,  /**< value: the user profile's JSON */
-    RECSYS_RECORD_STATE = 3  /**< value: opaque derived state (models), keyed by name */
+    RECSYS_RECORD_STATE = 3, /**< value: opaque derived state (models), keyed by name */
+    RECSYS_RECORD_CAMPAIGN = 4 /**< value: the campaign's JSON, keyed by its id. @since 0.2 */
 } recsys_record_kind;
 
 /**
@@ -932,6 +938,26 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_set_llm(recsys_engine 
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_set_embedder(
     recsys_engine *engine, const char *name, const recsys_embedder_vtable *vt);
 /**
+ * Sets a registered source's weight in the merge (finite, 0 to 1000; 0 keeps its candidates
+ * without adding to their merged score) and its quota: the most candidates it contributes to
+ * a request (0 = RECSYS_OPT_CANDIDATES_PER_SOURCE, else 1 to 100000, and then it replaces that
+ * option for this source). Applies to every later request.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND. Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_source_configure(recsys_engine *engine,
+                                                                           const char *name,
+                                                                           double weight,
+                                                                           size_t quota);
+/**
+ * Reads a registered source's weight and quota (either pointer may be NULL).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND. Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_source_settings(recsys_engine *engine,
+                                                                          const char *name,
+                                                                          double *weight,
+                                                                          size_t *quota);
+
+/**
  * Turns a registered plug-in (built-in or the host's) on or off for every later request.
  * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND. Thread-safe. @since 0.1
  */
@@ -1060,6 +1086,48 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_feedback(recsys_engine *engin
  */
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_feedback_json(recsys_engine *engine,
                                                                  const char *json, size_t len);
+/**
+ * Records n events in one call, the typed form of a JSON array to recsys_feedback_json(): all
+ * or nothing, one store write, so one flush under RECSYS_SYNC_FULL covers the whole batch.
+ * @param[in] events n records (struct_size set; strings borrowed); NULL only when n is 0.
+ * @param[in] n 0 (nothing to do) to RECSYS_FEEDBACK_BATCH_MAX.
+ * @return as recsys_feedback(); a bad event is named by its index ("event 3: ...").
+ *         Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_feedback_batch(recsys_engine *engine,
+                                                                  const recsys_event *events,
+                                                                  size_t n);
+/** The most events one recsys_feedback_batch() call takes. @since 0.2 */
+#define RECSYS_FEEDBACK_BATCH_MAX 1000000
+
+/**
+ * Adds or replaces a campaign: items the host promotes through the "campaign" source from
+ * start (inclusive) to end (exclusive; Unix seconds, 0 = open on that side), each proposed
+ * with score boost (finite, > 0). Kept in the store as a RECSYS_RECORD_CAMPAIGN record.
+ * @param[in] campaign_id 1..255 bytes of UTF-8. @param[in] item_ids n (1..10000) ids of
+ *            catalog items, borrowed; a duplicate is an error.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (named in the message); RECSYS_E_NOT_FOUND (an
+ *         item not in the catalog); RECSYS_E_NOMEM; a store error. Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_campaign_upsert(recsys_engine *engine,
+                                                                   const char *campaign_id,
+                                                                   const char *const *item_ids,
+                                                                   size_t n, double boost,
+                                                                   int64_t start, int64_t end);
+/**
+ * As recsys_campaign_upsert() from JSON: {"id":"spring","items":["a","b"],"boost":1.5,
+ * "start":1767225600,"end":0}; "boost" defaults to 1, "start" and "end" to 0.
+ * @return as recsys_campaign_upsert(). Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_campaign_upsert_json(recsys_engine *engine,
+                                                                        const char *json,
+                                                                        size_t len);
+/**
+ * Removes a campaign (memory and store).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND; a store error. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_campaign_remove(recsys_engine *engine,
+                                                                   const char *campaign_id);
 
 /** @} */
 
@@ -1082,7 +1150,7 @@ RECSYS_API void recsys_request_free(recsys_request *req);
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_set_user(recsys_request *req,
                                                                     const char *user_id);
 /**
- * Sets the free-text query (copied; NULL clears). It drives the content source.
+ * Sets the free-text query (copied; NULL clears). It drives the "search" source.
  * @return RECSYS_OK; RECSYS_E_INVALID_ARG (invalid UTF-8); RECSYS_E_NOMEM. @since 0.1
  */
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_set_query(recsys_request *req,
@@ -1196,6 +1264,12 @@ typedef enum recsys_stage {
  * Thread-safe for distinct results. @since 0.2
  */
 RECSYS_API uint64_t recsys_result_stage_ns(const recsys_result *res, int32_t stage);
+/**
+ * Returns how many enabled sources this request skipped because RECSYS_OPT_RETRIEVE_BUDGET_US
+ * was spent before their turn (0 when the budget is off). Thread-safe for distinct results.
+ * @since 0.2
+ */
+RECSYS_API size_t recsys_result_sources_skipped(const recsys_result *res);
 
 /**
  * Returns the whole result as JSON: {"request_id":..,"items":[{"item_id","score",

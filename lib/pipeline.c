@@ -1,9 +1,11 @@
 /* pipeline.c - recsys_recommend: the one path a request travels, and nothing else.
  *
  *   1 context    the user (long-term and session state), the query, effective options
- *   2 retrieve   every enabled source, each capped; merged with provenance
+ *   2 retrieve   every enabled source (at once on up to retrieve.threads threads), each
+ *                capped at its quota, while the retrieval budget lasts; merged in
+ *                registration order with provenance
  *   3 filter     every enabled filter, in registration order
- *   4 rank       the ranker
+ *   4 rank       the ranker, then the order (only the top N when no diversifier runs)
  *   5 diversify  every enabled diversifier, then the top N
  *   6 LLM        (a later release: budgeted re-ranking of the top N)
  *   7 explain    grounded template explanations
@@ -14,10 +16,13 @@
  * explains the locking). */
 #include "engine/request.h"
 #include "core/clock.h"
+#include "core/pool.h"
 #include "llm/explain.h"
 #include "model/context.h"
 #include "retrieve/merge.h"
 #include <xxhash.h>
+
+typedef struct src_job src_job;
 
 typedef struct run {
     recsys_engine *e;
@@ -25,9 +30,12 @@ typedef struct run {
     recsys_query q;
     double opt[RECSYS_OPT_SLOTS];
     uint32_t *exclude;
+    src_job *jobs;            /* one per enabled source (stage 2) */
+    size_t njobs;
     const char **names;       /* enabled sources' names, by provenance index */
     recsys_candidates *lists; /* one per enabled source */
     size_t nlists;
+    size_t skipped;           /* sources skipped: the retrieval budget was spent */
     recsys_candidates c;      /* the merged set */
     char request_id[40];
     uint64_t stage_ns[9]; /* by recsys_stage */
@@ -96,31 +104,120 @@ static recsys_status context(run *r)
     return RECSYS_OK;
 }
 
-/* Stage 2: every enabled source, then the merge. */
+/* One source's part of stage 2, run on the calling thread or a pool helper. */
+struct src_job {
+    recsys__plugin *p;
+    recsys_query q;          /* the request's, with this source's limit */
+    recsys_candidates list;
+    recsys_status st;
+    bool ran;                /* false: skipped (budget spent, or an earlier source failed) */
+    recsys__err_saved err;   /* the source's error, captured on the thread that ran it */
+};
+
+typedef struct src_batch {
+    src_job *jobs;           /* by registration order */
+    size_t *order;           /* the order jobs are claimed in */
+    uint64_t t0, budget_ns;
+    atomic_bool failed;
+} src_batch;
+
+/* Runs source job order[k] unless the budget is spent or a source already failed; keeps the
+ * source's smoothed running time for the scheduling of later requests. */
+static void run_source(void *arg, size_t k)
+{
+    src_batch *b = arg;
+    src_job *j = &b->jobs[b->order[k]];
+    uint64_t t = recsys__clock_mono_ns();
+    if ((b->budget_ns && t - b->t0 >= b->budget_ns) ||
+        atomic_load_explicit(&b->failed, memory_order_relaxed))
+        return;
+    j->ran = true;
+    recsys__err_clear();
+    recsys_status st = j->p->vt.source.retrieve(j->p->vt.source.ctx, &j->q, &j->list);
+    if (st == RECSYS_E_BUDGET) { /* the source kept adding past its limit: the list is full */
+        recsys__err_clear();
+        st = RECSYS_OK;
+    }
+    j->st = st;
+    if (st != RECSYS_OK) {
+        recsys__err_save(&j->err);
+        atomic_store_explicit(&b->failed, true, memory_order_relaxed);
+    }
+    uint64_t took = recsys__clock_mono_ns() - t;
+    uint64_t old = atomic_load_explicit(&j->p->cost_ns, memory_order_relaxed);
+    atomic_store_explicit(&j->p->cost_ns, old ? old - old / 8 + took / 8 : took,
+                          memory_order_relaxed);
+}
+
+/* Stage 2: every enabled source, then the merge. With more than one thread
+ * (RECSYS_OPT_RETRIEVE_THREADS) the sources run at once on the caller and the engine's pool,
+ * the slowest (by smoothed running time) claimed first so that it does not start last; with
+ * one, in registration order. The merge always takes the lists in registration order, so the
+ * answer does not depend on the threads. */
 static recsys_status retrieve(run *r)
 {
     recsys_engine *e = r->e;
     const recsys__plugins *ps = &e->plugins[RECSYS_PLUGIN_SOURCE];
-    r->lists = recsys__calloc(&e->mem, ps->n ? ps->n : 1, sizeof *r->lists);
-    r->names = recsys__calloc(&e->mem, ps->n ? ps->n : 1, sizeof *r->names);
-    double *w = recsys__calloc(&e->mem, ps->n ? ps->n : 1, sizeof *w);
-    recsys_status st = (r->lists && r->names && w) ? RECSYS_OK : RECSYS_E_NOMEM;
+    size_t cap = ps->n ? ps->n : 1, nj = 0;
+    r->jobs = recsys__calloc(&e->mem, cap, sizeof *r->jobs);
+    r->lists = recsys__calloc(&e->mem, cap, sizeof *r->lists);
+    r->names = recsys__calloc(&e->mem, cap, sizeof *r->names);
+    double *w = recsys__calloc(&e->mem, cap, sizeof *w);
+    size_t *order = recsys__calloc(&e->mem, cap, sizeof *order);
+    recsys_status st = (r->jobs && r->lists && r->names && w && order) ? RECSYS_OK
+                                                                        : RECSYS_E_NOMEM;
+    size_t per_source = r->q.limit;
     for (size_t i = 0; st == RECSYS_OK && i < ps->n; i++) {
-        const recsys__plugin *p = &ps->v[i];
+        recsys__plugin *p = &ps->v[i];
         if (!p->enabled)
             continue;
-        recsys_candidates *l = &r->lists[r->nlists];
-        recsys__cands_init(l, &e->mem, &r->q, r->q.limit);
-        r->names[r->nlists] = p->name;
-        w[r->nlists] = p->weight;
-        r->nlists++;
-        st = p->vt.source.retrieve(p->vt.source.ctx, &r->q, l);
-        if (st == RECSYS_E_BUDGET) { /* the source kept adding past its limit: the list is full */
-            recsys__err_clear();
-            st = RECSYS_OK;
+        src_job *j = &r->jobs[nj++];
+        j->p = p;
+        j->q = r->q;
+        j->q.limit = p->quota ? p->quota : per_source;
+        recsys__cands_init(&j->list, &e->mem, &j->q, j->q.limit);
+    }
+    r->njobs = nj;
+    size_t width = (size_t)opt(r, RECSYS_OPT_RETRIEVE_THREADS);
+    if (width == 0)
+        width = RECSYS_MIN(recsys__pool_cpus(), 2);
+    if (st == RECSYS_OK) {
+        /* the claim order: registration order, or longest first (insertion sort: few) */
+        for (size_t k = 0; k < nj; k++) {
+            size_t at = k;
+            uint64_t c = atomic_load_explicit(&r->jobs[k].p->cost_ns, memory_order_relaxed);
+            while (width > 1 && at > 0 &&
+                   atomic_load_explicit(&r->jobs[order[at - 1]].p->cost_ns,
+                                        memory_order_relaxed) < c) {
+                order[at] = order[at - 1];
+                at--;
+            }
+            order[at] = k;
         }
-        if (st != RECSYS_OK)
-            st = recsys__plugin_failed(st, "source", p->name);
+        /* the budget is checked before each source starts: one running is not interrupted */
+        src_batch b = { .jobs = r->jobs, .order = order };
+        b.budget_ns = (uint64_t)opt(r, RECSYS_OPT_RETRIEVE_BUDGET_US) * 1000u;
+        b.t0 = recsys__clock_mono_ns();
+        atomic_init(&b.failed, false);
+        recsys__pool_run(e->pool, nj, width, run_source, &b);
+    }
+    recsys__free(&e->mem, order);
+    /* the lists of the sources that ran, in registration order; the first failure */
+    for (size_t k = 0; k < nj; k++) {
+        src_job *j = &r->jobs[k];
+        if (st == RECSYS_OK && j->ran && j->st != RECSYS_OK) {
+            recsys__err_restore(&j->err);
+            st = recsys__plugin_failed(j->st, "source", j->p->name);
+        }
+        if (!j->ran) { /* the budget was spent (or the request fails anyway) */
+            r->skipped++;
+            continue;
+        }
+        r->lists[r->nlists] = j->list;
+        memset(&j->list, 0, sizeof j->list); /* moved */
+        r->names[r->nlists] = j->p->name;
+        w[r->nlists] = j->p->weight;
+        r->nlists++;
     }
     recsys__cands_init(&r->c, &e->mem, &r->q, 0);
     r->c.source_names = r->names;
@@ -160,7 +257,42 @@ static int by_score(const void *a, const void *b, void *arg)
     return strcmp(recsys__ids_name(&cat->ids, x->item), recsys__ids_name(&cat->ids, y->item));
 }
 
-/* Stage 4: the ranker, then the sort. */
+/* Restores the heap below at: each parent is worse than (sorts after) its children. */
+static void sift_worst_up(recsys__cand *v, size_t k, size_t at, void *cat)
+{
+    for (;;) {
+        size_t worst = at, l = 2 * at + 1, rt = l + 1;
+        if (l < k && by_score(&v[l], &v[worst], cat) > 0)
+            worst = l;
+        if (rt < k && by_score(&v[rt], &v[worst], cat) > 0)
+            worst = rt;
+        if (worst == at)
+            return;
+        recsys__cand t = v[at];
+        v[at] = v[worst];
+        v[worst] = t;
+        at = worst;
+    }
+}
+
+/* Moves the best k of v[0..n) (by_score order, a total order: ids are unique) to v[0..k),
+ * unordered: a heap of the k kept with the worst of them at the root. O(n log k). */
+static void select_top(recsys__cand *v, size_t n, size_t k, void *cat)
+{
+    for (size_t i = k / 2; i-- > 0;)
+        sift_worst_up(v, k, i, cat);
+    for (size_t i = k; i < n; i++) {
+        if (by_score(&v[i], &v[0], cat) >= 0)
+            continue; /* not better than the worst kept */
+        recsys__cand t = v[0];
+        v[0] = v[i];
+        v[i] = t;
+        sift_worst_up(v, k, 0, cat);
+    }
+}
+
+/* Stage 4: the ranker, then the sort: all of it when a diversifier will choose among the
+ * candidates, else only the top N that stage 5 keeps (the rest is cut there). */
 static recsys_status rank(run *r)
 {
     const recsys__plugins *ps = &r->e->plugins[RECSYS_PLUGIN_RANKER];
@@ -170,8 +302,18 @@ static recsys_status rank(run *r)
         if (st != RECSYS_OK)
             return recsys__plugin_failed(st, "ranker", p->name);
     }
-    if (r->c.n > 1)
-        qsort_r(r->c.v, r->c.n, sizeof *r->c.v, by_score, (void *)&r->e->model.catalog);
+    void *cat = (void *)&r->e->model.catalog;
+    size_t keep = r->c.n, top = (size_t)opt(r, RECSYS_OPT_TOP_N);
+    const recsys__plugins *ds = &r->e->plugins[RECSYS_PLUGIN_DIVERSIFIER];
+    bool diversified = false;
+    for (size_t i = 0; i < ds->n; i++)
+        diversified |= ds->v[i].enabled;
+    if (!diversified && top < keep) {
+        select_top(r->c.v, r->c.n, top, cat);
+        keep = top;
+    }
+    if (keep > 1)
+        qsort_r(r->c.v, keep, sizeof *r->c.v, by_score, cat);
     return RECSYS_OK;
 }
 
@@ -291,6 +433,10 @@ static void run_free(run *r)
     const recsys__mem *m = &r->e->mem;
     for (size_t i = 0; i < r->nlists; i++)
         recsys__cands_free(&r->lists[i]);
+    for (size_t i = 0; i < r->njobs; i++)
+        if (r->jobs[i].list.mem) /* not moved to lists: skipped */
+            recsys__cands_free(&r->jobs[i].list);
+    recsys__free(m, r->jobs);
     recsys__free(m, r->lists);
     recsys__free(m, r->names);
     recsys__free(m, r->exclude);
@@ -339,8 +485,10 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
     /* the explanations ran inside respond: report them apart */
     r.stage_ns[RECSYS_STAGE_RESPOND] -= r.explain_ns;
     r.stage_ns[RECSYS_STAGE_EXPLAIN] = r.explain_ns;
-    if (res)
+    if (res) {
         memcpy(res->stage_ns, r.stage_ns, sizeof res->stage_ns);
+        res->sources_skipped = r.skipped;
+    }
     run_free(&r);
     recsys__unlock(e);
     if (st != RECSYS_OK && res) {

@@ -100,6 +100,22 @@ static recsys_status op_feedback(recsys_engine *e)
     return recsys_feedback(e, &ev);
 }
 
+static recsys_status op_feedback_batch(recsys_engine *e)
+{
+    recsys_event ev[2];
+    recsys_event_init(&ev[0]);
+    recsys_event_init(&ev[1]);
+    ev[0].type = RECSYS_EVENT_LIKE;
+    ev[0].user_id = "u-film";
+    ev[0].item_id = "f2";
+    ev[0].timestamp = TK_NOW - 20;
+    ev[1].type = RECSYS_EVENT_VIEW;
+    ev[1].user_id = "u-brand-new";
+    ev[1].item_id = "c4";
+    ev[1].timestamp = TK_NOW - 19;
+    return recsys_feedback_batch(e, ev, 2);
+}
+
 static recsys_status op_feedback_json(recsys_engine *e)
 {
     const char *js = "[{\"user_id\":\"u-backend\",\"item_id\":\"c3\",\"type\":\"like\",\"timestamp\":1699999000},"
@@ -153,6 +169,7 @@ static const struct {
     { "user_upsert", op_user_spec, true, NULL },
     { "feedback", op_feedback, true, NULL },
     { "feedback_json", op_feedback_json, true, NULL },
+    { "feedback_batch", op_feedback_batch, true, NULL },
     { "refresh", op_refresh, true, NULL },
     { "recommend", op_recommend_logged, true, NULL },
     { "user_forget", op_forget, true, NULL },

@@ -371,8 +371,9 @@ static void host_plugins_run_through_the_pipeline(void **state)
     }
     recsys_result_free(res);
     /* with the built-in sources off, only the host source's item can come back */
-    const char *builtin[] = { "popular", "trending", "content", "itemknn", "rp3beta", "session", "vector" };
-    for (int i = 0; i < 7; i++)
+    const char *builtin[] = { "popular", "trending", "content", "itemknn", "rp3beta",
+                              "session", "vector",  "search",  "campaign" };
+    for (int i = 0; i < 9; i++)
         assert_int_equal(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, builtin[i], 0),
                          RECSYS_OK);
     assert_int_equal(recsys_recommend(e, rq, &res), RECSYS_OK);
@@ -423,6 +424,48 @@ static void host_plugins_run_through_the_pipeline(void **state)
 }
 
 /* ------------------------------------------------------------ NULL arguments */
+
+/* A typed batch is all or nothing: a bad event anywhere is named by its index and nothing of
+ * the batch is applied; a good one applies every event, the same as one JSON array. */
+static void a_feedback_batch_is_all_or_nothing(void **state)
+{
+    (void)state;
+    recsys_engine *e = tk_engine(NULL, NULL);
+    uint64_t before = 0, after = 0;
+    assert_int_equal(recsys_engine_count(e, RECSYS_COUNT_EVENTS, &before), RECSYS_OK);
+    recsys_event ev[3];
+    for (int i = 0; i < 3; i++) {
+        recsys_event_init(&ev[i]);
+        ev[i].type = RECSYS_EVENT_VIEW;
+        ev[i].user_id = "u-batch";
+        ev[i].timestamp = TK_NOW - 100 + i;
+    }
+    ev[0].item_id = "c1";
+    ev[1].item_id = "no-such-item";
+    ev[2].item_id = "l1";
+    assert_int_equal(recsys_feedback_batch(e, ev, 3), RECSYS_E_NOT_FOUND);
+    assert_non_null(strstr(recsys_last_error(), "event 1"));
+    assert_int_equal(recsys_engine_count(e, RECSYS_COUNT_EVENTS, &after), RECSYS_OK);
+    assert_int_equal(after, before);
+    char *js = NULL;
+    assert_int_equal(recsys_user_get_json(e, "u-batch", &js), RECSYS_E_NOT_FOUND);
+    ev[1].item_id = "f1";
+    assert_int_equal(recsys_feedback_batch(e, ev, 3), RECSYS_OK);
+    assert_int_equal(recsys_engine_count(e, RECSYS_COUNT_EVENTS, &after), RECSYS_OK);
+    assert_int_equal(after, before + 3);
+    assert_int_equal(recsys_user_get_json(e, "u-batch", &js), RECSYS_OK);
+    assert_non_null(strstr(js, "\"f1\""));
+    recsys_string_free(js);
+    /* nothing to do, bad arguments */
+    assert_int_equal(recsys_feedback_batch(e, NULL, 0), RECSYS_OK);
+    assert_int_equal(recsys_feedback_batch(e, NULL, 2), RECSYS_E_INVALID_ARG);
+    assert_int_equal(recsys_feedback_batch(NULL, ev, 1), RECSYS_E_INVALID_ARG);
+    assert_int_equal(recsys_feedback_batch(e, ev, (size_t)RECSYS_FEEDBACK_BATCH_MAX + 1),
+                     RECSYS_E_INVALID_ARG);
+    assert_int_equal(recsys_engine_count(e, RECSYS_COUNT_EVENTS, &after), RECSYS_OK);
+    assert_int_equal(after, before + 3);
+    recsys_engine_free(e);
+}
 
 static void null_arguments_never_crash(void **state)
 {
@@ -482,6 +525,7 @@ int main(void)
         cmocka_unit_test(engine_opts_records_and_store_ownership),
         cmocka_unit_test(registration_rules),
         cmocka_unit_test(host_plugins_run_through_the_pipeline),
+        cmocka_unit_test(a_feedback_batch_is_all_or_nothing),
         cmocka_unit_test(null_arguments_never_crash),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);

@@ -126,19 +126,19 @@ static void results_carry_scores_sources_and_grounded_explanations(void **state)
     recsys_result_free(r);
 }
 
-static void a_query_drives_the_content_source(void **state)
+static void a_query_drives_the_search_source(void **state)
 {
     recsys_engine *e = *state;
     recsys_result *r = rec(e, NULL, "distributed systems replication", 3, false);
     assert_true(recsys_result_count(r) >= 1);
     assert_string_equal(recsys_result_item_id(r, 0), "c1");
-    bool content = false;
+    bool search = false;
     for (size_t j = 0; j < recsys_result_source_count(r, 0); j++) {
         const char *name;
         assert_int_equal(recsys_result_source(r, 0, j, &name, NULL), RECSYS_OK);
-        content |= strcmp(name, "content") == 0;
+        search |= strcmp(name, "search") == 0;
     }
-    assert_true(content);
+    assert_true(search);
     recsys_result_free(r);
 }
 
@@ -328,12 +328,58 @@ static void forgetting_drops_what_was_learnt_from_the_user(void **state)
 static void an_empty_candidate_set_is_an_empty_list(void **state)
 {
     recsys_engine *e = *state;
-    const char *all[] = { "content", "popular", "trending", "itemknn", "rp3beta", "session", "vector" };
-    for (int i = 0; i < 7; i++)
+    const char *all[] = { "content", "popular", "trending", "itemknn", "rp3beta",
+                          "session", "vector",  "search",   "campaign" };
+    for (int i = 0; i < 9; i++)
         assert_int_equal(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, all[i], 0), RECSYS_OK);
     recsys_result *r = rec(e, "u-ml", NULL, 10, true);
     assert_int_equal(recsys_result_count(r), 0);
     recsys_result_free(r);
+}
+
+static recsys_status keep_order(void *ctx, const recsys_query *q, recsys_candidates *c, size_t n)
+{
+    (void)ctx;
+    (void)q;
+    (void)c;
+    (void)n;
+    return RECSYS_OK;
+}
+
+/* Without a diversifier only the top N are put in order (the rest is cut); with one, all of
+ * them: the lists must agree, item for item and score for score. */
+static void the_top_n_is_the_same_sorted_in_part_or_in_full(void **state)
+{
+    recsys_engine *e = *state;
+    const char *users[] = { NULL, "u-backend", "u-film", "u-ml", "u-new" };
+    char *partial[5][2];
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            recsys_diversifier_vtable vt;
+            recsys_diversifier_vtable_init(&vt);
+            vt.select = keep_order;
+            assert_int_equal(recsys_engine_add_diversifier(e, "keep", &vt), RECSYS_OK);
+        }
+        for (int u = 0; u < 5; u++)
+            for (int t = 0; t < 2; t++) {
+                recsys_result *r = rec(e, users[u], NULL, t ? 3 : 1, false);
+                size_t cap = 1024, n = 0;
+                char *buf = malloc(cap);
+                assert_non_null(buf);
+                buf[0] = '\0';
+                for (size_t i = 0; i < recsys_result_count(r); i++)
+                    n += (size_t)snprintf(buf + n, cap - n, "%s %.17g\n",
+                                          recsys_result_item_id(r, i), recsys_result_score(r, i));
+                recsys_result_free(r);
+                if (pass == 0) {
+                    partial[u][t] = buf;
+                } else {
+                    assert_string_equal(buf, partial[u][t]);
+                    free(buf);
+                    free(partial[u][t]);
+                }
+            }
+    }
 }
 
 static void bad_input_leaves_the_engine_unchanged(void **state)
@@ -503,7 +549,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(lists_obey_every_rule, setup, teardown),
         cmocka_unit_test_setup_teardown(results_carry_scores_sources_and_grounded_explanations,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(a_query_drives_the_content_source, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_query_drives_the_search_source, setup, teardown),
         cmocka_unit_test_setup_teardown(cold_start_user_gets_their_stated_interests, setup, teardown),
         cmocka_unit_test_setup_teardown(feedback_changes_the_list, setup, teardown),
         cmocka_unit_test_setup_teardown(impressions_are_logged_with_the_request_id, setup, teardown),
@@ -514,6 +560,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(forgetting_drops_what_was_learnt_from_the_user, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(an_empty_candidate_set_is_an_empty_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_top_n_is_the_same_sorted_in_part_or_in_full, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(bad_input_leaves_the_engine_unchanged, setup, teardown),
         cmocka_unit_test(reopening_a_file_store_restores_everything),
         cmocka_unit_test(forgetting_a_user_leaves_nothing),

@@ -66,6 +66,12 @@ const recsys__optdef recsys__optdefs[] = {
       "largest catalog the vector source searches exactly", 1, 1e9, 200000, NULL },
     { RECSYS_OPT_VECTOR_NPROBE, I, "retrieve.vector_nprobe", "IVF lists probed per query", 1,
       65536, 8, NULL },
+    { RECSYS_OPT_RETRIEVE_BUDGET_US, I, "retrieve.budget_us",
+      "microseconds the sources may take per request (0 = no limit); a source whose turn "
+      "comes after it is spent is skipped", 0, 60e6, 0, NULL },
+    { RECSYS_OPT_RETRIEVE_THREADS, I, "retrieve.threads",
+      "threads one request's sources run on, the caller's included (0 = up to 2 when the "
+      "machine has them; 1 = the caller alone, in registration order)", 0, 16, 0, NULL },
     { RECSYS_OPT_RANK_W_SOURCE, D, "rank.w_source", "weight of the merged source score", 0, 100,
       1.0, NULL },
     { RECSYS_OPT_RANK_W_CATEGORY, D, "rank.w_category", "weight of category affinity", 0, 100,

@@ -350,6 +350,8 @@ static recsys_status load(recsys_engine *e)
     if (st == RECSYS_OK)
         st = e->store.scan_records(e->store.ctx, RECSYS_RECORD_USER, load_user, e);
     if (st == RECSYS_OK)
+        st = recsys__engine_load_campaigns(e);
+    if (st == RECSYS_OK)
         st = e->store.scan_events(e->store.ctx, load_event, e);
     if (st != RECSYS_OK)
         return recsys__plugin_failed(st, "store", "load");
@@ -377,8 +379,10 @@ static void destroy_host_store(const recsys_engine_opts *opts)
 
 static void engine_destroy(recsys_engine *e)
 {
+    recsys__pool_free(e->pool);
     recsys__engine_free_plugins(e);
     recsys__engine_free_derived(e, e->derived);
+    recsys__campaigns_free(&e->mem, &e->model.campaigns);
     recsys__model_free(&e->model);
     recsys__optvals_free(&e->opts, &e->mem);
     if (e->store.destroy)
@@ -444,8 +448,10 @@ RECSYS_API recsys_status recsys_engine_new(const recsys_engine_opts *opts, recsy
     pthread_mutex_init(&e->store_mu, NULL);
     recsys__optvals_defaults(&e->opts);
     recsys__model_init(&e->model, &e->mem);
+    e->model.embed = (recsys__embed_hook){ recsys__engine_embed, e };
     recsys__engine_sync_model_opts(e);
-    if (!(o.flags & RECSYS_ENGINE_NO_BUILTINS))
+    st = recsys__pool_new(&e->mem, &e->pool);
+    if (st == RECSYS_OK && !(o.flags & RECSYS_ENGINE_NO_BUILTINS))
         st = recsys__engine_add_builtins(e);
     if (st == RECSYS_OK)
         st = load(e);

@@ -22,6 +22,7 @@
 #include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/options.h"
+#include "../core/pool.h"
 #include "../model/derived.h"
 #include "../model/model.h"
 
@@ -32,6 +33,8 @@ typedef struct recsys__plugin {
     int32_t kind;
     bool enabled;
     double weight; /* sources: weight in the merge */
+    size_t quota;  /* sources: most candidates per request (0 = RECSYS_OPT_CANDIDATES_PER_SOURCE) */
+    _Atomic uint64_t cost_ns; /* sources: running time, smoothed over requests (scheduling) */
     union {
         recsys_source_vtable source;
         recsys_filter_vtable filter;
@@ -57,12 +60,21 @@ struct recsys_engine {
     recsys_store_vtable store;
     recsys__plugins plugins[7]; /* by recsys_plugin_kind (1..6) */
     recsys__derived *derived;
+    recsys__pool *pool; /* helper threads for a request's sources (RECSYS_OPT_RETRIEVE_THREADS) */
     uint64_t generation;
     uint64_t forget_epoch; /* bumped by every forget: a refresh built before it is not published */
     _Atomic uint64_t impressions; /* impression events logged (not in model.nevents) */
     _Atomic uint64_t requests;
     _Atomic uint64_t request_seq;
 };
+
+/* Loads the stored campaigns (RECSYS_RECORD_CAMPAIGN) into the model, after the items; a
+ * store that does not know the record kind holds none (lib/engine/campaign.c). */
+recsys_status recsys__engine_load_campaigns(recsys_engine *e);
+/* The model's embed hook (recsys__embed_hook) over the engine's registered embedder; arg is
+ * the engine, whose lock the caller holds (lib/engine/embed.c). */
+recsys_status recsys__engine_embed(void *arg, const char *text, size_t len,
+                                   recsys_vector_sink *out, bool *none);
 
 /* Option values the model keeps a copy of (decay, history bound) are pushed to it. */
 void recsys__engine_sync_model_opts(recsys_engine *e);

@@ -92,6 +92,21 @@ RECSYS_API recsys_status recsys_feedback(recsys_engine *e, const recsys_event *e
     return record(e, event, 1);
 }
 
+RECSYS_API recsys_status recsys_feedback_batch(recsys_engine *e, const recsys_event *events,
+                                              size_t n)
+{
+    recsys__err_clear();
+    RECSYS_CHECK_ARG(e);
+    if (n == 0)
+        return RECSYS_OK;
+    RECSYS_CHECK_ARG(events);
+    if (n > RECSYS_FEEDBACK_BATCH_MAX)
+        return recsys__err(RECSYS_E_INVALID_ARG,
+                           "recsys_feedback_batch: %zu events are more than %d in one call", n,
+                           RECSYS_FEEDBACK_BATCH_MAX);
+    return record(e, events, n);
+}
+
 RECSYS_API recsys_status recsys_feedback_json(recsys_engine *e, const char *json, size_t len)
 {
     recsys__err_clear();

@@ -208,6 +208,52 @@ RECSYS_API recsys_status recsys_engine_plugin_enable(recsys_engine *e, int32_t k
     return RECSYS_OK;
 }
 
+#define SOURCE_WEIGHT_MAX 1000.0
+#define SOURCE_QUOTA_MAX 100000
+
+RECSYS_API recsys_status recsys_engine_source_configure(recsys_engine *e, const char *name,
+                                                        double weight, size_t quota)
+{
+    recsys__err_clear();
+    RECSYS_CHECK_ARG(e);
+    RECSYS_CHECK_ARG(name);
+    if (!(weight >= 0 && weight <= SOURCE_WEIGHT_MAX)) /* also refuses NaN */
+        return recsys__err(RECSYS_E_INVALID_ARG, "source '%.64s': weight %g is not in 0..%g",
+                           name, weight, SOURCE_WEIGHT_MAX);
+    if (quota > SOURCE_QUOTA_MAX)
+        return recsys__err(RECSYS_E_INVALID_ARG,
+                           "source '%.64s': quota %zu is above %d (0 = the per-source option)",
+                           name, quota, SOURCE_QUOTA_MAX);
+    recsys__wr(e);
+    recsys__plugin *p = find(e, RECSYS_PLUGIN_SOURCE, name);
+    if (p) {
+        p->weight = weight;
+        p->quota = quota;
+    }
+    recsys__unlock(e);
+    if (!p)
+        return recsys__err(RECSYS_E_NOT_FOUND, "no source named '%.64s' is registered", name);
+    return RECSYS_OK;
+}
+
+RECSYS_API recsys_status recsys_engine_source_settings(recsys_engine *e, const char *name,
+                                                       double *weight, size_t *quota)
+{
+    recsys__err_clear();
+    RECSYS_CHECK_ARG(e);
+    RECSYS_CHECK_ARG(name);
+    recsys__rd(e);
+    recsys__plugin *p = find(e, RECSYS_PLUGIN_SOURCE, name);
+    if (p && weight)
+        *weight = p->weight;
+    if (p && quota)
+        *quota = p->quota;
+    recsys__unlock(e);
+    if (!p)
+        return recsys__err(RECSYS_E_NOT_FOUND, "no source named '%.64s' is registered", name);
+    return RECSYS_OK;
+}
+
 /* ------------------------------------------------------------ built-ins */
 
 recsys_status recsys__engine_add_builtins(recsys_engine *e)
@@ -218,8 +264,12 @@ recsys_status recsys__engine_add_builtins(recsys_engine *e)
         bool enabled; /* a disabled source costs nothing, at refresh or per request */
         recsys_status (*make)(const recsys__mem *, recsys_source_vtable *);
     } sources[] = {
-        /* content carries personal and query relevance, so it weighs more in the merge */
+        /* content carries personal relevance and search the typed query (the strongest
+         * intent signal), so they weigh more in the merge */
         { "content", 2.0, true, recsys__source_content },
+        { "search", 2.0, true, recsys__source_search },
+        /* the host's campaigns active at the request's time (nothing without any) */
+        { "campaign", 1.0, true, recsys__source_campaign },
         { "popular", 1.0, true, recsys__source_popular },
         { "trending", 0.5, true, recsys__source_trending },
         { "itemknn", 1.0, true, recsys__source_itemknn },

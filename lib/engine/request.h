@@ -41,6 +41,7 @@ struct recsys_result {
     recsys__res_item *items;
     size_t n;
     uint64_t stage_ns[9]; /* by recsys_stage */
+    size_t sources_skipped; /* by the retrieval budget */
 };
 
 /* Allocates an empty result for n items. */

@@ -89,6 +89,11 @@ RECSYS_API uint64_t recsys_result_stage_ns(const recsys_result *r, int32_t stage
                : 0;
 }
 
+RECSYS_API size_t recsys_result_sources_skipped(const recsys_result *r)
+{
+    return r ? r->sources_skipped : 0;
+}
+
 RECSYS_API const char *recsys_result_explanation(const recsys_result *r, size_t i)
 {
     return (r && i < r->n && r->items[i].explanation) ? r->items[i].explanation : "";

@@ -16,6 +16,7 @@
 
 #include "../core/alloc.h"
 #include "../core/ids.h"
+#include "campaigns.h"
 #include "rank.h"
 
 /* Limits shared by the builders and the JSON reader, so that whatever one accepts the other
@@ -254,10 +255,24 @@ recsys_status recsys__users_apply_profile(recsys__users *u, const recsys__catalo
 
 /* ---------------------------------------------------------------- the model ------------ */
 
+/* The host's text embedder as readers of the model reach it: the engine installs the hook
+ * when it is created, the "search" source calls it during a request (under the engine's
+ * shared lock, which keeps the embedder registered). fn embeds text[0..len) into out; when no
+ * embedder is registered or it is disabled it sets *none and returns RECSYS_OK. A failure
+ * follows the plug-in convention ("embedder '<name>': ..."). fn NULL: no hook (a bare
+ * model, as in the model's own tests). */
+typedef struct recsys__embed_hook {
+    recsys_status (*fn)(void *arg, const char *text, size_t len, recsys_vector_sink *out,
+                        bool *none);
+    void *arg;
+} recsys__embed_hook;
+
 typedef struct recsys__model {
     const recsys__mem *mem;
     recsys__catalog catalog;
     recsys__users users;
+    recsys__campaigns campaigns; /* campaigns.h; freed by the engine (recsys__campaigns_free) */
+    recsys__embed_hook embed;
     uint64_t nevents; /* events recorded (impressions included) */
     /* Decay settings copied from options when they change (used by apply_event). */
     double long_half_life_s, pop_half_life_s, trend_half_life_s;

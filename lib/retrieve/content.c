@@ -1,11 +1,10 @@
-/* content.c - the content source: BM25 over the request text or the user's profile
- * (see sources.h). Serves cold-start users with stated interests and new items nobody has
- * interacted with yet. */
+/* content.c - the content source: BM25 over the user's profile, or the anchor of a "more
+ * like this" request (see sources.h). Serves cold-start users with stated interests and new
+ * items nobody has interacted with yet. The request's typed query is the search source's. */
 #include "sources.h"
 #include "../core/error.h"
 #include "../model/derived.h"
 #include "../text/bm25.h"
-#include "../text/tokenize.h"
 
 typedef struct sbuf {
     const recsys__mem *m;
@@ -33,17 +32,6 @@ static bool has_u32(const uint32_t *v, size_t n, uint32_t x)
         if (v[i] == x)
             return true;
     return false;
-}
-
-/* True when text has at least one searchable word (not only spaces or stopwords). */
-static bool has_words(const char *text)
-{
-    if (!text || !*text)
-        return false;
-    recsys__tok t;
-    char w[RECSYS__TOK_MAX];
-    recsys__tok_init(&t, text);
-    return recsys__tok_next(&t, w) > 0;
 }
 
 /* How far back in the history the seed search looks. */
@@ -95,31 +83,28 @@ static recsys_status content_retrieve(void *ctx, const recsys_query *q, recsys_c
     uint32_t seeds[RECSYS__CONTENT_SEED_ITEMS];
     size_t nseeds = 0;
     sbuf pseudo = { .m = m };
-    const char *text = has_words(q->text) ? q->text : NULL;
     recsys_status st = RECSYS_OK;
-    if (!text) {
-        const recsys__user *u = q->user;
-        if (q->anchor != RECSYS_IDS_NONE) { /* "more like this": the anchor is the query */
-            seeds[nseeds++] = q->anchor;
-        } else if (!u) {
-            return RECSYS_OK; /* anonymous or unknown, and nothing to search for */
-        } else {
-            for (uint32_t i = 0; i < u->ninterests && st == RECSYS_OK; i++)
-                st = sbuf_add(&pseudo, u->interests[i]);
-            nseeds = pick_seeds(q, seeds);
-        }
-        for (size_t s = 0; s < nseeds && st == RECSYS_OK; s++) {
-            const recsys_item *it = recsys__catalog_get(c, seeds[s]);
-            st = sbuf_add(&pseudo, it->title);
-            for (uint32_t t = 0; t < it->ntags && st == RECSYS_OK; t++)
-                st = sbuf_add(&pseudo, it->tags[t]);
-        }
-        if (st != RECSYS_OK || !pseudo.s) {
-            recsys__free(m, pseudo.s);
-            return st;
-        }
-        text = pseudo.s;
+    const recsys__user *u = q->user;
+    if (q->anchor != RECSYS_IDS_NONE) { /* "more like this": the anchor is the query */
+        seeds[nseeds++] = q->anchor;
+    } else if (!u) {
+        return RECSYS_OK; /* anonymous or unknown: no profile to search with */
+    } else {
+        for (uint32_t i = 0; i < u->ninterests && st == RECSYS_OK; i++)
+            st = sbuf_add(&pseudo, u->interests[i]);
+        nseeds = pick_seeds(q, seeds);
     }
+    for (size_t s = 0; s < nseeds && st == RECSYS_OK; s++) {
+        const recsys_item *it = recsys__catalog_get(c, seeds[s]);
+        st = sbuf_add(&pseudo, it->title);
+        for (uint32_t t = 0; t < it->ntags && st == RECSYS_OK; t++)
+            st = sbuf_add(&pseudo, it->tags[t]);
+    }
+    if (st != RECSYS_OK || !pseudo.s) {
+        recsys__free(m, pseudo.s);
+        return st;
+    }
+    const char *text = pseudo.s;
     uint32_t *items = NULL;
     float *scores = NULL;
     size_t n = 0;

@@ -14,11 +14,27 @@
  *             the long decayed count and e = p * hl_short / hl_long (the short count a steady
  *             rate would give), the score is (t - e) / sqrt(e + 1), a Poisson-style excess;
  *             items need t >= RECSYS__TRENDING_MIN_RECENT and t > e.
- * - content:  BM25 (q->derived->state[RECSYS__DERIVED_BM25]; nothing when absent) over the request text, or, without
- *             text (or with one of only spaces and stopwords), over a pseudo-query of the user's stated interests and the titles and tags
- *             of their RECSYS__CONTENT_SEED_ITEMS most recent positively weighted history
- *             items (then profile recent views and purchases); the seed items themselves are
- *             not proposed. An anonymous or unknown user without text gets nothing.
+ * - content:  BM25 (q->derived->state[RECSYS__DERIVED_BM25]; nothing when absent) over a
+ *             pseudo-query of the user's stated interests and the titles and tags of their
+ *             RECSYS__CONTENT_SEED_ITEMS most recent positively weighted history items (then
+ *             profile recent views and purchases), or of the anchor of a "more like this"
+ *             request; the seed items themselves are not proposed. An anonymous or unknown
+ *             user without an anchor gets nothing. The request's text is not read (search's).
+ * - search:   the request's text (q->text), nothing without one (or with one of only spaces
+ *             and stopwords). BM25 over title, tags, category and description (the derived
+ *             BM25 state, as content); scores are BM25's. When the model's embed hook has an
+ *             enabled embedder and some item has a RECSYS__SEARCH_EMBEDDING embedding, the
+ *             text is embedded once and every live item scores the BM25 score relative to
+ *             the best hit (0..1; the hits are the best limit + nexclude) plus the positive
+ *             cosine of the text's vector with its embedding of the same dimension (an item
+ *             without one, or of another dimension, gets the BM25 part only). The embedder's
+ *             failure fails the source ("embedder '<name>': ..."). The embedding scan reads
+ *             every item (O(items x dim) per request with a query): an index over the text
+ *             embeddings would be a derived slot of its own.
+ * - campaign: the items of every campaign of q->model->campaigns active at q->now
+ *             (start <= now < end, 0 = open), scored by the campaign's boost; an item in
+ *             several active campaigns takes the highest. Removed and excluded items are
+ *             skipped; the best limit, ties to the lower item index (topk.h).
  */
 #ifndef RECSYS_RETRIEVE_SOURCES_H
 #define RECSYS_RETRIEVE_SOURCES_H
@@ -28,10 +44,14 @@
 #define RECSYS__TRENDING_MIN_RECENT 3.0
 /* History items the content source's pseudo-query is built from. */
 #define RECSYS__CONTENT_SEED_ITEMS 5
+/* The item embedding the search source compares the embedded query text with. */
+#define RECSYS__SEARCH_EMBEDDING "text"
 
 recsys_status recsys__source_popular(const recsys__mem *m, recsys_source_vtable *out);
 recsys_status recsys__source_trending(const recsys__mem *m, recsys_source_vtable *out);
 recsys_status recsys__source_content(const recsys__mem *m, recsys_source_vtable *out);
+recsys_status recsys__source_search(const recsys__mem *m, recsys_source_vtable *out);
+recsys_status recsys__source_campaign(const recsys__mem *m, recsys_source_vtable *out);
 
 /* The decayed counters of item idx at q->now, with the request's half-lives (0 for an item
  * beyond the counters). Explanations cite these numbers. */

@@ -98,7 +98,8 @@ static recsys_status ms_scan_records(void *ctx, int32_t kind, recsys_record_visi
     mem_store *s = ctx;
     if (!recsys__store_kind_valid(kind))
         return recsys__err(RECSYS_E_INVALID_ARG, "memory store scan_records: record kind %" PRId32
-                           " is not a recsys_record_kind (1..3)", kind);
+                           " is not a recsys_record_kind (1..%d)", kind,
+                           RECSYS__RECORD_KIND_MAX);
     if (!fn)
         return recsys__err(RECSYS_E_INVALID_ARG, "memory store scan_records: fn is NULL");
     return recsys__store_index_scan(&s->idx, kind, fn, arg);

@@ -65,10 +65,11 @@ void recsys__store_event_wipe_free(const recsys__mem *mem, recsys_event *copy);
 /* True when two strings are equal, treating NULL as distinct from every string ("" too). */
 bool recsys__store_str_eq(const char *a, const char *b);
 
-/* Kinds a built-in store accepts (recsys_record_kind). */
+/* Kinds a built-in store accepts (recsys_record_kind): 1..RECSYS__RECORD_KIND_MAX. */
+#define RECSYS__RECORD_KIND_MAX RECSYS_RECORD_CAMPAIGN
 static inline bool recsys__store_kind_valid(int32_t kind)
 {
-    return kind >= RECSYS_RECORD_ITEM && kind <= RECSYS_RECORD_STATE;
+    return kind >= RECSYS_RECORD_ITEM && kind <= RECSYS__RECORD_KIND_MAX;
 }
 
 /* Checks the arguments every built-in store method shares: a known kind and a non-NULL key.

@@ -117,8 +117,8 @@ recsys_status recsys__store_check_key(const char *what, int32_t kind, const char
 {
     if (!recsys__store_kind_valid(kind))
         return recsys__err(RECSYS_E_INVALID_ARG,
-                           "%s: record kind %" PRId32 " is not a recsys_record_kind (1..3)",
-                           what, kind);
+                           "%s: record kind %" PRId32 " is not a recsys_record_kind (1..%d)",
+                           what, kind, RECSYS__RECORD_KIND_MAX);
     if (!key)
         return recsys__err(RECSYS_E_INVALID_ARG, "%s: key is NULL", what);
     return RECSYS_OK;

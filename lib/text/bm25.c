@@ -499,5 +499,5 @@ static void bm25_free_state(const recsys__mem *m, void *state)
 }
 
 const recsys__builder recsys__bm25_builder = {
-    RECSYS__DERIVED_BM25, { "content" }, bm25_build_state, bm25_free_state, false,
+    RECSYS__DERIVED_BM25, { "content", "search" }, bm25_build_state, bm25_free_state, false,
 };

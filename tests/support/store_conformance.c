@@ -291,7 +291,7 @@ static int cmp_line(const void *a, const void *b, void *arg)
 unsigned char *store_test_dump(const recsys_store_vtable *vt, bool sorted, size_t *len)
 {
     dump_buf b = { 0 };
-    for (int32_t kind = RECSYS_RECORD_ITEM; kind <= RECSYS_RECORD_STATE; kind++) {
+    for (int32_t kind = RECSYS_RECORD_ITEM; kind <= RECSYS_RECORD_CAMPAIGN; kind++) {
         rec_list l = { .want_kind = kind };
         assert_int_equal(vt->scan_records(vt->ctx, kind, collect_record, &l), RECSYS_OK);
         assert_false(l.bad_kind);
@@ -340,19 +340,19 @@ void store_test_fill(const recsys_store_vtable *vt, unsigned seed)
 {
     char key[64], val[256];
     for (unsigned i = 0; i < 40; i++) {
-        int32_t kind = (int32_t)(1 + (i + seed) % 3);
+        int32_t kind = (int32_t)(1 + (i + seed) % 4);
         snprintf(key, sizeof key, "k%u-%u", seed, i);
         int n = snprintf(val, sizeof val, "{\"v\":%u,\"seed\":%u,\"pad\":\"%0*u\"}", i, seed,
                          (int)((i * 7 + seed) % 50), i);
         assert_int_equal(vt->put(vt->ctx, kind, key, val, (size_t)n), RECSYS_OK);
     }
     for (unsigned i = 0; i < 40; i += 5) {
-        int32_t kind = (int32_t)(1 + (i + seed) % 3);
+        int32_t kind = (int32_t)(1 + (i + seed) % 4);
         snprintf(key, sizeof key, "k%u-%u", seed, i);
         assert_int_equal(vt->put(vt->ctx, kind, key, "replaced", 8), RECSYS_OK);
     }
     for (unsigned i = 3; i < 40; i += 7) {
-        int32_t kind = (int32_t)(1 + (i + seed) % 3);
+        int32_t kind = (int32_t)(1 + (i + seed) % 4);
         snprintf(key, sizeof key, "k%u-%u", seed, i);
         assert_int_equal(vt->remove(vt->ctx, kind, key), RECSYS_OK);
     }

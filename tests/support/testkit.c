@@ -11,15 +11,22 @@
 
 /* ---------------------------------------------------------------- allocator */
 
+/* Counts an allocation; false when it is the one to fail. */
+static bool a_take(tk_alloc *a)
+{
+    long at = a->fail_at;
+    if (a->count++ == at && at >= 0) {
+        a->failed++;
+        return false;
+    }
+    return true;
+}
+
 static void *a_malloc(void *ctx, size_t n)
 {
     tk_alloc *a = ctx;
-    if (a->fail_at >= 0 && a->count++ == a->fail_at) {
-        a->failed++;
+    if (!a_take(a))
         return NULL;
-    }
-    if (a->fail_at < 0)
-        a->count++;
     void *p = malloc(n);
     if (p)
         a->live++;
@@ -29,12 +36,8 @@ static void *a_malloc(void *ctx, size_t n)
 static void *a_realloc(void *ctx, void *p, size_t n)
 {
     tk_alloc *a = ctx;
-    if (a->fail_at >= 0 && a->count++ == a->fail_at) {
-        a->failed++;
+    if (!a_take(a))
         return NULL;
-    }
-    if (a->fail_at < 0)
-        a->count++;
     void *q = realloc(p, n);
     if (q && !p)
         a->live++;

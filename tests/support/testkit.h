@@ -9,11 +9,13 @@
 #include <stdint.h>
 
 /* ---- allocator ---- */
+/* Atomic counters: the engine allocates on several threads at once (a request's sources run
+ * on helper threads, refresh trains on its own), as any host allocator must allow. */
 typedef struct tk_alloc {
-    long fail_at;     /* fail the allocation with this 0-based index; -1 = never */
-    long count;       /* allocations attempted so far */
-    long live;        /* allocations not yet freed */
-    long failed;      /* allocations refused */
+    _Atomic long fail_at; /* fail the allocation with this 0-based index; -1 = never */
+    _Atomic long count;   /* allocations attempted so far */
+    _Atomic long live;    /* allocations not yet freed */
+    _Atomic long failed;  /* allocations refused */
 } tk_alloc;
 /* A recsys_allocator record over a (use: opts.allocator = &rec). */
 void tk_alloc_init(tk_alloc *a, recsys_allocator *rec);
