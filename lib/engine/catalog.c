@@ -1,5 +1,7 @@
 /* catalog.c - recsys_catalog_*: item upserts and removal, store first then memory, all or
- * nothing per call. */
+ * nothing per call. The published derived state follows (derived.h: reserve before anything
+ * changes, item_changed once the change is committed), so sources such as "vector" see an
+ * upsert or a removal without a refresh. */
 #include "engine.h"
 #include "../core/utf8.h"
 #include "../model/spec.h"
@@ -26,7 +28,9 @@ static recsys_status put_items(recsys_engine *e, recsys_item **it, size_t n)
     size_t put = 0, stored = 0;
     if (st == RECSYS_OK) {
         recsys__wr(e);
-        for (; put < n; put++) {
+        /* room in the derived state first: after the store took the items nothing may fail */
+        st = recsys__derived_reserve(m, e->derived, &e->model, n);
+        for (; st == RECSYS_OK && put < n; put++) {
             st = recsys__catalog_put(&e->model.catalog, it[put], &olds[put]);
             if (st != RECSYS_OK)
                 break;
@@ -60,6 +64,10 @@ static recsys_status put_items(recsys_engine *e, recsys_item **it, size_t n)
                 olds[put] = NULL;
             }
             recsys__err_restore(&s);
+        } else {
+            /* committed: the derived state follows (cannot fail, room was reserved) */
+            for (size_t i = 0; i < n; i++)
+                recsys__derived_item_changed(m, e->derived, &e->model, it[i]->idx);
         }
         recsys__unlock(e);
     }
@@ -110,13 +118,18 @@ RECSYS_API recsys_status recsys_catalog_remove(recsys_engine *e, const char *ite
     RECSYS_TRY(recsys__check_text(item_id, RECSYS_ID_MAX_BYTES, "item_id"));
     recsys__wr(e);
     recsys_status st = RECSYS_OK;
-    if (recsys__catalog_find(&e->model.catalog, item_id) == RECSYS_IDS_NONE)
+    uint32_t idx = recsys__catalog_find(&e->model.catalog, item_id);
+    if (idx == RECSYS_IDS_NONE)
         st = recsys__err(RECSYS_E_NOT_FOUND, "item '%.200s' is not in the catalog", item_id);
+    if (st == RECSYS_OK)
+        st = recsys__derived_reserve(&e->mem, e->derived, &e->model, 1);
     if (st == RECSYS_OK)
         st = recsys__engine_store_remove(e, RECSYS_RECORD_ITEM, item_id);
     recsys_item *old = NULL;
     if (st == RECSYS_OK)
         st = recsys__catalog_remove(&e->model.catalog, item_id, &old);
+    if (st == RECSYS_OK)
+        recsys__derived_item_changed(&e->mem, e->derived, &e->model, idx);
     recsys__unlock(e);
     recsys__item_free(&e->mem, old);
     return st;

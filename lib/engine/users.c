@@ -1,5 +1,6 @@
 /* users.c - recsys_user_*: profile upserts (all or nothing per call), reads, and forgetting. */
 #include "engine.h"
+#include "blobs.h"
 #include "../core/utf8.h"
 #include "../model/spec.h"
 
@@ -152,6 +153,10 @@ RECSYS_API recsys_status recsys_user_forget(recsys_engine *e, const char *user_i
     uint64_t impressions = 0;
     if (st == RECSYS_OK)
         st = recsys__engine_recount(e, user_id, &c, &impressions);
+    /* 1b. Saved state learnt from everyone's events (the vector index over iALS factors)
+     *     goes first: losing it only costs a rebuild, so a failure here changes nothing. */
+    if (st == RECSYS_OK)
+        st = recsys__engine_forget_blobs(e);
     /* 2. The store forgets (it compacts so no file keeps a trace). */
     if (st == RECSYS_OK) {
         pthread_mutex_lock(&e->store_mu);

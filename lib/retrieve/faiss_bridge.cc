@@ -24,12 +24,14 @@
 #include <faiss/Index.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_factory.h>
+#include <faiss/index_io.h>
 
 #pragma GCC visibility push(hidden)
 #include <faiss/c_api/AutoTune_c.h>
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/error_c.h>
 #include <faiss/c_api/index_factory_c.h>
+#include <faiss/c_api/index_io_c.h>
 #pragma GCC visibility pop
 
 namespace {
@@ -121,6 +123,11 @@ idx_t faiss_Index_ntotal(const FaissIndex *index)
     return index ? idx(index)->ntotal : 0;
 }
 
+FaissMetricType faiss_Index_metric_type(const FaissIndex *index)
+{
+    return index ? static_cast<FaissMetricType>(idx(index)->metric_type) : METRIC_INNER_PRODUCT;
+}
+
 int faiss_Index_train(FaissIndex *index, idx_t n, const float *x)
 {
     BRIDGE_BEGIN
@@ -183,6 +190,28 @@ int faiss_ParameterSpace_set_index_parameter(const FaissParameterSpace *space,
         throw std::invalid_argument("faiss_ParameterSpace_set_index_parameter: NULL argument");
     reinterpret_cast<const faiss::ParameterSpace *>(space)->set_index_parameter(idx(index),
                                                                                 name, value);
+    BRIDGE_END
+}
+
+// Serialisation through a stdio stream (the caller's: a file, or an fopencookie / fmemopen
+// stream over memory). faiss reports a short write or read as a FaissException.
+int faiss_write_index(const FaissIndex *index, FILE *f)
+{
+    BRIDGE_BEGIN
+    if (!index || !f)
+        throw std::invalid_argument("faiss_write_index: NULL argument");
+    faiss::write_index(idx(index), f);
+    BRIDGE_END
+}
+
+int faiss_read_index(FILE *f, int io_flags, FaissIndex **p_out)
+{
+    BRIDGE_BEGIN
+    if (!f || !p_out)
+        throw std::invalid_argument("faiss_read_index: NULL argument");
+    *p_out = nullptr;
+    faiss::Index *ix = faiss::read_index(f, io_flags);
+    *p_out = reinterpret_cast<FaissIndex *>(ix);
     BRIDGE_END
 }
 

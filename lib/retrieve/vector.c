@@ -13,6 +13,8 @@
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/error_c.h>
 #include <faiss/c_api/index_factory_c.h>
+#include <faiss/c_api/index_io_c.h>
+#include <xxhash.h>
 
 /* IVF: lists = 4 sqrt(N), at most N / MIN_PER_LIST; training sample TRAIN_PER_LIST per list. */
 #define IVF_LISTS_PER_SQRT 4.0
@@ -20,12 +22,33 @@
 #define IVF_TRAIN_PER_LIST 64
 #define FACTORY_MAX 256
 
+/* The saved form (vector.h): a header of SAVED_HDR bytes, then faiss's write_index bytes. */
+#define SAVED_MAGIC 0x58565352u /* "RSVX" */
+#define SAVED_VERSION 1u
+#define SAVED_HDR 48u
+#define SAVED_IALS 1u
+
+/* Changes since the build (vector.h, "Incremental updates"). */
+typedef struct vector_delta {
+    uint32_t *item; /* entry -> catalog index */
+    float *v;       /* entry -> dim floats */
+    size_t n, cap;
+    uint32_t *pos;  /* catalog index -> entry + 1, 0 when not in the delta; npos slots */
+    size_t npos;
+    uint8_t *stale; /* bitmap by label: the index's vector is no longer the item's */
+    size_t nstale;  /* labels marked */
+} vector_delta;
+
 typedef struct vector_state {
     FaissIndex *index;
     size_t n, dim;
-    uint32_t *item; /* faiss label -> catalog index */
+    uint32_t *item;   /* faiss label -> catalog index (ascending) */
+    uint64_t *vhash;  /* faiss label -> XXH3-64 of the vector indexed */
     bool ials;
+    bool loaded;      /* read from the saved copy rather than trained */
+    uint64_t fingerprint;
     char factory[FACTORY_MAX];
+    vector_delta delta;
 } vector_state;
 
 static const char *faiss_msg(void)
@@ -41,6 +64,11 @@ static void state_free(const recsys__mem *m, vector_state *s)
     if (s->index)
         faiss_Index_free(s->index);
     recsys__free(m, s->item);
+    recsys__free(m, s->vhash);
+    recsys__free(m, s->delta.item);
+    recsys__free(m, s->delta.v);
+    recsys__free(m, s->delta.pos);
+    recsys__free(m, s->delta.stale);
     recsys__free(m, s);
 }
 
@@ -50,9 +78,31 @@ static void state_free(const recsys__mem *m, vector_state *s)
 typedef struct gathered {
     float *v;
     uint32_t *item;
+    uint64_t *vhash; /* XXH3-64 of each row */
     size_t n, dim;
     bool ials;
 } gathered;
+
+static uint64_t vec_hash(const float *v, size_t dim)
+{
+    return XXH3_64bits(v, dim * sizeof *v);
+}
+
+/* Room for cnt rows of dim floats. */
+static recsys_status gathered_alloc(const recsys__mem *m, gathered *g, size_t cnt, size_t dim)
+{
+    g->v = recsys__alloc(m, cnt * dim * sizeof *g->v);
+    g->item = g->v ? recsys__alloc(m, cnt * sizeof *g->item) : NULL;
+    g->vhash = g->item ? recsys__alloc(m, cnt * sizeof *g->vhash) : NULL;
+    return g->vhash ? RECSYS_OK : RECSYS_E_NOMEM;
+}
+
+static void gathered_push(gathered *g, uint32_t item, const float *row)
+{
+    memcpy(g->v + g->n * g->dim, row, g->dim * sizeof *row);
+    g->vhash[g->n] = vec_hash(row, g->dim);
+    g->item[g->n++] = item;
+}
 
 static bool all_zero(const float *v, size_t k)
 {
@@ -81,19 +131,14 @@ static recsys_status gather_ials(const recsys__mem *m, const recsys__catalog *c,
         cnt += recsys__catalog_get(c, i) && !all_zero(f + (size_t)i * k, k);
     if (cnt == 0)
         return RECSYS_OK;
-    g->v = recsys__alloc(m, cnt * k * sizeof *g->v);
-    g->item = g->v ? recsys__alloc(m, cnt * sizeof *g->item) : NULL;
-    if (!g->item)
-        return RECSYS_E_NOMEM;
-    for (uint32_t i = 0; i < n; i++) {
-        const float *row = f + (size_t)i * k;
-        if (!recsys__catalog_get(c, i) || all_zero(row, k))
-            continue;
-        memcpy(g->v + g->n * k, row, k * sizeof *row);
-        g->item[g->n++] = i;
-    }
+    RECSYS_TRY(gathered_alloc(m, g, cnt, k));
     g->dim = k;
     g->ials = true;
+    for (uint32_t i = 0; i < n; i++) {
+        const float *row = f + (size_t)i * k;
+        if (recsys__catalog_get(c, i) && !all_zero(row, k))
+            gathered_push(g, i, row);
+    }
     return RECSYS_OK;
 }
 
@@ -113,20 +158,24 @@ static recsys_status gather_embeddings(const recsys__mem *m, const recsys__catal
     }
     if (cnt == 0)
         return RECSYS_OK;
-    g->v = recsys__alloc(m, cnt * dim * sizeof *g->v);
-    g->item = g->v ? recsys__alloc(m, cnt * sizeof *g->item) : NULL;
-    if (!g->item)
-        return RECSYS_E_NOMEM;
+    RECSYS_TRY(gathered_alloc(m, g, cnt, dim));
+    g->dim = dim;
     for (uint32_t i = 0; i < c->ids.n; i++) {
         const recsys_item *it = recsys__catalog_get(c, i);
         const recsys__embedding *e = it ? recsys__item_embedding(it, "default") : NULL;
-        if (!e || e->dim == 0 || !all_finite(e->v, dim))
-            continue;
-        memcpy(g->v + g->n * dim, e->v, dim * sizeof *e->v);
-        g->item[g->n++] = i;
+        if (e && e->dim != 0 && all_finite(e->v, dim))
+            gathered_push(g, i, e->v);
     }
-    g->dim = dim;
     return RECSYS_OK;
+}
+
+/* The item's current "default" embedding when the index could hold it (dim floats, all
+ * finite), else NULL. */
+static const float *embedding_of(const recsys__catalog *c, uint32_t item, size_t dim)
+{
+    const recsys_item *it = recsys__catalog_get(c, item);
+    const recsys__embedding *e = it ? recsys__item_embedding(it, "default") : NULL;
+    return e && e->dim == dim && all_finite(e->v, dim) ? e->v : NULL;
 }
 
 /* ------------------------------------------------------------------ building the index */
@@ -176,14 +225,15 @@ static recsys_status train(const recsys__mem *m, FaissIndex *ix, const gathered 
     return RECSYS_OK;
 }
 
-static recsys_status build_index(const recsys__build_ctx *c, const gathered *g,
-                                 vector_state *s)
+/* The factory string: the option's, "Flat" up to exact_max vectors, else "IVF<lists>,Flat".
+ * *lists is the IVF list count chosen here (0 for the option's string or Flat). */
+static recsys_status resolve_factory(const recsys__build_ctx *c, const gathered *g,
+                                     vector_state *s, size_t *lists)
 {
     const char *user = c->str_opt ? c->str_opt[recsys__opt_slot(RECSYS_OPT_VECTOR_INDEX)]
                                   : NULL;
     size_t exact_max = (size_t)c->opt[recsys__opt_slot(RECSYS_OPT_VECTOR_EXACT_MAX)];
-    double nprobe = c->opt[recsys__opt_slot(RECSYS_OPT_VECTOR_NPROBE)];
-    size_t lists = 0;
+    *lists = 0;
     if (user && *user) {
         if (strlen(user) >= sizeof s->factory)
             return recsys__err(RECSYS_E_INVALID_ARG,
@@ -193,14 +243,37 @@ static recsys_status build_index(const recsys__build_ctx *c, const gathered *g,
     } else if (g->n <= exact_max) {
         strcpy(s->factory, "Flat");
     } else {
-        lists = (size_t)(IVF_LISTS_PER_SQRT * sqrt((double)g->n) + 0.5);
-        lists = RECSYS_MIN(lists, g->n / IVF_MIN_PER_LIST);
-        if (lists < 1)
-            lists = 1;
-        snprintf(s->factory, sizeof s->factory, "IVF%zu,Flat", lists);
+        size_t n = (size_t)(IVF_LISTS_PER_SQRT * sqrt((double)g->n) + 0.5);
+        n = RECSYS_MIN(n, g->n / IVF_MIN_PER_LIST);
+        *lists = n < 1 ? 1 : n;
+        snprintf(s->factory, sizeof s->factory, "IVF%zu,Flat", *lists);
     }
     if (g->dim > INT32_MAX)
         return recsys__err(RECSYS_E_INVALID_ARG, "vector: dimension %zu too large", g->dim);
+    return RECSYS_OK;
+}
+
+/* nprobe is fixed when the state is made (built or read), never per request; index types
+ * without it ignore the option. */
+static recsys_status set_nprobe(const recsys__build_ctx *c, vector_state *s)
+{
+    if (!strstr(s->factory, "IVF"))
+        return RECSYS_OK;
+    double nprobe = c->opt[recsys__opt_slot(RECSYS_OPT_VECTOR_NPROBE)];
+    FaissParameterSpace *ps = NULL;
+    if (faiss_ParameterSpace_new(&ps))
+        return RECSYS_E_NOMEM;
+    int rc = faiss_ParameterSpace_set_index_parameter(ps, s->index, "nprobe", nprobe);
+    faiss_ParameterSpace_free(ps);
+    if (rc)
+        return recsys__err(RECSYS_E_INVALID_ARG, "vector: setting nprobe on \"%s\": %s",
+                           s->factory, faiss_msg());
+    return RECSYS_OK;
+}
+
+static recsys_status build_index(const recsys__build_ctx *c, const gathered *g,
+                                 vector_state *s, size_t lists)
+{
     if (faiss_index_factory(&s->index, (int)g->dim, s->factory, METRIC_INNER_PRODUCT)) {
         s->index = NULL;
         return recsys__err(RECSYS_E_INVALID_ARG, "vector: index \"%s\": %s", s->factory,
@@ -227,19 +300,216 @@ static recsys_status build_index(const recsys__build_ctx *c, const gathered *g,
     if ((size_t)faiss_Index_ntotal(s->index) != g->n)
         return recsys__err(RECSYS_E_INTERNAL, "vector: index holds %lld of %zu vectors",
                            (long long)faiss_Index_ntotal(s->index), g->n);
-    /* nprobe is fixed here, never per request; index types without it ignore the option */
-    if (strstr(s->factory, "IVF")) {
-        FaissParameterSpace *ps = NULL;
-        if (faiss_ParameterSpace_new(&ps))
-            return RECSYS_E_NOMEM;
-        int rc = faiss_ParameterSpace_set_index_parameter(ps, s->index, "nprobe", nprobe);
-        faiss_ParameterSpace_free(ps);
-        if (rc)
-            return recsys__err(RECSYS_E_INVALID_ARG, "vector: setting nprobe on \"%s\": %s",
-                               s->factory, faiss_msg());
-    }
     return RECSYS_OK;
 }
+
+/* ------------------------------------------------------------------ the saved copy */
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* What the index is made of (vector.h, "Saved copy"): the format, the factory string, the
+ * seed, whether iALS factors are indexed, then per label the item's id and its vector. */
+static uint64_t fingerprint(const recsys__build_ctx *c, const gathered *g, const char *factory)
+{
+    char head[FACTORY_MAX + 96];
+    int len = snprintf(head, sizeof head, "vector/%u ials=%d dim=%zu n=%zu seed=%" PRIu64 " %s",
+                       SAVED_VERSION, (int)g->ials, g->dim, g->n, c->seed, factory);
+    uint64_t h = XXH3_64bits(head, (size_t)len);
+    const recsys__catalog *cat = &c->model->catalog;
+    for (size_t i = 0; i < g->n; i++) {
+        const char *id = recsys__catalog_get(cat, g->item[i])->id;
+        uint64_t rec[2] = { XXH3_64bits(id, strlen(id)), g->vhash[i] };
+        h = XXH3_64bits_withSeed(rec, sizeof rec, h);
+    }
+    return h;
+}
+
+static const char *saved_name(bool ials)
+{
+    return recsys__vector_hooks.blob[ials ? 1 : 0];
+}
+
+/* Reads the index from a saved copy when it was made from exactly what s is about to index
+ * (s->fingerprint, n, dim, factory). *ok false when there is none, it is stale (the catalog,
+ * the vectors or the options changed), or it is damaged; a damage, or a store that failed to
+ * read it, is recorded as the build's note (the index is then built). */
+static recsys_status load_saved(const recsys__build_ctx *c, vector_state *s, bool *ok)
+{
+    *ok = false;
+    if (!c->read_saved)
+        return RECSYS_OK;
+    const char *name = saved_name(s->ials);
+    void *data = NULL;
+    size_t len = 0;
+    recsys_status st = c->read_saved(c->saved_arg, name, &data, &len);
+    if (st != RECSYS_OK) {
+        if (st != RECSYS_E_NOT_FOUND) {
+            recsys__err_prefix("vector: reading the saved index (built instead)");
+            recsys__build_note(c);
+        }
+        recsys__free(c->mem, data);
+        return RECSYS_OK;
+    }
+    const unsigned char *p = data;
+    const char *why = NULL;
+    FaissIndex *ix = NULL;
+    uint64_t flen = len >= SAVED_HDR ? get_u64(p + 32) : 0;
+    if (len < SAVED_HDR || get_u32(p) != SAVED_MAGIC)
+        why = "not a saved vector index";
+    else if (get_u32(p + 4) != SAVED_VERSION || get_u64(p + 8) != s->fingerprint ||
+             get_u64(p + 16) != s->n || get_u32(p + 24) != s->dim ||
+             get_u32(p + 28) != (s->ials ? SAVED_IALS : 0u))
+        goto done; /* stale: made from other vectors or options (or another format) */
+    else if (flen != len - SAVED_HDR || flen == 0)
+        why = "length does not match";
+    else if (XXH3_64bits(p + SAVED_HDR, (size_t)flen) != get_u64(p + 40))
+        why = "checksum mismatch";
+    if (!why) {
+        /* fmemopen in read mode never writes to the buffer */
+        FILE *f = fmemopen((void *)(uintptr_t)(p + SAVED_HDR), (size_t)flen, "r");
+        if (!f) {
+            char eb[128];
+            recsys__err(errno == ENOMEM ? RECSYS_E_NOMEM : RECSYS_E_INTERNAL,
+                        "vector: reading the saved index (built instead): fmemopen: %s",
+                        strerror_r(errno, eb, sizeof eb));
+            recsys__build_note(c);
+            goto done;
+        }
+        int rc = faiss_read_index(f, 0, &ix);
+        fclose(f);
+        if (rc) {
+            ix = NULL;
+            why = faiss_msg();
+        } else if ((size_t)faiss_Index_d(ix) != s->dim ||
+                   (size_t)faiss_Index_ntotal(ix) != s->n ||
+                   faiss_Index_metric_type(ix) != METRIC_INNER_PRODUCT) {
+            why = "the index read does not hold the vectors expected";
+        }
+    }
+    if (why) {
+        recsys__err(RECSYS_E_CORRUPT, "vector: saved index '%s' is damaged (%.200s); built "
+                    "instead", name, why);
+        recsys__build_note(c);
+        goto done;
+    }
+    s->index = ix;
+    ix = NULL;
+    s->loaded = true;
+    *ok = true;
+done:
+    if (ix)
+        faiss_Index_free(ix);
+    recsys__free(c->mem, data);
+    return st;
+}
+
+/* A FILE that appends to a buffer allocated with mem (fopencookie), for faiss_write_index. */
+typedef struct membuf {
+    const recsys__mem *mem;
+    unsigned char *p;
+    size_t len, cap;
+    bool nomem;
+} membuf;
+
+static ssize_t membuf_write(void *cookie, const char *buf, size_t size)
+{
+    membuf *b = cookie;
+    if (size > b->cap - b->len) {
+        if (size > SIZE_MAX / 2 - b->len) {
+            b->nomem = true;
+            errno = ENOMEM;
+            return -1;
+        }
+        size_t cap = RECSYS_MAX(b->len + size, b->cap + b->cap / 2);
+        unsigned char *p = recsys__realloc(b->mem, b->p, cap);
+        if (!p) {
+            b->nomem = true;
+            errno = ENOMEM;
+            return -1;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, buf, size);
+    b->len += size;
+    return (ssize_t)size;
+}
+
+static recsys_status vector_save(const recsys__mem *m, const void *state, int *which,
+                                 void **data, size_t *len)
+{
+    const vector_state *s = state;
+    *data = NULL;
+    *len = 0;
+    *which = s->ials ? 1 : 0;
+    if (s->loaded)
+        return RECSYS_OK; /* the saved copy is this index already */
+    /* room for a Flat index's vectors and an IVF's ids at once; more is realloc'd */
+    membuf b = { .mem = m, .len = SAVED_HDR };
+    b.cap = SAVED_HDR + s->n * (s->dim * sizeof(float) + sizeof(int64_t)) + ((size_t)1 << 16);
+    if (!(b.p = recsys__alloc(m, b.cap)))
+        return RECSYS_E_NOMEM;
+    cookie_io_functions_t io = { .write = membuf_write };
+    FILE *f = fopencookie(&b, "w", io);
+    recsys_status st = RECSYS_OK;
+    if (!f) {
+        st = recsys__err(RECSYS_E_NOMEM, "vector: fopencookie failed");
+    } else {
+        int rc = faiss_write_index(s->index, f);
+        int closed = fclose(f); /* flushes into b */
+        if (b.nomem)
+            st = recsys__err(RECSYS_E_NOMEM, "vector: out of memory serialising the index");
+        else if (rc)
+            st = recsys__err(RECSYS_E_INTERNAL, "vector: serialising the index: %s",
+                             faiss_msg());
+        else if (closed != 0)
+            st = recsys__err(RECSYS_E_INTERNAL, "vector: serialising the index failed");
+    }
+    if (st != RECSYS_OK) {
+        recsys__free(m, b.p);
+        return st;
+    }
+    size_t flen = b.len - SAVED_HDR;
+    put_u32(b.p, SAVED_MAGIC);
+    put_u32(b.p + 4, SAVED_VERSION);
+    put_u64(b.p + 8, s->fingerprint);
+    put_u64(b.p + 16, s->n);
+    put_u32(b.p + 24, (uint32_t)s->dim);
+    put_u32(b.p + 28, s->ials ? SAVED_IALS : 0u);
+    put_u64(b.p + 32, flen);
+    put_u64(b.p + 40, XXH3_64bits(b.p + SAVED_HDR, flen));
+    *data = b.p;
+    *len = b.len;
+    return RECSYS_OK;
+}
+
+/* ------------------------------------------------------------------ the builder */
 
 static recsys_status vector_build_state(const recsys__build_ctx *c, void **out)
 {
@@ -258,16 +528,28 @@ static recsys_status vector_build_state(const recsys__build_ctx *c, void **out)
     s->n = g.n;
     s->dim = g.dim;
     s->ials = g.ials;
-    if ((st = build_index(c, &g, s)) != RECSYS_OK)
+    size_t lists = 0;
+    if ((st = resolve_factory(c, &g, s, &lists)) != RECSYS_OK)
+        goto done;
+    s->fingerprint = fingerprint(c, &g, s->factory);
+    bool loaded = false;
+    if ((st = load_saved(c, s, &loaded)) != RECSYS_OK)
+        goto done;
+    if (!loaded && (st = build_index(c, &g, s, lists)) != RECSYS_OK)
+        goto done;
+    if ((st = set_nprobe(c, s)) != RECSYS_OK)
         goto done;
     s->item = g.item;
+    s->vhash = g.vhash;
     g.item = NULL;
+    g.vhash = NULL;
     *out = s;
     s = NULL;
 done:
     state_free(c->mem, s);
     recsys__free(c->mem, g.v);
     recsys__free(c->mem, g.item);
+    recsys__free(c->mem, g.vhash);
     return st;
 }
 
@@ -276,11 +558,150 @@ static void vector_free_state(const recsys__mem *m, void *state)
     state_free(m, state);
 }
 
+/* ------------------------------------------------------------------ incremental updates */
+
+/* The label of item, or SIZE_MAX (s->item is ascending). */
+static size_t label_of(const vector_state *s, uint32_t item)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->item[mid] < item)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n && s->item[lo] == item ? lo : SIZE_MAX;
+}
+
+static bool label_stale(const vector_state *s, size_t label)
+{
+    return s->delta.stale && (s->delta.stale[label / 8] >> (label % 8) & 1);
+}
+
+static void mark_stale(vector_state *s, size_t label, bool on)
+{
+    uint8_t bit = (uint8_t)(1u << (label % 8));
+    uint8_t *b = &s->delta.stale[label / 8];
+    if (on && !(*b & bit))
+        s->delta.nstale++;
+    else if (!on && (*b & bit))
+        s->delta.nstale--;
+    *b = on ? (uint8_t)(*b | bit) : (uint8_t)(*b & ~bit);
+}
+
+/* Room for n more delta entries and for every item the catalog can hold after n more are
+ * added; every allocation happens before anything changes. An index over iALS factors
+ * does not follow the catalog (the factors do not change with an item). */
+static recsys_status vector_reserve(const recsys__mem *m, void *state, const recsys__model *model,
+                                    size_t n)
+{
+    vector_state *s = state;
+    vector_delta *d = &s->delta;
+    if (s->ials)
+        return RECSYS_OK;
+    size_t items = model->catalog.ids.n;
+    if (n > UINT32_MAX || items > SIZE_MAX - n)
+        return recsys__err(RECSYS_E_NOMEM, "vector: %zu item changes", n);
+    size_t need_pos = items + n, need = d->n + n;
+    uint8_t *stale = d->stale;
+    if (!stale && !(stale = recsys__calloc(m, (s->n + 7) / 8, 1)))
+        return RECSYS_E_NOMEM;
+    uint32_t *pos = d->pos;
+    size_t npos = d->npos;
+    if (need_pos > npos) {
+        npos = RECSYS_MAX(need_pos, npos + npos / 2);
+        pos = recsys__realloc_array(m, d->pos, npos, sizeof *pos);
+        if (!pos) {
+            if (stale != d->stale)
+                recsys__free(m, stale);
+            return RECSYS_E_NOMEM;
+        }
+        memset(pos + d->npos, 0, (npos - d->npos) * sizeof *pos);
+    }
+    /* from here each step leaves a valid state: a larger pos or stale is harmless */
+    d->stale = stale;
+    d->pos = pos;
+    d->npos = npos;
+    if (need > d->cap) {
+        size_t cap = RECSYS_MAX(need, RECSYS_MAX((size_t)16, d->cap + d->cap / 2));
+        uint32_t *it = recsys__realloc_array(m, d->item, cap, sizeof *it);
+        if (!it)
+            return RECSYS_E_NOMEM;
+        d->item = it;
+        float *v = recsys__realloc_array(m, d->v, cap, s->dim * sizeof *v);
+        if (!v)
+            return RECSYS_E_NOMEM; /* item[] grew alone: cap unchanged, still consistent */
+        d->v = v;
+        d->cap = cap;
+    }
+    return RECSYS_OK;
+}
+
+static void delta_drop(vector_delta *d, size_t dim, uint32_t item)
+{
+    if (item >= d->npos || !d->pos[item])
+        return;
+    size_t e = d->pos[item] - 1, last = d->n - 1;
+    d->pos[item] = 0;
+    if (e != last) { /* the last entry fills the hole */
+        d->item[e] = d->item[last];
+        memcpy(d->v + e * dim, d->v + last * dim, dim * sizeof *d->v);
+        d->pos[d->item[e]] = (uint32_t)(e + 1);
+    }
+    d->n--;
+}
+
+static void delta_put(vector_delta *d, size_t dim, uint32_t item, const float *v)
+{
+    size_t e;
+    if (d->pos[item]) {
+        e = d->pos[item] - 1;
+    } else {
+        e = d->n++;
+        d->item[e] = item;
+        d->pos[item] = (uint32_t)(e + 1);
+    }
+    memcpy(d->v + e * dim, v, dim * sizeof *v);
+}
+
+/* The item's vector is now its current embedding (or none): the index's entry is marked
+ * stale unless it holds exactly that vector, and the delta holds the vector otherwise. */
+static void vector_item_changed(const recsys__mem *m, void *state, const recsys__model *model,
+                                uint32_t item)
+{
+    RECSYS_UNUSED(m);
+    vector_state *s = state;
+    vector_delta *d = &s->delta;
+    if (s->ials || !d->stale || item >= d->npos)
+        return; /* iALS factors, or no room reserved (a caller bug: nothing recorded) */
+    const float *v = embedding_of(&model->catalog, item, s->dim);
+    size_t label = label_of(s, item);
+    if (label != SIZE_MAX && v && vec_hash(v, s->dim) == s->vhash[label]) {
+        mark_stale(s, label, false); /* back to what the index holds */
+        delta_drop(d, s->dim, item);
+        return;
+    }
+    if (label != SIZE_MAX)
+        mark_stale(s, label, true);
+    if (v && (d->pos[item] || d->n < d->cap))
+        delta_put(d, s->dim, item, v);
+    else
+        delta_drop(d, s->dim, item);
+}
+
 /* personal: the index may hold iALS item factors, which are learnt from users' events (an
  * index over embeddings is dropped too when a user is forgotten; the next refresh rebuilds
- * it). */
+ * it, from the saved copy when it still matches). */
 const recsys__builder recsys__vector_builder = {
     RECSYS__DERIVED_VECTOR, { "vector" }, vector_build_state, vector_free_state, true,
+};
+
+const recsys__builder_hooks recsys__vector_hooks = {
+    .reserve = vector_reserve,
+    .item_changed = vector_item_changed,
+    .blob = { "vector.index", "vector.ials.index" },
+    .save = vector_save,
 };
 
 recsys_status recsys__vector_info_get(const void *state, recsys__vector_info *out)
@@ -292,12 +713,17 @@ recsys_status recsys__vector_info_get(const void *state, recsys__vector_info *ou
     out->dim = s->dim;
     out->ials = s->ials;
     out->index = s->factory;
+    out->loaded = s->loaded;
+    out->fingerprint = s->fingerprint;
+    out->delta = s->delta.n;
+    out->stale = s->delta.nstale;
     return RECSYS_OK;
 }
 
 /* ------------------------------------------------------------------ search */
 
-/* Raw search into caller buffers of k: labels mapped to items; *n results. */
+/* Raw search of the index into caller buffers of k: labels mapped to items, stale labels
+ * (the item changed since the build) left out; *n results. */
 static recsys_status search_raw(const vector_state *s, const float *v, size_t k, float *dist,
                                 faiss_idx_t *lab, uint32_t *items, size_t *n)
 {
@@ -305,13 +731,24 @@ static recsys_status search_raw(const vector_state *s, const float *v, size_t k,
     if (faiss_Index_search(s->index, 1, v, (faiss_idx_t)k, dist, lab))
         return recsys__err(RECSYS_E_INTERNAL, "vector: search failed: %s", faiss_msg());
     for (size_t j = 0; j < k; j++) {
-        if (lab[j] < 0 || (size_t)lab[j] >= s->n || !isfinite(dist[j]))
+        if (lab[j] < 0 || (size_t)lab[j] >= s->n || !isfinite(dist[j]) ||
+            label_stale(s, (size_t)lab[j]))
             continue;
         items[*n] = s->item[lab[j]];
         dist[*n] = dist[j];
         ++*n;
     }
     return RECSYS_OK;
+}
+
+/* v . the delta's entry e (exact, as faiss's Flat). */
+static float delta_score(const vector_state *s, size_t e, const float *v)
+{
+    const float *x = s->delta.v + e * s->dim;
+    double acc = 0;
+    for (size_t d = 0; d < s->dim; d++)
+        acc += (double)v[d] * x[d];
+    return (float)acc;
 }
 
 recsys_status recsys__vector_search(const void *state, const recsys__mem *m, const float *v,
@@ -327,11 +764,32 @@ recsys_status recsys__vector_search(const void *state, const recsys__mem *m, con
         return recsys__err(RECSYS_E_INVALID_ARG,
                            "vector_search: query has %zu dimensions, the index %zu", dim,
                            s->dim);
-    faiss_idx_t *lab = recsys__alloc(m, k * sizeof *lab);
-    if (!lab)
-        return RECSYS_E_NOMEM;
-    recsys_status st = search_raw(s, v, k, scores, lab, items, n);
+    /* stale labels can take nstale of faiss's places: ask for that many more */
+    size_t kf = RECSYS_MIN(k + s->delta.nstale, s->n);
+    faiss_idx_t *lab = recsys__alloc(m, kf * sizeof *lab);
+    float *dist = lab ? recsys__alloc(m, kf * sizeof *dist) : NULL;
+    uint32_t *got = dist ? recsys__alloc(m, kf * sizeof *got) : NULL;
+    recsys__topk top = { 0 };
+    size_t ng = 0;
+    recsys_status st = got ? recsys__topk_init(&top, m, k) : RECSYS_E_NOMEM;
+    if (st == RECSYS_OK)
+        st = search_raw(s, v, kf, dist, lab, got, &ng);
+    if (st == RECSYS_OK) {
+        for (size_t j = 0; j < ng; j++)
+            recsys__topk_offer(&top, got[j], dist[j]);
+        for (size_t e = 0; e < s->delta.n; e++)
+            recsys__topk_offer(&top, s->delta.item[e], delta_score(s, e, v));
+        recsys__topk_sort(&top);
+        for (size_t j = 0; j < top.n; j++) {
+            items[j] = top.h[j].item;
+            scores[j] = (float)top.h[j].score;
+        }
+        *n = top.n;
+    }
+    recsys__topk_free(&top);
     recsys__free(m, lab);
+    recsys__free(m, dist);
+    recsys__free(m, got);
     return st;
 }
 
@@ -418,8 +876,9 @@ static recsys_status vector_retrieve(void *ctx, const recsys_query *q, recsys_ca
         goto done;
     bool skip_pos = q->anchor == RECSYS_IDS_NONE &&
                     recsys__query_opt(q, RECSYS_OPT_FILTER_SEEN) != 0;
-    size_t limit = RECSYS_MIN(q->limit, s->n);
-    size_t k = limit + q->nexclude + npos + RECSYS__VECTOR_ROOM;
+    size_t limit = RECSYS_MIN(q->limit, s->n + s->delta.n);
+    /* stale labels (changed items) take places among faiss's results too */
+    size_t k = limit + q->nexclude + npos + s->delta.nstale + RECSYS__VECTOR_ROOM;
     for (;;) {
         k = RECSYS_MIN(k, s->n);
         recsys__free(m, dist);
@@ -447,10 +906,22 @@ static recsys_status vector_retrieve(void *ctx, const recsys_query *q, recsys_ca
             recsys__topk_offer(&top, it, dist[j]);
             kept++;
         }
-        /* removed items (or an approximate index returning fewer) can leave too few */
+        /* removed or changed items (or an approximate index returning fewer) can leave too
+         * few: the index's best limit valid items must all be among those offered, so that
+         * the delta's items below compete with every one that could beat them */
         if (kept >= limit || k >= s->n)
             break;
         k *= 2;
+    }
+    /* items added or changed since the build: scored exactly */
+    for (size_t e = 0; e < s->delta.n; e++) {
+        uint32_t it = s->delta.item[e];
+        if (it == q->anchor || !recsys__catalog_get(c, it) || recsys__query_excluded(q, it) ||
+            (skip_pos && sorted_has(pos, npos, it)))
+            continue;
+        float sc = delta_score(s, e, u);
+        if (isfinite(sc))
+            recsys__topk_offer(&top, it, sc);
     }
     st = recsys__topk_emit(&top, out);
 done:

@@ -31,7 +31,37 @@
  * inner products, ties go to the lower item index. An anonymous or unknown user without an
  * anchor, positives without a vector, or no state gives nothing.
  *
- * Threads. The state is immutable after the build; any number of requests search it at once
+ * Incremental updates. An index over embeddings follows the catalog between refreshes
+ * (builder hooks reserve / item_changed, derived.h): an item put or removed after the build
+ * is looked up by label (the labels' items ascend); its index entry is marked stale (a bitmap
+ * by label) unless the item's current "default" embedding hashes (XXH3-64, kept per label at
+ * build) to the vector indexed; an item with a usable embedding of the index's dimension
+ * that the index does not hold goes into the delta (its vector copied; an array by catalog
+ * index finds its entry). The source skips stale labels in faiss's results (searching that
+ * many more) and scores every delta entry exactly (inner product), so a request sees an
+ * upsert or removal at once; the next refresh builds them in and starts an empty delta. The
+ * delta costs dim floats per changed item and 4 bytes per catalog item once anything changed;
+ * the scan is linear in its size, which stays small between refreshes. reserve allocates
+ * everything before the engine commits a change, so item_changed cannot fail. An index over
+ * iALS factors does not follow upserts (an item's factor does not change with it; removed
+ * items are skipped as before). An item whose new embedding has another dimension is no
+ * longer proposed until the next refresh (which then builds nothing if the dimensions are
+ * mixed); when no index was built (no embeddings at the refresh), nothing is followed.
+ *
+ * Saved copy. The builder saves the index as blob "vector.index" ("vector.ials.index" when it
+ * holds iALS factors: personal, removed when a user is forgotten): a 48-byte header (LE:
+ * u32 magic "RSVX", u32 version 1, u64 fingerprint, u64 n, u32 dim, u32 flags (1 = iALS),
+ * u64 length and u64 XXH3-64 of the rest), then faiss's write_index bytes. The fingerprint is
+ * an XXH3-64 chain over the format version, whether iALS factors are indexed, dim, n, the
+ * engine's seed, the factory string actually used, then per label the item's id and the
+ * XXH3-64 of its vector. A build whose fingerprint, n, dim and flags match the saved copy's
+ * reads the index from it (faiss read_index) instead of training and adding; nprobe is not in
+ * the fingerprint (it is set after reading, as after building). A copy whose length,
+ * checksum or faiss bytes are wrong is damaged: the index is built and the problem is the
+ * build's note (the engine reports it). A state read from the copy is not saved again.
+ *
+ * Threads. The index is immutable after the build, and the delta changes only under the
+ * engine's exclusive lock; any number of requests search it at once under the shared lock
  * (faiss's Flat and IVF search are const and thread-safe). */
 #ifndef RECSYS_RETRIEVE_VECTOR_H
 #define RECSYS_RETRIEVE_VECTOR_H
@@ -42,7 +72,10 @@
 #define RECSYS__VECTOR_ROOM 16
 
 struct recsys__builder;
+struct recsys__builder_hooks;
 extern const struct recsys__builder recsys__vector_builder;
+/* Incremental updates and the saved copy (derived.h). */
+extern const struct recsys__builder_hooks recsys__vector_hooks;
 
 /* The "vector" source (ctx and destroy NULL). */
 recsys_status recsys__source_vector(const recsys__mem *m, recsys_source_vtable *out);
@@ -53,12 +86,17 @@ typedef struct recsys__vector_info {
     size_t dim;
     bool ials;          /* built on iALS factors (else "default" embeddings) */
     const char *index;  /* the factory string used (lives as long as the state) */
+    bool loaded;        /* read from the saved copy rather than trained */
+    uint64_t fingerprint;
+    size_t delta;       /* items added or changed since the build, searched exactly */
+    size_t stale;       /* index entries whose item changed since the build */
 } recsys__vector_info;
 recsys_status recsys__vector_info_get(const void *state, recsys__vector_info *out);
 
-/* Searches the state's index for the k best of one query vector of dim floats (scratch from
- * m): items[] and
- * scores[] receive up to k results best first, *n how many. Returns RECSYS_OK,
+/* Searches the state (its index without stale entries, and its delta) for the k best of one
+ * query vector of dim floats (scratch from m): items[] and scores[] receive up to k results
+ * best first (ties to the lower item index), *n how many. Items changed or removed since the
+ * build are found under their current vector only. Returns RECSYS_OK,
  * RECSYS_E_INVALID_ARG (NULL, dim not the index's, k = 0) or RECSYS_E_INTERNAL with faiss's
  * message (never an exception). */
 recsys_status recsys__vector_search(const void *state, const recsys__mem *m, const float *v,

@@ -4,10 +4,18 @@
  * filters by kind). Events are deep copies, each one allocation, in an array in append order.
  * Nothing survives destroy. Every mutation is atomic: all allocations happen before anything
  * changes, so a failed call (RECSYS_E_NOMEM) leaves the store as it was.
+ *
+ * Blobs (put_blob, get_blob; since 0.2) are copies kept in the same map under BLOB_KIND, a
+ * kind that is no recsys_record_kind (so scan_records never shows them). Like everything
+ * here they live only as long as the store: they save an engine a rebuild on its later
+ * refreshes (a vector index whose items did not change is read back, not trained), at the
+ * cost of the blob's size in memory.
  */
 #include "store.h"
 #include "index.h"
 #include "../core/error.h"
+
+#define BLOB_KIND 0
 
 typedef struct mem_store {
     recsys__mem mem; /* copied host allocator; everything below is allocated with it */
@@ -133,6 +141,42 @@ static recsys_status ms_forget_user(void *ctx, const char *user_id)
     return RECSYS_OK;
 }
 
+static recsys_status ms_put_blob(void *ctx, const char *name, const void *data, size_t len)
+{
+    mem_store *s = ctx;
+    RECSYS_TRY(recsys__blob_name_check("memory store put_blob", name));
+    if (!data && len)
+        return recsys__err(RECSYS_E_INVALID_ARG, "memory store put_blob: data is NULL, len %zu",
+                           len);
+    if (len == 0) {
+        recsys__store_index_remove(&s->idx, BLOB_KIND, name, strlen(name), false);
+        return RECSYS_OK;
+    }
+    recsys__store_rec *rec = recsys__store_rec_new(&s->mem, BLOB_KIND, name, strlen(name), data,
+                                                   len);
+    if (!rec)
+        return RECSYS_E_NOMEM;
+    recsys_status st = recsys__store_index_reserve(&s->idx);
+    if (st != RECSYS_OK) {
+        recsys__store_rec_free(&s->mem, rec, false);
+        return st;
+    }
+    recsys__store_index_commit(&s->idx, rec);
+    return RECSYS_OK;
+}
+
+static recsys_status ms_get_blob(void *ctx, const char *name, recsys_store_value *out)
+{
+    mem_store *s = ctx;
+    RECSYS_TRY(recsys__blob_name_check("memory store get_blob", name));
+    if (!out)
+        return recsys__err(RECSYS_E_INVALID_ARG, "memory store get_blob: out is NULL");
+    const recsys__store_rec *r = recsys__store_index_find(&s->idx, BLOB_KIND, name, strlen(name));
+    if (!r)
+        return recsys__err(RECSYS_E_NOT_FOUND, "memory store get_blob: no blob '%s'", name);
+    return recsys__store_value_assign(out, recsys__store_rec_val(r), r->val_len);
+}
+
 static recsys_status ms_sync(void *ctx)
 {
     (void)ctx;
@@ -183,6 +227,8 @@ RECSYS_API recsys_status recsys_store_memory_new(const recsys_allocator *allocat
         .forget_user = ms_forget_user,
         .sync = ms_sync,
         .compact = ms_compact,
+        .put_blob = ms_put_blob,
+        .get_blob = ms_get_blob,
     };
     recsys__store_vtable_out(out, &vt);
     return RECSYS_OK;

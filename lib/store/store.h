@@ -76,4 +76,53 @@ static inline bool recsys__store_kind_valid(int32_t kind)
  * what names the method in the message. */
 recsys_status recsys__store_check_key(const char *what, int32_t kind, const char *key);
 
+/* ---------------------------------------------------------------- blobs ----------------- */
+
+/* The longest blob name (recsys.h: 1..63 bytes of [a-z0-9_.-]). */
+#define RECSYS__BLOB_NAME_MAX 63
+
+/* Checks a blob name: NULL, empty, longer than RECSYS__BLOB_NAME_MAX or with a byte outside
+ * [a-z0-9_.-] gives RECSYS_E_INVALID_ARG naming it; what names the method. */
+recsys_status recsys__blob_name_check(const char *what, const char *name);
+
+/* Blobs as files in a directory (lib/store/blob.c), for the file store's put_blob and
+ * get_blob. dirfd is an open directory, dir its path (for messages only).
+ *
+ * File blob.<name>: a 32-byte header, all integers little-endian -
+ *   u32 magic "RSB1", u16 version 1, u16 flags 0, u64 length, u64 XXH3-64 of the payload,
+ *   u32 XXH32 (seed 0) of the 24 bytes before it, u32 reserved 0 -
+ * then the payload. put writes tmp.blob.<name> (a name no blob file can have), fsyncs it,
+ * renames it over blob.<name> and fsyncs the directory: a reader, or a crash at any point,
+ * sees the old blob or the new one whole, never a part (a crash may leave tmp.blob.<name>
+ * behind, which nothing reads and the next put of that name replaces). Both fsyncs run in
+ * every sync mode (blobs are rare and large, like compactions). len 0 removes blob.<name>
+ * (and a leftover temp file), fsyncing the directory; RECSYS_OK when absent.
+ * get reads and checks the whole file: a missing file is RECSYS_E_NOT_FOUND; a bad magic,
+ * header checksum, version, flags, length (against the file's size) or payload checksum is
+ * RECSYS_E_CORRUPT naming the file. Errors of the system are RECSYS_E_IO with the file
+ * and strerror; a failed put removes its temp file and leaves blob.<name> as it was (a
+ * failed directory fsync after the rename leaves the new blob in place, its durability
+ * unknown). Neither locks: callers make one call at a time per directory. */
+recsys_status recsys__blob_file_put(int dirfd, const char *dir, const char *name,
+                                    const void *data, size_t len);
+recsys_status recsys__blob_file_get(int dirfd, const char *dir, const char *name,
+                                    recsys_store_value *out);
+
+/* The file store's put_blob and get_blob methods over a context type T that has the members
+ * `int dirfd` and `char *dir`: defines the static functions PREFIX_put_blob and
+ * PREFIX_get_blob (in lib/store/file.c: RECSYS__BLOB_FILE_METHODS(fs, file_store) after the
+ * struct, and `.put_blob = fs_put_blob, .get_blob = fs_get_blob,` in the vtable). */
+#define RECSYS__BLOB_FILE_METHODS(prefix, T)                                                   \
+    static recsys_status prefix##_put_blob(void *ctx, const char *name, const void *data,      \
+                                           size_t len)                                         \
+    {                                                                                          \
+        const T *blob_ctx_ = ctx;                                                              \
+        return recsys__blob_file_put(blob_ctx_->dirfd, blob_ctx_->dir, name, data, len);       \
+    }                                                                                          \
+    static recsys_status prefix##_get_blob(void *ctx, const char *name, recsys_store_value *out) \
+    {                                                                                          \
+        const T *blob_ctx_ = ctx;                                                              \
+        return recsys__blob_file_get(blob_ctx_->dirfd, blob_ctx_->dir, name, out);             \
+    }
+
 #endif
