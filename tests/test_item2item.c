@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "retrieve/item2item.h"
 #include "support/cf_fixture.h"
@@ -396,6 +399,125 @@ static void same_lists_for_any_thread_count(void **state)
     cf_free(f);
 }
 
+/* ------------------------------------------------------------ incremental updates */
+
+/* Records one event of user on item and folds the user's change of positives into state, as
+ * the engine does around a feedback call. */
+static void observe_event(fixture *f, void *state, const char *user, const char *item,
+                          int32_t type, int64_t ts)
+{
+    uint32_t *ai = NULL, *bi = NULL;
+    float *aw = NULL, *bw = NULL;
+    size_t na = 0, nb = 0;
+    const recsys__user *u = recsys__users_find(&f->model.users, user);
+    if (u)
+        assert_int_equal(recsys__user_positives(&f->mem, &f->model, u, &ai, &aw, &na), RECSYS_OK);
+    fixture_event(f, user, item, type, 0, ts);
+    u = recsys__users_find(&f->model.users, user);
+    assert_non_null(u);
+    assert_int_equal(recsys__user_positives(&f->mem, &f->model, u, &bi, &bw, &nb), RECSYS_OK);
+    recsys__itemknn_observe(state, ai, aw, na, bi, bw, nb);
+    recsys__free(&f->mem, ai);
+    recsys__free(&f->mem, aw);
+    recsys__free(&f->mem, bi);
+    recsys__free(&f->mem, bw);
+}
+
+/* A fresh build of f's model now, with k and shrink. */
+static void *fresh(fixture *f, size_t k, double shrink)
+{
+    void *s = NULL;
+    assert_int_equal(recsys__itemknn_build(&f->mem, &f->model, k, shrink, 1, &s), RECSYS_OK);
+    return s;
+}
+
+/* Rows of the user's items and of the changed item equal a fresh build's (both sides' dot
+ * products and norms are exact there). */
+static void an_update_matches_a_rebuild_on_the_rows_it_touches(void **state)
+{
+    (void)state;
+    fixture *f = tiny();
+    void *s = build(f, 10, 2);
+    observe_event(f, s, "u2", "c", RECSYS_EVENT_LIKE, now - 10); /* u2: a, b, c (like 3) */
+    void *ref = fresh(f, 10, 2);
+    const char *rows[] = { "a", "b", "c" };
+    for (int r = 0; r < 3; r++) {
+        char want[256];
+        snprintf(want, sizeof want, "%s", similar(f, ref, rows[r], 10));
+        assert_string_equal(similar(f, s, rows[r], 10), want);
+    }
+    /* a new pair: d and e never met; u4 (a, e) views d */
+    observe_event(f, s, "u4", "d", RECSYS_EVENT_VIEW, now - 5);
+    recsys__itemknn_free(&f->mem, ref);
+    ref = fresh(f, 10, 2);
+    assert_true(sim_of(f, s, "e", "d") > 0);
+    assert_true(fabsf(sim_of(f, s, "e", "d") - sim_of(f, ref, "e", "d")) < 1e-5f);
+    assert_true(fabsf(sim_of(f, s, "d", "e") - sim_of(f, ref, "d", "e")) < 1e-5f);
+    assert_true(fabsf(sim_of(f, s, "a", "d") - sim_of(f, ref, "a", "d")) < 1e-5f);
+    /* the itemknn source serves it at once: u4's list now has what d brought */
+    f->derived.state[RECSYS__DERIVED_ITEMKNN] = s;
+    recsys_candidates c;
+    cf_run(f, recsys__source_itemknn, fixture_query(f, "u4", NULL, 10), &c);
+    assert_true(fixture_cand_pos(f, &c, "c") != SIZE_MAX); /* via d (cd 1) and a (ac 1) */
+    recsys__cands_free(&c);
+    recsys__itemknn_free(&f->mem, ref);
+    cf_free(f); /* frees s through the derived slot */
+}
+
+/* A dislike after a view takes the item out of the user's positives: its pairs lose the
+ * user's contribution, and a pair left with none leaves both rows. */
+static void a_retraction_removes_pairs_left_without_support(void **state)
+{
+    (void)state;
+    fixture *f = tiny();
+    void *s = build(f, 10, 0);
+    /* a-e co-occur only through u4 */
+    assert_true(sim_of(f, s, "a", "e") > 0);
+    observe_event(f, s, "u4", "e", RECSYS_EVENT_DISLIKE, now - 1);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", similar(f, s, "a", 10));
+    assert_null(strstr(buf, "e:"));
+    assert_string_equal(similar(f, s, "e", 10), "");
+    void *ref = fresh(f, 10, 0);
+    assert_string_equal(similar(f, ref, "a", 10), buf);
+    recsys__itemknn_free(&f->mem, ref);
+    f->derived.state[RECSYS__DERIVED_ITEMKNN] = s;
+    cf_free(f);
+}
+
+/* A full row (k = 1) lets a new pair in only when it beats the row's last. */
+static void a_full_row_keeps_the_better_pair(void **state)
+{
+    (void)state;
+    fixture *f = tiny();
+    void *s = build(f, 1, 0);
+    assert_string_equal(similar(f, s, "e", 5), "a:0.577"); /* ae 1 / (sqrt 3 * 1) */
+    /* u3 (b, c, d) views e: e-b, e-c, e-d enter e's row only if better than a */
+    observe_event(f, s, "u3", "e", RECSYS_EVENT_VIEW, now - 1);
+    void *ref = fresh(f, 1, 0);
+    assert_string_equal(similar(f, s, "e", 5), similar(f, ref, "e", 5));
+    recsys__itemknn_free(&f->mem, ref);
+    f->derived.state[RECSYS__DERIVED_ITEMKNN] = s;
+    cf_free(f);
+}
+
+/* After recsys__itemknn_lost the lists stay as they were; NULL states are ignored. */
+static void a_lost_state_stops_following(void **state)
+{
+    (void)state;
+    fixture *f = tiny();
+    void *s = build(f, 10, 0);
+    char before[256];
+    snprintf(before, sizeof before, "%s", similar(f, s, "a", 10));
+    recsys__itemknn_lost(s);
+    observe_event(f, s, "u2", "e", RECSYS_EVENT_PURCHASE, now - 1);
+    assert_string_equal(similar(f, s, "a", 10), before);
+    recsys__itemknn_lost(NULL);
+    recsys__itemknn_observe(NULL, NULL, NULL, 0, NULL, NULL, 0);
+    f->derived.state[RECSYS__DERIVED_ITEMKNN] = s;
+    cf_free(f);
+}
+
 /* ------------------------------------------------------------ failures */
 
 static void build_out_of_memory(void **state)
@@ -470,6 +592,10 @@ int main(void)
         cmocka_unit_test(anonymous_unknown_and_cold_users_get_nothing),
         cmocka_unit_test(profile_lists_count_as_positives),
         cmocka_unit_test(same_lists_for_any_thread_count),
+        cmocka_unit_test(an_update_matches_a_rebuild_on_the_rows_it_touches),
+        cmocka_unit_test(a_retraction_removes_pairs_left_without_support),
+        cmocka_unit_test(a_full_row_keeps_the_better_pair),
+        cmocka_unit_test(a_lost_state_stops_following),
         cmocka_unit_test(build_out_of_memory),
         cmocka_unit_test(retrieve_out_of_memory),
     };

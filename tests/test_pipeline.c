@@ -382,6 +382,32 @@ static void the_top_n_is_the_same_sorted_in_part_or_in_full(void **state)
     }
 }
 
+/* itemknn's lists follow the feedback between refreshes: a pair nobody had seen reaches
+ * another user's list at once. */
+static void feedback_moves_itemknn_lists_between_refreshes(void **state)
+{
+    recsys_engine *e = *state;
+    const char *others[] = { "content", "popular", "trending", "rp3beta", "session",
+                             "vector",  "search",  "campaign" };
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, others[i], 0),
+                         RECSYS_OK);
+    tk_feedback(e, "u-b", "f3", RECSYS_EVENT_VIEW, TK_NOW - 50); /* f3 had no events */
+    recsys_result *r = rec(e, "u-b", NULL, 10, false);
+    assert_int_equal(recsys_result_count(r), 0);
+    recsys_result_free(r);
+    tk_feedback(e, "u-a", "c1", RECSYS_EVENT_VIEW, TK_NOW - 40);
+    tk_feedback(e, "u-a", "f3", RECSYS_EVENT_LIKE, TK_NOW - 30);
+    r = rec(e, "u-b", NULL, 10, false);
+    assert_true(contains(r, "c1"));
+    recsys_result_free(r);
+    /* and a dislike takes it back */
+    tk_feedback(e, "u-a", "f3", RECSYS_EVENT_DISLIKE, TK_NOW - 20);
+    r = rec(e, "u-b", NULL, 10, false);
+    assert_false(contains(r, "c1"));
+    recsys_result_free(r);
+}
+
 static void bad_input_leaves_the_engine_unchanged(void **state)
 {
     recsys_engine *e = *state;
@@ -561,6 +587,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(an_empty_candidate_set_is_an_empty_list, setup, teardown),
         cmocka_unit_test_setup_teardown(the_top_n_is_the_same_sorted_in_part_or_in_full, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(feedback_moves_itemknn_lists_between_refreshes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(bad_input_leaves_the_engine_unchanged, setup, teardown),
         cmocka_unit_test(reopening_a_file_store_restores_everything),

@@ -1,6 +1,7 @@
 /* feedback.c - recsys_feedback*: events go to the store first (acknowledged = durable as
  * the store documents), then into memory (history, preferences, counters). */
 #include "engine.h"
+#include "observe.h"
 
 
 /* Checks, timestamps, prepares, stores and commits n events; all or nothing. The store is
@@ -58,6 +59,10 @@ static recsys_status record(recsys_engine *e, const recsys_event *evs, size_t n)
         }
         st = recsys__model_prepare_event(&e->model, &copy[prepared], &prep[prepared]);
     }
+    /* the users' positives before, for the states that follow feedback (observe.h) */
+    recsys__observe ob = { 0 };
+    if (st == RECSYS_OK)
+        st = recsys__observe_before(e, prep, prepared, &ob);
     bool group = recsys__engine_store_group_commit(e);
     uint64_t ticket = 0;
     if (st == RECSYS_OK)
@@ -68,10 +73,12 @@ static recsys_status record(recsys_engine *e, const recsys_event *evs, size_t n)
             if (prep[i].usr)
                 recsys__model_commit_event(&e->model, &prep[i]);
         atomic_fetch_add(&e->impressions, impressions);
+        recsys__observe_after(e, &ob);
     } else {
         while (prepared-- > 0)
             recsys__model_abort_event(&e->model, &prep[prepared]);
     }
+    recsys__observe_free(e, &ob);
     recsys__unlock(e);
     recsys__free(m, prep);
     recsys__free(m, copy);

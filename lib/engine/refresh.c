@@ -24,7 +24,7 @@ static const struct {
     const recsys__builder_hooks *hooks;
 } builders[] = {
     { &recsys__bm25_builder, NULL },
-    { &recsys__itemknn_builder, NULL },
+    { &recsys__itemknn_builder, &recsys__itemknn_hooks }, /* follows feedback */
     { &recsys__rp3_builder, NULL },
     { &recsys__ease_builder, NULL },
     { &recsys__ials_builder, NULL },

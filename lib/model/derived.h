@@ -96,6 +96,13 @@ typedef struct recsys__builder_hooks {
     const char *blob[2];
     recsys_status (*save)(const recsys__mem *m, const void *state, int *which, void **data,
                           size_t *len);
+    /* Incremental upkeep from feedback (lib/engine/observe.h): one user's positive items
+     * (recsys__user_positives, ascending) went from a to b; called under the exclusive lock
+     * once the events are committed; cannot fail. lost() says a change was missed (the engine
+     * could not compute a or b): the state stops following until a refresh replaces it. */
+    void (*positives_changed)(void *state, const uint32_t *a_items, const float *a_w,
+                              size_t na, const uint32_t *b_items, const float *b_w, size_t nb);
+    void (*lost)(void *state);
 } recsys__builder_hooks;
 
 typedef struct recsys__derived {

@@ -13,6 +13,7 @@ void recsys__item2item_rows_free(const recsys__mem *m, recsys__itemrows *r)
     recsys__free(m, r->off);
     recsys__free(m, r->col);
     recsys__free(m, r->w);
+    recsys__free(m, r->len);
     memset(r, 0, sizeof *r);
 }
 
@@ -379,7 +380,7 @@ recsys_status recsys__item2item_retrieve(const recsys_query *q, recsys_candidate
     for (size_t p = 0; p < np; p++) {
         wsum += pw[p];
         if (pitems[p] < rows->nrows)
-            bound += rows->off[pitems[p] + 1] - rows->off[pitems[p]];
+            bound += recsys__itemrows_end(rows, pitems[p]) - rows->off[pitems[p]];
     }
     if (bound == 0)
         goto done;
@@ -406,7 +407,7 @@ recsys_status recsys__item2item_retrieve(const recsys_query *q, recsys_candidate
             f = pow(f, user_alpha);
         if (!(f > 0) || !isfinite(f))
             continue;
-        for (size_t e = rows->off[j]; e < rows->off[j + 1]; e++) {
+        for (size_t e = rows->off[j], end = recsys__itemrows_end(rows, j); e < end; e++) {
             uint32_t i = rows->col[e];
             size_t s = map_hash(i, mask);
             while (keys[s] && keys[s] != i + 1)
@@ -455,7 +456,8 @@ recsys_status recsys__item2item_row(const recsys__itemrows *rows, const recsys__
     if (!rows || item >= rows->nrows)
         return RECSYS_OK;
     size_t got = 0;
-    for (size_t e = rows->off[item]; e < rows->off[item + 1] && got < k; e++) {
+    for (size_t e = rows->off[item], end = recsys__itemrows_end(rows, item); e < end && got < k;
+         e++) {
         if (cat && !recsys__catalog_get(cat, rows->col[e]))
             continue;
         out_items[got] = rows->col[e];
@@ -470,7 +472,12 @@ recsys_status recsys__item2item_row(const recsys__itemrows *rows, const recsys__
 
 typedef struct knn_state {
     const recsys__catalog *cat; /* lives as long as the engine: removed items are skipped */
-    recsys__itemrows nbr;       /* row j = N_k(j), best first */
+    recsys__itemrows nbr;       /* row j = N_k(j), best first, with room (nbr.len set) */
+    float *dot;                 /* per entry of nbr: x_j . x_i */
+    double *norm2;              /* per row: ||x_j||^2 */
+    size_t k;
+    double shrink;
+    bool lost;                  /* an update was missed: the lists no longer follow */
 } knn_state;
 
 void recsys__itemknn_free(const recsys__mem *m, void *state)
@@ -479,7 +486,218 @@ void recsys__itemknn_free(const recsys__mem *m, void *state)
     if (!s)
         return;
     recsys__item2item_rows_free(m, &s->nbr);
+    recsys__free(m, s->dot);
+    recsys__free(m, s->norm2);
     recsys__free(m, s);
+}
+
+/* Re-lays the packed rows of a fresh build with room for RECSYS__ITEMKNN_ROOM more entries
+ * each (up to k), and recovers each kept pair's dot product from its similarity. */
+static recsys_status make_room(const recsys__mem *m, knn_state *s, const double *norm)
+{
+    recsys__itemrows *r = &s->nbr;
+    size_t n = r->nrows, total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = r->off[i + 1] - r->off[i];
+        total += RECSYS_MAX(len, RECSYS_MIN(s->k, len + RECSYS__ITEMKNN_ROOM));
+    }
+    size_t *off = recsys__calloc(m, n + 1, sizeof *off);
+    uint32_t *len = recsys__calloc(m, n ? n : 1, sizeof *len);
+    uint32_t *col = recsys__calloc(m, total ? total : 1, sizeof *col);
+    float *w = recsys__calloc(m, total ? total : 1, sizeof *w);
+    float *dot = recsys__calloc(m, total ? total : 1, sizeof *dot);
+    if (!off || !len || !col || !w || !dot) {
+        recsys__free(m, off);
+        recsys__free(m, len);
+        recsys__free(m, col);
+        recsys__free(m, w);
+        recsys__free(m, dot);
+        return RECSYS_E_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t from = r->off[i], l = r->off[i + 1] - from;
+        off[i + 1] = off[i] + RECSYS_MAX(l, RECSYS_MIN(s->k, l + RECSYS__ITEMKNN_ROOM));
+        len[i] = (uint32_t)l;
+        for (size_t e = 0; e < l; e++) {
+            uint32_t j = r->col[from + e];
+            col[off[i] + e] = j;
+            w[off[i] + e] = r->w[from + e];
+            dot[off[i] + e] = (float)(r->w[from + e] * (norm[i] * norm[j] + s->shrink));
+        }
+    }
+    recsys__free(m, r->off);
+    recsys__free(m, r->col);
+    recsys__free(m, r->w);
+    r->off = off;
+    r->len = len;
+    r->col = col;
+    r->w = w;
+    s->dot = dot;
+    return RECSYS_OK;
+}
+
+/* ------------------------------------------------------------ incremental updates */
+
+static double knn_sim(const knn_state *s, uint32_t i, uint32_t j, double dot)
+{
+    double den = sqrt(s->norm2[i]) * sqrt(s->norm2[j]) + s->shrink;
+    return den > 0 && dot > 0 ? dot / den : 0;
+}
+
+static void entry_swap(knn_state *s, size_t a, size_t b)
+{
+    recsys__itemrows *r = &s->nbr;
+    uint32_t c = r->col[a];
+    r->col[a] = r->col[b];
+    r->col[b] = c;
+    float t = r->w[a];
+    r->w[a] = r->w[b];
+    r->w[b] = t;
+    t = s->dot[a];
+    s->dot[a] = s->dot[b];
+    s->dot[b] = t;
+}
+
+/* True when entry a goes before entry b: similarity descending, then item ascending. */
+static bool entry_before(const recsys__itemrows *r, size_t a, size_t b)
+{
+    return r->w[a] > r->w[b] || (r->w[a] == r->w[b] && r->col[a] < r->col[b]);
+}
+
+/* Moves entry e of row i to its place (the rest of the row is in order). */
+static void settle_entry(knn_state *s, uint32_t i, size_t e)
+{
+    recsys__itemrows *r = &s->nbr;
+    size_t lo = r->off[i], end = lo + r->len[i];
+    while (e > lo && entry_before(r, e, e - 1)) {
+        entry_swap(s, e, e - 1);
+        e--;
+    }
+    while (e + 1 < end && entry_before(r, e + 1, e)) {
+        entry_swap(s, e, e + 1);
+        e++;
+    }
+}
+
+/* Entry j of row i: its dot product changes by delta (or it enters with delta alone). */
+static void bump(knn_state *s, uint32_t i, uint32_t j, double delta)
+{
+    recsys__itemrows *r = &s->nbr;
+    size_t lo = r->off[i], end = lo + r->len[i], e = lo;
+    while (e < end && r->col[e] != j)
+        e++;
+    if (e < end) {
+        double d = (double)s->dot[e] + delta;
+        if (d > 1e-9 * (sqrt(s->norm2[i]) * sqrt(s->norm2[j]) + 1)) {
+            s->dot[e] = (float)d;
+            r->w[e] = (float)knn_sim(s, i, j, d);
+            settle_entry(s, i, e);
+            return;
+        }
+        for (; e + 1 < end; e++) /* no co-occurrence left: it leaves the row */
+            entry_swap(s, e, e + 1);
+        r->len[i]--;
+        return;
+    }
+    double w = knn_sim(s, i, j, delta);
+    if (!(w > 0))
+        return;
+    if (end < r->off[i + 1]) { /* room left */
+        r->len[i]++;
+    } else {
+        e = end - 1; /* the last: it makes way only for a better one */
+        if (!(w > r->w[e] || (w == r->w[e] && j < r->col[e])))
+            return;
+        end = e;
+    }
+    r->col[end] = j;
+    r->w[end] = (float)w;
+    s->dot[end] = (float)delta;
+    settle_entry(s, i, end);
+}
+
+/* Every entry of row i again from the current norms, then the row back in order. */
+static void reweigh(knn_state *s, uint32_t i)
+{
+    recsys__itemrows *r = &s->nbr;
+    size_t lo = r->off[i], end = lo + r->len[i];
+    for (size_t e = lo; e < end; e++)
+        r->w[e] = (float)knn_sim(s, i, r->col[e], s->dot[e]);
+    for (size_t e = lo + 1; e < end; e++) /* insertion sort: rows are short and nearly sorted */
+        for (size_t x = e; x > lo && entry_before(r, x, x - 1); x--)
+            entry_swap(s, x, x - 1);
+}
+
+/* The union of two ascending item lists, with each side's weight (0 where absent). */
+typedef struct side_walk {
+    const uint32_t *ai, *bi;
+    const float *aw, *bw;
+    size_t na, nb, x, y;
+} side_walk;
+
+static bool side_next(side_walk *sw, uint32_t *item, double *a, double *b)
+{
+    if (sw->x >= sw->na && sw->y >= sw->nb)
+        return false;
+    if (sw->y >= sw->nb || (sw->x < sw->na && sw->ai[sw->x] < sw->bi[sw->y])) {
+        *item = sw->ai[sw->x];
+        *a = sw->aw[sw->x++];
+        *b = 0;
+    } else if (sw->x >= sw->na || sw->bi[sw->y] < sw->ai[sw->x]) {
+        *item = sw->bi[sw->y];
+        *a = 0;
+        *b = sw->bw[sw->y++];
+    } else {
+        *item = sw->ai[sw->x];
+        *a = sw->aw[sw->x++];
+        *b = sw->bw[sw->y++];
+    }
+    return true;
+}
+
+void recsys__itemknn_observe(void *state, const uint32_t *a_items, const float *a_w, size_t na,
+                             const uint32_t *b_items, const float *b_w, size_t nb)
+{
+    knn_state *s = state;
+    if (!s || s->lost)
+        return;
+    size_t n = s->nbr.nrows;
+    side_walk sw = { a_items, b_items, a_w, b_w, na, nb, 0, 0 };
+    uint32_t j;
+    double aj, bj;
+    /* the changed items' norms first: every similarity below uses the new ones */
+    while (side_next(&sw, &j, &aj, &bj))
+        if (aj != bj && j < n)
+            s->norm2[j] = RECSYS_MAX(0.0, s->norm2[j] + bj * bj - aj * aj);
+    sw.x = sw.y = 0;
+    while (side_next(&sw, &j, &aj, &bj)) {
+        if (aj == bj || j >= n)
+            continue;
+        side_walk ow = { a_items, b_items, a_w, b_w, na, nb, 0, 0 };
+        uint32_t i;
+        double ai, bi;
+        while (side_next(&ow, &i, &ai, &bi)) {
+            /* a pair of two changed items is done once, from the lower one */
+            if (i == j || i >= n || (ai != bi && i < j))
+                continue;
+            double delta = bi * bj - ai * aj;
+            if (delta != 0) {
+                bump(s, i, j, delta);
+                bump(s, j, i, delta);
+            }
+        }
+    }
+    sw.x = sw.y = 0;
+    while (side_next(&sw, &j, &aj, &bj))
+        if (aj != bj && j < n)
+            reweigh(s, j);
+}
+
+void recsys__itemknn_lost(void *state)
+{
+    knn_state *s = state;
+    if (s)
+        s->lost = true;
 }
 
 recsys_status recsys__itemknn_build(const recsys__mem *m, const recsys__model *model, size_t k,
@@ -508,10 +726,18 @@ recsys_status recsys__itemknn_build(const recsys__mem *m, const recsys__model *m
         goto done;
     }
     s->cat = &model->catalog;
+    s->k = k;
+    s->shrink = shrink;
+    s->norm2 = recsys__calloc(m, x.nitems, sizeof *s->norm2);
+    if (!s->norm2) {
+        st = RECSYS_E_NOMEM;
+        goto done;
+    }
     for (size_t i = 0; i < x.nitems; i++) {
         double q = 0;
         for (size_t c = x.col_ptr[i]; c < x.col_ptr[i + 1]; c++)
             q += (double)x.tval[c] * x.tval[c];
+        s->norm2[i] = q;
         norm[i] = sqrt(q);
     }
     recsys__i2i_spec spec = {
@@ -519,6 +745,8 @@ recsys_status recsys__itemknn_build(const recsys__mem *m, const recsys__model *m
         .shrink = shrink, .k = k, .threads = threads,
     };
     st = recsys__item2item_build(m, &spec, &s->nbr);
+    if (st == RECSYS_OK)
+        st = make_room(m, s, norm);
 done:
     recsys__free(m, norm);
     recsys__interactions_free(m, &x);
@@ -545,6 +773,11 @@ static recsys_status knn_build_state(const recsys__build_ctx *c, void **out)
     return recsys__itemknn_build(c->mem, c->model, k >= 1 ? (size_t)k : 1, shrink,
                                  recsys__item2item_threads(c->opt), out);
 }
+
+const recsys__builder_hooks recsys__itemknn_hooks = {
+    .positives_changed = recsys__itemknn_observe,
+    .lost = recsys__itemknn_lost,
+};
 
 const recsys__builder recsys__itemknn_builder = {
     RECSYS__DERIVED_ITEMKNN, { "itemknn", "session" }, knn_build_state, recsys__itemknn_free,

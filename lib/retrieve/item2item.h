@@ -38,14 +38,22 @@
 
 /* ------------------------------------------------------------ shared sparse machinery */
 
-/* A sparse item x item matrix by rows: row r's entries are [off[r], off[r + 1]). */
+/* A sparse item x item matrix by rows: row r's entries are [off[r], end(r)) with end(r) =
+ * off[r] + len[r] when len is set (rows with room to grow: [off[r], off[r + 1]) is the
+ * capacity), else off[r + 1]. */
 typedef struct recsys__itemrows {
     size_t nrows;
     size_t nnz;
     size_t *off;   /* nrows + 1 */
     uint32_t *col; /* column (item) index */
     float *w;      /* weight > 0 */
+    uint32_t *len; /* NULL: rows are packed */
 } recsys__itemrows;
+
+static inline size_t recsys__itemrows_end(const recsys__itemrows *r, size_t row)
+{
+    return r->len ? r->off[row] + r->len[row] : r->off[row + 1];
+}
 
 void recsys__item2item_rows_free(const recsys__mem *m, recsys__itemrows *r);
 
@@ -114,6 +122,29 @@ recsys_status recsys__source_itemknn(const recsys__mem *m, recsys_source_vtable 
  * NULL arrays with k > 0). Thread-safe. */
 recsys_status recsys__itemknn_similar(const void *state, uint32_t item, size_t k,
                                       uint32_t *out_items, float *out_scores, size_t *n);
+
+/* Keeping the lists current between refreshes (Papagelis et al. 2005, incremental item-based
+ * CF). The state keeps the squared column norms and, for every kept pair, the raw dot product
+ * x_i . x_j; each row has room for RECSYS__ITEMKNN_ROOM more entries (up to k). When one
+ * user's positive weights change from a to b (recsys__user_positives before and after their
+ * feedback), every pair (i, j) with a changed item gets x_i . x_j += b_i b_j - a_i a_j in both
+ * rows, the changed items' norms follow, their rows are re-weighted, and a pair not in a row
+ * enters it when its similarity (from the change alone: a lower bound of the true one) beats
+ * the row's last, so a new item gets neighbours from its first interactions. Approximate
+ * until the next refresh: a pair dropped from a row at the build is only known from later
+ * changes, and the entries (x, j) of rows outside the user's items keep j's old norm. Items
+ * added after the build (index >= the state's rows) are left to the refresh. Cost per call:
+ * changed items x the user's positive items x k. Never allocates, never fails; the caller
+ * holds the engine's lock exclusively (requests read the lists under the shared lock).
+ * When the caller could not compute a or b (out of memory), recsys__itemknn_lost() stops
+ * the updates of this state: its lists stay as they are until the refresh replaces it. */
+#define RECSYS__ITEMKNN_ROOM 4
+/* The builder's hooks: positives_changed = recsys__itemknn_observe, lost = _lost. */
+struct recsys__builder_hooks;
+extern const struct recsys__builder_hooks recsys__itemknn_hooks;
+void recsys__itemknn_observe(void *state, const uint32_t *a_items, const float *a_w, size_t na,
+                             const uint32_t *b_items, const float *b_w, size_t nb);
+void recsys__itemknn_lost(void *state);
 
 /* Builds an itemknn state directly (the builder's work, for tests and tools): k >= 1,
  * shrink >= 0, threads as RECSYS_OPT_TRAIN_THREADS. *out is NULL when x has no cells. */
