@@ -102,15 +102,17 @@ typedef enum recsys_status {
 /**
  * Returns the message of the last failure of a recsys_* call on this thread: what failed,
  * the bad value and what was expected. Every other entry point clears it on entry.
- * @return never NULL (empty when the last call succeeded); at most 512 bytes; valid until the
- *         next recsys_* call on this thread.
+ * @return never NULL (empty when the last call succeeded, except for a warning that
+ *         recsys_refresh() and recsys_engine_new() may leave with RECSYS_OK); at most 512
+ *         bytes; valid until the next recsys_* call on this thread.
  * Thread-safe (the message is thread-local). @since 0.1
  */
 RECSYS_API const char *recsys_last_error(void);
 
 /**
  * Returns the status code that goes with recsys_last_error() on this thread.
- * @return RECSYS_OK when the last call succeeded. Thread-safe. @since 0.1
+ * @return RECSYS_OK when the last call succeeded (but see recsys_refresh()'s warning).
+ * Thread-safe. @since 0.1
  */
 RECSYS_API recsys_status recsys_last_status(void);
 
@@ -851,7 +853,8 @@ RECSYS_API void recsys_engine_opts_init(recsys_engine_opts *opts);
 
 /**
  * Creates an engine. With a store, loads every item, user and event it holds, then builds
- * the derived state (as recsys_refresh()). The store's destroy runs exactly once: when the
+ * the derived state (as recsys_refresh(), with the same warning on success). The store's
+ * destroy runs exactly once: when the
  * engine is freed, or before this returns when creation fails.
  * @param[in] opts NULL for defaults; a struct_size below 0.1's or a non-zero unknown tail
  *            gives RECSYS_E_INVALID_ARG / RECSYS_E_UNSUPPORTED.
@@ -969,7 +972,10 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_plugin_enable(recsys_e
 /**
  * Rebuilds the derived state (text index, normalisers, user preference vectors) from the
  * catalog and events, then swaps it in atomically: requests running meanwhile finish on the
- * old state. @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM (old state kept).
+ * old state. A saved copy of some state (the vector index, in a store with blobs) that could
+ * not be read or saved never fails the call: it returns RECSYS_OK with recsys_last_status()
+ * and recsys_last_error() describing the first such problem (a warning; both are empty after
+ * a clean call). @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM (old state kept).
  * Thread-safe. @since 0.1
  */
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_refresh(recsys_engine *engine);
