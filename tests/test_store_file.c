@@ -6,6 +6,7 @@
  * threads, a failed flush). */
 #include "store_conformance.h"
 #include <dirent.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
@@ -32,6 +33,10 @@
  * Everything else goes to the system call. */
 static atomic_long fdatasync_calls;
 static atomic_int fdatasync_fail; /* non-zero: fail with EIO */
+/* Set: runs (once) inside the next fdatasync, before the flush, as writes that happen while
+ * a flush is in progress do. */
+static void (*fdatasync_hook)(void *arg);
+static void *fdatasync_hook_arg;
 
 int fdatasync(int fd)
 {
@@ -39,6 +44,11 @@ int fdatasync(int fd)
     if (atomic_load(&fdatasync_fail)) {
         errno = EIO;
         return -1;
+    }
+    void (*hook)(void *) = fdatasync_hook;
+    if (hook) {
+        fdatasync_hook = NULL;
+        hook(fdatasync_hook_arg);
     }
     return (int)syscall(SYS_fdatasync, fd);
 }
@@ -235,6 +245,34 @@ static void expect_dump(const recsys_store_vtable *vt, const unsigned char *want
     free(got);
 }
 
+/* The record at off of a log's bytes: its type and full size (header + payload); false when
+ * there is no valid header there. */
+static bool rec_at(const unsigned char *p, size_t len, size_t off, uint16_t *type, size_t *size)
+{
+    uint32_t plen;
+    uint64_t pcheck;
+    const char *why;
+    if (off > len || len - off < RECSYS__LOG_HDR_SIZE ||
+        !recsys__log_parse_header(p + off, type, &plen, &pcheck, &why) ||
+        len - off - RECSYS__LOG_HDR_SIZE < plen)
+        return false;
+    *size = RECSYS__LOG_HDR_SIZE + plen;
+    return true;
+}
+
+/* The flushed offset a FLUSHED record at off states (the record must be one). */
+static uint64_t flushed_at(const unsigned char *p, size_t len, size_t off)
+{
+    uint16_t type = 0;
+    size_t size = 0;
+    assert_true(rec_at(p, len, off, &type, &size));
+    assert_int_equal(type, RECSYS__LOG_T_FLUSHED);
+    uint64_t flushed = 0;
+    for (int i = 7; i >= 0; i--)
+        flushed = (flushed << 8) | p[off + RECSYS__LOG_HDR_SIZE + (size_t)i];
+    return flushed;
+}
+
 /* ---------------------------------------------------------------- options and lock ------ */
 
 static void new_checks_arguments(void **state)
@@ -383,8 +421,16 @@ static void torn_tail_case(const char *dir, last_fn last)
     unsigned char *bytes = store_test_read_file(log, &log_len);
     assert_non_null(bytes);
     assert_true((long)log_len > start);
+    /* the write began with a FLUSHED record (the previous write was flushed): a cut after it
+     * keeps it, which changes nothing else */
+    uint16_t type = 0;
+    size_t size = 0;
+    assert_true(rec_at(bytes, log_len, (size_t)start, &type, &size));
+    assert_int_equal(type, RECSYS__LOG_T_FLUSHED);
+    assert_int_equal(flushed_at(bytes, log_len, (size_t)start), start);
+    size_t last_start = (size_t)start + size;
 
-    /* cut inside the last record, at every byte */
+    /* cut inside the last write, at every byte */
     for (size_t cut = (size_t)start; cut < log_len; cut++) {
         store_test_write_file(log, bytes, cut);
         recsys_status st = open_opts(dir, RECSYS_SYNC_FULL, 0, NULL, &vt);
@@ -393,7 +439,8 @@ static void torn_tail_case(const char *dir, last_fn last)
                      recsys_last_error());
         expect_dump(&vt, without, without_len);
         close_store(&vt);
-        assert_int_equal(file_size(log), start); /* the torn tail was cut off */
+        /* the torn tail was cut off */
+        assert_int_equal(file_size(log), cut < last_start ? start : (long)last_start);
     }
 
     /* garbage after the complete log */
@@ -919,7 +966,29 @@ static recsys_event gc_event(const char *user, int64_t i)
     return ev;
 }
 
-/* Deferred appends write what append_events writes, byte for byte; tickets count bytes. */
+/* The records of a log's bytes but its FLUSHED ones (which depend on when flushes ran). */
+static unsigned char *without_flushed(const unsigned char *p, size_t len, size_t *out_len)
+{
+    unsigned char *out = malloc(len ? len : 1);
+    assert_non_null(out);
+    size_t n = 0;
+    for (size_t off = 0; off < len;) {
+        uint16_t type = 0;
+        size_t size = 0;
+        assert_true(rec_at(p, len, off, &type, &size));
+        if (type != RECSYS__LOG_T_FLUSHED) {
+            memcpy(out + n, p + off, size);
+            n += size;
+        }
+        off += size;
+    }
+    *out_len = n;
+    return out;
+}
+
+/* Deferred appends write what append_events writes, byte for byte but for the FLUSHED records
+ * (after each of append_events' flushes its next write starts with one; the deferred appends
+ * here are not flushed before the end); tickets count bytes. */
 static void deferred_writes_what_append_writes(void **state)
 {
     tdir *t = *state;
@@ -948,12 +1017,17 @@ static void deferred_writes_what_append_writes(void **state)
     assert_int_equal(b.wait_durable(b.ctx, ticket / 2), RECSYS_OK);
     assert_int_equal(b.wait_durable(b.ctx, 0), RECSYS_OK);
     log_path(da, la, sizeof la);
-    size_t na, nb;
+    size_t na, nb, fa, fb;
     unsigned char *ca = store_test_read_file(la, &na), *cb = store_test_read_file(lb, &nb);
     assert_non_null(ca);
     assert_non_null(cb);
-    assert_int_equal(na, nb);
-    assert_memory_equal(ca, cb, na);
+    unsigned char *sa = without_flushed(ca, na, &fa), *sb = without_flushed(cb, nb, &fb);
+    assert_true(fa < na); /* a had FLUSHED records */
+    assert_int_equal(fb, nb); /* b had none */
+    assert_int_equal(fa, fb);
+    assert_memory_equal(sa, sb, fa);
+    free(sa);
+    free(sb);
     free(ca);
     free(cb);
     size_t len;
@@ -965,6 +1039,8 @@ static void deferred_writes_what_append_writes(void **state)
     close_store(&a);
     close_store(&b);
     free(want);
+    tk_rm_rf(da); /* (the teardown's is not recursive) */
+    tk_rm_rf(db);
 }
 
 static void deferred_checks_arguments(void **state)
@@ -1055,6 +1131,7 @@ static void one_flush_covers_many_tickets(void **state)
     assert_int_equal(vt.wait_durable(vt.ctx, ticket), RECSYS_OK);
     assert_int_equal(atomic_load(&fdatasync_calls), calls);
     close_store(&vt);
+    tk_rm_rf(dir); /* (the teardown's is not recursive) */
 }
 
 /* A failed flush: wait_durable reports RECSYS_E_IO for tickets it did not make durable, the
@@ -1128,7 +1205,8 @@ static void failed_deferred_write_is_cut_off(void **state)
     /* the store keeps working and the tickets go on from where they were */
     assert_int_equal(vt.wait_durable(vt.ctx, t1), RECSYS_OK);
     assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, &t2), RECSYS_OK);
-    assert_int_equal(t2, 2 * t1);
+    /* the same record again, after the FLUSHED record that follows wait_durable's flush */
+    assert_int_equal(t2, 2 * t1 + RECSYS__LOG_FLUSHED_SIZE);
     assert_int_equal(vt.wait_durable(vt.ctx, t2), RECSYS_OK);
     close_store(&vt);
     open_ok(t->dir, &vt);
@@ -1208,6 +1286,588 @@ static void threads_share_flushes(void **state)
     }
     store_test_events_free(&got);
     close_store(&vt);
+}
+
+/* ---------------------------------------------------------------- power loss ------------ */
+
+/* A log built record by record, the way the store lays one out, to damage as a power loss
+ * would: rec[k] is where record k starts (rec[0] the header), claim[k] what a FLUSHED record
+ * states (0 for other records). */
+typedef struct hand_log {
+    recsys__log_buf b;
+    size_t n;
+    size_t rec[32];
+    uint64_t claim[32];
+    int64_t event[32]; /* the event an EVENTS record holds, -1 for other records */
+} hand_log;
+
+static void hl_mark(hand_log *h)
+{
+    assert_true(h->n < 32);
+    h->rec[h->n] = h->b.len;
+    h->claim[h->n] = 0;
+    h->event[h->n] = -1;
+}
+
+/* A log of generation 0 whose header has the given format (1: an earlier version's). */
+static void hl_init(hand_log *h, uint32_t format)
+{
+    memset(h, 0, sizeof *h);
+    recsys__log_buf_init(&h->b, &recsys__mem_default);
+    unsigned char payload[16] = { 0 };
+    payload[0] = (unsigned char)format;
+    payload[4] = RECSYS__LOG_ROLE_LOG;
+    hl_mark(h);
+    assert_int_equal(recsys__log_enc_raw(&h->b, RECSYS__LOG_T_HEADER, payload, 16), RECSYS_OK);
+    h->n++;
+}
+
+static size_t hl_end(const hand_log *h, size_t k)
+{
+    return k + 1 < h->n ? h->rec[k + 1] : h->b.len;
+}
+
+static void hl_event(hand_log *h, int64_t i)
+{
+    recsys_event ev = gc_event("alice", i);
+    hl_mark(h);
+    assert_int_equal(recsys__log_enc_events(&h->b, &ev, 1), RECSYS_OK);
+    h->event[h->n++] = i;
+}
+
+/* A FLUSHED record stating flushed, of generation gen. */
+static void hl_flushed(hand_log *h, uint64_t flushed, uint64_t gen)
+{
+    hl_mark(h);
+    assert_int_equal(recsys__log_enc_flushed(&h->b, flushed, gen), RECSYS_OK);
+    h->claim[h->n++] = flushed;
+}
+
+/* Writes bytes as the only log of a store in dir (generation 0; nothing else but LOCK). */
+static void put_log(const char *dir, const void *bytes, size_t len)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/log.0000000000000000", dir);
+    store_test_write_file(path, bytes, len);
+}
+
+/* The event values of a store, which must be 0..n-1 for the store's events or the values
+ * want[0..n) given. */
+static void expect_events(const recsys_store_vtable *vt, const int64_t *want, size_t n,
+                          const char *what)
+{
+    store_test_events got = { 0 };
+    assert_int_equal(store_test_collect_events(vt, &got), RECSYS_OK);
+    if (got.n != n)
+        fail_msg("%s: %zu events recovered, expected %zu", what, got.n, n);
+    for (size_t i = 0; i < n; i++) {
+        recsys_event ev = gc_event("alice", want[i]);
+        if (!store_test_event_equal(&got.ev[i], &ev))
+            fail_msg("%s: event %zu is not event %" PRId64, what, i, want[i]);
+    }
+    store_test_events_free(&got);
+}
+
+/* What recovery must do with log h after bytes [a, b) were overwritten (the bytes are in
+ * `now`): the offset it drops from (SIZE_MAX: nothing), or *corrupt when damage lies below
+ * what a surviving FLUSHED record states. marked: the log is governed by flush markers
+ * (format 2); otherwise the rule of earlier versions applies. The oracle of RECOVERY's rules,
+ * from what changed. */
+static size_t oracle(const hand_log *h, const unsigned char *now, bool marked, bool *corrupt)
+{
+    *corrupt = false;
+    size_t first = SIZE_MAX;
+    for (size_t k = 0; k < h->n && first == SIZE_MAX; k++)
+        if (memcmp(h->b.p + h->rec[k], now + h->rec[k], hl_end(h, k) - h->rec[k]) != 0)
+            first = k;
+    if (first == SIZE_MAX)
+        return SIZE_MAX;
+    bool governed = marked && first > 0; /* a damaged header says nothing */
+    for (size_t k = 1; k < first; k++)
+        governed = governed || h->claim[k];
+    for (size_t k = first + 1; k < h->n; k++) {
+        bool intact = memcmp(h->b.p + h->rec[k], now + h->rec[k], hl_end(h, k) - h->rec[k]) == 0;
+        if (intact && h->claim[k] > h->rec[first])
+            *corrupt = true; /* rule 1 */
+        /* rule 3: any record header intact after the damage */
+        if (!governed && memcmp(h->b.p + h->rec[k], now + h->rec[k], RECSYS__LOG_HDR_SIZE) == 0)
+            *corrupt = true;
+    }
+    return h->rec[first];
+}
+
+/* Overwrites [a, b) of log h with zeros (fill 0) or garbage (fill 1) at every a and several
+ * lengths, opens, and compares with the oracle: the store opens with exactly the records
+ * before the first damaged one and the file cut there, or reports RECSYS_E_CORRUPT naming the
+ * offset and leaves the file alone. */
+static void damage_everywhere(const char *dir, const hand_log *h, bool marked, size_t from)
+{
+    size_t len = h->b.len;
+    unsigned char *now = malloc(len);
+    assert_non_null(now);
+    static const size_t lens[] = { 1, 5, 24, 40, 64, 150, 4096 };
+    unsigned rnd = 12345;
+    int opened = 0, corrupt_seen = 0;
+    for (size_t a = from; a < len; a += 3) {
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            size_t b = a + lens[li] < len ? a + lens[li] : len;
+            for (int fill = 0; fill < 2; fill++) {
+                memcpy(now, h->b.p, len);
+                for (size_t i = a; i < b; i++) {
+                    rnd = rnd * 1103515245u + 12345u;
+                    now[i] = fill ? (unsigned char)(rnd >> 16) : 0;
+                }
+                bool corrupt;
+                size_t cut = oracle(h, now, marked, &corrupt);
+                put_log(dir, now, len);
+                recsys_store_vtable vt;
+                recsys_status st = open_opts(dir, RECSYS_SYNC_FULL, 0, NULL, &vt);
+                char what[128];
+                snprintf(what, sizeof what, "%s log, bytes [%zu, %zu) %s", marked ? "format-2"
+                         : "format-1", a, b, fill ? "garbage" : "zeroed");
+                if (corrupt) {
+                    if (st == RECSYS_OK)
+                        close_store(&vt);
+                    if (st != RECSYS_E_CORRUPT)
+                        fail_msg("%s: %s, expected RECSYS_E_CORRUPT (%s)", what,
+                                 recsys_status_str(st), recsys_last_error());
+                    char off[64];
+                    snprintf(off, sizeof off, "offset %zu", cut);
+                    if (!strstr(recsys_last_error(), off))
+                        fail_msg("%s: the message does not say '%s': %s", what, off,
+                                 recsys_last_error());
+                    char log[256];
+                    log_path(dir, log, sizeof log);
+                    assert_int_equal(file_size(log), (long)len); /* nothing dropped */
+                    corrupt_seen++;
+                    continue;
+                }
+                if (st != RECSYS_OK)
+                    fail_msg("%s: %s (%s)", what, recsys_status_str(st), recsys_last_error());
+                int64_t want[32];
+                size_t n = 0;
+                for (size_t k = 1; k < h->n && (cut == SIZE_MAX || h->rec[k] < cut); k++)
+                    if (h->event[k] >= 0)
+                        want[n++] = h->event[k];
+                expect_events(&vt, want, n, what);
+                close_store(&vt);
+                char log[256];
+                log_path(dir, log, sizeof log);
+                long size = file_size(log);
+                if (!marked && cut != 0) /* the FLUSHED record that upgrades an old log */
+                    size -= RECSYS__LOG_FLUSHED_SIZE;
+                if (size != (long)(cut == SIZE_MAX ? len : cut == 0 ? RECSYS__LOG_FILE_HDR_SIZE
+                                   : cut))
+                    fail_msg("%s: the log has %ld bytes, expected it cut at %zu", what, size, cut);
+                opened++;
+            }
+        }
+    }
+    print_message("damage_everywhere: %d opened, %d corrupt\n", opened, corrupt_seen);
+    /* both outcomes happened */
+    assert_true(opened > 0);
+    assert_true(corrupt_seen > 0);
+    free(now);
+}
+
+/* A log as group commit leaves it: records 1-3 flushed (flush #1 up to the end of record 1;
+ * flush #2 up to the end of record 3), record 4 written while flush #2 ran, then the write
+ * after flush #2 (a FLUSHED record and record 6), and record 7 (not flushed). */
+static void group_commit_log(hand_log *h, uint32_t format)
+{
+    hl_init(h, format);
+    bool marked = format == RECSYS__LOG_FORMAT_FLUSHED;
+    hl_event(h, 1);                           /* 1 */
+    if (marked)
+        hl_flushed(h, hl_end(h, 1), 0);       /* 2 */
+    hl_event(h, 2);                           /* 3 */
+    size_t flush2 = h->b.len;
+    hl_event(h, 3);                           /* 4: during flush #2 */
+    if (marked)
+        hl_flushed(h, flush2, 0);             /* 5 */
+    hl_event(h, 4);                           /* 6 */
+    hl_event(h, 5);                           /* 7 */
+}
+
+/* The unflushed part of a log holed by a power loss is dropped; damage below what a FLUSHED
+ * record states is RECSYS_E_CORRUPT, wherever the marker stands. */
+static void power_loss_hole_after_the_last_flush(void **state)
+{
+    tdir *t = *state;
+    hand_log h;
+    group_commit_log(&h, RECSYS__LOG_FORMAT_FLUSHED);
+    recsys_store_vtable vt;
+    const char *what = "power loss";
+    /* record 4 (written during flush #2) lost, record 6 and 7 on disk: the FLUSHED record
+     * after the hole states the end of record 3, so the hole is not in flushed bytes */
+    unsigned char *now = malloc(h.b.len);
+    assert_non_null(now);
+    memcpy(now, h.b.p, h.b.len);
+    memset(now + h.rec[4], 0, h.rec[5] - h.rec[4]);
+    put_log(t->dir, now, h.b.len);
+    open_ok(t->dir, &vt);
+    int64_t want[] = { 1, 2, 3 };
+    expect_events(&vt, want, 2, what);
+    close_store(&vt);
+    char log[256];
+    log_path(t->dir, log, sizeof log);
+    assert_int_equal(file_size(log), (long)h.rec[4]);
+
+    /* a reopened store appends after what it kept; its first write states the flush the
+     * open made */
+    open_ok(t->dir, &vt);
+    recsys_event ev = gc_event("alice", 3);
+    assert_int_equal(vt.append_events(vt.ctx, &ev, 1), RECSYS_OK);
+    close_store(&vt);
+    size_t len;
+    unsigned char *bytes = store_test_read_file(log, &len);
+    assert_int_equal(flushed_at(bytes, len, h.rec[4]), h.rec[4]);
+    free(bytes);
+    open_ok(t->dir, &vt);
+    expect_events(&vt, want, 3, what);
+    close_store(&vt);
+
+    /* record 3 (acknowledged by flush #2) lost: the FLUSHED record at 5 says it was on disk */
+    memcpy(now, h.b.p, h.b.len);
+    memset(now + h.rec[3], 0, h.rec[4] - h.rec[3]);
+    put_log(t->dir, now, h.b.len);
+    assert_int_equal(open_opts(t->dir, RECSYS_SYNC_FULL, 0, NULL, &vt), RECSYS_E_CORRUPT);
+    char msg[160];
+    snprintf(msg, sizeof msg, "damaged at offset %zu", h.rec[3]);
+    assert_non_null(strstr(recsys_last_error(), msg));
+    snprintf(msg, sizeof msg, "flush marker at offset %zu", h.rec[5]);
+    assert_non_null(strstr(recsys_last_error(), msg));
+    snprintf(msg, sizeof msg, "flushed up to offset %" PRIu64, h.claim[5]);
+    assert_non_null(strstr(recsys_last_error(), msg));
+    assert_non_null(strstr(recsys_last_error(), "log.0000000000000000"));
+    assert_int_equal(file_size(log), (long)h.b.len);
+    free(now);
+
+    /* every range of bytes after the header, zeroed or garbage, against the rules */
+    damage_everywhere(t->dir, &h, true, RECSYS__LOG_FILE_HDR_SIZE);
+    recsys__log_buf_free(&h.b);
+}
+
+/* A log of an earlier version (format 1, no FLUSHED record) opens exactly as before: damage
+ * followed by a valid record is RECSYS_E_CORRUPT, a torn tail is cut. Once opened, it gets a
+ * FLUSHED record (made durable at once), and from there on it follows the new rules. */
+static void log_of_an_earlier_version(void **state)
+{
+    tdir *t = *state;
+    hand_log h;
+    group_commit_log(&h, RECSYS__LOG_FORMAT);
+    damage_everywhere(t->dir, &h, false, 0);
+
+    /* out of memory while opening it: RECSYS_E_NOMEM, nothing leaked, the log unchanged */
+    put_log(t->dir, h.b.p, h.b.len);
+    char log[256];
+    log_path(t->dir, log, sizeof log);
+    recsys_store_vtable vt;
+    tk_alloc ta;
+    recsys_allocator rec;
+    tk_alloc_init(&ta, &rec);
+    for (long n = 0;; n++) {
+        ta.fail_at = ta.count + n;
+        long refused = ta.failed;
+        recsys_status st = open_opts(t->dir, RECSYS_SYNC_FULL, 0, &rec, &vt);
+        ta.fail_at = -1;
+        if (ta.failed == refused) {
+            assert_int_equal(st, RECSYS_OK);
+            close_store(&vt);
+            break;
+        }
+        assert_int_equal(st, RECSYS_E_NOMEM);
+        assert_int_equal(ta.live, 0);
+        assert_int_equal(file_size(log), (long)h.b.len);
+        assert_true(n < 1000);
+    }
+    assert_int_equal(ta.live, 0);
+    assert_int_equal(file_size(log), (long)(h.b.len + RECSYS__LOG_FLUSHED_SIZE));
+
+    /* opened intact: everything there, then one FLUSHED record stating all of it, written
+     * and flushed at once (after the flush that made the log durable) */
+    put_log(t->dir, h.b.p, h.b.len);
+    long calls = atomic_load(&fdatasync_calls);
+    open_ok(t->dir, &vt);
+    assert_int_equal(atomic_load(&fdatasync_calls), calls + 2);
+    int64_t want[] = { 1, 2, 3, 4, 5, 6 };
+    expect_events(&vt, want, 5, "format 1");
+    /* two writes not flushed yet */
+    uint64_t t1, t2;
+    recsys_event e6 = gc_event("alice", 6), e7 = gc_event("alice", 7);
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &e6, 1, &t1), RECSYS_OK);
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &e7, 1, &t2), RECSYS_OK);
+    close_store(&vt);
+    size_t len;
+    unsigned char *bytes = store_test_read_file(log, &len);
+    assert_int_equal(flushed_at(bytes, len, h.b.len), h.b.len);
+    /* that record already says all there is to say: e6 follows it directly */
+    size_t e6_at = h.b.len + RECSYS__LOG_FLUSHED_SIZE, e6_size = 0;
+    uint16_t type = 0;
+    assert_true(rec_at(bytes, len, e6_at, &type, &e6_size));
+    assert_int_equal(type, RECSYS__LOG_T_EVENTS);
+    /* a power loss: e6 holed, e7 on disk. The old rule would refuse to open; the FLUSHED
+     * record governs the log now */
+    memset(bytes + e6_at, 0, e6_size);
+    store_test_write_file(log, bytes, len);
+    open_ok(t->dir, &vt);
+    expect_events(&vt, want, 5, "upgraded format 1");
+    close_store(&vt);
+    assert_int_equal(file_size(log), (long)e6_at);
+    /* damage below the upgrade's FLUSHED record is damage */
+    free(bytes);
+    bytes = store_test_read_file(log, &len);
+    bytes[h.rec[6] + 30] ^= 1;
+    store_test_write_file(log, bytes, len);
+    assert_int_equal(open_opts(t->dir, RECSYS_SYNC_FULL, 0, NULL, &vt), RECSYS_E_CORRUPT);
+    assert_non_null(strstr(recsys_last_error(), "flush marker"));
+    free(bytes);
+    recsys__log_buf_free(&h.b);
+}
+
+/* FLUSHED records before any damage must be what the store writes; marker-shaped records
+ * after damage that the store cannot have written are not believed; FLUSHED records have no
+ * place in snapshots; unknown formats are refused. */
+static void flush_markers_are_checked(void **state)
+{
+    tdir *t = *state;
+    recsys_store_vtable vt;
+    static const struct {
+        uint64_t claim, gen;
+        const char *why;
+    } bad[] = {
+        { 40, 1, "another generation" },
+        { 1000, 0, "cannot be right" },   /* beyond its own offset */
+        { 20, 0, "cannot be right" },     /* inside the header */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hand_log h;
+        hl_init(&h, RECSYS__LOG_FORMAT_FLUSHED);
+        hl_event(&h, 1);
+        hl_flushed(&h, bad[i].claim, bad[i].gen);
+        hl_event(&h, 2);
+        put_log(t->dir, h.b.p, h.b.len);
+        assert_int_equal(open_opts(t->dir, RECSYS_SYNC_FULL, 0, NULL, &vt), RECSYS_E_CORRUPT);
+        assert_non_null(strstr(recsys_last_error(), bad[i].why));
+
+        /* the same after a hole: not a marker of this log, so the hole is an unflushed tail */
+        recsys__log_buf_free(&h.b);
+        hl_init(&h, RECSYS__LOG_FORMAT_FLUSHED);
+        hl_event(&h, 1);
+        hl_event(&h, 2);
+        /* (claims beyond the hole, but for the one inside the header) */
+        uint64_t claim = i == 0 ? h.rec[2] + 1 : i == 1 ? h.b.len + 24 : bad[i].claim;
+        hl_flushed(&h, claim, bad[i].gen);
+        memset(h.b.p + h.rec[2], 0, h.rec[3] - h.rec[2]);
+        put_log(t->dir, h.b.p, h.b.len);
+        open_ok(t->dir, &vt);
+        int64_t one = 1;
+        expect_events(&vt, &one, 1, "a marker not believed");
+        close_store(&vt);
+        recsys__log_buf_free(&h.b);
+    }
+    /* a claim smaller than an earlier one, and a FLUSHED record of the wrong size */
+    hand_log h;
+    hl_init(&h, RECSYS__LOG_FORMAT_FLUSHED);
+    hl_event(&h, 1);
+    hl_flushed(&h, h.b.len, 0);
+    hl_event(&h, 2);
+    hl_flushed(&h, RECSYS__LOG_FILE_HDR_SIZE, 0);
+    put_log(t->dir, h.b.p, h.b.len);
+    assert_int_equal(open_opts(t->dir, RECSYS_SYNC_FULL, 0, NULL, &vt), RECSYS_E_CORRUPT);
+    assert_non_null(strstr(recsys_last_error(), "cannot be right"));
+    h.b.len = h.rec[4];
+    assert_int_equal(recsys__log_enc_raw(&h.b, RECSYS__LOG_T_FLUSHED, "12345678", 8), RECSYS_OK);
+    put_log(t->dir, h.b.p, h.b.len);
+    assert_int_equal(open_opts(t->dir, RECSYS_SYNC_FULL, 0, NULL, &vt), RECSYS_E_CORRUPT);
+    assert_non_null(strstr(recsys_last_error(), "wrong size"));
+    /* a log header of an unknown format */
+    unsigned char payload[16] = { 3, 0, 0, 0, RECSYS__LOG_ROLE_LOG };
+    h.b.len = 0;
+    assert_int_equal(recsys__log_enc_raw(&h.b, RECSYS__LOG_T_HEADER, payload, 16), RECSYS_OK);
+    put_log(t->dir, h.b.p, h.b.len);
+    assert_int_equal(open_opts(t->dir, RECSYS_SYNC_FULL, 0, NULL, &vt), RECSYS_E_CORRUPT);
+    assert_non_null(strstr(recsys_last_error(), "unknown file format"));
+    recsys__log_buf_free(&h.b);
+
+    /* snapshots: format 1 only, and no FLUSHED record */
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/snap", t->dir);
+    open_ok(dir, &vt);
+    store_test_fill(&vt, 4);
+    assert_int_equal(vt.compact(vt.ctx), RECSYS_OK);
+    close_store(&vt);
+    char snap[256];
+    assert_true(find_file(dir, "snapshot.", snap, sizeof snap));
+    size_t len;
+    unsigned char *bytes = store_test_read_file(snap, &len);
+    recsys__log_buf b;
+    recsys__log_buf_init(&b, &recsys__mem_default);
+    assert_int_equal(recsys__log_buf_reserve(&b, len + 64), RECSYS_OK);
+    memcpy(b.p, bytes, RECSYS__LOG_FILE_HDR_SIZE);
+    b.len = RECSYS__LOG_FILE_HDR_SIZE;
+    assert_int_equal(recsys__log_enc_flushed(&b, RECSYS__LOG_FILE_HDR_SIZE, 1), RECSYS_OK);
+    memcpy(b.p + b.len, bytes + RECSYS__LOG_FILE_HDR_SIZE, len - RECSYS__LOG_FILE_HDR_SIZE);
+    b.len += len - RECSYS__LOG_FILE_HDR_SIZE;
+    store_test_write_file(snap, b.p, b.len);
+    assert_int_equal(open_opts(dir, RECSYS_SYNC_FULL, 0, NULL, &vt), RECSYS_E_CORRUPT);
+    assert_non_null(strstr(recsys_last_error(), "flush marker inside a snapshot"));
+    b.len = 0;
+    recsys__log_file_header(bytes, RECSYS__LOG_ROLE_SNAPSHOT, 1);
+    bytes[RECSYS__LOG_HDR_SIZE] = RECSYS__LOG_FORMAT_FLUSHED; /* format 2 is for logs */
+    recsys__log_fill_header(bytes, RECSYS__LOG_T_HEADER, bytes + RECSYS__LOG_HDR_SIZE, 16);
+    store_test_write_file(snap, bytes, len);
+    assert_int_equal(open_opts(dir, RECSYS_SYNC_FULL, 0, NULL, &vt), RECSYS_E_CORRUPT);
+    assert_non_null(strstr(recsys_last_error(), "unknown file format"));
+    recsys__log_buf_free(&b);
+    free(bytes);
+    tk_rm_rf(dir);
+}
+
+/* Where the store writes FLUSHED records: at the start of the first write after a flush (of
+ * put, remove, append_events, sync, a group commit's, an open's), stating the offset that
+ * flush covered; never on their own and never with a flush of their own. A new log (store or
+ * compaction) starts flushed and says so with its header. */
+static void flush_markers_are_written(void **state)
+{
+    tdir *t = *state;
+    char log[256];
+    for (int os = 0; os < 2; os++) {
+        char dir[256];
+        snprintf(dir, sizeof dir, "%s/%s", t->dir, os ? "os" : "full");
+        recsys_store_vtable vt;
+        assert_int_equal(open_opts(dir, os ? RECSYS_SYNC_OS : RECSYS_SYNC_FULL, 0, NULL, &vt),
+                         RECSYS_OK);
+        log_path(dir, log, sizeof log);
+        assert_int_equal(file_size(log), RECSYS__LOG_FILE_HDR_SIZE);
+        recsys_event ev = gc_event("alice", 1);
+        uint64_t ticket;
+        long calls = atomic_load(&fdatasync_calls);
+        /* 40: nothing flushed since the header */
+        assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, &ticket), RECSYS_OK);
+        long e1_end = file_size(log);
+        assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, &ticket), RECSYS_OK);
+        long e2_end = file_size(log);
+        assert_int_equal(e2_end - e1_end, e1_end - RECSYS__LOG_FILE_HDR_SIZE); /* no marker */
+        assert_int_equal(vt.wait_durable(vt.ctx, ticket), RECSYS_OK);
+        assert_int_equal(vt.put(vt.ctx, RECSYS_RECORD_ITEM, "k", "v", 1), RECSYS_OK);
+        long put_end = file_size(log);
+        assert_int_equal(vt.remove(vt.ctx, RECSYS_RECORD_ITEM, "k"), RECSYS_OK);
+        long remove_end = file_size(log);
+        assert_int_equal(vt.sync(vt.ctx), RECSYS_OK);
+        assert_int_equal(vt.append_events(vt.ctx, &ev, 1), RECSYS_OK);
+        long append_end = file_size(log);
+        /* flushes: wait_durable, put, remove (full only), sync, append_events (full only) */
+        assert_int_equal(atomic_load(&fdatasync_calls), calls + (os ? 1 : 5));
+        close_store(&vt);
+        size_t len;
+        unsigned char *bytes = store_test_read_file(log, &len);
+        assert_int_equal(len, (size_t)append_end);
+        if (os) {
+            /* sync os: only sync flushed (wait_durable does nothing) */
+            uint16_t type = 0;
+            size_t size = 0;
+            assert_true(rec_at(bytes, len, (size_t)e2_end, &type, &size));
+            assert_int_equal(type, RECSYS__LOG_T_PUT);
+            assert_true(rec_at(bytes, len, (size_t)put_end, &type, &size));
+            assert_int_equal(type, RECSYS__LOG_T_REMOVE);
+            assert_int_equal(flushed_at(bytes, len, (size_t)remove_end), remove_end);
+        } else {
+            assert_int_equal(flushed_at(bytes, len, (size_t)e2_end), e2_end);
+            assert_int_equal(flushed_at(bytes, len, (size_t)put_end), put_end);
+            assert_int_equal(flushed_at(bytes, len, (size_t)remove_end), remove_end);
+        }
+        free(bytes);
+
+        /* an open flushes what it recovered: the first write states it */
+        assert_int_equal(open_opts(dir, os ? RECSYS_SYNC_OS : RECSYS_SYNC_FULL, 0, NULL, &vt),
+                         RECSYS_OK);
+        assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, &ticket), RECSYS_OK);
+        bytes = store_test_read_file(log, &len);
+        assert_int_equal(flushed_at(bytes, len, (size_t)append_end), append_end);
+        free(bytes);
+        /* a compaction's new log starts flushed, with nothing to state */
+        assert_int_equal(vt.compact(vt.ctx), RECSYS_OK);
+        log_path(dir, log, sizeof log);
+        assert_int_equal(vt.append_events_deferred(vt.ctx, &ev, 1, &ticket), RECSYS_OK);
+        e1_end = file_size(log);
+        close_store(&vt);
+        bytes = store_test_read_file(log, &len);
+        uint16_t type = 0;
+        size_t size = 0;
+        assert_true(rec_at(bytes, len, RECSYS__LOG_FILE_HDR_SIZE, &type, &size));
+        assert_int_equal(type, RECSYS__LOG_T_EVENTS);
+        assert_int_equal(RECSYS__LOG_FILE_HDR_SIZE + size, (size_t)e1_end);
+        free(bytes);
+        tk_rm_rf(dir); /* (the teardown's is not recursive) */
+    }
+}
+
+static void append_during_flush(void *arg)
+{
+    recsys_store_vtable *vt = arg;
+    recsys_event ev = gc_event("alice", 3);
+    uint64_t ticket;
+    assert_int_equal(vt->append_events_deferred(vt->ctx, &ev, 1, &ticket), RECSYS_OK);
+}
+
+/* The store's own group commit, then a power loss: an event written while a flush ran is
+ * lost while later ones reached the disk. The store opens with every acknowledged event. */
+static void power_loss_after_group_commit(void **state)
+{
+    tdir *t = *state;
+    recsys_store_vtable vt;
+    open_ok(t->dir, &vt);
+    char log[256];
+    log_path(t->dir, log, sizeof log);
+    uint64_t ticket;
+    recsys_event ev[6];
+    for (int i = 0; i < 6; i++)
+        ev[i] = gc_event("alice", i);
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &ev[0], 1, &ticket), RECSYS_OK);
+    assert_int_equal(vt.wait_durable(vt.ctx, ticket), RECSYS_OK);
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &ev[1], 1, &ticket), RECSYS_OK);
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &ev[2], 1, &ticket), RECSYS_OK);
+    long during = file_size(log);
+    /* event 3 is written while the flush of events 1-2 runs */
+    fdatasync_hook = append_during_flush;
+    fdatasync_hook_arg = &vt;
+    assert_int_equal(vt.wait_durable(vt.ctx, ticket), RECSYS_OK);
+    assert_null(fdatasync_hook);
+    long after = file_size(log);
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &ev[4], 1, &ticket), RECSYS_OK);
+    assert_int_equal(vt.append_events_deferred(vt.ctx, &ev[5], 1, &ticket), RECSYS_OK);
+    close_store(&vt); /* (without a flush: sync full flushed what it acknowledged) */
+    size_t len;
+    unsigned char *bytes = store_test_read_file(log, &len);
+    /* event 4's write states the flush of events 1-2, which ended where event 3 starts */
+    assert_int_equal(flushed_at(bytes, len, (size_t)after), during);
+    unsigned char *copy = malloc(len);
+    assert_non_null(copy);
+    int64_t want[] = { 0, 1, 2, 3, 4, 5 };
+    /* event 3 lost: events 0-2 */
+    memcpy(copy, bytes, len);
+    memset(copy + during, 0, (size_t)(after - during));
+    store_test_write_file(log, copy, len);
+    open_ok(t->dir, &vt);
+    expect_events(&vt, want, 3, "event 3 lost");
+    close_store(&vt);
+    assert_int_equal(file_size(log), during);
+    /* event 2 lost (acknowledged): the FLUSHED record after it says it was on disk */
+    memcpy(copy, bytes, len);
+    memset(copy + during - 20, 0, 20);
+    store_test_write_file(log, copy, len);
+    assert_int_equal(open_opts(t->dir, RECSYS_SYNC_FULL, 0, NULL, &vt), RECSYS_E_CORRUPT);
+    assert_int_equal(file_size(log), (long)len);
+    /* and the FLUSHED record itself lost, with event 4: only the unflushed part goes */
+    memcpy(copy, bytes, len);
+    memset(copy + after, 0, RECSYS__LOG_FLUSHED_SIZE + 8);
+    store_test_write_file(log, copy, len);
+    open_ok(t->dir, &vt);
+    expect_events(&vt, want, 4, "marker lost");
+    close_store(&vt);
+    free(copy);
+    free(bytes);
 }
 
 /* ---------------------------------------------------------------- out of memory --------- */
@@ -1391,6 +2051,11 @@ int main(void)
         TDIR_TEST(failed_flush_is_reported),
         TDIR_TEST(failed_deferred_write_is_cut_off),
         TDIR_TEST(threads_share_flushes),
+        TDIR_TEST(power_loss_hole_after_the_last_flush),
+        TDIR_TEST(log_of_an_earlier_version),
+        TDIR_TEST(flush_markers_are_checked),
+        TDIR_TEST(flush_markers_are_written),
+        TDIR_TEST(power_loss_after_group_commit),
         TDIR_TEST(out_of_memory_loop),
     };
     return cmocka_run_group_tests_name("store/file", tests, NULL, NULL);

@@ -1569,6 +1569,79 @@ static void engine_changes_during_a_refresh_reach_the_new_state(void **state)
     recsys_engine_free(e);
 }
 
+/* The file store keeps the index as blob.vector.index beside its log: a reopened engine reads
+ * it instead of training, a damaged file is rebuilt with a warning, and answers agree. */
+static recsys_status open_warning;   /* recsys_last_status() right after recsys_engine_new */
+static char open_message[600];
+
+static recsys_engine *file_engine(const char *dir, int n, bool load_catalog)
+{
+    recsys_store_vtable vt;
+    recsys_store_vtable_init(&vt);
+    assert_int_equal(recsys_store_file_new(dir, NULL, &vt), RECSYS_OK);
+    recsys_engine_opts o;
+    recsys_engine_opts_init(&o);
+    o.seed = 99;
+    o.store = &vt;
+    recsys_engine *e = NULL;
+    recsys_status st = recsys_engine_new(&o, &e);
+    if (st != RECSYS_OK)
+        print_error("engine_new: %s\n", recsys_last_error());
+    assert_int_equal(st, RECSYS_OK);
+    open_warning = recsys_last_status();
+    snprintf(open_message, sizeof open_message, "%s", recsys_last_error());
+    for (size_t i = 0; i < sizeof other_sources / sizeof *other_sources; i++)
+        assert_int_equal(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, other_sources[i],
+                                                     0),
+                         RECSYS_OK);
+    if (load_catalog) {
+        char *js = catalog_json(0, n, 5);
+        assert_int_equal(recsys_catalog_upsert_json(e, js, strlen(js)), RECSYS_OK);
+        free(js);
+        assert_int_equal(recsys_refresh(e), RECSYS_OK);
+        assert_int_equal(recsys_last_status(), RECSYS_OK);
+    }
+    return e;
+}
+
+static void file_store_keeps_the_index_across_a_reopen(void **state)
+{
+    (void)state;
+    char *dir = tk_mkdtemp();
+    recsys_engine *e = file_engine(dir, E_N, true);
+    assert_false(einfo(e).loaded);
+    uint64_t fp = einfo(e).fingerprint;
+    assert_true(tk_dir_contains(dir, "RSB1")); /* the blob file's magic */
+    recsys_engine_free(e);
+
+    e = file_engine(dir, E_N, false); /* reopened: the catalog comes from the store */
+    assert_int_equal(open_warning, RECSYS_OK);
+    assert_true(einfo(e).loaded);
+    assert_true(einfo(e).fingerprint == fp);
+    recsys_engine_free(e);
+
+    /* damage the blob's payload: the reopen builds instead, with a warning, and saves again */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/blob.vector.index", dir);
+    FILE *fp_ = fopen(path, "r+b");
+    assert_non_null(fp_);
+    assert_int_equal(fseek(fp_, 100, SEEK_SET), 0);
+    assert_int_equal(fputc(0x5a, fp_) == EOF, 0);
+    fclose(fp_);
+    e = file_engine(dir, E_N, false);
+    assert_int_equal(open_warning, RECSYS_E_CORRUPT);
+    assert_non_null(strstr(open_message, "vector.index"));
+    assert_false(einfo(e).loaded);
+    assert_true(einfo(e).fingerprint == fp);
+    recsys_engine_free(e);
+    e = file_engine(dir, E_N, false);
+    assert_int_equal(open_warning, RECSYS_OK);
+    assert_true(einfo(e).loaded);
+    recsys_engine_free(e);
+    tk_rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1594,6 +1667,7 @@ int main(void)
         cmocka_unit_test(engine_failed_save_is_a_warning),
         cmocka_unit_test(engine_forget_removes_the_personal_copy),
         cmocka_unit_test(engine_changes_during_a_refresh_reach_the_new_state),
+        cmocka_unit_test(file_store_keeps_the_index_across_a_reopen),
     };
     cmocka_set_test_filter(getenv("RECSYS_TEST_FILTER"));
     return cmocka_run_group_tests_name("retrieve/vector", tests, NULL, NULL);

@@ -8,9 +8,10 @@
  *                           event as EVENTS records (in append order), an END record. Written
  *                           once, fsynced before it gets its name, never modified. Generation
  *                           0 has no snapshot (the empty state).
- *   log.<G>                 what happened since snapshot.<G>: a HEADER record, then PUT,
- *                           REMOVE and EVENTS records appended with write(2), one write per
- *                           call (the record format is in log.h).
+ *   log.<G>                 what happened since snapshot.<G>: a HEADER record (format 2),
+ *                           then PUT, REMOVE and EVENTS records appended with write(2), one
+ *                           write per call; the first write after a flush starts with a
+ *                           FLUSHED record (DURABILITY). The record format is in log.h.
  *   snapshot.<G>.tmp        a snapshot being written (a crash leaves it behind; ignored and
  *                           deleted on open).
  * The current generation G is the highest complete snapshot.<G>, or 0 when there is none.
@@ -20,12 +21,48 @@
  * RECOVERY (open). Take the lock. Find G. A log.<H> with H > G holding more than its header
  * cannot come from this code (see step 2 below) and is RECSYS_E_CORRUPT rather than dropped.
  * Load snapshot.<G>: every record must be valid and END must close it, else RECSYS_E_CORRUPT
- * naming the file and offset. Replay log.<G> (created if missing): at the first record that
- * is damaged or incomplete, look for any valid record after it. If there is one, the damage
- * is not a torn tail: RECSYS_E_CORRUPT naming file and offsets, nothing is dropped. If there
- * is none, the tail is a write a crash interrupted: ftruncate it away and fsync. Finally
- * delete the leftovers of earlier generations (snapshot.<g>/log.<g>, g < G; *.tmp; header-only
- * newer logs) and fsync the directory.
+ * naming the file and offset. Replay log.<G> (created if missing): every record up to the
+ * first damaged or incomplete one, at offset h, must be valid and well-formed (a FLUSHED one
+ * names G, states at least the header's end, at most its own offset, and no less than the
+ * one before), else RECSYS_E_CORRUPT. What follows h is judged by the first rule that applies:
+ *   1. A FLUSHED record of generation G anywhere after h (both checksums valid, stating at
+ *      most its own offset; every offset is tried, since after damage nothing says where
+ *      records start) states a flushed offset X > h: the damage is in bytes a completed
+ *      flush had put on disk. RECSYS_E_CORRUPT naming the file, h, the marker and X; nothing
+ *      is dropped.
+ *   2. The log is governed by markers (its header has format 2, or a valid FLUSHED record
+ *      lies before h): [h, end) was written after the last flush anything on disk records,
+ *      so it is the unflushed tail, torn by a kill or holed by a power loss. ftruncate it
+ *      away (and fdatasync).
+ *   3. Otherwise (a format-1 log of an earlier version, no FLUSHED record before h): the old
+ *      rule. A valid record anywhere after h means the damage is not a torn tail:
+ *      RECSYS_E_CORRUPT naming file and offsets, nothing dropped; else the tail is a write a
+ *      crash interrupted: ftruncate it away and fsync. A log of an earlier version opens
+ *      exactly as it did then.
+ * Why. Let D be the offset the last flush that completed before a crash reached. Bytes below
+ * D are on disk; after a power loss each page above D may independently hold the new bytes,
+ * zeros or a file end (write-back is not ordered); a kill loses nothing that write(2) took.
+ * Every acknowledged record lies below D (it was acknowledged after such a flush). A FLUSHED
+ * record stating X is written only after a flush covering X completed, so if it is on disk
+ * at all, durable or not, intact beyond a hole or not, X <= D; damage below X is not a power
+ * loss's (rule 1). A marker before h cannot help: it states at most its own offset, < h.
+ * When the damage is a power loss's, the record at h is not wholly below D, so neither it
+ * nor any later record was acknowledged: dropping them loses nothing (rule 2).
+ * Limits. Damage that is not a power loss's (a bad sector, a flipped bit) in the records
+ * written after the newest surviving marker's X (at most what the last flush acknowledged,
+ * or, in RECSYS_SYNC_OS, everything since the last sync, compaction or open) looks like an
+ * unflushed tail and is dropped with everything after it, as a damaged last record always
+ * was. Bytes shaped like a marker of G that the store did not write as one (inside an event
+ * whose fields someone crafted, or stale blocks a file system exposes after a crash) can
+ * only turn rule 2 into RECSYS_E_CORRUPT (the old behaviour), never drop data; stale
+ * markers of other generations are ignored.
+ * Then, before the log takes writes, what recovery kept is made durable (fdatasync; a new
+ * log is flushed with its header), so the next write's FLUSHED record states all of it. A
+ * format-1 log that no FLUSHED record governs gets one at once, written and flushed on its
+ * own (two fdatasyncs, once), which puts it under rule 2; from then on earlier versions
+ * cannot read it (they report the record type, as they report format 2 in a new log's
+ * header). Finally delete the leftovers of earlier generations (snapshot.<g>/log.<g>, g < G;
+ * *.tmp; header-only newer logs) and fsync the directory.
  *
  * COMPACTION (compact, forget_user, and automatically after a write once the log exceeds
  * both compact_bytes (default 64 MiB) and the snapshot's size; the second bound keeps the
@@ -66,23 +103,29 @@
  *     (the new snapshot holds every event, fsynced before the switch).
  *   RECSYS_SYNC_OS: no fdatasync on writes, and wait_durable returns RECSYS_OK at once (the
  *     write(2) already happened). An acknowledged change survives a process kill but may be
- *     lost, with everything after it, on a power loss; recovery then reports
- *     RECSYS_E_CORRUPT if the disk kept later writes but not earlier ones. sync() forces it.
+ *     lost, with everything after it, on a power loss: recovery drops the log from the first
+ *     record the disk lost (RECOVERY, rule 2), even if it kept later ones. sync() forces it;
+ *     so do compaction, open and a clean destroy.
  * A change not yet acknowledged (a call in progress, or events between
  * append_events_deferred and the end of their wait_durable) survives a process kill if its
  * write(2) completed and a power loss if an fdatasync completed after that; a batch is one
  * record, so it is recovered completely or not at all, and a record cut short by a crash is
  * a torn tail that the next open truncates. With group commit the records not yet flushed can
  * be many (those of every thread that appended during the flush in progress): a power loss
- * may then leave later ones on disk and not earlier ones, which recovery cannot tell from
- * damage, so it reports RECSYS_E_CORRUPT as in RECSYS_SYNC_OS (no acknowledged record is
- * involved; one flush at a time, as with append_events, cannot leave such a hole).
- * Compactions fsync in both modes. A failed write
- * is cut off again with ftruncate; a failed fdatasync (append_events, put, remove, sync, or a
- * group commit's leader) makes the store refuse further writes (after fsync fails the page
- * cache cannot be trusted) until it is reopened, and every wait_durable whose ticket no
- * completed flush covered gets RECSYS_E_IO: those events were written but are not confirmed
- * durable.
+ * may then leave later ones on disk and not earlier ones. FLUSHED records (flush markers) let
+ * recovery tell that hole from damage: whenever a flush of the log has completed (the
+ * fdatasync of put, remove, append_events or sync, a group commit's, or the one a new or
+ * reopened log starts with) since the log last said how far it was on disk, the next write
+ * starts with a FLUSHED record stating the offset that flush covered (the writer reads it
+ * from durable, without gc_mu: any value it sees was reached by a completed flush). It
+ * shares that write(2) and is never flushed on its own: no extra fdatasync, about 40 bytes
+ * per flush. RECOVERY (rules 1 and 2) then drops a holed unflushed tail and still reports
+ * damage below a marker's offset as RECSYS_E_CORRUPT. Compactions fsync in both modes. A
+ * failed write is cut off again with ftruncate; a failed fdatasync (append_events, put,
+ * remove, sync, or a group commit's leader) makes the store refuse further writes (after
+ * fsync fails the page cache cannot be trusted) until it is reopened, and every wait_durable
+ * whose ticket no completed flush covered gets RECSYS_E_IO: those events were written but are
+ * not confirmed durable.
  *
  * THREADS. The engine makes one call at a time into a store, except wait_durable, which runs
  * on any thread at the same time as itself and every other method but destroy. So the only
@@ -119,6 +162,12 @@ typedef struct file_store {
     uint64_t compact_floor;   /* after a failed automatic compaction: wait until the log passes this */
     recsys__store_index idx;
     recsys__log_buf wbuf;     /* records being written */
+    /* Flush markers (DURABILITY). Offset o of the current log is ticket log_base_ticket +
+     * (o - log_base_off) for o >= log_base_off; both change only with the log (open, the
+     * generation switch), in the writing method's thread. */
+    uint64_t log_base_ticket, log_base_off;
+    uint64_t marked;          /* highest offset the log already says was flushed */
+    uint64_t wbuf_mark;       /* wbuf starts with a FLUSHED record saying this (0: it does not) */
     char logname[NAME_LEN], snapname[NAME_LEN];
     /* Group commit (DURABILITY above). wait_durable runs on any thread at the same time as
      * the other methods, so what it shares with them is guarded by gc_mu: */
@@ -128,7 +177,9 @@ typedef struct file_store {
      * method (one at a time) after its write(2), without gc_mu, so that an append under the
      * engine's lock never waits for a thread in wait_durable; read by leaders */
     _Atomic uint64_t appended;
-    uint64_t durable;         /* the prefix of appended known to be on disk */
+    /* the prefix of appended known to be on disk; written under gc_mu, read without it by
+     * the writing method to decide on a FLUSHED record (any value it sees is true) */
+    _Atomic uint64_t durable;
     bool flushing;            /* a leader is in fdatasync or chosen (logfd must stay open) */
     struct gc_waiter *waiters; /* threads waiting for the flush in progress to end */
     /* logfd is also read by a leader under gc_mu: it changes only under gc_mu, with no
@@ -137,6 +188,9 @@ typedef struct file_store {
     atomic_bool broken;
     char broken_why[256];
 } file_store;
+
+/* put_blob and get_blob: blob.<name> files beside the log (lib/store/blob.c, store.h) */
+RECSYS__BLOB_FILE_METHODS(fs, file_store)
 
 /* ---------------------------------------------------------------- helpers --------------- */
 
@@ -186,8 +240,8 @@ static uint64_t count_appended(file_store *fs, uint64_t n, bool synced)
         pthread_mutex_lock(&fs->gc_mu);
         /* after a failed fdatasync (a leader's, concurrently) a later one's success proves
          * nothing: pages whose write-back failed are clean again */
-        if (fs->durable < total && !atomic_load(&fs->broken))
-            fs->durable = total; /* threads waiting for a running flush hear at its end */
+        if (atomic_load(&fs->durable) < total && !atomic_load(&fs->broken))
+            atomic_store(&fs->durable, total); /* waiters of a running flush hear at its end */
         pthread_mutex_unlock(&fs->gc_mu);
     }
     return total;
@@ -271,6 +325,37 @@ static recsys_status log_write(file_store *fs)
     return RECSYS_OK;
 }
 
+/* Starts wbuf for one write to the log: when a flush completed since the log last said how
+ * far it was on disk, the write begins with a FLUSHED record saying so (DURABILITY). Its
+ * claim comes from durable, which only a completed flush advances, so it is true before the
+ * record is written; the record is never flushed on its own. */
+static recsys_status wbuf_start(file_store *fs)
+{
+    fs->wbuf.len = 0;
+    fs->wbuf_mark = 0;
+    uint64_t durable = atomic_load(&fs->durable);
+    if (durable < fs->log_base_ticket)
+        return RECSYS_OK; /* (cannot happen: durable never falls behind the log's start) */
+    uint64_t flushed = fs->log_base_off + (durable - fs->log_base_ticket);
+    /* (never past the log's end: what is durable was appended) */
+    if (flushed <= fs->marked || flushed > fs->log_size)
+        return RECSYS_OK;
+    RECSYS_TRY(recsys__log_enc_flushed(&fs->wbuf, flushed, fs->gen));
+    fs->wbuf_mark = flushed;
+    return RECSYS_OK;
+}
+
+/* After wbuf was written for good: the log grew by it, and says what its FLUSHED record says.
+ * Counts the bytes into appended (count_appended) and returns the new total. */
+static uint64_t log_grew(file_store *fs, bool synced)
+{
+    fs->log_size += fs->wbuf.len;
+    if (fs->wbuf_mark)
+        fs->marked = fs->wbuf_mark;
+    fs->wbuf_mark = 0;
+    return count_appended(fs, fs->wbuf.len, synced);
+}
+
 /* Appends wbuf to the log (log_write) and, in RECSYS_SYNC_FULL, fdatasync. On failure the
  * log is cut back to its previous size. */
 static recsys_status log_append(file_store *fs)
@@ -285,8 +370,7 @@ static recsys_status log_append(file_store *fs)
         make_broken(fs);
         return st;
     }
-    fs->log_size += fs->wbuf.len;
-    count_appended(fs, fs->wbuf.len, full);
+    log_grew(fs, full);
     return RECSYS_OK;
 }
 
@@ -479,11 +563,16 @@ static recsys_status switch_generation(file_store *fs, uint64_t ngen, int *snapf
     close_fd(&fs->logfd);
     fs->logfd = logfd;
     memcpy(fs->logname, logname, NAME_LEN);
-    fs->durable = atomic_load(&fs->appended);
+    uint64_t appended = atomic_load(&fs->appended);
+    atomic_store(&fs->durable, appended);
     pthread_cond_broadcast(&fs->gc_cv);
     pthread_mutex_unlock(&fs->gc_mu);
     fs->gen = ngen;
     fs->log_size = RECSYS__LOG_FILE_HDR_SIZE;
+    /* the new log is flushed up to its end, and its format-2 header says as much */
+    fs->log_base_ticket = appended;
+    fs->log_base_off = RECSYS__LOG_FILE_HDR_SIZE;
+    fs->marked = RECSYS__LOG_FILE_HDR_SIZE;
     fs->snap_size = snap_size;
     fs->snap_events_off = events_off;
     fs->snap_end_off = end_off;
@@ -586,10 +675,10 @@ static recsys_status fs_put(void *ctx, int32_t kind, const char *key, const void
     if (!rec)
         return RECSYS_E_NOMEM;
     recsys_status st = recsys__store_index_reserve(&fs->idx);
-    if (st == RECSYS_OK) {
-        fs->wbuf.len = 0;
+    if (st == RECSYS_OK)
+        st = wbuf_start(fs);
+    if (st == RECSYS_OK)
         st = recsys__log_enc_put(&fs->wbuf, kind, key, key_len, data, len);
-    }
     if (st == RECSYS_OK)
         st = log_append(fs);
     wbuf_done(fs);
@@ -611,8 +700,9 @@ static recsys_status fs_remove(void *ctx, int32_t kind, const char *key)
     if (!recsys__store_index_find(&fs->idx, kind, key, key_len))
         return recsys__err(RECSYS_E_NOT_FOUND, "file store remove: no record of kind %" PRId32
                            " with key '%.200s'", kind, key);
-    fs->wbuf.len = 0;
-    recsys_status st = recsys__log_enc_remove(&fs->wbuf, kind, key, key_len);
+    recsys_status st = wbuf_start(fs);
+    if (st == RECSYS_OK)
+        st = recsys__log_enc_remove(&fs->wbuf, kind, key, key_len);
     if (st == RECSYS_OK)
         st = log_append(fs);
     wbuf_done(fs);
@@ -640,8 +730,7 @@ static recsys_status fs_get(void *ctx, int32_t kind, const char *key, recsys_sto
 static recsys_status encode_events(file_store *fs, const recsys_event *events, size_t n,
                                    const char *what)
 {
-    fs->wbuf.len = 0;
-    recsys_status st = RECSYS_OK;
+    recsys_status st = wbuf_start(fs);
     size_t start = 0, payload = 4;
     for (size_t i = 0; i < n && st == RECSYS_OK; i++) {
         size_t s = recsys__log_event_size(&events[i]);
@@ -699,10 +788,8 @@ static recsys_status fs_append_events_deferred(void *ctx, const recsys_event *ev
     recsys_status st = encode_events(fs, events, n, "append_events_deferred");
     if (st == RECSYS_OK)
         st = log_write(fs);
-    if (st == RECSYS_OK) {
-        fs->log_size += fs->wbuf.len;
-        *ticket = count_appended(fs, fs->wbuf.len, false);
-    }
+    if (st == RECSYS_OK)
+        *ticket = log_grew(fs, false);
     wbuf_done(fs);
     RECSYS_TRY(st);
     maybe_compact(fs); /* a compaction makes the ticket durable at once */
@@ -753,11 +840,12 @@ static recsys_status lead_flush(file_store *fs, uint64_t ticket)
     if (rc != 0) {
         io_err(fs, "fdatasync", name, err);
         make_broken_locked(fs);
-    } else if (fs->durable < target && !atomic_load(&fs->broken)) {
-        fs->durable = target; /* (not after another thread's fdatasync failed: see above) */
+    } else if (atomic_load(&fs->durable) < target && !atomic_load(&fs->broken)) {
+        /* (not after another thread's fdatasync failed: see count_appended) */
+        atomic_store(&fs->durable, target);
     }
     bool broken = atomic_load(&fs->broken);
-    uint64_t durable = fs->durable;
+    uint64_t durable = atomic_load(&fs->durable);
     /* the store may have broken under a successful flush (another fdatasync failed) */
     recsys_status st = ticket <= durable ? RECSYS_OK : not_durable(fs);
     gc_waiter *settled = NULL, *next_leader = NULL, *keep = NULL;
@@ -817,7 +905,7 @@ static recsys_status fs_wait_durable(void *ctx, uint64_t ticket)
                            " is beyond the %" PRIu64 " bytes ever appended to %s (not a "
                            "ticket of append_events_deferred)", ticket, appended, fs->dir);
     }
-    if (fs->durable >= ticket) {
+    if (atomic_load(&fs->durable) >= ticket) {
         pthread_mutex_unlock(&fs->gc_mu);
         return RECSYS_OK;
     }
@@ -852,7 +940,8 @@ static recsys_status fs_scan_records(void *ctx, int32_t kind, recsys_record_visi
     file_store *fs = ctx;
     if (!recsys__store_kind_valid(kind))
         return recsys__err(RECSYS_E_INVALID_ARG, "file store scan_records: record kind %" PRId32
-                           " is not a recsys_record_kind (1..3)", kind);
+                           " is not a recsys_record_kind (1..%d)", kind,
+                           RECSYS__RECORD_KIND_MAX);
     if (!fn)
         return recsys__err(RECSYS_E_INVALID_ARG, "file store scan_records: fn is NULL");
     return recsys__store_index_scan(&fs->idx, kind, fn, arg);
@@ -942,14 +1031,14 @@ static recsys_status apply_put(file_store *fs, const recsys__log_rec *rec, const
 }
 
 static recsys_status check_file_header(file_store *fs, const recsys__log_rec *rec,
-                                       const char *name, uint32_t role)
+                                       const char *name, uint32_t role, uint32_t *format)
 {
     uint32_t got_role;
     uint64_t gen;
     const char *why;
     if (rec->type != RECSYS__LOG_T_HEADER)
         return corrupt(fs, name, rec->off, "the file does not start with a header record");
-    if (!recsys__log_dec_header(rec->payload, rec->len, &got_role, &gen, &why))
+    if (!recsys__log_dec_header(rec->payload, rec->len, format, &got_role, &gen, &why))
         return corrupt(fs, name, rec->off, why);
     if (got_role != role || gen != fs->gen)
         return corrupt(fs, name, rec->off, "the header names another file (role or generation)");
@@ -971,6 +1060,7 @@ static recsys_status load_snapshot(file_store *fs)
     recsys__log_reader r;
     recsys__log_reader_init(&r, &fs->mem, fd, (uint64_t)sb.st_size, fs->dir, name);
     uint64_t off = 0, nrec = 0, nev = 0, events_off = 0, end_off = 0;
+    uint32_t format;
     bool ended = false;
     recsys_status st = RECSYS_OK;
     for (;;) {
@@ -992,7 +1082,7 @@ static recsys_status load_snapshot(file_store *fs)
         size_t count;
         uint64_t want_rec, want_ev;
         if (off == 0) {
-            st = check_file_header(fs, &rec, name, RECSYS__LOG_ROLE_SNAPSHOT);
+            st = check_file_header(fs, &rec, name, RECSYS__LOG_ROLE_SNAPSHOT, &format);
         } else {
             switch (rec.type) {
             case RECSYS__LOG_T_PUT:
@@ -1020,6 +1110,9 @@ static recsys_status load_snapshot(file_store *fs)
             case RECSYS__LOG_T_REMOVE:
                 why = "a remove record inside a snapshot";
                 break;
+            case RECSYS__LOG_T_FLUSHED:
+                why = "a flush marker inside a snapshot";
+                break;
             default:
                 why = "a record of an unknown type";
                 break;
@@ -1045,13 +1138,47 @@ static recsys_status load_snapshot(file_store *fs)
     return RECSYS_OK;
 }
 
-/* Replays the log. *valid_end gets the end of the last valid record (a torn tail starts
- * there). */
-static recsys_status replay_log(file_store *fs, int fd, uint64_t size, uint64_t *valid_end)
+/* What replay_log learnt besides the records. */
+typedef struct replay_info {
+    uint64_t valid_end; /* end of the last valid record (where a dropped tail starts) */
+    uint32_t format;    /* of the header (0: none valid) */
+    bool marked;        /* format 2, or a FLUSHED record before valid_end: the rule applies */
+    uint64_t flushed;   /* the highest flushed offset stated before valid_end (0: none) */
+} replay_info;
+
+/* The first damaged or incomplete record of the log is at off: is the rest a tail to drop
+ * (RECSYS_OK) or damage to report (RECSYS_E_CORRUPT)? The rule of RECOVERY above. */
+static recsys_status judge_damage(file_store *fs, recsys__log_reader *r, uint64_t off,
+                                  const char *why, bool marked)
+{
+    const char *name = fs->logname;
+    uint64_t flushed, at;
+    RECSYS_TRY(recsys__log_find_flushed(r, off + 1, fs->gen, &flushed, &at));
+    if (flushed > off)
+        return recsys__err(RECSYS_E_CORRUPT, "file store: %s/%s is damaged at offset %" PRIu64
+                           " (%s) although it was on disk: the flush marker at offset %" PRIu64
+                           " records that the log was flushed up to offset %" PRIu64 "; refusing "
+                           "to drop data", fs->dir, name, off, why, at, flushed);
+    if (marked)
+        return RECSYS_OK; /* written after the last flush a marker records: unflushed */
+    /* a log of format 1 that no FLUSHED record governs: the rule of earlier versions */
+    uint64_t next;
+    RECSYS_TRY(recsys__log_find_valid(r, off + 1, &next));
+    if (next != UINT64_MAX)
+        return recsys__err(RECSYS_E_CORRUPT, "file store: %s/%s is damaged at offset %" PRIu64
+                           " (%s) and a valid record follows at offset %" PRIu64 "; refusing to "
+                           "drop data (not a torn tail)", fs->dir, name, off, why, next);
+    return RECSYS_OK; /* a torn tail */
+}
+
+/* Replays the log into the index and checks every record; the tail from the first damaged
+ * record on is left to the caller to drop, unless judge_damage reports it. */
+static recsys_status replay_log(file_store *fs, int fd, uint64_t size, replay_info *info)
 {
     const char *name = fs->logname;
     recsys__log_reader r;
     recsys__log_reader_init(&r, &fs->mem, fd, size, fs->dir, name);
+    memset(info, 0, sizeof *info);
     uint64_t off = 0;
     recsys_status st = RECSYS_OK;
     for (;;) {
@@ -1062,23 +1189,21 @@ static recsys_status replay_log(file_store *fs, int fd, uint64_t size, uint64_t 
         if (state == RECSYS__LOG_REC_END)
             break;
         if (state == RECSYS__LOG_REC_BAD) {
-            uint64_t next;
-            if ((st = recsys__log_find_valid(&r, off + 1, &next)) != RECSYS_OK)
-                break;
-            if (next != UINT64_MAX)
-                st = recsys__err(RECSYS_E_CORRUPT, "file store: %s/%s is damaged at offset %"
-                                 PRIu64 " (%s) and a valid record follows at offset %" PRIu64
-                                 "; refusing to drop data (not a torn tail)", fs->dir, name,
-                                 off, rec.why, next);
-            break; /* a torn tail: it starts at off */
+            st = judge_damage(fs, &r, off, rec.why, info->marked);
+            break;
         }
         const char *why = NULL;
         size_t count;
         int32_t kind;
         const char *key;
         size_t key_len;
+        uint64_t flushed, gen;
         if (off == 0) {
-            st = check_file_header(fs, &rec, name, RECSYS__LOG_ROLE_LOG);
+            st = check_file_header(fs, &rec, name, RECSYS__LOG_ROLE_LOG, &info->format);
+            if (info->format == RECSYS__LOG_FORMAT_FLUSHED) {
+                info->marked = true;
+                info->flushed = RECSYS__LOG_FILE_HDR_SIZE; /* flushed when the log was made */
+            }
         } else {
             switch (rec.type) {
             case RECSYS__LOG_T_PUT:
@@ -1096,6 +1221,21 @@ static recsys_status replay_log(file_store *fs, int fd, uint64_t size, uint64_t 
                 break;
             case RECSYS__LOG_T_EVENTS:
                 recsys__log_events_check(rec.payload, rec.len, &count, &why);
+                break;
+            case RECSYS__LOG_T_FLUSHED:
+                /* the writer's invariants: its generation, a claim no further than where it
+                 * stands and never smaller than an earlier one */
+                if (!recsys__log_dec_flushed(rec.payload, rec.len, &flushed, &gen, &why))
+                    break;
+                if (gen != fs->gen)
+                    why = "a flush marker of another generation";
+                else if (flushed > off || flushed < RECSYS__LOG_FILE_HDR_SIZE ||
+                         flushed < info->flushed)
+                    why = "a flush marker whose offset cannot be right";
+                else {
+                    info->marked = true;
+                    info->flushed = flushed;
+                }
                 break;
             case RECSYS__LOG_T_HEADER:
                 why = "a second header record";
@@ -1115,7 +1255,7 @@ static recsys_status replay_log(file_store *fs, int fd, uint64_t size, uint64_t 
         off += RECSYS__LOG_HDR_SIZE + (uint64_t)rec.len;
     }
     recsys__log_reader_free(&r);
-    *valid_end = off;
+    info->valid_end = off;
     return st;
 }
 
@@ -1129,14 +1269,14 @@ static recsys_status load_log(file_store *fs)
     struct stat sb;
     if (fstat(fd, &sb) != 0)
         return io_err(fs, "stat", name, errno);
-    uint64_t size = (uint64_t)sb.st_size, valid_end = 0;
-    RECSYS_TRY(replay_log(fs, fd, size, &valid_end));
+    uint64_t size = (uint64_t)sb.st_size;
+    replay_info info;
+    RECSYS_TRY(replay_log(fs, fd, size, &info));
+    uint64_t valid_end = info.valid_end;
     if (valid_end < size) {
-        /* a torn tail left by a crash */
+        /* a torn tail left by a crash, or the unflushed tail a power loss left holed */
         if (ftruncate(fd, (off_t)valid_end) != 0)
             return io_err(fs, "truncate the torn tail of", name, errno);
-        if (fdatasync(fd) != 0)
-            return io_err(fs, "fdatasync", name, errno);
     }
     if (valid_end == 0) {
         /* new, or its header was torn */
@@ -1148,8 +1288,31 @@ static recsys_status load_log(file_store *fs)
             return io_err(fs, "fdatasync", name, errno);
         RECSYS_TRY(fsync_dir(fs));
         valid_end = sizeof hdr;
+        info.flushed = valid_end; /* a format-2 header */
+    } else if (valid_end < size || valid_end > info.flushed) {
+        /* What recovery kept is made durable before anything is written after it, so that
+         * the next write's FLUSHED record can say so (and a cut tail stays cut). */
+        if (fdatasync(fd) != 0)
+            return io_err(fs, "fdatasync", name, errno);
+        if (!info.marked) {
+            /* A log of format 1 (an earlier version's) with no FLUSHED record yet: one, made
+             * durable at once, puts the rest of the log under the new rule. Without the second
+             * flush a power loss could take this record and leave a later one holed. */
+            unsigned char mark[RECSYS__LOG_FLUSHED_SIZE];
+            recsys__log_flushed_record(mark, valid_end, fs->gen);
+            if (recsys__log_write_all(fd, mark, sizeof mark) != 0)
+                return io_err(fs, "write", name, errno);
+            if (fdatasync(fd) != 0)
+                return io_err(fs, "fdatasync", name, errno);
+            valid_end += sizeof mark;
+            info.flushed = valid_end; /* (the record itself needs no FLUSHED record after it) */
+        }
     }
     fs->log_size = valid_end;
+    /* all of it is on disk: appended (0) corresponds to its end */
+    fs->log_base_ticket = 0;
+    fs->log_base_off = valid_end;
+    fs->marked = info.flushed;
     return RECSYS_OK;
 }
 
@@ -1350,6 +1513,8 @@ RECSYS_API recsys_status recsys_store_file_new(const char *dir, const recsys_fil
         .compact = fs_compact,
         .append_events_deferred = fs_append_events_deferred,
         .wait_durable = fs_wait_durable,
+        .put_blob = fs_put_blob,
+        .get_blob = fs_get_blob,
     };
     recsys__store_vtable_out(out, &vt);
     return RECSYS_OK;

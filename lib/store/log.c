@@ -113,7 +113,7 @@ void recsys__log_fill_header(unsigned char *hdr, uint16_t type, const unsigned c
 void recsys__log_file_header(unsigned char *out, uint32_t role, uint64_t gen)
 {
     unsigned char *p = out + RECSYS__LOG_HDR_SIZE;
-    put_u32(p, RECSYS__LOG_FORMAT);
+    put_u32(p, role == RECSYS__LOG_ROLE_LOG ? RECSYS__LOG_FORMAT_FLUSHED : RECSYS__LOG_FORMAT);
     put_u32(p + 4, role);
     put_u64(p + 8, gen);
     recsys__log_fill_header(out, RECSYS__LOG_T_HEADER, p, 16);
@@ -269,6 +269,22 @@ recsys_status recsys__log_enc_end(recsys__log_buf *b, uint64_t records, uint64_t
     return RECSYS_OK;
 }
 
+void recsys__log_flushed_record(unsigned char *out, uint64_t flushed, uint64_t gen)
+{
+    unsigned char *p = out + RECSYS__LOG_HDR_SIZE;
+    put_u64(p, flushed);
+    put_u64(p + 8, gen);
+    recsys__log_fill_header(out, RECSYS__LOG_T_FLUSHED, p, 16);
+}
+
+recsys_status recsys__log_enc_flushed(recsys__log_buf *b, uint64_t flushed, uint64_t gen)
+{
+    RECSYS_TRY(recsys__log_buf_reserve(b, RECSYS__LOG_FLUSHED_SIZE));
+    recsys__log_flushed_record(b->p + b->len, flushed, gen);
+    b->len += RECSYS__LOG_FLUSHED_SIZE;
+    return RECSYS_OK;
+}
+
 /* ---------------------------------------------------------------- decoding -------------- */
 
 bool recsys__log_parse_header(const unsigned char *hdr, uint16_t *type, uint32_t *len,
@@ -302,18 +318,21 @@ bool recsys__log_payload_ok(const unsigned char *payload, uint32_t len, uint64_t
     return XXH3_64bits(payload, len) == pcheck;
 }
 
-bool recsys__log_dec_header(const unsigned char *p, size_t len, uint32_t *role, uint64_t *gen,
-                            const char **why)
+bool recsys__log_dec_header(const unsigned char *p, size_t len, uint32_t *format, uint32_t *role,
+                            uint64_t *gen, const char **why)
 {
     if (len != 16) {
         *why = "file header record of the wrong size";
         return false;
     }
-    if (get_u32(p) != RECSYS__LOG_FORMAT) {
+    uint32_t f = get_u32(p);
+    *role = get_u32(p + 4);
+    if (f != RECSYS__LOG_FORMAT &&
+        !(f == RECSYS__LOG_FORMAT_FLUSHED && *role == RECSYS__LOG_ROLE_LOG)) {
         *why = "unknown file format version";
         return false;
     }
-    *role = get_u32(p + 4);
+    *format = f;
     *gen = get_u64(p + 8);
     return true;
 }
@@ -372,6 +391,18 @@ bool recsys__log_dec_end(const unsigned char *p, size_t len, uint64_t *records, 
     }
     *records = get_u64(p);
     *events = get_u64(p + 8);
+    return true;
+}
+
+bool recsys__log_dec_flushed(const unsigned char *p, size_t len, uint64_t *flushed, uint64_t *gen,
+                             const char **why)
+{
+    if (len != 16) {
+        *why = "flush marker of the wrong size";
+        return false;
+    }
+    *flushed = get_u64(p);
+    *gen = get_u64(p + 8);
     return true;
 }
 
@@ -587,41 +618,104 @@ recsys_status recsys__log_read(recsys__log_reader *r, uint64_t off, recsys__log_
     return RECSYS_OK;
 }
 
-recsys_status recsys__log_find_valid(recsys__log_reader *r, uint64_t from, uint64_t *found)
+/* Calls visit for every occurrence of the record magic at an offset in [from, size) with at
+ * least need (>= 4, <= READ_CHUNK) bytes of the file from there, in order, until visit
+ * returns true. visit gets need bytes at the candidate. Reads each byte of the file about
+ * once: candidates are looked at inside the chunk that holds them (a candidate too close to
+ * the chunk's end starts the next chunk). */
+typedef bool (*scan_fn)(void *arg, const unsigned char *p, uint64_t at);
+
+static recsys_status scan_magic(recsys__log_reader *r, uint64_t from, size_t need, scan_fn visit,
+                                void *arg)
 {
     static const unsigned char magic[4] = { 'R', 'S', 'R', '1' };
-    *found = UINT64_MAX;
     uint64_t pos = from;
-    while (pos < r->size && r->size - pos >= RECSYS__LOG_HDR_SIZE) {
+    while (pos < r->size && r->size - pos >= need) {
         uint64_t avail = r->size - pos;
         size_t n = avail > READ_CHUNK ? READ_CHUNK : (size_t)avail;
         const unsigned char *p;
         RECSYS_TRY(get_bytes(r, pos, n, &p));
-        const unsigned char *hit = memmem(p, n, magic, sizeof magic);
-        if (!hit) {
-            pos += n - (sizeof magic - 1); /* a magic may straddle the chunk's end */
-            continue;
-        }
-        uint64_t at = pos + (uint64_t)(hit - p);
-        /* A record header with a valid checksum of its own whose payload fits in the file is
-         * evidence enough of data after the damage (a chance match is 1 in 2^32 per magic).
-         * Hashing each candidate's payload instead made a crafted log quadratic to open. */
-        if (r->size - at >= RECSYS__LOG_HDR_SIZE) {
-            const unsigned char *h;
-            RECSYS_TRY(get_bytes(r, at, RECSYS__LOG_HDR_SIZE, &h));
-            uint16_t type;
-            uint32_t len;
-            uint64_t pcheck;
-            const char *why;
-            if (recsys__log_parse_header(h, &type, &len, &pcheck, &why) &&
-                r->size - at - RECSYS__LOG_HDR_SIZE >= len) {
-                *found = at;
-                return RECSYS_OK;
+        size_t next = n - (sizeof magic - 1); /* a magic may straddle the chunk's end */
+        for (size_t i = 0; i < n;) {
+            const unsigned char *hit = memmem(p + i, n - i, magic, sizeof magic);
+            if (!hit)
+                break;
+            size_t at = (size_t)(hit - p);
+            if (n - at < need) {
+                next = at; /* (at > 0: n >= need) in the next chunk, or past the end */
+                break;
             }
+            if (visit(arg, p + at, pos + at))
+                return RECSYS_OK;
+            i = at + 1;
         }
-        pos = at + 1;
+        pos += next;
     }
     return RECSYS_OK;
+}
+
+typedef struct find_valid_ctx {
+    uint64_t size, found;
+} find_valid_ctx;
+
+static bool find_valid_visit(void *arg, const unsigned char *h, uint64_t at)
+{
+    find_valid_ctx *c = arg;
+    /* A record header with a valid checksum of its own whose payload fits in the file is
+     * evidence enough of data after the damage (a chance match is 1 in 2^32 per magic).
+     * Hashing each candidate's payload instead made a crafted log quadratic to open. */
+    uint16_t type;
+    uint32_t len;
+    uint64_t pcheck;
+    const char *why;
+    if (recsys__log_parse_header(h, &type, &len, &pcheck, &why) &&
+        c->size - at - RECSYS__LOG_HDR_SIZE >= len) {
+        c->found = at;
+        return true;
+    }
+    return false;
+}
+
+recsys_status recsys__log_find_valid(recsys__log_reader *r, uint64_t from, uint64_t *found)
+{
+    find_valid_ctx c = { .size = r->size, .found = UINT64_MAX };
+    recsys_status st = scan_magic(r, from, RECSYS__LOG_HDR_SIZE, find_valid_visit, &c);
+    *found = c.found;
+    return st;
+}
+
+typedef struct find_flushed_ctx {
+    uint64_t gen, flushed, at;
+} find_flushed_ctx;
+
+static bool find_flushed_visit(void *arg, const unsigned char *h, uint64_t at)
+{
+    find_flushed_ctx *c = arg;
+    uint16_t type;
+    uint32_t len;
+    uint64_t pcheck, flushed, gen;
+    const char *why;
+    /* the payload is fixed and small, so checking it keeps the scan linear */
+    if (recsys__log_parse_header(h, &type, &len, &pcheck, &why) &&
+        type == RECSYS__LOG_T_FLUSHED && len == 16 &&
+        recsys__log_payload_ok(h + RECSYS__LOG_HDR_SIZE, len, pcheck) &&
+        recsys__log_dec_flushed(h + RECSYS__LOG_HDR_SIZE, len, &flushed, &gen, &why) &&
+        gen == c->gen && flushed >= RECSYS__LOG_FILE_HDR_SIZE && flushed <= at &&
+        flushed > c->flushed) {
+        c->flushed = flushed;
+        c->at = at;
+    }
+    return false;
+}
+
+recsys_status recsys__log_find_flushed(recsys__log_reader *r, uint64_t from, uint64_t gen,
+                                       uint64_t *flushed, uint64_t *at)
+{
+    find_flushed_ctx c = { .gen = gen, .flushed = 0, .at = 0 };
+    recsys_status st = scan_magic(r, from, RECSYS__LOG_FLUSHED_SIZE, find_flushed_visit, &c);
+    *flushed = c.flushed;
+    *at = c.at;
+    return st;
 }
 
 int recsys__log_write_all(int fd, const void *p, size_t len)

@@ -15,8 +15,12 @@
  *
  * Payloads (strings are u32 length + bytes, never NUL-terminated and never containing NUL;
  * an optional string uses length 0xFFFFFFFF for NULL, so NULL and "" stay distinct):
- *   HEADER  u32 format (1), u32 role (1 snapshot, 2 log), u64 generation. First record of
+ *   HEADER  u32 format, u32 role (1 snapshot, 2 log), u64 generation. First record of
  *           every file; names the file's role and generation so a misplaced file is caught.
+ *           format: 1 for snapshots; 2 for logs (RECSYS__LOG_FORMAT_FLUSHED: the log may hold
+ *           FLUSHED records and is recovered by the rule in file.c). 1 is also read for a
+ *           log: one written before FLUSHED records existed, recovered as it always was
+ *           until it holds a FLUSHED record (file.c, RECOVERY). Any other value is refused.
  *   PUT     i32 kind, u32 key_len, key bytes, value bytes (the rest of the payload).
  *   REMOVE  i32 kind, u32 key_len, key bytes.
  *   EVENTS  u32 count, then count events, each:
@@ -26,6 +30,13 @@
  *           so a batch is recovered all or nothing.
  *   END     u64 records, u64 events: the last record of a snapshot, counting the PUT records
  *           and events before it. A snapshot without it is incomplete, hence corrupt.
+ *   FLUSHED u64 flushed, u64 generation (logs only; since format 2). "The first `flushed`
+ *           bytes of this log (a record boundary) were on disk before this record was
+ *           written": the store writes one at the start of its first write after a flush
+ *           completed, never flushing for it (file.c, DURABILITY). So its claim is true
+ *           whenever the record exists at all, durable or not. generation repeats the file's
+ *           (a stale record of another file is not taken for this one's); flushed is at
+ *           least the HEADER's end and at most the record's own offset.
  */
 #ifndef RECSYS_STORE_LOG_H
 #define RECSYS_STORE_LOG_H
@@ -35,10 +46,13 @@
 #define RECSYS__LOG_MAGIC 0x31525352u /* "RSR1" */
 #define RECSYS__LOG_HDR_SIZE 24u
 #define RECSYS__LOG_MAX_PAYLOAD (1u << 30)
-#define RECSYS__LOG_FORMAT 1u
+#define RECSYS__LOG_FORMAT 1u         /* snapshots, and logs of earlier versions */
+#define RECSYS__LOG_FORMAT_FLUSHED 2u /* logs that may hold FLUSHED records */
 #define RECSYS__LOG_NULL_STR 0xFFFFFFFFu
 /* Bytes of the HEADER record that starts every file. */
 #define RECSYS__LOG_FILE_HDR_SIZE (RECSYS__LOG_HDR_SIZE + 16u)
+/* Bytes of a FLUSHED record. */
+#define RECSYS__LOG_FLUSHED_SIZE (RECSYS__LOG_HDR_SIZE + 16u)
 /* Encoded size of an event without its strings. */
 #define RECSYS__LOG_EVENT_FIXED 40u
 
@@ -47,7 +61,8 @@ enum {
     RECSYS__LOG_T_PUT = 2,
     RECSYS__LOG_T_REMOVE = 3,
     RECSYS__LOG_T_EVENTS = 4,
-    RECSYS__LOG_T_END = 5
+    RECSYS__LOG_T_END = 5,
+    RECSYS__LOG_T_FLUSHED = 6
 };
 
 enum { RECSYS__LOG_ROLE_SNAPSHOT = 1, RECSYS__LOG_ROLE_LOG = 2 };
@@ -75,6 +90,7 @@ recsys_status recsys__log_enc_remove(recsys__log_buf *b, int32_t kind, const cha
                                      size_t key_len);
 recsys_status recsys__log_enc_events(recsys__log_buf *b, const recsys_event *evs, size_t n);
 recsys_status recsys__log_enc_end(recsys__log_buf *b, uint64_t records, uint64_t events);
+recsys_status recsys__log_enc_flushed(recsys__log_buf *b, uint64_t flushed, uint64_t gen);
 /* Appends a record of any type around payload[0..len) (tests and the fuzzer use this to build
  * files the encoders above would refuse to write). */
 recsys_status recsys__log_enc_raw(recsys__log_buf *b, uint16_t type, const void *payload,
@@ -84,8 +100,12 @@ recsys_status recsys__log_enc_raw(recsys__log_buf *b, uint16_t type, const void 
 size_t recsys__log_event_size(const recsys_event *ev);
 
 /* Writes the HEADER record that starts every file (RECSYS__LOG_FILE_HDR_SIZE bytes) without
- * allocating, for steps of a compaction that must not fail. */
+ * allocating, for steps of a compaction that must not fail. The format is the current one
+ * for the role: RECSYS__LOG_FORMAT_FLUSHED for a log, RECSYS__LOG_FORMAT for a snapshot. */
 void recsys__log_file_header(unsigned char *out, uint32_t role, uint64_t gen);
+
+/* Writes a FLUSHED record (RECSYS__LOG_FLUSHED_SIZE bytes) without allocating. */
+void recsys__log_flushed_record(unsigned char *out, uint64_t flushed, uint64_t gen);
 
 /* Writes the 24 header bytes at hdr for a payload (used by the encoders). */
 void recsys__log_fill_header(unsigned char *hdr, uint16_t type, const unsigned char *payload,
@@ -100,8 +120,10 @@ bool recsys__log_parse_header(const unsigned char *hdr, uint16_t *type, uint32_t
 /* True when payload[0..len) matches pcheck. */
 bool recsys__log_payload_ok(const unsigned char *payload, uint32_t len, uint64_t pcheck);
 
-bool recsys__log_dec_header(const unsigned char *p, size_t len, uint32_t *role, uint64_t *gen,
-                            const char **why);
+/* A HEADER payload: a format this build reads for the role (1 for a snapshot; 1 or 2 for a
+ * log), else false with *why. */
+bool recsys__log_dec_header(const unsigned char *p, size_t len, uint32_t *format, uint32_t *role,
+                            uint64_t *gen, const char **why);
 bool recsys__log_dec_put(const unsigned char *p, size_t len, int32_t *kind, const char **key,
                          size_t *key_len, const unsigned char **val, size_t *val_len,
                          const char **why);
@@ -109,6 +131,9 @@ bool recsys__log_dec_remove(const unsigned char *p, size_t len, int32_t *kind, c
                             size_t *key_len, const char **why);
 bool recsys__log_dec_end(const unsigned char *p, size_t len, uint64_t *records, uint64_t *events,
                          const char **why);
+/* A FLUSHED payload (its size only; where it may stand is the caller's to check). */
+bool recsys__log_dec_flushed(const unsigned char *p, size_t len, uint64_t *flushed, uint64_t *gen,
+                             const char **why);
 /* Checks an EVENTS payload completely (every length, no NUL inside a string, no trailing
  * bytes) without allocating; *count gets the number of events. */
 bool recsys__log_events_check(const unsigned char *p, size_t len, size_t *count, const char **why);
@@ -157,6 +182,13 @@ recsys_status recsys__log_read(recsys__log_reader *r, uint64_t off, recsys__log_
 /* Looks for any valid record starting in [from, size): *found gets its offset, or UINT64_MAX
  * when there is none (the damage at from-1 was a torn tail). */
 recsys_status recsys__log_find_valid(recsys__log_reader *r, uint64_t from, uint64_t *found);
+/* Looks at every offset in [from, size) for a FLUSHED record (both checksums valid) of
+ * generation gen whose claim fits where it stands (RECSYS__LOG_FILE_HDR_SIZE <= flushed <= its
+ * offset): *flushed gets the highest claim and *at that record's offset, both 0 when there is
+ * none. Every offset is tried, inside other records' bytes too (after damage nothing says
+ * where records start), in time linear in the bytes scanned. */
+recsys_status recsys__log_find_flushed(recsys__log_reader *r, uint64_t from, uint64_t gen,
+                                       uint64_t *flushed, uint64_t *at);
 
 /* write(2) of all len bytes, retrying after EINTR and short writes; errno is kept on failure
  * (a write of 0 bytes reports ENOSPC). */

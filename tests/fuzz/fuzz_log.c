@@ -2,16 +2,24 @@
  *
  * The input becomes the files of a store directory, which is then opened: recovery must
  * return RECSYS_OK or a clean error (RECSYS_E_CORRUPT, ...), never crash, leak or read out of
- * bounds. When it opens, the target reads everything back and runs a put, an append, a
- * forget and a compaction on the recovered state.
+ * bounds. When it opens, the target reads everything back, and either reopens it (recovery
+ * left files that open cleanly, to the same state) or runs a put, an append, a forget and a
+ * compaction on the recovered state.
  *
- * Input: byte 0 chooses the layout, the rest is file content.
- *   bits 0-1: 0 = all of it is log.0; 1 = all of it is snapshot.1; 2 = bytes 1-2 give a split
+ * Input: byte 0 chooses the layout; with bit 4, bytes 1-4 describe a hole; the rest is file
+ * content.
+ *   bits 0-1: 0 = all of it is log.0; 1 = all of it is snapshot.1; 2 = two bytes give a split
  *             point: snapshot.1, then log.1; 3 = log.0 plus a leftover snapshot.1.tmp
  *   bit 2:    repair checksums: walk the content as records and recompute both checksums of
  *             every record whose magic and length fit, so that the fuzzer gets past them into
  *             the payload decoders (which a checksum would otherwise guard)
  *   bit 3:    after a successful open, also write (put, append, forget, compact)
+ *   bit 4:    a power loss: after the repair, zero the log's bytes [u16 at 1, + u16 at 3)
+ *             (clamped to the log), so that records after the hole stay valid and recovery
+ *             must judge the hole by the FLUSHED records around it
+ *   bit 5:    make FLUSHED records believable before the repair: each walked record of that
+ *             type with a 16-byte payload gets the file's generation, and a claim no further
+ *             than its own offset (the fuzzer still picks the claim's value)
  *
  * Build: see the Makefile's fuzz target (clang -fsanitize=fuzzer,address,undefined). Each
  * input gets its own directory in /dev/shm when it exists (so fsync costs nothing), else /tmp.
@@ -85,8 +93,20 @@ static uint32_t rd32(const uint8_t *p)
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-/* Recomputes the checksums of the records the content starts with. */
-static void repair(uint8_t *p, size_t n)
+static uint64_t rd64(const uint8_t *p)
+{
+    return (uint64_t)rd32(p) | ((uint64_t)rd32(p + 4) << 32);
+}
+
+static void wr64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Recomputes the checksums of the records the content starts with; believable: first give
+ * FLUSHED records the generation gen and a claim at most their offset (mode bit 5). */
+static void repair(uint8_t *p, size_t n, bool believable, uint64_t gen)
 {
     size_t off = 0;
     while (n - off >= RECSYS__LOG_HDR_SIZE && rd32(p + off) == RECSYS__LOG_MAGIC) {
@@ -94,10 +114,24 @@ static void repair(uint8_t *p, size_t n)
         if (len > n - off - RECSYS__LOG_HDR_SIZE)
             break;
         uint16_t type = (uint16_t)(p[off + 4] | (p[off + 5] << 8));
+        uint8_t *payload = p + off + RECSYS__LOG_HDR_SIZE;
+        if (believable && type == RECSYS__LOG_T_FLUSHED && len == 16) {
+            if (rd64(payload) > off)
+                wr64(payload, off);
+            wr64(payload + 8, gen);
+        }
         p[off + 6] = p[off + 7] = 0; /* flags */
-        recsys__log_fill_header(p + off, type, p + off + RECSYS__LOG_HDR_SIZE, len);
+        recsys__log_fill_header(p + off, type, payload, len);
         off += RECSYS__LOG_HDR_SIZE + len;
     }
+}
+
+/* Zeroes [at, at + len) of p[0..n), clamped. */
+static void hole(uint8_t *p, size_t n, size_t at, size_t len)
+{
+    if (at >= n)
+        return;
+    memset(p + at, 0, len < n - at ? len : n - at);
 }
 
 static recsys_status visit_record(void *arg, int32_t kind, const char *key, const void *d,
@@ -120,26 +154,51 @@ static recsys_status visit_event(void *arg, const recsys_event *ev)
     return RECSYS_OK;
 }
 
+/* Everything the store holds, summed up (to compare two opens); SIZE_MAX when memory ran
+ * out. */
+static size_t store_sum(const recsys_store_vtable *vt)
+{
+    size_t sum = 0;
+    for (int32_t kind = RECSYS_RECORD_ITEM; kind <= RECSYS_RECORD_STATE; kind++)
+        if (vt->scan_records(vt->ctx, kind, visit_record, &sum) != RECSYS_OK)
+            abort(); /* records are in memory: scanning them cannot fail */
+    recsys_status st = vt->scan_events(vt->ctx, visit_event, &sum);
+    if (st != RECSYS_OK && st != RECSYS_E_NOMEM)
+        abort(); /* recovery validated every event record */
+    return st == RECSYS_OK ? sum : SIZE_MAX;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > (1u << 20))
         return 0;
-    make_dir();
     uint8_t mode = data[0];
-    size_t n = size - 1;
+    size_t hole_at = 0, hole_len = 0, skip = 1;
+    if (mode & 16) {
+        if (size < 5)
+            return 0;
+        hole_at = (size_t)data[1] | ((size_t)data[2] << 8);
+        hole_len = (size_t)data[3] | ((size_t)data[4] << 8);
+        skip = 5;
+    }
+    make_dir();
+    bool fix = (mode & 4) != 0, believable = (mode & 32) != 0;
+    size_t n = size - skip;
     uint8_t *body = malloc(n ? n : 1);
     if (!body)
         return 0;
-    memcpy(body, data + 1, n);
+    memcpy(body, data + skip, n);
     switch (mode & 3) {
     case 0:
-        if (mode & 4)
-            repair(body, n);
+        if (fix)
+            repair(body, n, believable, 0);
+        if (mode & 16)
+            hole(body, n, hole_at, hole_len);
         write_file("log.0000000000000000", body, n);
         break;
     case 1:
-        if (mode & 4)
-            repair(body, n);
+        if (fix)
+            repair(body, n, believable, 1);
         write_file("snapshot.0000000000000001", body, n);
         break;
     case 2: {
@@ -148,19 +207,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t rn = n >= 2 ? n - 2 : 0;
         if (split > rn)
             split = rn;
-        if (mode & 4) {
-            repair(rest, split);
-            repair(rest + split, rn - split);
+        if (fix) {
+            repair(rest, split, believable, 1);
+            repair(rest + split, rn - split, believable, 1);
         }
+        if (mode & 16)
+            hole(rest + split, rn - split, hole_at, hole_len);
         write_file("snapshot.0000000000000001", rest, split);
         write_file("log.0000000000000001", rest + split, rn - split);
         break;
     }
     default:
-        if (mode & 4)
-            repair(body, n);
-        write_file("log.0000000000000000", body, n);
+        if (fix)
+            repair(body, n, believable, 0);
         write_file("snapshot.0000000000000001.tmp", body, n / 2);
+        if (mode & 16)
+            hole(body, n, hole_at, hole_len);
+        write_file("log.0000000000000000", body, n);
         break;
     }
     free(body);
@@ -174,13 +237,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         remove_dir();
         return 0;
     }
-    size_t sum = 0;
-    for (int32_t kind = RECSYS_RECORD_ITEM; kind <= RECSYS_RECORD_STATE; kind++)
-        if (vt.scan_records(vt.ctx, kind, visit_record, &sum) != RECSYS_OK)
-            abort(); /* records are in memory: scanning them cannot fail */
-    st = vt.scan_events(vt.ctx, visit_event, &sum);
-    if (st != RECSYS_OK && st != RECSYS_E_NOMEM)
-        abort(); /* recovery validated every event record */
+    size_t sum = store_sum(&vt);
     if (mode & 8) {
         recsys_event ev;
         memset(&ev, 0, sizeof ev);
@@ -203,6 +260,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     vt.destroy(vt.ctx);
+    /* what recovery left opens again, unchanged (a cut tail stays cut; an old log's FLUSHED
+     * record is well-formed) */
+    RECSYS_INIT(recsys_store_vtable, again, .ctx = NULL);
+    if (recsys_store_file_new(g_dir, &opts, &again) != RECSYS_OK)
+        abort();
+    size_t sum2 = store_sum(&again);
+    if (sum != SIZE_MAX && sum2 != SIZE_MAX && sum2 != sum)
+        abort();
+    again.destroy(again.ctx);
     remove_dir();
     return 0;
 }
