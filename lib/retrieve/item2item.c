@@ -424,6 +424,9 @@ recsys_status recsys__item2item_retrieve(const recsys_query *q, recsys_candidate
     bool skip_seen = recsys__query_opt(q, RECSYS_OPT_FILTER_SEEN) >= 0.5;
     if ((st = recsys__topk_init(&top, m, RECSYS_MIN(q->limit, nkeys))) != RECSYS_OK)
         goto done;
+    for (size_t s = 0; s < cap; s++) /* the catalog's slots are misses: overlap them */
+        if (keys[s] && keys[s] - 1 < cat->ids.n)
+            __builtin_prefetch(&cat->items[keys[s] - 1]);
     for (size_t s = 0; s < cap; s++) {
         if (!keys[s])
             continue;

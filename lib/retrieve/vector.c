@@ -730,6 +730,11 @@ static recsys_status search_raw(const vector_state *s, const float *v, size_t k,
     *n = 0;
     if (faiss_Index_search(s->index, 1, v, (faiss_idx_t)k, dist, lab))
         return recsys__err(RECSYS_E_INTERNAL, "vector: search failed: %s", faiss_msg());
+    /* the label -> item map is as large as the catalog: ask for every line the loop below
+     * reads at once, so that the misses overlap instead of queueing one after the other */
+    for (size_t j = 0; j < k; j++)
+        if (lab[j] >= 0 && (size_t)lab[j] < s->n)
+            __builtin_prefetch(&s->item[lab[j]]);
     for (size_t j = 0; j < k; j++) {
         if (lab[j] < 0 || (size_t)lab[j] >= s->n || !isfinite(dist[j]) ||
             label_stale(s, (size_t)lab[j]))
@@ -898,6 +903,9 @@ static recsys_status vector_retrieve(void *ctx, const recsys_query *q, recsys_ca
         if ((st = search_raw(s, u, k, dist, lab, items, &got)) != RECSYS_OK)
             goto done;
         size_t kept = 0;
+        for (size_t j = 0; j < got; j++) /* the catalog's slots too (see search_raw) */
+            if (items[j] < c->ids.n)
+                __builtin_prefetch(&c->items[items[j]]);
         for (size_t j = 0; j < got; j++) {
             uint32_t it = items[j];
             if (it == q->anchor || !recsys__catalog_get(c, it) ||

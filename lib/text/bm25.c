@@ -444,6 +444,12 @@ recsys_status recsys__bm25_search_mode(const recsys__bm25 *ix, const char *text,
     }
     size_t nh = 0;
     for (size_t i = 0; i < ntouched; i++) {
+        if (i + 16 < ntouched) { /* the catalog's slots are misses: overlap them */
+            size_t ah = touched[i + 16];
+            uint32_t da = dense ? (uint32_t)ah : keys[ah] - 1;
+            if (da < ix->cat->ids.n)
+                __builtin_prefetch(&ix->cat->items[da]);
+        }
         size_t at = touched[i];
         uint32_t d = dense ? (uint32_t)at : keys[at] - 1;
         if (acc[at] > 0.0f && recsys__catalog_get(ix->cat, d))
