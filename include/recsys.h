@@ -981,6 +981,26 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_plugin_enable(recsys_e
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_refresh(recsys_engine *engine);
 
 /**
+ * Imports item factors trained elsewhere (Spark's ALS on a cluster, say) as the "ials" model:
+ * item_ids[i] gets the k floats factors[i * k .. i * k + k). From the next recsys_refresh()
+ * on, the "ials" source (which must be enabled) uses them instead of training: users are
+ * folded in from their current events with RECSYS_OPT_IALS_REG and RECSYS_OPT_IALS_ALPHA,
+ * catalog items without a factor are never proposed by it, and the "vector" source indexes
+ * them as it indexes trained factors. n = 0 (item_ids and factors may then be NULL) drops the
+ * import: refreshes train again. The import lives in memory: it is not kept in the store, so
+ * a host imports again after opening an engine.
+ * @param[in] item_ids n distinct ids of catalog items (borrowed). @param[in] factors n x k
+ *            finite floats, row-major (copied). @param[in] n 0..10000000. @param[in] k 1..1024.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (named in the message: a NULL, a duplicate id, a
+ *         non-finite value, k out of range); RECSYS_E_NOT_FOUND (an id not in the catalog);
+ *         RECSYS_E_NOMEM. A failure keeps the previous import. Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_ials_import(recsys_engine *engine,
+                                                               const char *const *item_ids,
+                                                               const float *factors, size_t n,
+                                                               size_t k);
+
+/**
  * Compacts the store (if it can) after flushing it. @return RECSYS_OK or a store error.
  * Thread-safe. @since 0.1
  */

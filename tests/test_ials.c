@@ -11,6 +11,9 @@
 #include "retrieve/ials.h"
 #include "support/fixture.h"
 #include "support/ml_fixture.h"
+#include "support/testkit.h"
+#include <math.h>
+#include <string.h>
 
 static const int64_t now = FIXTURE_NOW;
 
@@ -604,6 +607,77 @@ static void ials_ml100k_ndcg(void **state)
     assert_true(mt.ndcg[0] >= 0.98 * 0.1897);
 }
 
+/* ------------------------------------------------------------ imported factors */
+
+static recsys_result *ials_rec(recsys_engine *e, const char *user)
+{
+    recsys_request *rq = NULL;
+    assert_int_equal(recsys_request_new(&rq), RECSYS_OK);
+    assert_int_equal(recsys_request_set_user(rq, user), RECSYS_OK);
+    assert_int_equal(recsys_request_set_int(rq, RECSYS_OPT_LOG_IMPRESSIONS, 0), RECSYS_OK);
+    assert_int_equal(recsys_request_set_int(rq, RECSYS_OPT_TOP_N, 3), RECSYS_OK);
+    recsys_result *r = NULL;
+    assert_int_equal(recsys_recommend(e, rq, &r), RECSYS_OK);
+    recsys_request_free(rq);
+    return r;
+}
+
+/* Factors trained elsewhere replace training at the next refresh: courses along one axis,
+ * laptops along the other, films opposite the courses; a user of one course gets the others. */
+static void imported_factors_replace_training(void **state)
+{
+    (void)state;
+    recsys_engine *e = tk_engine(NULL, NULL);
+    const char *off[] = { "content", "search", "campaign", "popular", "trending",
+                          "itemknn", "rp3beta", "session", "vector" };
+    for (size_t i = 0; i < sizeof off / sizeof *off; i++)
+        assert_int_equal(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, off[i], 0),
+                         RECSYS_OK);
+    assert_int_equal(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, "ials", 1), RECSYS_OK);
+    const char *ids[] = { "c1", "c2", "c3", "c4", "l1", "l2", "l3", "f1", "f2" };
+    float v[9 * 2];
+    for (int i = 0; i < 9; i++) {
+        v[2 * i] = ids[i][0] == 'c' ? 1.0f : ids[i][0] == 'f' ? -1.0f : 0.0f;
+        v[2 * i + 1] = ids[i][0] == 'l' ? 1.0f : 0.0f;
+    }
+    assert_int_equal(recsys_ials_import(e, ids, v, 9, 2), RECSYS_OK);
+    assert_int_equal(recsys_refresh(e), RECSYS_OK);
+    tk_feedback(e, "u-imp", "c1", RECSYS_EVENT_LIKE, TK_NOW - 10);
+    recsys_result *r = ials_rec(e, "u-imp");
+    assert_int_equal(recsys_result_count(r), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(recsys_result_item_id(r, i)[0], 'c');
+    recsys_result_free(r);
+
+    /* bad imports are refused and keep the one in force */
+    float bad[2] = { NAN, 0 };
+    const char *dup[] = { "c1", "c1" };
+    const char *unknown[] = { "nope" };
+    assert_int_equal(recsys_ials_import(e, ids, bad, 1, 2), RECSYS_E_INVALID_ARG);
+    assert_non_null(strstr(recsys_last_error(), "not finite"));
+    assert_int_equal(recsys_ials_import(e, dup, v, 2, 2), RECSYS_E_INVALID_ARG);
+    assert_non_null(strstr(recsys_last_error(), "twice"));
+    assert_int_equal(recsys_ials_import(e, unknown, v, 1, 2), RECSYS_E_NOT_FOUND);
+    assert_non_null(strstr(recsys_last_error(), "nope"));
+    assert_int_equal(recsys_ials_import(e, ids, v, 9, 0), RECSYS_E_INVALID_ARG);
+    assert_int_equal(recsys_ials_import(e, ids, v, 9, 1025), RECSYS_E_INVALID_ARG);
+    assert_int_equal(recsys_ials_import(e, NULL, v, 9, 2), RECSYS_E_INVALID_ARG);
+    assert_int_equal(recsys_ials_import(NULL, ids, v, 9, 2), RECSYS_E_INVALID_ARG);
+    assert_int_equal(recsys_refresh(e), RECSYS_OK);
+    r = ials_rec(e, "u-imp");
+    for (size_t i = 0; i < recsys_result_count(r); i++)
+        assert_int_equal(recsys_result_item_id(r, i)[0], 'c');
+    recsys_result_free(r);
+
+    /* dropping the import: refreshes train again (the films the user never saw can come) */
+    assert_int_equal(recsys_ials_import(e, NULL, NULL, 0, 0), RECSYS_OK);
+    assert_int_equal(recsys_refresh(e), RECSYS_OK);
+    r = ials_rec(e, "u-imp");
+    assert_true(recsys_result_count(r) > 0);
+    recsys_result_free(r);
+    recsys_engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -616,6 +690,7 @@ int main(void)
         cmocka_unit_test(ials_folds_in_a_new_user),
         cmocka_unit_test(ials_skips_excluded_removed_and_cold),
         cmocka_unit_test(ials_imports_factors),
+        cmocka_unit_test(imported_factors_replace_training),
         cmocka_unit_test(ials_out_of_memory),
         cmocka_unit_test(ials_ml100k_ndcg),
     };

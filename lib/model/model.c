@@ -24,6 +24,7 @@ void recsys__model_free(recsys__model *m)
         return;
     recsys__users_free(&m->users);
     recsys__catalog_free(&m->catalog);
+    recsys__factors_free(m->mem, m->ials_import);
     memset(m, 0, sizeof *m);
 }
 

@@ -17,6 +17,7 @@
 #include "../core/alloc.h"
 #include "../core/ids.h"
 #include "campaigns.h"
+#include "factors.h"
 #include "rank.h"
 
 /* Limits shared by the builders and the JSON reader, so that whatever one accepts the other
@@ -273,6 +274,7 @@ typedef struct recsys__model {
     recsys__users users;
     recsys__campaigns campaigns; /* campaigns.h; freed by the engine (recsys__campaigns_free) */
     recsys__embed_hook embed;
+    recsys__factors *ials_import; /* item factors the host imported (recsys_ials_import), or NULL */
     uint64_t nevents; /* events recorded (impressions included) */
     /* Decay settings copied from options when they change (used by apply_event). */
     double long_half_life_s, pop_half_life_s, trend_half_life_s;

@@ -730,6 +730,22 @@ static recsys_status ials_build_state(const recsys__build_ctx *c, void **out)
         .seed = c->seed,
         .progress = c->progress,
     };
+    const recsys__factors *imp = c->model->ials_import;
+    if (imp) { /* the host's factors, by id, over today's catalog; items without one get 0s */
+        const recsys__catalog *cat = &c->model->catalog;
+        size_t n = cat->ids.n;
+        float *v = recsys__calloc(c->mem, n ? n * imp->k : 1, sizeof *v);
+        if (!v)
+            return RECSYS_E_NOMEM;
+        for (size_t i = 0; i < imp->n; i++) {
+            uint32_t idx = recsys__catalog_find(cat, imp->ids[i]);
+            if (idx != RECSYS_IDS_NONE && recsys__catalog_get(cat, idx))
+                memcpy(v + (size_t)idx * imp->k, imp->v + i * imp->k, imp->k * sizeof *v);
+        }
+        recsys_status st = recsys__ials_import(c->mem, v, n, imp->k, p.reg, out);
+        recsys__free(c->mem, v);
+        return st;
+    }
     recsys__interactions x;
     RECSYS_TRY(recsys__interactions_build(c->mem, c->model, &x));
     recsys_status st = recsys__ials_train(c->mem, &x, &p, out);
