@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- allocator */
@@ -385,7 +386,11 @@ void tk_rm_rf(const char *dir)
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        unlink(p);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+            tk_rm_rf(p); /* tests make subdirectories (a store per engine) */
+        else
+            unlink(p);
     }
     closedir(d);
     rmdir(dir);

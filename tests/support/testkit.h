@@ -48,7 +48,7 @@ void tk_feedback(recsys_engine *e, const char *user, const char *item, int32_t t
  * item and user JSON, the recommendation lists with impressions off). Free with free(). */
 char *tk_snapshot(recsys_engine *e, const char *const *users, size_t nusers,
                   const char *const *items, size_t nitems);
-/* A fresh directory under /tmp (free() the name), and its removal with every file in it. */
+/* A fresh directory under /tmp (free() the name), and its removal with everything in it. */
 char *tk_mkdtemp(void);
 void tk_rm_rf(const char *dir);
 /* True when any file directly in dir contains needle's bytes. */
