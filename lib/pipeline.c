@@ -406,8 +406,12 @@ static recsys_status respond(run *r, recsys_result **out)
 }
 
 /* Stage 8, after the lock: one impression per shown item, joined by the request id. */
+/* Logs res's items as impressions. With group commit (a store with deferred appends) they
+ * are written here and *ticket says what recsys_recommend waits for once it released the
+ * shared lock, so that no request holds the lock through a flush; else *ticket stays 0 and
+ * they are durable on return. */
 static recsys_status log_impressions(recsys_engine *e, const recsys_result *res, const char *user,
-                                     int64_t now)
+                                     int64_t now, uint64_t *ticket)
 {
     recsys_event *ev = recsys__alloc(&e->mem, res->n * sizeof *ev);
     if (!ev)
@@ -421,7 +425,9 @@ static recsys_status log_impressions(recsys_engine *e, const recsys_result *res,
         ev[i].request_id = res->request_id;
         ev[i].position = (int32_t)i;
     }
-    recsys_status st = recsys__engine_store_append(e, ev, res->n);
+    recsys_status st = recsys__engine_store_group_commit(e)
+                           ? recsys__engine_store_append_deferred(e, ev, res->n, ticket)
+                           : recsys__engine_store_append(e, ev, res->n);
     if (st == RECSYS_OK)
         atomic_fetch_add(&e->impressions, res->n);
     recsys__free(&e->mem, ev);
@@ -477,8 +483,9 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
      * recsys_user_forget (which takes the lock exclusively) cannot run between the answer
      * and its log and leave the forgotten user's id in the store. */
     bool log = opt(&r, RECSYS_OPT_LOG_IMPRESSIONS) != 0 && req->user_id;
+    uint64_t ticket = 0;
     if (st == RECSYS_OK && log && res->n)
-        st = log_impressions(e, res, req->user_id, r.q.now);
+        st = log_impressions(e, res, req->user_id, r.q.now, &ticket);
     t2 = recsys__clock_mono_ns();
     r.stage_ns[RECSYS_STAGE_RESPOND] += t2 - t;
 #undef STAGE
@@ -491,6 +498,11 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
     }
     run_free(&r);
     recsys__unlock(e);
+    if (st == RECSYS_OK && ticket) { /* group commit: the flush, outside every lock */
+        st = recsys__engine_store_wait_durable(e, ticket);
+        if (st != RECSYS_OK)
+            recsys__err_prefix("the impressions were written but are not confirmed durable");
+    }
     if (st != RECSYS_OK && res) {
         recsys__err_saved s;
         recsys__err_save(&s);

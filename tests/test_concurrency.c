@@ -511,6 +511,28 @@ static void group_commit_wait_outside_locks_and_failure(void **state)
     assert_int_equal(recsys_feedback(e, &ev), RECSYS_OK);
     assert_int_equal(h.waits, waits + 1);
     assert_int_equal(h.plain, 0);
+
+    /* impressions take the same path: written under the shared lock, flushed after it */
+    recsys_request *rq = NULL;
+    assert_int_equal(recsys_request_new(&rq), RECSYS_OK);
+    assert_int_equal(recsys_request_set_user(rq, "u-fail"), RECSYS_OK);
+    assert_int_equal(recsys_request_set_int(rq, RECSYS_OPT_LOG_IMPRESSIONS, 1), RECSYS_OK);
+    recsys_result *res = NULL;
+    int deferred = h.deferred;
+    waits = h.waits;
+    assert_int_equal(recsys_recommend(e, rq, &res), RECSYS_OK);
+    assert_true(recsys_result_count(res) > 0);
+    recsys_result_free(res);
+    assert_int_equal(h.deferred, deferred + 1);
+    assert_int_equal(h.waits, waits + 1);
+    assert_int_equal(h.plain, 0);
+    h.fail = true;
+    res = (recsys_result *)&h; /* must become NULL */
+    assert_int_equal(recsys_recommend(e, rq, &res), RECSYS_E_IO);
+    assert_null(res);
+    assert_non_null(strstr(recsys_last_error(), "impressions were written but are not confirmed"));
+    h.fail = false;
+    recsys_request_free(rq);
     recsys_engine_free(e);
     assert_int_equal(h.destroyed, 1);
     gc_host_free(&h);

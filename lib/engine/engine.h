@@ -14,7 +14,7 @@
  *   is freed only after the swap (no reader can still hold it: readers hold the shared lock).
  * - Impressions are appended to the store under `store_mu` while the pipeline still holds
  *   `lock` shared (so a forget cannot slip between a request and its log), and counted
- *   atomically.
+ *   atomically; with group commit the request waits for their flush after releasing both.
  */
 #ifndef RECSYS_ENGINE_ENGINE_H
 #define RECSYS_ENGINE_ENGINE_H
