@@ -7,19 +7,9 @@
 #include "model.h"
 #include "../core/error.h"
 #include "../core/utf8.h"
-#include <jansson.h>
+#include "json_read.h"
 
 #define WHERE_MAX (RECSYS_ID_MAX_BYTES + 64)
-
-static recsys_status RECSYS_PRINTF(2, 3) failf(const char *where, const char *fmt, ...)
-{
-    char msg[RECSYS_ERROR_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return recsys__err(RECSYS_E_INVALID_ARG, "%s: %s", where, msg);
-}
 
 /* Puts "<where>: field '<field>'" in front of the message of a failed setter. */
 static recsys_status in_field(recsys_status st, const char *where, const char *field)
@@ -45,38 +35,17 @@ static void where_fmt(char *buf, const char *kind, bool array, size_t i, const c
         snprintf(buf, WHERE_MAX, "%s", kind);
 }
 
-/* How many bytes of s to quote in a message: at most 64, never cutting a UTF-8 sequence. */
-static int quote_len(const char *s)
-{
-    size_t n = strlen(s);
-    if (n <= 64)
-        return (int)n;
-    n = 64;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return (int)n;
-}
-
-/* The UTF-8 text of a JSON string (no NUL inside), or NULL. */
-static const char *str_of(const json_t *v)
-{
-    if (!json_is_string(v))
-        return NULL;
-    const char *s = json_string_value(v);
-    return recsys__utf8_valid(s, json_string_length(v)) ? s : NULL;
-}
-
 /* A string field: must be a string of valid UTF-8, at most max bytes (0 = no limit). */
 static recsys_status get_str(const json_t *v, const char *where, const char *field, size_t max,
                              const char **out)
 {
     if (!json_is_string(v))
-        return failf(where, "field '%s' must be a string", field);
-    if (!(*out = str_of(v)))
-        return failf(where, "field '%s' is not valid UTF-8", field);
+        return recsys__jr_failf(where, "field '%s' must be a string", field);
+    if (!(*out = recsys__jr_str_of(v)))
+        return recsys__jr_failf(where, "field '%s' is not valid UTF-8", field);
     size_t len = json_string_length(v);
     if (max && len > max)
-        return failf(where, "field '%s' is %zu bytes long; the limit is %zu", field, len, max);
+        return recsys__jr_failf(where, "field '%s' is %zu bytes long; the limit is %zu", field, len, max);
     return RECSYS_OK;
 }
 
@@ -85,10 +54,10 @@ static recsys_status get_id(const json_t *v, const char *where, const char *fiel
                             const char **out)
 {
     if (!v)
-        return failf(where, "field '%s' is required", field);
+        return recsys__jr_failf(where, "field '%s' is required", field);
     RECSYS_TRY(get_str(v, where, field, RECSYS_ID_MAX_BYTES, out));
     if (!**out)
-        return failf(where, "field '%s' is empty", field);
+        return recsys__jr_failf(where, "field '%s' is empty", field);
     return RECSYS_OK;
 }
 
@@ -96,34 +65,12 @@ static recsys_status get_int(const json_t *v, const char *where, const char *fie
                              int64_t hi, int64_t *out)
 {
     if (!json_is_integer(v))
-        return failf(where, "field '%s' must be an integer", field);
+        return recsys__jr_failf(where, "field '%s' must be an integer", field);
     json_int_t x = json_integer_value(v);
     if (x < lo || x > hi)
-        return failf(where, "field '%s' is %" PRId64 "; expected %" PRId64 "..%" PRId64, field,
+        return recsys__jr_failf(where, "field '%s' is %" PRId64 "; expected %" PRId64 "..%" PRId64, field,
                      (int64_t)x, lo, hi);
     *out = (int64_t)x;
-    return RECSYS_OK;
-}
-
-/* Checks that every key of obj is UTF-8 and one of known[]; names the first that is not. */
-static recsys_status check_keys(const json_t *obj, const char *const *known, size_t nknown,
-                                const char *where, const char *inside)
-{
-    const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)obj, key, val) {
-        (void)val;
-        if (!recsys__utf8_valid(key, strlen(key)))
-            return inside ? failf(where, "field '%s': a field name is not valid UTF-8", inside)
-                          : failf(where, "a field name is not valid UTF-8");
-        bool ok = false;
-        for (size_t i = 0; i < nknown && !ok; i++)
-            ok = strcmp(key, known[i]) == 0;
-        if (!ok)
-            return inside ? failf(where, "field '%s': unknown field '%.*s'", inside,
-                                  quote_len(key), key)
-                          : failf(where, "unknown field '%.*s'", quote_len(key), key);
-    }
     return RECSYS_OK;
 }
 
@@ -132,19 +79,19 @@ static recsys_status check_str_array(const json_t *v, const char *where, const c
                                      size_t max)
 {
     if (!json_is_array(v))
-        return failf(where, "field '%s' must be an array of strings", field);
+        return recsys__jr_failf(where, "field '%s' must be an array of strings", field);
     size_t n = json_array_size(v);
     if (n > max)
-        return failf(where, "field '%s' has %zu entries; the limit is %zu", field, n, max);
+        return recsys__jr_failf(where, "field '%s' has %zu entries; the limit is %zu", field, n, max);
     for (size_t i = 0; i < n; i++) {
         const json_t *e = json_array_get(v, i);
         if (!json_is_string(e))
-            return failf(where, "field '%s' must be an array of strings (entry %zu is not)",
+            return recsys__jr_failf(where, "field '%s' must be an array of strings (entry %zu is not)",
                          field, i);
-        if (!str_of(e))
-            return failf(where, "field '%s': entry %zu is not valid UTF-8", field, i);
+        if (!recsys__jr_str_of(e))
+            return recsys__jr_failf(where, "field '%s': entry %zu is not valid UTF-8", field, i);
         if (json_string_length(e) > RECSYS__TEXT_MAX)
-            return failf(where, "field '%s': entry %zu is %zu bytes long; the limit is %d", field,
+            return recsys__jr_failf(where, "field '%s': entry %zu is %zu bytes long; the limit is %d", field,
                          i, json_string_length(e), RECSYS__TEXT_MAX);
     }
     return RECSYS_OK;
@@ -158,22 +105,10 @@ static recsys_status parse(const recsys__mem *m, const char *json, size_t len, s
                            const char *kind, one_fn one,
                            recsys_status (*reserve)(const recsys__mem *, void *, size_t), void *out)
 {
-    if (!json)
-        return recsys__err(RECSYS_E_INVALID_ARG, "%ss: JSON text is NULL", kind);
-    if (len > max_len)
-        return recsys__err(RECSYS_E_INVALID_ARG,
-                           "%ss: JSON text is %zu bytes; the limit is %zu bytes", kind, len,
-                           max_len);
-    json_error_t e;
-    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &e);
-    if (!root) {
-        /* jansson quotes the input near the error: keep the message valid UTF-8 */
-        for (char *p = e.text; *p; p++)
-            if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
-                *p = '?';
-        return recsys__err(RECSYS_E_INVALID_ARG, "%ss: invalid JSON at line %d, column %d: %s",
-                           kind, e.line, e.column, e.text);
-    }
+    char what[32];
+    snprintf(what, sizeof what, "%ss", kind);
+    json_t *root = NULL;
+    RECSYS_TRY(recsys__jr_load(json, len, max_len, what, &root));
     recsys_status st = RECSYS_OK;
     if (json_is_object(root)) {
         if ((st = reserve(m, out, 1)) == RECSYS_OK)
@@ -211,16 +146,16 @@ static recsys_status parse_attrs(const recsys__mem *m, recsys_item *it, const js
                                  const char *where, const char *field, bool gen)
 {
     if (!json_is_object(v))
-        return failf(where, "field '%s' must be an object", field);
+        return recsys__jr_failf(where, "field '%s' must be an object", field);
     size_t n = json_object_size(v);
     if (n > RECSYS__LIST_MAX)
-        return failf(where, "field '%s' has %zu entries; the limit is %d", field, n,
+        return recsys__jr_failf(where, "field '%s' has %zu entries; the limit is %d", field, n,
                      RECSYS__LIST_MAX);
     const char *name;
     json_t *val;
     json_object_foreach((json_t *)v, name, val) {
         if (!recsys__utf8_valid(name, strlen(name)))
-            return failf(where, "field '%s': an attribute name is not valid UTF-8", field);
+            return recsys__jr_failf(where, "field '%s': an attribute name is not valid UTF-8", field);
         int32_t type;
         double num = 0;
         const char *s = NULL;
@@ -232,12 +167,12 @@ static recsys_status parse_attrs(const recsys__mem *m, recsys_item *it, const js
             num = json_is_true(val);
         } else if (json_is_string(val)) {
             type = RECSYS__ATTR_STR;
-            if (!(s = str_of(val)))
-                return failf(where, "field '%s': attribute '%.*s' is not valid UTF-8", field,
-                             quote_len(name), name);
+            if (!(s = recsys__jr_str_of(val)))
+                return recsys__jr_failf(where, "field '%s': attribute '%.*s' is not valid UTF-8", field,
+                             recsys__jr_quote_len(name), name);
         } else {
-            return failf(where, "field '%s': attribute '%.*s' must be a number, string or "
-                         "boolean", field, quote_len(name), name);
+            return recsys__jr_failf(where, "field '%s': attribute '%.*s' must be a number, string or "
+                         "boolean", field, recsys__jr_quote_len(name), name);
         }
         recsys_status st = gen ? recsys__item_set_gen_attr(m, it, name, type, num, s)
                                : recsys__item_set_attr(m, it, name, type, num, s);
@@ -265,13 +200,13 @@ static recsys_status parse_embedding(const recsys__mem *m, recsys_item *it, cons
                                      const json_t *v, const char *where, const char *field)
 {
     if (!json_is_array(v))
-        return failf(where, "field '%s' must be an array of numbers", field);
+        return recsys__jr_failf(where, "field '%s' must be an array of numbers", field);
     size_t dim = json_array_size(v);
     if (dim < 1 || dim > RECSYS__DIM_MAX)
-        return failf(where, "field '%s' has %zu values; expected 1..%d", field, dim,
+        return recsys__jr_failf(where, "field '%s' has %zu values; expected 1..%d", field, dim,
                      RECSYS__DIM_MAX);
     if (recsys__item_embedding(it, name))
-        return failf(where, "embedding '%s' is given twice (fields 'embedding' and "
+        return recsys__jr_failf(where, "embedding '%s' is given twice (fields 'embedding' and "
                      "'embeddings')", name);
     float *f = recsys__alloc(m, dim * sizeof *f);
     if (!f)
@@ -280,13 +215,13 @@ static recsys_status parse_embedding(const recsys__mem *m, recsys_item *it, cons
         const json_t *e = json_array_get(v, i);
         if (!json_is_number(e)) {
             recsys__free(m, f);
-            return failf(where, "field '%s': value %zu must be a number", field, i);
+            return recsys__jr_failf(where, "field '%s': value %zu must be a number", field, i);
         }
         double d = json_number_value(e);
         f[i] = (float)d;
         if (!isfinite(d) || !isfinite(f[i])) {
             recsys__free(m, f);
-            return failf(where, "field '%s': value %zu (%g) is outside the float range", field,
+            return recsys__jr_failf(where, "field '%s': value %zu (%g) is outside the float range", field,
                          i, d);
         }
     }
@@ -299,8 +234,8 @@ static recsys_status parse_generated(const recsys__mem *m, recsys_item *it, cons
                                      const char *where)
 {
     if (!json_is_object(v))
-        return failf(where, "field 'generated' must be an object");
-    RECSYS_TRY(check_keys(v, gen_keys, RECSYS_ARRAY_LEN(gen_keys), where, "generated"));
+        return recsys__jr_failf(where, "field 'generated' must be an object");
+    RECSYS_TRY(recsys__jr_check_keys(v, gen_keys, RECSYS_ARRAY_LEN(gen_keys), where, "generated"));
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)v, key, val) {
@@ -342,7 +277,7 @@ static recsys_status item_field(const recsys__mem *m, recsys_item *it, const cha
         return parse_tags(m, it, val, where, key, 1);
     if (strcmp(key, "available") == 0) {
         if (!json_is_boolean(val))
-            return failf(where, "field 'available' must be true or false");
+            return recsys__jr_failf(where, "field 'available' must be true or false");
         it->available = json_is_true(val);
         return RECSYS_OK;
     }
@@ -360,18 +295,18 @@ static recsys_status item_field(const recsys__mem *m, recsys_item *it, const cha
         return parse_embedding(m, it, "default", val, where, key);
     if (strcmp(key, "embeddings") == 0) {
         if (!json_is_object(val))
-            return failf(where, "field 'embeddings' must be an object (name -> array of "
+            return recsys__jr_failf(where, "field 'embeddings' must be an object (name -> array of "
                          "numbers)");
         if (json_object_size(val) > RECSYS__LIST_MAX)
-            return failf(where, "field 'embeddings' has %zu entries; the limit is %d",
+            return recsys__jr_failf(where, "field 'embeddings' has %zu entries; the limit is %d",
                          json_object_size(val), RECSYS__LIST_MAX);
         const char *name;
         json_t *e;
         json_object_foreach((json_t *)val, name, e) {
             if (!recsys__utf8_valid(name, strlen(name)))
-                return failf(where, "field 'embeddings': a name is not valid UTF-8");
+                return recsys__jr_failf(where, "field 'embeddings': a name is not valid UTF-8");
             char field[96];
-            snprintf(field, sizeof field, "embeddings.%.*s", quote_len(name), name);
+            snprintf(field, sizeof field, "embeddings.%.*s", recsys__jr_quote_len(name), name);
             RECSYS_TRY(parse_embedding(m, it, name, e, where, field));
         }
         return RECSYS_OK;
@@ -388,7 +323,7 @@ static recsys_status item_one(const recsys__mem *m, const json_t *obj, bool arra
     const char *id;
     RECSYS_TRY(get_id(json_object_get(obj, "item_id"), where, "item_id", &id));
     where_fmt(where, "item", array, i, id);
-    RECSYS_TRY(check_keys(obj, item_keys, RECSYS_ARRAY_LEN(item_keys), where, NULL));
+    RECSYS_TRY(recsys__jr_check_keys(obj, item_keys, RECSYS_ARRAY_LEN(item_keys), where, NULL));
     recsys_item *it;
     RECSYS_TRY(in_field(recsys__item_new(m, id, &it), where, "item_id"));
     const char *key;
@@ -487,7 +422,7 @@ static recsys_status profile_one(const recsys__mem *m, const json_t *obj, bool a
     const char *id;
     RECSYS_TRY(get_id(json_object_get(obj, "user_id"), where, "user_id", &id));
     where_fmt(where, "user", array, i, id);
-    RECSYS_TRY(check_keys(obj, profile_keys, RECSYS_ARRAY_LEN(profile_keys), where, NULL));
+    RECSYS_TRY(recsys__jr_check_keys(obj, profile_keys, RECSYS_ARRAY_LEN(profile_keys), where, NULL));
     recsys__profile *p = &vec->v[vec->n]; /* reserved */
     recsys_status st = in_field(recsys__profile_init(m, p, id), where, "user_id");
     if (st == RECSYS_OK)
@@ -575,12 +510,12 @@ static recsys_status event_fields(const recsys__mem *m, recsys_event *ev, const 
             const char *name;
             RECSYS_TRY(get_str(val, where, key, 64, &name));
             if ((ev->type = recsys__event_type_from_name(name)) < 0)
-                return failf(where, "field 'type': '%s' is not an event type (impression, "
+                return recsys__jr_failf(where, "field 'type': '%s' is not an event type (impression, "
                              "view, click, like, dislike, add_to_cart, purchase, skip, rating, "
                              "watch_time, dwell, search)", name);
         } else if (strcmp(key, "value") == 0) {
             if (!json_is_number(val))
-                return failf(where, "field 'value' must be a number");
+                return recsys__jr_failf(where, "field 'value' must be a number");
             ev->value = json_number_value(val);
         } else if (strcmp(key, "timestamp") == 0) {
             RECSYS_TRY(get_int(val, where, key, 0, INT64_MAX, &ev->timestamp));
@@ -591,9 +526,9 @@ static recsys_status event_fields(const recsys__mem *m, recsys_event *ev, const 
         }
     }
     if (!json_object_get(obj, "type"))
-        return failf(where, "field 'type' is required");
+        return recsys__jr_failf(where, "field 'type' is required");
     if (!ev->item_id && ev->type != RECSYS_EVENT_SEARCH)
-        return failf(where, "field 'item_id' is required (except for type 'search')");
+        return recsys__jr_failf(where, "field 'item_id' is required (except for type 'search')");
     recsys_status st = recsys__event_validate(ev);
     if (st != RECSYS_OK)
         recsys__err_prefix(where);
@@ -606,7 +541,7 @@ static recsys_status event_one(const recsys__mem *m, const json_t *obj, bool arr
     recsys__events_vec *vec = out;
     char where[WHERE_MAX];
     where_fmt(where, "event", array, i, NULL);
-    RECSYS_TRY(check_keys(obj, event_keys, RECSYS_ARRAY_LEN(event_keys), where, NULL));
+    RECSYS_TRY(recsys__jr_check_keys(obj, event_keys, RECSYS_ARRAY_LEN(event_keys), where, NULL));
     const char *uid;
     RECSYS_TRY(get_id(json_object_get(obj, "user_id"), where, "user_id", &uid));
     recsys_event *ev = &vec->v[vec->n]; /* reserved */
