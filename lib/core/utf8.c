@@ -56,3 +56,14 @@ recsys_status recsys__check_text(const char *s, size_t max, const char *what)
         return recsys__err(RECSYS_E_INVALID_ARG, "%s is not valid UTF-8", what);
     return RECSYS_OK;
 }
+
+int recsys__utf8_quote_len(const char *s)
+{
+    size_t n = strlen(s);
+    if (n <= 64)
+        return (int)n;
+    n = 64;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return (int)n;
+}

@@ -11,4 +11,8 @@ bool recsys__utf8_valid(const char *s, size_t len);
  * bytes (0 = no limit) gives RECSYS_E_INVALID_ARG naming what. */
 recsys_status recsys__check_text(const char *s, size_t max, const char *what);
 
+/* How many bytes of valid UTF-8 s to quote in a message: at most 64, never cutting a
+ * sequence (for "%.*s"). */
+int recsys__utf8_quote_len(const char *s);
+
 #endif

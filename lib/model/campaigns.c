@@ -4,18 +4,6 @@
 #include "../core/error.h"
 #include "../core/utf8.h"
 
-/* How many bytes of s to quote in a message: at most 64, never cutting a UTF-8 sequence. */
-static int quote_len(const char *s)
-{
-    size_t n = strlen(s);
-    if (n <= 64)
-        return (int)n;
-    n = 64;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return (int)n;
-}
-
 static recsys_status check_id(const char *id)
 {
     RECSYS_TRY(recsys__check_text(id, RECSYS__CAMPAIGN_ID_MAX, "campaign id"));
@@ -33,7 +21,7 @@ static recsys_status check_item(const char *cid, const char *item, size_t i)
         st = recsys__err(RECSYS_E_INVALID_ARG, "item %zu is empty", i);
     if (st != RECSYS_OK) {
         char prefix[128];
-        snprintf(prefix, sizeof prefix, "campaign '%.*s'", quote_len(cid), cid);
+        snprintf(prefix, sizeof prefix, "campaign '%.*s'", recsys__utf8_quote_len(cid), cid);
         recsys__err_prefix(prefix);
     }
     return st;
@@ -65,8 +53,8 @@ static recsys_status check_distinct(const recsys__mem *m, const char *cid,
     for (size_t i = 1; i < n && st == RECSYS_OK; i++)
         if (strcmp(v[i - 1].id, v[i].id) == 0)
             st = recsys__err(RECSYS_E_INVALID_ARG,
-                             "campaign '%.*s': item %zu ('%.*s') repeats item %zu", quote_len(cid),
-                             cid, v[i].at, quote_len(v[i].id), v[i].id, v[i - 1].at);
+                             "campaign '%.*s': item %zu ('%.*s') repeats item %zu", recsys__utf8_quote_len(cid),
+                             cid, v[i].at, recsys__utf8_quote_len(v[i].id), v[i].id, v[i - 1].at);
     recsys__free(m, v);
     return st;
 }
@@ -74,7 +62,7 @@ static recsys_status check_distinct(const recsys__mem *m, const char *cid,
 static recsys_status check_args(const char *cid, const char *const *ids, size_t n, double boost,
                                 int64_t start, int64_t end)
 {
-    int q = quote_len(cid);
+    int q = recsys__utf8_quote_len(cid);
     if (!ids)
         return recsys__err(RECSYS_E_INVALID_ARG, "campaign '%.*s': item_ids is NULL", q, cid);
     if (n == 0 || n > RECSYS__CAMPAIGN_ITEMS_MAX)
@@ -155,7 +143,7 @@ recsys_status recsys__campaign_resolve(recsys__campaign *cp, const struct recsys
         if (strict && cp->items[i] == RECSYS_IDS_NONE)
             return recsys__err(RECSYS_E_NOT_FOUND,
                                "campaign '%.*s': item %" PRIu32 " ('%.*s') is not in the catalog",
-                               quote_len(cp->id), cp->id, i, quote_len(cp->item_ids[i]),
+                               recsys__utf8_quote_len(cp->id), cp->id, i, recsys__utf8_quote_len(cp->item_ids[i]),
                                cp->item_ids[i]);
     }
     return RECSYS_OK;

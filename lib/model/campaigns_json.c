@@ -7,6 +7,7 @@
 #include "json_write.h"
 #include "model.h"
 #include "../core/error.h"
+#include "../core/utf8.h"
 
 /* ---------------------------------------------------------------- writing -------------- */
 
@@ -58,7 +59,7 @@ static recsys_status one(const recsys__mem *m, const json_t *obj, recsys__campai
     const json_t *jid = json_object_get(obj, "id");
     const char *id = recsys__jr_str_of(jid);
     if (id && *id && json_string_length(jid) <= RECSYS__CAMPAIGN_ID_MAX)
-        snprintf(where, sizeof where, "campaign '%.*s'", recsys__jr_quote_len(id), id);
+        snprintf(where, sizeof where, "campaign '%.*s'", recsys__utf8_quote_len(id), id);
     RECSYS_TRY(recsys__jr_check_keys(obj, known_keys, RECSYS_ARRAY_LEN(known_keys), where, NULL));
     if (!jid)
         return recsys__jr_failf(where, "field 'id' is required");

@@ -169,10 +169,10 @@ static recsys_status parse_attrs(const recsys__mem *m, recsys_item *it, const js
             type = RECSYS__ATTR_STR;
             if (!(s = recsys__jr_str_of(val)))
                 return recsys__jr_failf(where, "field '%s': attribute '%.*s' is not valid UTF-8", field,
-                             recsys__jr_quote_len(name), name);
+                             recsys__utf8_quote_len(name), name);
         } else {
             return recsys__jr_failf(where, "field '%s': attribute '%.*s' must be a number, string or "
-                         "boolean", field, recsys__jr_quote_len(name), name);
+                         "boolean", field, recsys__utf8_quote_len(name), name);
         }
         recsys_status st = gen ? recsys__item_set_gen_attr(m, it, name, type, num, s)
                                : recsys__item_set_attr(m, it, name, type, num, s);
@@ -306,7 +306,7 @@ static recsys_status item_field(const recsys__mem *m, recsys_item *it, const cha
             if (!recsys__utf8_valid(name, strlen(name)))
                 return recsys__jr_failf(where, "field 'embeddings': a name is not valid UTF-8");
             char field[96];
-            snprintf(field, sizeof field, "embeddings.%.*s", recsys__jr_quote_len(name), name);
+            snprintf(field, sizeof field, "embeddings.%.*s", recsys__utf8_quote_len(name), name);
             RECSYS_TRY(parse_embedding(m, it, name, e, where, field));
         }
         return RECSYS_OK;

@@ -13,18 +13,6 @@ recsys_status recsys__jr_failf(const char *where, const char *fmt, ...)
     return recsys__err(RECSYS_E_INVALID_ARG, "%s: %s", where, msg);
 }
 
-/* How many bytes of s to quote in a message: at most 64, never cutting a UTF-8 sequence. */
-int recsys__jr_quote_len(const char *s)
-{
-    size_t n = strlen(s);
-    if (n <= 64)
-        return (int)n;
-    n = 64;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return (int)n;
-}
-
 /* The UTF-8 text of a JSON string (no NUL inside), or NULL. */
 const char *recsys__jr_str_of(const json_t *v)
 {
@@ -50,8 +38,8 @@ recsys_status recsys__jr_check_keys(const json_t *obj, const char *const *known,
             ok = strcmp(key, known[i]) == 0;
         if (!ok)
             return inside ? recsys__jr_failf(where, "field '%s': unknown field '%.*s'", inside,
-                                  recsys__jr_quote_len(key), key)
-                          : recsys__jr_failf(where, "unknown field '%.*s'", recsys__jr_quote_len(key), key);
+                                  recsys__utf8_quote_len(key), key)
+                          : recsys__jr_failf(where, "unknown field '%.*s'", recsys__utf8_quote_len(key), key);
     }
     return RECSYS_OK;
 }

@@ -9,8 +9,6 @@
 
 /* RECSYS_E_INVALID_ARG with "<where>: <message>". */
 recsys_status RECSYS_PRINTF(2, 3) recsys__jr_failf(const char *where, const char *fmt, ...);
-/* How many bytes of s to quote in a message: at most 64, never cutting a UTF-8 sequence. */
-int recsys__jr_quote_len(const char *s);
 /* The UTF-8 text of a JSON string (no NUL inside), or NULL. */
 const char *recsys__jr_str_of(const json_t *v);
 /* Checks that every key of obj is UTF-8 and one of known[]; names the first that is not
