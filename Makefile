@@ -25,12 +25,13 @@ export RECSYS_DATA_DIR
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 CFLAGS_LIB := -std=c11 $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -Iinclude -D_GNU_SOURCE
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror $(OPT) $(SAN) -Iinclude -Ilib -Itools -Itests/support -Iexamples -D_GNU_SOURCE
-LIBS = -ljansson -lxxhash $(FAISS_LIBS) -lopenblas -lpthread -lm
+LIBS = -ljansson -lxxhash -lxgboost $(FAISS_LIBS) -lopenblas -lpthread -lm
 TEST_LIBS := -lcmocka -lsqlite3
 
 # Debian packages the project needs (make deps installs them when run as root).
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libjansson-dev libxxhash-dev \
-            libcmocka-dev libsqlite3-dev sqlite3 abigail-tools python3 libopenblas-dev libfaiss-dev
+            libcmocka-dev libsqlite3-dev sqlite3 abigail-tools python3 libopenblas-dev libfaiss-dev \
+            libxgboost-dev
 
 LIB_SRC := $(sort $(shell find lib -name '*.c'))
 # The one C++ file a dependency that only speaks C++ needs (the faiss bridge; DESIGN.md).
@@ -96,7 +97,7 @@ BUILD_LOG := /tmp/librecsys-deps.log
 
 # The build itself checks quickly and points at `make deps` rather than failing obscurely.
 deps-check:
-	@ok=1; for h in jansson.h xxhash.h cmocka.h sqlite3.h; do [ -f /usr/include/$$h ] || ok=0; done; \
+	@ok=1; for h in jansson.h xxhash.h cmocka.h sqlite3.h xgboost/c_api.h; do [ -f /usr/include/$$h ] || ok=0; done; \
 	for c in c++ pkg-config $(PYTHON); do command -v $$c >/dev/null 2>&1 || ok=0; done; \
 	[ -f "$$($(CC) -print-file-name=libopenblas.so)" ] || ok=0; \
 	[ -f "$$($(CC) -print-file-name=libfaiss.a)" ] || ok=0; \
