@@ -46,6 +46,9 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv);
 /* report.c: runs the other subcommands as child processes and writes a Markdown report with
  * SVG plots (see the top of report.c). Returns 0, or 1 when a run or a file failed. */
 int bench_report(bench_ctx *ctx, int argc, char **argv);
+/* gbdt.c: the native evaluator of LambdaMART trees against XGBoost's own prediction (reads no
+ * catalog; see the top of gbdt.c). */
+int bench_gbdt(bench_ctx *ctx, int argc, char **argv);
 
 /** Appends a row to the table main prints at the end. */
 void bench_add_row(const bench_row *row);

@@ -1,7 +1,7 @@
 /*
  * eval.c - `recsys-bench eval --data DIR --dataset ml-100k|ml-latest-small|csv
- *           [--variant all|ge4] --pipeline NAME [--grid small|none] [--set NAME=VALUE]...
- *           [--items FILE] [--json]`
+ *           [--variant all|ge4] --pipeline BASE[+PART]... [--grid small|none]
+ *           [--set NAME=VALUE]... [--items FILE] [--json]`
  *
  * Offline quality under ../shared/data/EVAL_PROTOCOL.md, exactly: the positive interactions
  * of the variant, the per-user temporal split (train/test, and fit/validation inside train),
@@ -13,28 +13,58 @@
  *   - an engine over the memory store with a fixed seed; every catalog item loaded with an
  *     id that sorts like the protocol's id order (numeric ids zero-padded to one width, e.g.
  *     "0000242"; string ids as the zero-padded rank of their byte order), so the pipeline's
- *     tie-break by item id string is the protocol's; for the content pipeline the title,
- *     category "film" and the genres as tags;
+ *     tie-break by item id string is the protocol's; for the content pipeline, and for any
+ *     pipeline with a ranker or diversifier part (whose features and item similarities read
+ *     them), the title, category "film" and the genres as tags; the other pipelines load ids
+ *     only, as before;
  *   - the training interactions as RECSYS_EVENT_VIEW events with their timestamps, in time
  *     order, through recsys_feedback (shifted by a constant when a timestamp is below 1:
  *     0 means "now" to the library; only differences matter to it);
  *   - RECSYS_OPT_NOW = the latest training timestamp + 1, RECSYS_OPT_HISTORY_MAX large enough
  *     to keep every training event, RECSYS_OPT_CANDIDATES_PER_SOURCE = the catalog size (full
- *     ranking), RECSYS_OPT_TOP_N = 20, filter.seen on (candidates = catalog minus the user's
- *     train items); per request impressions off and explanations off;
+ *     ranking; 300 for a two-stage pipeline, below), RECSYS_OPT_TOP_N = 20, filter.seen on
+ *     (candidates = catalog minus the user's train items); per request impressions off and
+ *     explanations off;
  *   - only the pipeline's sources enabled (recsys_engine_plugin_enable; a name that is not
  *     registered fails the command with recsys_last_error()), the "blend" ranker off, so the
  *     order is the merged source scores' (for one source: the source's own order).
  *
  * Pipelines: popular, itemknn, rp3beta, ease, ials, content (one source each), hybrid
  * (itemknn + rp3beta + ease + ials + popular merged), or a comma-separated list of source
- * names (merged like hybrid).
+ * names (merged like hybrid); then any of these parts, joined with '+', a ranker before a
+ * diversifier, at most one of each (hybrid+ltr, hybrid+linear, hybrid+ltr+mmr, ease+dpp):
+ *
+ *   - ltr, linear: a learned ranker (the built-in "ltr", LambdaMART, or "linear", FTRL).
+ *     The sources are tuned on fit/validation as below; then, on the fit engine with the
+ *     chosen values (refreshed), recsys_ranker_train(engine, ranker, outcomes, n) with the
+ *     validation interactions as RECSYS_EVENT_VIEW outcomes (it retrieves and filters
+ *     candidates per user at the fit clock and labels them; ranker_train_s is its time);
+ *     then RECSYS_OPT_NOW is set to the last train timestamp + 1 (as a train engine has it;
+ *     before the events, which the library refuses beyond its clock), the validation
+ *     interactions are fed to that same engine with recsys_feedback in time order (it then
+ *     holds exactly the train part; load_s is the time of this), recsys_refresh (train_s),
+ *     and the test requests name the ranker (recsys_request_set_ranker). The ranker never
+ *     sees test; validation interactions are its labels, so no validation figure of the
+ *     ranker itself is reported.
+ *   - blend: the built-in "blend" ranker (no training), named by the requests of the final
+ *     run and of the validation of the combination.
+ *   - mmr, dpp: RECSYS_OPT_DIVERSIFY_METHOD 1 or 2 on the final engine and for the
+ *     validation of the combination, every other diversify option at its default (--set
+ *     may change them; diversify.method itself is the part's); not tuned.
+ *
+ * A pipeline with a ranker part is two-stage: RECSYS_OPT_CANDIDATES_PER_SOURCE = 300 (or the
+ * catalog size when smaller) on every engine of the run (tuning, ranker training, validation,
+ * test), so the ranker reorders a candidate set smaller than the catalog. Items outside the
+ * candidate set are never returned; when a list comes back shorter than 20 they tie at the
+ * bottom, as the protocol's padding (below) already orders them.
  *
  * Tuning (section 4): each source has a small grid over its options, a few points each plus
  * the option's default (--grid small, the default; --grid none keeps the defaults). A
  * single-source pipeline trains every grid point on fit (recsys_refresh trains), scores
  * validation and keeps the best NDCG@10 (the first in grid order on a tie). A multi-source
- * pipeline tunes each source alone in the same way, then uses the chosen values together.
+ * pipeline tunes each source alone in the same way, then uses the chosen values together
+ * (the "validation of the combination", which also runs for a single source when the
+ * pipeline has a diversifier or the blend ranker, with them).
  * --set NAME=VALUE (option names as recsys_option_by_name takes them, e.g.
  * retrieve.ease_lambda=300) fixes an option and takes it out of the grid; the options the
  * protocol fixes (top N, clock, candidates, seen filter, history, explanations, impressions)
@@ -46,8 +76,20 @@
  *
  * A list the library returns shorter than 20 is completed with the remaining candidates in
  * id order, as the protocol's ranking does when every item the model did not score ties at
- * the bottom (reported as "padded"); an item the library returns that is not a candidate (a
- * train item) is dropped and counted ("dropped"; 0 unless the seen filter misses one).
+ * the bottom (reported as "padded"); an entry the library returns that breaks a rule of the
+ * protocol - a train item of the user, a repeat of an earlier entry, an id not in the
+ * catalog - is counted ("violations", by kind in the text; must be 0) and then dropped
+ * ("dropped", the same count). recsys__eval_final_list (lib/eval) does both.
+ *
+ * Beyond accuracy (lib/eval/beyond.c, the definitions in eval.h), on the same final lists at
+ * 10 and 20, with the popularity and the item vectors from the part the model was trained
+ * on (train): ild (intra-list diversity, the mean pairwise 1 - cosine of the items' binary
+ * train-user vectors: it needs no metadata and is itemknn's item-item cosine without its
+ * shrinkage), novelty (mean -log2(train users of the item / train users)),
+ * arp (mean train popularity), calibration_kl (Steck 2018, KL(p || 0.99 q + 0.01 p) over the
+ * genres, each item's genres weighted 1/ngenres; null without item metadata, e.g. csv
+ * without --items). The item metadata is read for every pipeline for this (a pipeline other
+ * than content runs on without it, with a warning, when it cannot be read).
  *
  * Every run also reports the protocol's MostPopular reference (section 7: distinct train
  * users per item, no time decay) on the same split. The library's "popular" source is a
@@ -55,10 +97,13 @@
  *
  * JSON (the last line with --json): the common keys of main.c plus "dataset", "variant",
  * "pipeline", "users" (evaluated test users), "ndcg@10", "recall@10", "precision@10",
- * "hit@10", "map@10", "coverage@10", the same at 20, "train_s", "eval_s", and "sources",
- * "items", "train", "test", "fit", "validation", "grid", "chosen" {option: value},
- * "tuning" [{"params", "ndcg@10", "refresh_s"}], "validation_ndcg@10", "tune_s", "load_s",
- * "padded", "dropped", "mostpop" {the same metric keys}.
+ * "hit@10", "map@10", "coverage@10", "ild@10", "novelty@10", "arp@10", "calibration_kl@10"
+ * (null without genres), the same at 20, "train_s", "eval_s", and "sources", "items",
+ * "train", "test", "fit", "validation", "grid", "chosen" {option: value}, "tuning"
+ * [{"params", "ndcg@10", "refresh_s"}], "validation_ndcg@10", "tune_s", "load_s", "padded",
+ * "dropped", "violations", "ranker" (null or ltr/linear/blend), "diversifier" (null or
+ * mmr/dpp), "ranker_train_s" (null without a learned ranker), "candidates_per_source",
+ * "mostpop" {the same metric keys}.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -72,6 +117,8 @@
 #define MAX_DIMS 4
 #define MAX_VALUES 8 /* listed points plus the default */
 #define MAX_SETS 16
+#define TWO_STAGE_CANDIDATES 300 /* candidates per source when a ranker reorders them */
+#define MAX_RAW 64               /* entries of a library answer looked at (it is asked for 20) */
 
 /* ------------------------------------------------------------------ grids */
 
@@ -143,6 +190,10 @@ typedef struct opt_set {
 
 typedef struct ev_opts {
     const char *data, *dataset, *items_path, *pipeline, *grid;
+    const char *base;        /* the pipeline without its parts */
+    const char *ranker;      /* "ltr", "linear", "blend" or NULL */
+    const char *diversifier; /* "mmr", "dpp" or NULL */
+    int div_method;          /* RECSYS_OPT_DIVERSIFY_METHOD of the diversifier (0 = none) */
     int variant;
     const char *sources[MAX_SOURCES];
     int nsources;
@@ -155,14 +206,21 @@ typedef struct ev_run {
     const ev_opts *o;
     recsys__eval_data d;
     recsys__eval_items meta;
-    bool have_meta;
+    bool have_meta;       /* item metadata read */
+    bool meta_in_catalog; /* and given to the engine (content, ranker or diversifier) */
+    recsys__eval_genres genres;
+    bool have_genres;
     recsys__eval_part train, test, fit, val;
     char **item_key; /* engine item ids, sorted like the dense indices */
     char **user_key; /* engine user ids */
     int64_t shift;   /* added to every timestamp given to the engine */
+    double cands; /* RECSYS_OPT_CANDIDATES_PER_SOURCE of every engine */
     /* per evaluation */
     recsys_engine *e;
-    size_t dropped;
+    const char *req_ranker;        /* the ranker the requests name, or NULL */
+    recsys__eval_beyond *beyond;   /* accumulates the final lists, or NULL */
+    recsys__eval_violations viol;  /* entries dropped (reset before the test run) */
+    size_t padded;                 /* lists completed in this evaluation */
     const char *phase;
 } ev_run;
 
@@ -312,6 +370,40 @@ static void enable_sources(recsys_engine *e, const ev_opts *o, const char *const
     }
 }
 
+/* The engine clock for a model trained on part: its latest timestamp + 1 (shifted). */
+static int64_t part_now(const ev_run *r, const recsys__eval_part *part)
+{
+    int64_t now = (part->n ? 0 : r->d.max_ts) + r->shift + 1;
+    for (size_t i = 0; i < part->n; i++)
+        if (part->ev[i].ts + r->shift + 1 > now)
+            now = part->ev[i].ts + r->shift + 1;
+    return now;
+}
+
+/* Records the events of part in time order, as a host would stream them. */
+static void feed_part(ev_run *r, recsys_engine *e, const recsys__eval_part *part)
+{
+    recsys__eval_event *ev = malloc((part->n ? part->n : 1) * sizeof *ev);
+    if (!ev) {
+        fprintf(stderr, "recsys-bench eval: out of memory\n");
+        exit(1);
+    }
+    memcpy(ev, part->ev, part->n * sizeof *ev);
+    qsort(ev, part->n, sizeof *ev, cmp_time);
+    recsys_event rec;
+    recsys_event_init(&rec);
+    rec.type = RECSYS_EVENT_VIEW;
+    for (size_t i = 0; i < part->n; i++) {
+        rec.user_id = r->user_key[ev[i].user];
+        rec.item_id = r->item_key[ev[i].item];
+        rec.timestamp = ev[i].ts + r->shift;
+        BENCH_CHECK(recsys_feedback(e, &rec), "recording an event");
+        if ((i & 16383) == 0)
+            bench_progress(r->ctx, "loading: event %zu/%zu", i, part->n);
+    }
+    free(ev);
+}
+
 /* A fresh engine holding the catalog and the events of part, with the options of pre (may be
  * NULL) set before anything is loaded. */
 static recsys_engine *make_engine(ev_run *r, const recsys__eval_part *part, const chosen *pre)
@@ -321,19 +413,14 @@ static recsys_engine *make_engine(ev_run *r, const recsys__eval_part *part, cons
     recsys_engine *e = NULL;
     RECSYS_INIT(recsys_engine_opts, opts, .seed = BENCH_SEED);
     BENCH_CHECK(recsys_engine_new(&opts, &e), "creating the engine");
-    int64_t now = (part->n ? 0 : d->max_ts) + r->shift + 1;
-    for (size_t i = 0; i < part->n; i++)
-        if (part->ev[i].ts + r->shift + 1 > now)
-            now = part->ev[i].ts + r->shift + 1;
     recsys_option_desc cand;
     option_desc(RECSYS_OPT_CANDIDATES_PER_SOURCE, &cand);
-    if ((double)d->items.n > cand.max_value)
+    if ((double)d->items.n > cand.max_value && !o->ranker)
         fprintf(stderr, "recsys-bench eval: warning: %zu items but at most %.0f candidates per "
                         "source: the ranking is not full\n", d->items.n, cand.max_value);
-    set_option(e, RECSYS_OPT_NOW, (double)now);
+    set_option(e, RECSYS_OPT_NOW, (double)part_now(r, part));
     set_option(e, RECSYS_OPT_HISTORY_MAX, 1000000);
-    set_option(e, RECSYS_OPT_CANDIDATES_PER_SOURCE,
-               (double)d->items.n < cand.max_value ? (double)d->items.n : cand.max_value);
+    set_option(e, RECSYS_OPT_CANDIDATES_PER_SOURCE, r->cands);
     set_option(e, RECSYS_OPT_TOP_N, RECSYS__EVAL_KMAX);
     set_option(e, RECSYS_OPT_FILTER_SEEN, 1);
     set_option(e, RECSYS_OPT_EXPLAIN, 0);
@@ -349,7 +436,7 @@ static recsys_engine *make_engine(ev_run *r, const recsys__eval_part *part, cons
         recsys_item_spec *spec = NULL;
         BENCH_CHECK(recsys_item_spec_new(r->item_key[i], &spec), "item spec");
         const recsys__eval_item *m =
-            r->have_meta ? recsys__eval_items_find(&r->meta, d->items.name[i]) : NULL;
+            r->meta_in_catalog ? recsys__eval_items_find(&r->meta, d->items.name[i]) : NULL;
         if (m) {
             BENCH_CHECK(recsys_item_spec_set_text(spec, RECSYS_FIELD_TITLE, m->title), "title");
             BENCH_CHECK(recsys_item_spec_set_text(spec, RECSYS_FIELD_CATEGORY, "film"), "category");
@@ -362,25 +449,7 @@ static recsys_engine *make_engine(ev_run *r, const recsys__eval_part *part, cons
             bench_progress(r->ctx, "loading: item %zu/%zu", i, d->items.n);
     }
 
-    recsys__eval_event *ev = malloc((part->n ? part->n : 1) * sizeof *ev);
-    if (!ev) {
-        fprintf(stderr, "recsys-bench eval: out of memory\n");
-        exit(1);
-    }
-    memcpy(ev, part->ev, part->n * sizeof *ev);
-    qsort(ev, part->n, sizeof *ev, cmp_time); /* a stream, as a host would send it */
-    recsys_event rec;
-    recsys_event_init(&rec);
-    rec.type = RECSYS_EVENT_VIEW;
-    for (size_t i = 0; i < part->n; i++) {
-        rec.user_id = r->user_key[ev[i].user];
-        rec.item_id = r->item_key[ev[i].item];
-        rec.timestamp = ev[i].ts + r->shift;
-        BENCH_CHECK(recsys_feedback(e, &rec), "recording an event");
-        if ((i & 16383) == 0)
-            bench_progress(r->ctx, "loading: event %zu/%zu", i, part->n);
-    }
-    free(ev);
+    feed_part(r, e, part);
     return e;
 }
 
@@ -406,27 +475,25 @@ static recsys_status engine_rank(void *ctx, uint32_t user, const uint8_t *known,
         st = recsys_request_set_int(req, RECSYS_OPT_LOG_IMPRESSIONS, 0);
     if (st == RECSYS_OK)
         st = recsys_request_set_int(req, RECSYS_OPT_EXPLAIN, 0);
+    if (st == RECSYS_OK && r->req_ranker)
+        st = recsys_request_set_ranker(req, r->req_ranker);
     if (st == RECSYS_OK)
         st = recsys_recommend(r->e, req, &res);
+    /* the answer as dense indices (UINT32_MAX: an id the catalog lacks), then the list the
+     * protocol scores: violations counted and dropped, completed with the ties at the bottom */
+    uint32_t raw[MAX_RAW];
+    size_t nraw = 0;
     *n = 0;
-    for (size_t i = 0; st == RECSYS_OK && i < recsys_result_count(res) && *n < RECSYS__EVAL_KMAX;
-         i++) {
+    for (size_t i = 0; st == RECSYS_OK && i < recsys_result_count(res) && nraw < MAX_RAW; i++) {
         const char *id = recsys_result_item_id(res, i);
-        char **hit = bsearch(&id, r->item_key, r->d.items.n, sizeof *r->item_key, cmp_key);
-        if (!hit) {
-            st = recsys_error_set(RECSYS_E_INTERNAL, "the library recommended an item that is "
-                                                     "not in the catalog");
-            break;
-        }
-        uint32_t idx = (uint32_t)(hit - r->item_key);
-        bool dup = false;
-        for (size_t k = 0; k < *n; k++)
-            dup |= list[k] == idx;
-        if (known[idx] || dup) {
-            r->dropped++;
-            continue;
-        }
-        list[(*n)++] = idx;
+        char **hit = id ? bsearch(&id, r->item_key, r->d.items.n, sizeof *r->item_key, cmp_key)
+                        : NULL;
+        raw[nraw++] = hit ? (uint32_t)(hit - r->item_key) : UINT32_MAX;
+    }
+    if (st == RECSYS_OK) {
+        r->padded += recsys__eval_final_list(raw, nraw, r->d.items.n, known, list, n, &r->viol);
+        if (r->beyond)
+            st = recsys__eval_beyond_add(r->beyond, user, list, *n);
     }
     char msg[512];
     snprintf(msg, sizeof msg, "%s", st != RECSYS_OK ? recsys_last_error() : "");
@@ -444,14 +511,20 @@ static void eval_progress(void *ctx, size_t done, size_t total)
         bench_progress(r->ctx, "%s: user %zu/%zu", r->phase, done, total);
 }
 
-/* Evaluates the engine's current model on truth (known = the part it was trained on). */
+/* Evaluates the engine's current model on truth (known = the part it was trained on); the
+ * final lists also go to beyond when it is not NULL. */
 static void evaluate(ev_run *r, recsys_engine *e, const recsys__eval_part *known,
-                     const recsys__eval_part *truth, recsys__eval_metrics *m)
+                     const recsys__eval_part *truth, recsys__eval_metrics *m,
+                     recsys__eval_beyond *beyond)
 {
     r->e = e;
+    r->padded = 0;
+    r->beyond = beyond;
     if (recsys__eval_run(mem, r->d.items.n, known, truth, engine_rank, r, eval_progress, m) !=
         RECSYS_OK)
         eval_fail("evaluating");
+    r->beyond = NULL;
+    m->padded = r->padded; /* the lists come complete: recsys__eval_final_list padded them */
 }
 
 static double refresh(ev_run *r, recsys_engine *e)
@@ -460,6 +533,43 @@ static double refresh(ev_run *r, recsys_engine *e)
     uint64_t t0 = stats_now_ns();
     BENCH_CHECK(recsys_refresh(e), "recsys_refresh (training)");
     return (double)(stats_now_ns() - t0) / 1e9;
+}
+
+/* The diversifier part, if any, on e (every other diversify option keeps its value). */
+static void set_diversifier(const ev_run *r, recsys_engine *e)
+{
+    if (r->o->div_method)
+        set_option(e, RECSYS_OPT_DIVERSIFY_METHOD, r->o->div_method);
+}
+
+/* Trains the learned ranker of the pipeline on engine e (the fit part, refreshed with the
+ * chosen setting) from the validation interactions as view outcomes; returns its seconds. */
+static double train_ranker(ev_run *r, recsys_engine *e)
+{
+    const recsys__eval_part *val = &r->val;
+    recsys_event *outcomes = calloc(val->n ? val->n : 1, sizeof *outcomes);
+    if (!outcomes) {
+        fprintf(stderr, "recsys-bench eval: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < val->n; i++) {
+        recsys_event_init(&outcomes[i]);
+        outcomes[i].type = RECSYS_EVENT_VIEW;
+        outcomes[i].user_id = r->user_key[val->ev[i].user];
+        outcomes[i].item_id = r->item_key[val->ev[i].item];
+        outcomes[i].timestamp = val->ev[i].ts + r->shift;
+    }
+    char what[128];
+    snprintf(what, sizeof what, "recsys_ranker_train(\"%s\") on %zu validation outcomes",
+             r->o->ranker, val->n);
+    bench_progress(r->ctx, "training the ranker %s on %zu validation outcomes", r->o->ranker,
+                   val->n);
+    uint64_t t0 = stats_now_ns();
+    BENCH_CHECK(recsys_ranker_train(e, r->o->ranker, outcomes, val->n), what);
+    double secs = (double)(stats_now_ns() - t0) / 1e9;
+    bench_progress_clear(r->ctx);
+    free(outcomes);
+    return secs;
 }
 
 /* ------------------------------------------------------------------ tuning */
@@ -539,7 +649,7 @@ static void tune_source(ev_run *r, recsys_engine **fitp, const char *source, jso
         double secs = refresh(r, fit);
         recsys__eval_metrics m;
         uint64_t t0 = stats_now_ns();
-        evaluate(r, fit, &r->fit, &r->val, &m);
+        evaluate(r, fit, &r->fit, &r->val, &m, NULL);
         double esecs = (double)(stats_now_ns() - t0) / 1e9;
         bench_progress_clear(r->ctx);
         printf("  %-10s %-60s %.6f   refresh %.2f s, eval %.2f s\n", source, params, m.ndcg[0],
@@ -612,6 +722,35 @@ static void print_rows(const char *label, const recsys__eval_metrics *m)
     }
 }
 
+static void beyond_json(json_t *o, const recsys__eval_beyond_metrics *b)
+{
+    for (int k = 0; k < RECSYS__EVAL_NK; k++) {
+        char key[40];
+        size_t K = recsys__eval_k[k];
+        snprintf(key, sizeof key, "ild@%zu", K);
+        json_object_set_new(o, key, json_real(b->ild[k]));
+        snprintf(key, sizeof key, "novelty@%zu", K);
+        json_object_set_new(o, key, json_real(b->novelty[k]));
+        snprintf(key, sizeof key, "arp@%zu", K);
+        json_object_set_new(o, key, json_real(b->arp[k]));
+        snprintf(key, sizeof key, "calibration_kl@%zu", K);
+        json_object_set_new(o, key, b->has_calibration && b->calibrated_users[k]
+                                        ? json_real(b->calibration_kl[k])
+                                        : json_null());
+    }
+}
+
+static void print_beyond_rows(const char *label, const recsys__eval_beyond_metrics *b)
+{
+    for (int k = 0; k < RECSYS__EVAL_NK; k++) {
+        char kl[32] = "-";
+        if (b->has_calibration && b->calibrated_users[k])
+            snprintf(kl, sizeof kl, "%.6f", b->calibration_kl[k]);
+        printf("  %-34s %3zu  %8.6f %8.4f %9.3f %14s\n", k ? "" : label, recsys__eval_k[k],
+               b->ild[k], b->novelty[k], b->arp[k], kl);
+    }
+}
+
 /* ------------------------------------------------------------------ options */
 
 static void parse_set(ev_opts *o, const char *text)
@@ -634,6 +773,9 @@ static void parse_set(ev_opts *o, const char *text)
         if (s->key == fixed[i])
             bench_usage("--set: %s is fixed by the protocol (full ranking, top 20, clock at "
                         "the last training event)", s->name);
+    if (s->key == RECSYS_OPT_DIVERSIFY_METHOD)
+        bench_usage("--set: %s is chosen by the pipeline: add +mmr or +dpp to --pipeline",
+                    s->name);
     char *end;
     errno = 0;
     s->value = strtod(eq + 1, &end);
@@ -680,13 +822,47 @@ static void parse_opts(int argc, char **argv, ev_opts *o)
         bench_usage("--grid: '%s' is not small or none", o->grid);
     if (o->items_path && strcmp(o->dataset, "csv"))
         bench_usage("--items is for --dataset csv (the MovieLens sets bring their own)");
+    /* BASE[+PART]...: the parts after the first '+' */
+    static char base[512];
+    if (strlen(o->pipeline) >= sizeof base)
+        bench_usage("--pipeline: longer than %zu bytes", sizeof base - 1);
+    snprintf(base, sizeof base, "%s", o->pipeline);
+    char *plus = strchr(base, '+');
+    if (plus)
+        *plus++ = '\0';
+    for (char *t = plus, *next; t; t = next) {
+        if ((next = strchr(t, '+')))
+            *next++ = '\0';
+        if (!t[0])
+            bench_usage("--pipeline: '%s' has an empty part", o->pipeline);
+        if (!strcmp(t, "ltr") || !strcmp(t, "linear") || !strcmp(t, "blend")) {
+            if (o->ranker)
+                bench_usage("--pipeline: two rankers ('%s' and '%s')", o->ranker, t);
+            if (o->diversifier)
+                bench_usage("--pipeline: ranker '%s' after diversifier '%s': the pipeline ranks "
+                            "before it diversifies, write BASE+%s+%s", t, o->diversifier, t,
+                            o->diversifier);
+            o->ranker = t;
+        } else if (!strcmp(t, "mmr") || !strcmp(t, "dpp")) {
+            if (o->diversifier)
+                bench_usage("--pipeline: two diversifiers ('%s' and '%s')", o->diversifier, t);
+            o->diversifier = t;
+            o->div_method = !strcmp(t, "mmr") ? 1 : 2;
+        } else {
+            bench_usage("--pipeline: part '%s' is not a ranker (ltr, linear, blend) or a "
+                        "diversifier (mmr, dpp)", t);
+        }
+    }
+    if (!base[0])
+        bench_usage("--pipeline: no base pipeline before '+'");
+    o->base = base;
     for (size_t p = 0; p < sizeof pipelines / sizeof pipelines[0]; p++)
-        if (!strcmp(o->pipeline, pipelines[p].name))
+        if (!strcmp(o->base, pipelines[p].name))
             for (int s = 0; s < MAX_SOURCES && pipelines[p].sources[s]; s++)
                 o->sources[o->nsources++] = pipelines[p].sources[s];
     if (o->nsources == 0) { /* a comma-separated list of source names */
         static char buf[512];
-        snprintf(buf, sizeof buf, "%s", o->pipeline);
+        snprintf(buf, sizeof buf, "%s", o->base);
         for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             if (o->nsources == MAX_SOURCES)
                 bench_usage("--pipeline: at most %d sources", MAX_SOURCES);
@@ -725,19 +901,30 @@ static void load_data(ev_run *r)
     bool content = false;
     for (int i = 0; i < o->nsources; i++)
         content |= !strcmp(o->sources[i], "content");
-    if (content && ifmt) {
+    if (ifmt) { /* every pipeline: the genres of the calibration metric */
         char ip[4096];
         if (o->items_path)
             snprintf(ip, sizeof ip, "%s", o->items_path);
         else
             snprintf(ip, sizeof ip, "%s/%s", o->data, ipath);
-        if (recsys__eval_read_items(mem, ip, ifmt, gpath, &r->meta) != RECSYS_OK)
+        if (recsys__eval_read_items(mem, ip, ifmt, gpath, &r->meta) == RECSYS_OK)
+            r->have_meta = true;
+        else if (content)
             eval_fail("reading the item metadata");
-        r->have_meta = true;
+        else
+            fprintf(stderr, "recsys-bench eval: warning: reading the item metadata: %s: "
+                            "calibration_kl is null\n", recsys_last_error());
     } else if (content) {
         fprintf(stderr, "recsys-bench eval: warning: no --items file: the content source sees "
                         "item ids only\n");
     }
+    if (r->have_meta) {
+        if (recsys__eval_genres_build(mem, &r->meta, r->d.items.name, r->d.items.n,
+                                      &r->genres) != RECSYS_OK)
+            eval_fail("indexing the genres");
+        r->have_genres = true;
+    }
+    r->meta_in_catalog = r->have_meta && (content || o->ranker || o->diversifier);
     if (recsys__eval_split(mem, &r->d.all, &r->train, &r->test) != RECSYS_OK ||
         recsys__eval_split(mem, &r->train, &r->fit, &r->val) != RECSYS_OK)
         eval_fail("splitting");
@@ -759,58 +946,122 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv)
     for (int i = 0; i < o.nsources; i++)
         snprintf(srcs + strlen(srcs), sizeof srcs - strlen(srcs), "%s%s", i ? "+" : "",
                  o.sources[i]);
-    printf("eval: %s, variant %s, pipeline %s (sources %s; ranker off), EVAL_PROTOCOL v1\n",
-           o.dataset, o.variant ? "ge4" : "all", o.pipeline, srcs);
+    recsys_option_desc cand;
+    option_desc(RECSYS_OPT_CANDIDATES_PER_SOURCE, &cand);
+    r.cands = (double)d->items.n < cand.max_value ? (double)d->items.n : cand.max_value;
+    if (o.ranker && r.cands > TWO_STAGE_CANDIDATES)
+        r.cands = TWO_STAGE_CANDIDATES;
+    char parts[160] = "ranker off";
+    if (o.ranker)
+        snprintf(parts, sizeof parts, "ranker %s%s%s; two-stage: %.0f candidates per source",
+                 o.ranker, o.diversifier ? "; diversifier " : "",
+                 o.diversifier ? o.diversifier : "", r.cands);
+    else if (o.diversifier)
+        snprintf(parts, sizeof parts, "ranker off; diversifier %s", o.diversifier);
+    printf("eval: %s, variant %s, pipeline %s (sources %s; %s), EVAL_PROTOCOL v1\n",
+           o.dataset, o.variant ? "ge4" : "all", o.pipeline, srcs, parts);
     printf("data: %zu users, %zu items, %zu interactions (%zu records, %zu discarded by the "
            "variant, %zu duplicates)\n", d->users.n, d->items.n, d->all.n, d->records,
            d->discarded, d->duplicates);
     printf("split: train %zu / test %zu (%zu users); fit %zu / validation %zu (%zu users)\n",
            r.train.n, r.test.n, test_users, r.fit.n, r.val.n, val_users);
 
+    /* a learned ranker trains on validation outcomes; blend needs no training */
+    bool learned = o.ranker && strcmp(o.ranker, "blend") != 0;
+    const char *fixed_ranker = o.ranker && !learned ? o.ranker : NULL;
+    bool combine = o.nsources > 1 || o.diversifier || fixed_ranker;
+    char combo[300];
+    snprintf(combo, sizeof combo, "%s%s%s%s%s", srcs, fixed_ranker ? "+" : "",
+             fixed_ranker ? fixed_ranker : "", o.diversifier ? "+" : "",
+             o.diversifier ? o.diversifier : "");
+
     json_t *out = ctx->out, *tuning = json_array(), *chosen_json = json_object();
     chosen best = { .n = 0 };
     double val_ndcg = -1;
     double tune_s = 0;
+    recsys_engine *fit = NULL;
+    bool fit_fresh = false; /* refreshed since its options were last set */
     if (!strcmp(o.grid, "small")) {
         uint64_t tt = stats_now_ns();
         r.phase = "loading fit";
-        recsys_engine *fit = make_engine(&r, &r.fit, NULL);
+        fit = make_engine(&r, &r.fit, NULL);
         printf("tuning on validation (grid small; NDCG@10):\n");
         for (int i = 0; i < o.nsources; i++)
             tune_source(&r, &fit, o.sources[i], tuning, &best);
-        if (o.nsources > 1) { /* the chosen values together */
+        if (combine) { /* the chosen values together, with the diversifier and blend */
             r.phase = "validating the combination";
+            set_diversifier(&r, fit);
             double secs = refresh(&r, fit);
+            fit_fresh = true;
             recsys__eval_metrics m;
-            evaluate(&r, fit, &r.fit, &r.val, &m);
+            r.req_ranker = fixed_ranker;
+            evaluate(&r, fit, &r.fit, &r.val, &m, NULL);
+            r.req_ranker = NULL;
             bench_progress_clear(ctx);
             val_ndcg = m.ndcg[0];
-            printf("  %-10s %-60s %.6f   refresh %.2f s\n", "together", srcs, val_ndcg, secs);
+            printf("  %-10s %-60s %.6f   refresh %.2f s\n", "together", combo, val_ndcg, secs);
         } else {
             for (size_t i = 0; i < json_array_size(tuning); i++) {
                 double v = json_real_value(json_object_get(json_array_get(tuning, i), "ndcg@10"));
                 val_ndcg = v > val_ndcg ? v : val_ndcg;
             }
         }
-        recsys_engine_free(fit);
+        if (!learned) {
+            recsys_engine_free(fit);
+            fit = NULL;
+        }
         tune_s = (double)(stats_now_ns() - tt) / 1e9;
     }
 
     /* the final model: the chosen setting trained on train, evaluated on test */
-    r.phase = "loading train";
-    uint64_t tl = stats_now_ns();
-    recsys_engine *e = make_engine(&r, &r.train, &best);
-    double load_s = (double)(stats_now_ns() - tl) / 1e9;
+    recsys_engine *e;
+    double load_s, ranker_train_s = -1;
+    if (learned) {
+        if (!fit) {
+            r.phase = "loading fit";
+            fit = make_engine(&r, &r.fit, &best);
+        }
+        if (!fit_fresh) {
+            r.phase = "fit with the chosen setting";
+            refresh(&r, fit);
+        }
+        ranker_train_s = train_ranker(&r, fit);
+        /* the validation interactions join the fit engine: it then holds exactly train, at
+         * the train clock (set first: the library refuses events beyond its clock) */
+        r.phase = "loading validation";
+        uint64_t tl = stats_now_ns();
+        set_option(fit, RECSYS_OPT_NOW, (double)part_now(&r, &r.train));
+        feed_part(&r, fit, &r.val);
+        load_s = (double)(stats_now_ns() - tl) / 1e9;
+        e = fit;
+    } else {
+        r.phase = "loading train";
+        uint64_t tl = stats_now_ns();
+        e = make_engine(&r, &r.train, &best);
+        load_s = (double)(stats_now_ns() - tl) / 1e9;
+    }
+    set_diversifier(&r, e);
     r.phase = "test";
     double train_s = refresh(&r, e);
     recsys__eval_metrics m, ref;
-    r.dropped = 0;
+    recsys__eval_beyond beyond;
+    recsys__eval_beyond_metrics bm, bref;
+    const recsys__eval_genres *genres = r.have_genres ? &r.genres : NULL;
+    if (recsys__eval_beyond_init(&beyond, mem, d->items.n, &r.train, genres) != RECSYS_OK)
+        eval_fail("indexing the train part for the beyond-accuracy metrics");
+    memset(&r.viol, 0, sizeof r.viol);
+    r.req_ranker = o.ranker;
     uint64_t te = stats_now_ns();
-    evaluate(&r, e, &r.train, &r.test, &m);
+    evaluate(&r, e, &r.train, &r.test, &m, &beyond);
     double eval_s = (double)(stats_now_ns() - te) / 1e9;
+    r.req_ranker = NULL;
     bench_progress_clear(ctx);
-    if (recsys__eval_mostpop(mem, d->items.n, &r.train, &r.test, &ref) != RECSYS_OK)
+    recsys__eval_beyond_result(&beyond, &bm);
+    recsys__eval_beyond_free(&beyond);
+    if (recsys__eval_mostpop_beyond(mem, d->items.n, &r.train, &r.test, genres, &ref, &bref) !=
+        RECSYS_OK)
         eval_fail("MostPopular");
+    size_t violations = r.viol.known + r.viol.repeated + r.viol.unknown;
 
     /* the setting actually used, read back from the engine */
     char used[512] = "";
@@ -837,13 +1088,26 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv)
     printf("test (trained on train%s%s):\n", used[0] ? ": " : "", used);
     printf("  %-34s %3s  %8s %8s %9s %8s %8s %8s\n", "model", "K", "NDCG", "Recall",
            "Precision", "HitRate", "MAP", "Coverage");
-    char label[64];
+    char label[600];
     snprintf(label, sizeof label, "%s (librecsys)", o.pipeline);
     print_rows(label, &m);
     print_rows("MostPopular (protocol reference)", &ref);
     printf("users %zu; train_s %.3f (recsys_refresh), eval_s %.3f (%zu requests), load_s %.2f, "
            "tune_s %.1f; padded lists %zu, dropped items %zu\n", m.users, train_s, eval_s,
-           m.users, load_s, tune_s, m.padded, r.dropped);
+           m.users, load_s, tune_s, m.padded, violations);
+    printf("beyond accuracy (the same lists; popularity and item vectors from train; %s):\n",
+           genres ? "genres from the item metadata" : "no item metadata: no calibration");
+    printf("  %-34s %3s  %8s %8s %9s %14s\n", "model", "K", "ILD", "Novelty", "ARP",
+           "CalibrationKL");
+    print_beyond_rows(label, &bm);
+    print_beyond_rows("MostPopular (protocol reference)", &bref);
+    printf("violations %zu (train items %zu, repeats %zu, not in the catalog %zu): entries of "
+           "the lists that break the protocol, dropped before scoring; must be 0\n", violations,
+           r.viol.known, r.viol.repeated, r.viol.unknown);
+    if (learned)
+        printf("ranker %s: trained in %.2f s on the %zu validation interactions (fit engine, "
+               "%.0f candidates per source), which the engine then recorded (load_s)\n",
+               o.ranker, ranker_train_s, r.val.n, r.cands);
     bool has_popular = false;
     for (int i = 0; i < o.nsources; i++)
         has_popular |= !strcmp(o.sources[i], "popular");
@@ -878,10 +1142,19 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv)
     json_object_set_new(out, "tune_s", json_real(tune_s));
     json_object_set_new(out, "load_s", json_real(load_s));
     json_object_set_new(out, "padded", json_integer((json_int_t)m.padded));
-    json_object_set_new(out, "dropped", json_integer((json_int_t)r.dropped));
+    json_object_set_new(out, "dropped", json_integer((json_int_t)violations));
+    beyond_json(out, &bm);
+    json_object_set_new(out, "violations", json_integer((json_int_t)violations));
+    json_object_set_new(out, "ranker", o.ranker ? json_string(o.ranker) : json_null());
+    json_object_set_new(out, "diversifier",
+                        o.diversifier ? json_string(o.diversifier) : json_null());
+    json_object_set_new(out, "ranker_train_s",
+                        ranker_train_s >= 0 ? json_real(ranker_train_s) : json_null());
+    json_object_set_new(out, "candidates_per_source", json_integer((json_int_t)r.cands));
     json_t *mp = json_object();
     json_object_set_new(mp, "model", json_string("MostPopular, EVAL_PROTOCOL section 7"));
     metrics_json(mp, &ref);
+    beyond_json(mp, &bref);
     json_object_set_new(out, "mostpop", mp);
 
     for (size_t i = 0; i < d->items.n; i++)
@@ -894,6 +1167,7 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv)
     recsys__eval_part_free(mem, &r.test);
     recsys__eval_part_free(mem, &r.fit);
     recsys__eval_part_free(mem, &r.val);
+    recsys__eval_genres_free(&r.genres);
     recsys__eval_items_free(&r.meta);
     recsys__eval_data_free(&r.d);
     return 0;

@@ -1,8 +1,8 @@
 /*
  * main.c - recsys-bench: subcommand dispatch, the common options, the machine, the table.
  *
- * Usage: recsys-bench <latency|ingest|all|eval|report> [--catalog FILE] [--repeat R] [--json]
- *        [options]
+ * Usage: recsys-bench <latency|ingest|all|eval|report|gbdt> [--catalog FILE] [--repeat R]
+ *        [--json] [options]
  *
  * House rule: figures are medians of R repeated runs, each compared with a baseline measured
  * in the same run, on the machine printed first. Nothing here asserts a wall-clock time.
@@ -10,7 +10,8 @@
  *   {"command": "latency"|"ingest"|"all", "version": "0.1.0", "catalog": path,
  *    "machine": {"nproc": n, "cpu": model}, "latency": {...}, "ingest": [...]}
  * ("latency" and "ingest" are documented at the top of latency.c and ingest.c). `eval` reads
- * no catalog (no "catalog" key) and prints its own table; its keys are in eval.c. `report`
+ * no catalog (no "catalog" key) and prints its own table; its keys are in eval.c. `gbdt`
+ * reads no catalog either; its key "gbdt" is documented in gbdt.c. `report`
  * runs the others as child processes and writes a Markdown report (report.c).
  */
 #include <errno.h>
@@ -46,6 +47,9 @@ static const char usage_text[] =
     "      (default build/report; --data: $RECSYS_DATA_DIR, else ../shared/data; --quick:\n"
     "      at most 100k items, latency --queries 300 --repeat 1; --selftest: check the SVG\n"
     "      writer)\n"
+    "  gbdt [--rows N] [--trees T] [--depth D] [--features F] [--calls Q] [--train-rows N]\n"
+    "       [--missing PCT]\n"
+    "      native LambdaMART tree scoring against XGBoost's inplace predict (one thread each)\n"
     "common options:\n"
     "  --catalog FILE  catalog JSON (default data/catalog.json)\n"
     "  --repeat R      runs per figure, 1..64; the median is reported (default 5 / 3)\n"
@@ -224,11 +228,13 @@ int main(int argc, char **argv)
     const char *cmd = rest[0];
     int all = !strcmp(cmd, "all"), eval = !strcmp(cmd, "eval");
     int report = !strcmp(cmd, "report");
-    if (!all && !eval && !report && strcmp(cmd, "latency") && strcmp(cmd, "ingest"))
+    int gbdt = !strcmp(cmd, "gbdt"); /* like eval, reads no catalog */
+    if (!all && !eval && !report && !gbdt && strcmp(cmd, "latency") && strcmp(cmd, "ingest"))
         bench_usage("unknown command '%s'", cmd);
     if (all && nrest > 1)
         bench_usage("all takes only the common options, not '%s'", rest[1]);
-    if (!eval && !report && !(ctx.catalog = read_file(ctx.catalog_path, &ctx.catalog_len))) {
+    if (!eval && !report && !gbdt &&
+        !(ctx.catalog = read_file(ctx.catalog_path, &ctx.catalog_len))) {
         fprintf(stderr, "recsys-bench: cannot read the catalog %s: %s\n", ctx.catalog_path,
                 strerror(errno));
         return 1;
@@ -244,7 +250,7 @@ int main(int argc, char **argv)
     ctx.out = json_object();
     json_object_set_new(ctx.out, "command", json_string(cmd));
     json_object_set_new(ctx.out, "version", json_string(recsys_version_string()));
-    if (!eval && !report)
+    if (!eval && !report && !gbdt)
         json_object_set_new(ctx.out, "catalog", json_string(ctx.catalog_path));
     json_object_set_new(ctx.out, "machine", json_pack("{s:I,s:s}", "nproc", (json_int_t)nproc,
                                                       "cpu", cpu));
@@ -261,6 +267,8 @@ int main(int argc, char **argv)
         bench_eval(&ctx, nrest, rest);
     } else if (report) {
         rc = bench_report(&ctx, nrest, rest);
+    } else if (gbdt) {
+        bench_gbdt(&ctx, nrest, rest);
     } else if (!strcmp(cmd, "latency")) {
         bench_latency(&ctx, nrest, rest);
     } else {

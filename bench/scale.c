@@ -43,7 +43,10 @@
  *   (the full variant's retrieve stage over bare faiss), "sources_alone": {source: {"p50_us",
  *   "p99_us"}} (the retrieve stage with only that source enabled, min(Q, 500) requests for
  *   the first run's users), "refresh_again_ms" (a second recsys_refresh after the runs, nothing
- *   changed: the vector index comes from the store's saved copy), "rss_after_load_mb",
+ *   changed: the vector index comes from the store's saved copy), "ranking": {"candidates",
+ *   "ltr_train_ms", "blend"|"ltr"|"ltr+mmr"|"ltr+dpp": {"rank_p50_us", "rank_p99_us",
+ *   "diversify_p50_us", "diversify_p99_us"}} (the rank and diversify stages over 1000
+ *   candidates: see rank_section), "rss_after_load_mb",
  *   "rss_after_refresh_mb", "peak_rss_mb"}
  */
 #include <math.h>
@@ -368,6 +371,10 @@ static const char *const stage_name[SC_STAGES] = { NULL,      "context", "retrie
                                                    "filter",  "rank",    "diversify",
                                                    NULL,      "explain", "respond" };
 
+/* The ranking section's per-request choices (NULL / 0: the engine's). */
+static const char *req_ranker;
+static int req_diversify;
+
 static double req_run(recsys_engine *e, const sc_world *w, const sc_opts *o, long n,
                       uint64_t seed, stats_samples *lat, double *results, stats_samples *stages)
 {
@@ -384,6 +391,11 @@ static double req_run(recsys_engine *e, const sc_world *w, const sc_opts *o, lon
         BENCH_CHECK(recsys_request_set_int(req, RECSYS_OPT_LOG_IMPRESSIONS, 0), "impressions");
         BENCH_CHECK(recsys_request_set_int(req, RECSYS_OPT_EXPLAIN, 0), "explanations");
         BENCH_CHECK(recsys_request_set_int(req, RECSYS_OPT_NOW, BENCH_NOW), "setting the clock");
+        if (req_ranker)
+            BENCH_CHECK(recsys_request_set_ranker(req, req_ranker), "choosing the ranker");
+        if (req_diversify)
+            BENCH_CHECK(recsys_request_set_int(req, RECSYS_OPT_DIVERSIFY_METHOD, req_diversify),
+                        "diversification");
         BENCH_CHECK(recsys_recommend(e, req, &res), "recommend");
         *results += (double)recsys_result_count(res);
         for (int st = 1; stages && st < SC_STAGES; st++)
@@ -395,6 +407,75 @@ static double req_run(recsys_engine *e, const sc_world *w, const sc_opts *o, lon
             stats_push(lat, (double)(stats_now_ns() - t0) / 1e3);
     }
     return (double)(stats_now_ns() - start) / 1e9;
+}
+
+/* The ranking and diversity stages over 1000 candidates (the "vector" source alone with a
+ * quota of 1000: the merged set is its list, less the user's items): the blend ranker, then
+ * the "ltr" ranker trained here with recsys_ranker_train on one held-out item per user (an
+ * item of the user's home cluster they have no event on; 100 trees of depth 6, the option
+ * defaults), alone and with MMR and DPP. nreq requests per variant, after a warm-up. */
+static json_t *rank_section(bench_ctx *ctx, recsys_engine *e, const sc_world *w,
+                            const sc_opts *o, long nreq)
+{
+    set_only(e, "vector");
+    BENCH_CHECK(recsys_engine_source_configure(e, "vector", 1.0, 1000), "vector quota");
+    size_t nout = w->nusers < 2000 ? w->nusers : 2000;
+    recsys_event *ev = xmalloc(nout * sizeof *ev);
+    char (*uid)[16] = xmalloc(nout * sizeof *uid), (*iid)[16] = xmalloc(nout * sizeof *iid);
+    uint64_t s = BENCH_SEED * 31ULL;
+    for (size_t u = 0; u < nout; u++) {
+        uint32_t home = w->cluster[w->uitems[u * w->nev]];
+        uint32_t a = w->cl_start[home], b = w->cl_start[home + 1];
+        uint32_t item = w->by_cluster[a + (uint32_t)(bench_rand(&s) % (b - a))];
+        user_id(uid[u], sizeof uid[u], u);
+        item_id(iid[u], sizeof iid[u], item);
+        recsys_event_init(&ev[u]);
+        ev[u].type = RECSYS_EVENT_CLICK;
+        ev[u].user_id = uid[u];
+        ev[u].item_id = iid[u];
+    }
+    bench_progress(ctx, "latency: training the ltr ranker on %zu users", nout);
+    uint64_t t0 = stats_now_ns();
+    BENCH_CHECK(recsys_ranker_train(e, "ltr", ev, nout), "training the ltr ranker");
+    double train_ms = (double)(stats_now_ns() - t0) / 1e6;
+    free(ev);
+    free(uid);
+    free(iid);
+    static const struct {
+        const char *label, *ranker;
+        int div;
+    } var[] = { { "blend", "blend", 0 }, { "ltr", "ltr", 0 }, { "ltr+mmr", "ltr", 1 },
+                { "ltr+dpp", "ltr", 2 } };
+    json_t *j = json_object();
+    json_object_set_new(j, "candidates", json_integer(1000));
+    json_object_set_new(j, "ltr_train_ms", json_real(train_ms));
+    printf("latency: rank and diversify stages, 1000 candidates (vector source), %ld requests "
+           "(p50 / p99 us; ltr trained in %.0f ms):", nreq, train_ms);
+    for (size_t v = 0; v < sizeof var / sizeof var[0]; v++) {
+        bench_progress(ctx, "latency: ranking with %s", var[v].label);
+        req_ranker = var[v].ranker;
+        req_diversify = var[v].div;
+        double ignored = 0;
+        req_run(e, w, o, nreq < 100 ? nreq : 100, 77, NULL, &ignored, NULL); /* warm-up */
+        stats_samples st[SC_STAGES];
+        memset(st, 0, sizeof st);
+        req_run(e, w, o, nreq, 1000, NULL, &ignored, st);
+        double r50 = stats_percentile(st[4].v, st[4].n, 50), r99 = stats_percentile(st[4].v, st[4].n, 99);
+        double d50 = stats_percentile(st[5].v, st[5].n, 50), d99 = stats_percentile(st[5].v, st[5].n, 99);
+        printf(" %s rank %.0f / %.0f, diversify %.0f / %.0f;", var[v].label, r50, r99, d50, d99);
+        json_object_set_new(j, var[v].label,
+                            json_pack("{s:f,s:f,s:f,s:f}", "rank_p50_us", r50, "rank_p99_us", r99,
+                                      "diversify_p50_us", d50, "diversify_p99_us", d99));
+        for (int k = 0; k < SC_STAGES; k++)
+            stats_free(&st[k]);
+    }
+    printf("\n");
+    req_ranker = NULL;
+    req_diversify = 0;
+    BENCH_CHECK(recsys_engine_source_configure(e, "vector", 1.0, 0), "vector quota");
+    set_only(e, NULL);
+    bench_progress_clear(ctx);
+    return j;
 }
 
 int bench_latency_scale(bench_ctx *ctx, int argc, char **argv)
@@ -579,6 +660,7 @@ int bench_latency_scale(bench_ctx *ctx, int argc, char **argv)
     set_only(e, NULL);
     bench_progress_clear(ctx);
     printf("\n");
+    json_t *jrank = rank_section(ctx, e, &w, &o, nsrc);
     /* a second refresh with nothing changed: the vector index is read back from the store's
      * saved copy instead of trained (the other derived state is built again) */
     bench_progress(ctx, "latency: refresh again (nothing changed)");
@@ -602,6 +684,7 @@ int bench_latency_scale(bench_ctx *ctx, int argc, char **argv)
     json_object_set_new(j, "full", jv[0]);
     json_object_set_new(j, "full_stages", jst);
     json_object_set_new(j, "sources_alone", jsrc);
+    json_object_set_new(j, "ranking", jrank);
     json_object_set_new(j, "refresh_again_ms", json_real(refresh_again_ms));
     json_object_set_new(j, "ratio_retrieve_p50", json_real(rr50));
     json_object_set_new(j, "ratio_retrieve_p99", json_real(rr99));

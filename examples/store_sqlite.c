@@ -155,7 +155,7 @@ static const char *column_text_or_null(sqlite3_stmt *stmt, int i)
 
 static int valid_kind(int32_t kind)
 {
-    return kind >= RECSYS_RECORD_ITEM && kind <= RECSYS_RECORD_CAMPAIGN;
+    return kind >= RECSYS_RECORD_ITEM && kind <= RECSYS_RECORD_RULE;
 }
 
 /* ---------------------------------------------------------------- methods --------------- */

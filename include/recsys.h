@@ -237,7 +237,38 @@ typedef enum recsys_option {
     RECSYS_OPT_RANK_W_CATEGORY = 302,    /**< double: weight of category affinity */
     RECSYS_OPT_RANK_W_TAG = 303,         /**< double: weight of tag affinity */
     RECSYS_OPT_RANK_W_SESSION = 304,     /**< double: weight of session (short-term) affinity */
+    RECSYS_OPT_RANK_LTR_TREES = 305,     /**< int: boosting rounds of the "ltr" ranker. @since 0.2 */
+    RECSYS_OPT_RANK_LTR_DEPTH = 306,     /**< int: tree depth of the "ltr" ranker. @since 0.2 */
+    RECSYS_OPT_RANK_LTR_ETA = 307,       /**< double: learning rate of the "ltr" ranker. @since 0.2 */
+    RECSYS_OPT_RANK_LINEAR_ALPHA = 308,  /**< double: FTRL-Proximal alpha ("linear"). @since 0.2 */
+    RECSYS_OPT_RANK_LINEAR_L1 = 309,     /**< double: FTRL-Proximal L1 ("linear"). @since 0.2 */
+    RECSYS_OPT_RANK_LINEAR_L2 = 310,     /**< double: FTRL-Proximal L2 ("linear"). @since 0.2 */
+    RECSYS_OPT_RANK_LABEL_IMPRESSION = 311, /**< double: weight of an impression without action
+                                              (a negative example). @since 0.2 */
+    RECSYS_OPT_RANK_LABEL_CLICK = 312,   /**< double: label weight of a click. @since 0.2 */
+    RECSYS_OPT_RANK_LABEL_VIEW = 313,    /**< double: label weight of a view. @since 0.2 */
+    RECSYS_OPT_RANK_LABEL_LIKE = 314,    /**< double: label weight of a like. @since 0.2 */
+    RECSYS_OPT_RANK_LABEL_CART = 315,    /**< double: label weight of an add-to-cart. @since 0.2 */
+    RECSYS_OPT_RANK_LABEL_PURCHASE = 316, /**< double: label weight of a purchase. @since 0.2 */
+    RECSYS_OPT_RANK_LABEL_WATCH = 317,   /**< double: label weight of watch time / dwell /
+                                              rating. @since 0.2 */
+    RECSYS_OPT_RANK_LINEAR_LEARN = 319,  /**< int 0/1: the "linear" ranker learns online from
+                                              the feedback to the lists it ranked. @since 0.2 */
     RECSYS_OPT_FILTER_SEEN = 401,        /**< int 0/1: drop items the user already consumed */
+    RECSYS_OPT_FILTER_SHOWN_WINDOW_S = 402, /**< int: drop items shown to the user within this
+                                              many seconds (no-repeat rotation; 0 = off). @since 0.2 */
+    RECSYS_OPT_DIVERSIFY_METHOD = 501,   /**< int: 0 none, 1 MMR, 2 DPP. @since 0.2 */
+    RECSYS_OPT_DIVERSIFY_LAMBDA = 502,   /**< double 0..1: relevance share of MMR and DPP
+                                              (1 = relevance only). @since 0.2 */
+    RECSYS_OPT_DIVERSIFY_WINDOW = 503,   /**< int: best candidates a diversifier chooses from. @since 0.2 */
+    RECSYS_OPT_DIVERSIFY_CATEGORY_CAP = 504, /**< int: most items per category in a list (0 = off). @since 0.2 */
+    RECSYS_OPT_DIVERSIFY_PROVIDER_CAP = 505, /**< int: most items per provider in a list (0 = off). @since 0.2 */
+    RECSYS_OPT_DIVERSIFY_CALIBRATION = 506, /**< double 0..1: weight of calibrating the category
+                                              mix to the user's history (0 = off). @since 0.2 */
+    RECSYS_OPT_DIVERSIFY_EXPLORE_SLOTS = 507, /**< int: slots reserved for new items with little
+                                              feedback (0 = off). @since 0.2 */
+    RECSYS_OPT_DIVERSIFY_EXPLORE_MAX_EVENTS = 508, /**< double: an item with at most this decayed
+                                              popularity counts as new for exploration. @since 0.2 */
     RECSYS_OPT_EXPLAIN = 701             /**< int 0/1: attach explanations to results */
 } recsys_option;
 
@@ -698,7 +729,8 @@ typedef enum recsys_record_kind {
     RECSYS_RECORD_ITEM = 1,  /**< value: the item's JSON */
     RECSYS_RECORD_USER = 2,  /**< value: the user profile's JSON */
     RECSYS_RECORD_STATE = 3, /**< value: opaque derived state (models), keyed by name */
-    RECSYS_RECORD_CAMPAIGN = 4 /**< value: the campaign's JSON, keyed by its id. @since 0.2 */
+    RECSYS_RECORD_CAMPAIGN = 4, /**< value: the campaign's JSON, keyed by its id. @since 0.2 */
+    RECSYS_RECORD_RULE = 5      /**< value: the business rule's JSON, keyed by its name. @since 0.2 */
 } recsys_record_kind;
 
 /**
@@ -900,6 +932,41 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_get_str(recsys_engine 
                                                                   int32_t key, char *buf,
                                                                   size_t cap, size_t *needed);
 
+/**
+ * Business rule kinds. Conditions are constraint expressions over item attributes and the
+ * request context, for example
+ *   category == "laptop" && price <= 1500 && !("refurbished" in tags) && available
+ * (comparisons == != < <= > >=, `in` / `not in` for lists and tags, && || !, parentheses,
+ * string, number and bool literals, `now`, `user.age`, `user.region`; README "Constraint
+ * language" has the grammar). Every rule is checked again on the final list, after every
+ * stage that could change it. @since 0.2
+ */
+typedef enum recsys_rule_kind {
+    RECSYS_RULE_FILTER = 1,  /**< keep only items for which expr holds */
+    RECSYS_RULE_BLOCK = 2,   /**< never show items for which expr holds */
+    RECSYS_RULE_BOOST = 3,   /**< add value (> 0) to the ranked score of matching items */
+    RECSYS_RULE_BURY = 4,    /**< matching items go after every other eligible item */
+    RECSYS_RULE_PIN = 5,     /**< item_id (or the best item matching expr) at position */
+    RECSYS_RULE_PROMOTE = 6  /**< at least value (0..1) of the list's slots go to matching
+                                  items when enough are eligible */
+} recsys_rule_kind;
+
+/** One business rule; recsys_rule_init() fills the defaults. @since 0.2 */
+typedef struct recsys_rule {
+    uint32_t struct_size;
+    int32_t kind;        /**< recsys_rule_kind */
+    const char *expr;    /**< the condition (PIN: optional when item_id is set) */
+    double value;        /**< BOOST: added score; PROMOTE: share of slots */
+    int32_t position;    /**< PIN: 0-based position in the list */
+    uint32_t reserved0;  /**< must be 0 */
+    const char *item_id; /**< PIN: the pinned item (NULL: the best item matching expr) */
+    uint64_t reserved;   /**< must be 0 */
+    /* above: since 0.2 */
+} recsys_rule;
+
+/** Fills a rule with zeros and struct_size. @since 0.2 */
+RECSYS_API void recsys_rule_init(recsys_rule *rule);
+
 /** Plug-in kinds, for recsys_engine_plugin_enable(). */
 typedef enum recsys_plugin_kind {
     RECSYS_PLUGIN_SOURCE = 1,
@@ -924,8 +991,10 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_add_filter(recsys_engi
                                                                      const char *name,
                                                                      const recsys_filter_vtable *vt);
 /**
- * Sets the ranker, replacing (and destroying) the previous one; as recsys_engine_add_source().
- * @since 0.1
+ * Sets the host's ranker, used by every request that does not name another
+ * (recsys_request_set_ranker): the host ranker set before, if any, is replaced (destroyed);
+ * the built-in rankers ("blend", "linear", "ltr") stay registered but disabled, and a request
+ * may still name one. Otherwise as recsys_engine_add_source(). @since 0.1
  */
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_set_ranker(recsys_engine *engine,
                                                                      const char *name,
@@ -962,6 +1031,8 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_source_settings(recsys
 
 /**
  * Turns a registered plug-in (built-in or the host's) on or off for every later request.
+ * One ranker is in use at a time: enabling a ranker disables the others (with none enabled,
+ * candidates keep their merged source scores).
  * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND. Thread-safe. @since 0.1
  */
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_plugin_enable(recsys_engine *engine,
@@ -1155,6 +1226,41 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_campaign_upsert_json(recsys_e
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_campaign_remove(recsys_engine *engine,
                                                                    const char *campaign_id);
 
+/**
+ * Adds or replaces (by name, 1..63 bytes of [a-z0-9_.-]) a business rule applied to every
+ * request. The expression is parsed and its attributes checked against the catalog; the rule
+ * is stored (RECSYS_RECORD_RULE) and survives a reopen.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (with the position of a syntax error, or the
+ *         unknown attribute); RECSYS_E_NOMEM; a store error (nothing changed).
+ * Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_rule_set(recsys_engine *engine,
+                                                                   const char *name,
+                                                                   const recsys_rule *rule);
+/**
+ * Removes a named rule. @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND; a store
+ * error. Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_rule_remove(recsys_engine *engine,
+                                                                      const char *name);
+/**
+ * Trains a built-in learned ranker ("ltr": LambdaMART through XGBoost, natively evaluated;
+ * "linear": FTRL-Proximal logistic regression) from outcomes: for each user named in
+ * outcomes[0..n), the pipeline retrieves and filters candidates as recsys_recommend() would
+ * at RECSYS_OPT_NOW, computes each candidate's features, and labels it with the summed label
+ * weight (RECSYS_OPT_RANK_LABEL_*) of that user's outcome events on it (0: none). The events
+ * are not recorded: they are held-out outcomes (for example a validation split). The model
+ * replaces the ranker's current one, is saved in the store (a store with blobs) and used by
+ * every later request that ranks with it.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (unknown ranker, bad event, no user with both a
+ *         positive and a negative candidate); RECSYS_E_NOMEM; RECSYS_E_INTERNAL (XGBoost).
+ * Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_ranker_train(recsys_engine *engine,
+                                                                const char *ranker,
+                                                                const recsys_event *outcomes,
+                                                                size_t n);
+
 /** @} */
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1213,6 +1319,29 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_set_int(recsys_reques
 /** Overrides a double option for this request only. @since 0.1 */
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_set_double(recsys_request *req,
                                                                       int32_t key, double value);
+/**
+ * Restricts this request to the given items (copied; call once per item): only they can be
+ * recommended, subject to every filter and rule. Ids unknown to the catalog are ignored.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_include(recsys_request *req,
+                                                                   const char *item_id);
+/**
+ * Adds a business rule for this request only, on top of the engine's (recsys_engine_rule_set).
+ * The expression is parsed here: a syntax error fails with RECSYS_E_INVALID_ARG and a
+ * message that gives the byte position; an attribute unknown to the catalog fails
+ * recsys_recommend() with RECSYS_E_INVALID_ARG.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_add_rule(recsys_request *req,
+                                                                    const recsys_rule *rule);
+/**
+ * Chooses the ranker for this request by its registered name (copied; NULL = the engine's:
+ * the first enabled ranker). A name that is not registered fails recsys_recommend() with
+ * RECSYS_E_NOT_FOUND. @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_request_set_ranker(recsys_request *req,
+                                                                      const char *name);
 
 /**
  * Runs the pipeline (context, retrieve, filter, rank, diversify, explain, respond) for one

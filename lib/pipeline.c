@@ -20,6 +20,9 @@
 #include "llm/explain.h"
 #include "model/context.h"
 #include "retrieve/merge.h"
+#include "filter/rules.h"
+#include "rank/features.h"
+#include "diversify/diversify.h"
 #include <xxhash.h>
 
 typedef struct src_job src_job;
@@ -30,6 +33,16 @@ typedef struct run {
     recsys_query q;
     double opt[RECSYS_OPT_SLOTS];
     uint32_t *exclude;
+    uint32_t *include;
+    float *user_vec;          /* q.user_vec when computed for this request (owned) */
+    recsys__rule *rules;      /* q.rules (shallow copies, owned array) */
+    float *rows;              /* "linear" learning: the candidates' feature rows (merged
+                                 order), and rows_at[] the (item, row) pairs sorted by item */
+    uint64_t *rows_at;
+    size_t nrows;
+    recsys__cand *ranked;     /* with rules: the ranked list stage 4 left, for the final
+                                 arrangement's promotions and backfill */
+    size_t nranked;
     src_job *jobs;            /* one per enabled source (stage 2) */
     size_t njobs;
     const char **names;       /* enabled sources' names, by provenance index */
@@ -51,6 +64,67 @@ static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? -1 : x > y;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Keeps the feature rows of the shown list for the linear ranker's online learning. */
+static recsys_status log_rows(run *r, const char *request_id)
+{
+    const recsys__mem *m = &r->e->mem;
+    size_t n = r->c.n;
+    uint32_t *items = recsys__alloc(m, (n ? n : 1) * sizeof *items);
+    float *rows = recsys__alloc(m, (n ? n : 1) * RECSYS__NFEAT * sizeof *rows);
+    recsys_status st = items && rows ? RECSYS_OK : RECSYS_E_NOMEM;
+    size_t k = 0;
+    for (size_t i = 0; st == RECSYS_OK && i < n; i++) {
+        uint64_t key = (uint64_t)r->c.v[i].item << 32;
+        size_t lo = 0, hi = r->nrows; /* the first pair of this item */
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (r->rows_at[mid] < key)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == r->nrows || r->rows_at[lo] >> 32 != r->c.v[i].item)
+            continue; /* not a candidate the ranker saw (a pinned item) */
+        items[k] = r->c.v[i].item;
+        memcpy(rows + k * RECSYS__NFEAT, r->rows + (uint32_t)r->rows_at[lo] * RECSYS__NFEAT,
+               RECSYS__NFEAT * sizeof *rows);
+        k++;
+    }
+    if (st == RECSYS_OK)
+        st = recsys__featlog_put(&r->e->featlog, r->e->linear, r->opt, request_id, items, rows, k);
+    recsys__free(m, items);
+    recsys__free(m, rows);
+    return st;
+}
+
+/* The catalog indices of ids (unknown ids left out: they cannot be recommended anyway) plus
+ * extra (unless RECSYS_IDS_NONE), sorted, in *out (never NULL on success). */
+static recsys_status item_indices(recsys_engine *e, char *const *ids, size_t n, uint32_t extra,
+                                  uint32_t **out, size_t *nout)
+{
+    uint32_t *v = recsys__alloc(&e->mem, (n + 1) * sizeof *v);
+    if (!v)
+        return RECSYS_E_NOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t idx = recsys__catalog_find(&e->model.catalog, ids[i]);
+        if (idx != RECSYS_IDS_NONE)
+            v[k++] = idx;
+    }
+    if (extra != RECSYS_IDS_NONE)
+        v[k++] = extra;
+    qsort(v, k, sizeof *v, cmp_u32);
+    *out = v;
+    *nout = k;
+    return RECSYS_OK;
 }
 
 /* Stage 1: the request context. */
@@ -78,23 +152,19 @@ static recsys_status context(run *r)
                                req->anchor);
     }
     /* the exclusions: the request's own, and the anchor (never "similar to itself") */
-    size_t nex = req->nexclude + (q->anchor != RECSYS_IDS_NONE);
-    if (nex) {
-        r->exclude = recsys__alloc(&e->mem, nex * sizeof *r->exclude);
-        if (!r->exclude)
-            return RECSYS_E_NOMEM;
-        size_t n = 0;
-        for (size_t i = 0; i < req->nexclude; i++) {
-            uint32_t idx = recsys__catalog_find(&e->model.catalog, req->exclude[i]);
-            if (idx != RECSYS_IDS_NONE) /* an unknown id cannot be recommended anyway */
-                r->exclude[n++] = idx;
-        }
-        if (q->anchor != RECSYS_IDS_NONE)
-            r->exclude[n++] = q->anchor;
-        qsort(r->exclude, n, sizeof *r->exclude, cmp_u32);
+    if (req->nexclude || q->anchor != RECSYS_IDS_NONE) {
+        RECSYS_TRY(item_indices(e, req->exclude, req->nexclude, q->anchor, &r->exclude,
+                                &q->nexclude));
         q->exclude = r->exclude;
-        q->nexclude = n;
     }
+    if (req->ninclude) { /* an allow list, even when none of its ids is known */
+        RECSYS_TRY(item_indices(e, req->include, req->ninclude, RECSYS_IDS_NONE, &r->include,
+                                &q->ninclude));
+        q->include = r->include;
+    }
+    RECSYS_TRY(recsys__engine_query_vectors(e, q, &r->user_vec));
+    RECSYS_TRY(recsys__engine_query_rules(e, req, &r->rules, &q->nrules));
+    q->rules = r->rules;
     if (!req->id) {
         uint64_t seq = atomic_fetch_add(&e->request_seq, 1);
         uint64_t parts[3] = { e->seed, seq, recsys__clock_mono_ns() };
@@ -225,6 +295,16 @@ static recsys_status retrieve(run *r)
     if (st == RECSYS_OK)
         st = recsys__merge(&r->c, r->lists, w, r->nlists);
     recsys__free(&e->mem, w);
+    /* an item a rule pins is a candidate, so that the filters judge it like any other */
+    for (size_t i = 0; st == RECSYS_OK && i < r->q.nrules; i++) {
+        const recsys__rule *ru = &r->q.rules[i];
+        uint32_t item = ru->kind == RECSYS_RULE_PIN && ru->item_id
+                            ? recsys__catalog_find(&e->model.catalog, ru->item_id)
+                            : RECSYS_IDS_NONE;
+        size_t pos;
+        if (item != RECSYS_IDS_NONE)
+            st = recsys__cands_put(&r->c, item, &pos);
+    }
     if (st == RECSYS_OK)
         recsys__cands_settle(&r->c);
     return st;
@@ -296,25 +376,106 @@ static void select_top(recsys__cand *v, size_t n, size_t k, void *cat)
 static recsys_status rank(run *r)
 {
     const recsys__plugins *ps = &r->e->plugins[RECSYS_PLUGIN_RANKER];
-    if (ps->n && ps->v[0].enabled && r->c.n) {
-        const recsys__plugin *p = &ps->v[0];
+    const recsys__plugin *p = NULL; /* the request's choice, else the first enabled */
+    for (size_t i = 0; i < ps->n && !p; i++)
+        if (r->req->ranker ? !strcmp(ps->v[i].name, r->req->ranker) : ps->v[i].enabled)
+            p = &ps->v[i];
+    if (!p && r->req->ranker)
+        return recsys__err(RECSYS_E_NOT_FOUND, "no ranker named '%.64s' is registered",
+                           r->req->ranker);
+    if (p && r->c.n) {
         recsys_status st = p->vt.ranker.score(p->vt.ranker.ctx, &r->q, &r->c);
         if (st != RECSYS_OK)
             return recsys__plugin_failed(st, "ranker", p->name);
     }
+    /* the built-in "linear" learns online from the outcome of what it ranked: the rows of
+     * the candidates as it saw them, kept for the shown ones (lib/rank/featlog.h) */
+    if (p && p->builtin && !strcmp(p->name, "linear") && r->c.n && r->req->user_id &&
+        opt(r, RECSYS_OPT_RANK_LINEAR_LEARN) != 0 && opt(r, RECSYS_OPT_LOG_IMPRESSIONS) != 0) {
+        size_t n = r->c.n;
+        r->rows = recsys__alloc(&r->e->mem, n * RECSYS__NFEAT * sizeof *r->rows);
+        r->rows_at = recsys__alloc(&r->e->mem, n * sizeof *r->rows_at);
+        if (!r->rows || !r->rows_at)
+            return RECSYS_E_NOMEM;
+        RECSYS_TRY(recsys__features_compute(&r->q, &r->c, r->rows));
+        for (size_t i = 0; i < n; i++)
+            r->rows_at[i] = (uint64_t)r->c.v[i].item << 32 | i;
+        qsort(r->rows_at, n, sizeof *r->rows_at, cmp_u64);
+        r->nrows = n;
+    }
     void *cat = (void *)&r->e->model.catalog;
+    const recsys__rule *rules = r->q.rules;
+    size_t nrules = r->q.nrules;
+    recsys__expr_ctx x;
+    recsys__expr_ctx_of_query(&r->q, &x);
+    if (nrules)
+        recsys__rules_boost(rules, nrules, &x, cat, r->c.v, r->c.n);
     size_t keep = r->c.n, top = (size_t)opt(r, RECSYS_OPT_TOP_N);
     const recsys__plugins *ds = &r->e->plugins[RECSYS_PLUGIN_DIVERSIFIER];
-    bool diversified = false;
-    for (size_t i = 0; i < ds->n; i++)
-        diversified |= ds->v[i].enabled;
-    if (!diversified && top < keep) {
+    /* everything is ordered when a diversifier chooses, or a pin or promotion may reach
+     * below the top N; else only the top N */
+    bool all = false;
+    for (size_t i = 0; i < ds->n && !all; i++) /* the built-in's parts may all be off */
+        all = ds->v[i].enabled &&
+              (!ds->v[i].builtin || recsys__diversity_active(&r->q));
+    for (size_t i = 0; i < nrules; i++)
+        all |= rules[i].kind == RECSYS_RULE_PIN || rules[i].kind == RECSYS_RULE_PROMOTE;
+    if (!all && top < keep) {
         select_top(r->c.v, r->c.n, top, cat);
         keep = top;
     }
     if (keep > 1)
         qsort_r(r->c.v, keep, sizeof *r->c.v, by_score, cat);
+    if (nrules) {
+        recsys__rules_bury(rules, nrules, &x, cat, r->c.v, keep);
+        r->ranked = recsys__alloc(&r->e->mem, (keep ? keep : 1) * sizeof *r->ranked);
+        if (!r->ranked)
+            return RECSYS_E_NOMEM;
+        memcpy(r->ranked, r->c.v, keep * sizeof *r->ranked);
+        r->nranked = keep;
+    }
     return RECSYS_OK;
+}
+
+/* The end of stage 5 when rules are in force (lib/filter/rules.h, recsys__rules_arrange):
+ * the list the diversifiers chose, then the rest of stage 4's ranked list, is checked
+ * against the hard rules again (a later stage may have changed it) and arranged into the top
+ * N: pins at their positions, promotions' shares, buried items last, backfilled from the
+ * ranked list when an item fails. */
+static recsys_status arrange(run *r)
+{
+    if (!r->q.nrules)
+        return RECSYS_OK;
+    const recsys__mem *m = &r->e->mem;
+    size_t top = (size_t)opt(r, RECSYS_OPT_TOP_N), n = r->c.n;
+    recsys__cand *all = recsys__alloc(m, (n + r->nranked + 1) * sizeof *all);
+    size_t *pos = recsys__alloc(m, (n + r->nranked + 1) * sizeof *pos);
+    uint32_t *picked = recsys__alloc(m, (n + 1) * sizeof *picked);
+    recsys_status st = all && pos && picked ? RECSYS_OK : RECSYS_E_NOMEM;
+    size_t nall = 0, npos = 0;
+    if (st == RECSYS_OK) {
+        memcpy(all, r->c.v, n * sizeof *all);
+        for (size_t i = 0; i < n; i++)
+            picked[i] = r->c.v[i].item;
+        qsort(picked, n, sizeof *picked, cmp_u32);
+        nall = n;
+        for (size_t i = 0; i < r->nranked; i++)
+            if (!bsearch(&r->ranked[i].item, picked, n, sizeof *picked, cmp_u32))
+                all[nall++] = r->ranked[i];
+        recsys__expr_ctx x;
+        recsys__expr_ctx_of_query(&r->q, &x);
+        st = recsys__rules_arrange(r->q.rules, r->q.nrules, &x, &r->e->model.catalog,
+                                   &all[0].item, nall, sizeof *all, top, pos, &npos);
+    }
+    if (st == RECSYS_OK) { /* c.v holds at least nranked >= npos entries */
+        for (size_t j = 0; j < npos; j++)
+            r->c.v[j] = all[pos[j]];
+        r->c.n = npos;
+    }
+    recsys__free(m, all);
+    recsys__free(m, pos);
+    recsys__free(m, picked);
+    return st;
 }
 
 /* Stage 5: diversifiers choose and order; the list is cut to top N. */
@@ -336,7 +497,7 @@ static recsys_status diversify(run *r)
     }
     if (r->c.n > top)
         r->c.n = top;
-    return RECSYS_OK;
+    return arrange(r);
 }
 
 /* Stages 7 and 8: explanations, and the result (copied: it outlives the lock). */
@@ -434,6 +595,20 @@ static recsys_status log_impressions(recsys_engine *e, const recsys_result *res,
     return st;
 }
 
+/* Remembers the shown list for the no-repeat rotation (RECSYS_OPT_FILTER_SHOWN_WINDOW_S). */
+static recsys_status record_shown(run *r)
+{
+    uint32_t *items = recsys__alloc(&r->e->mem, r->c.n * sizeof *items);
+    if (!items)
+        return RECSYS_E_NOMEM;
+    for (size_t i = 0; i < r->c.n; i++)
+        items[i] = r->c.v[i].item;
+    recsys_status st = recsys__shown_record(&r->e->model.shown, r->q.user->idx, items, r->c.n,
+                                            r->q.now);
+    recsys__free(&r->e->mem, items);
+    return st;
+}
+
 static void run_free(run *r)
 {
     const recsys__mem *m = &r->e->mem;
@@ -446,7 +621,31 @@ static void run_free(run *r)
     recsys__free(m, r->lists);
     recsys__free(m, r->names);
     recsys__free(m, r->exclude);
+    recsys__free(m, r->include);
+    recsys__free(m, r->user_vec);
+    recsys__engine_free_query_rules(r->e, r->rules, r->q.nrules);
+    recsys__free(m, r->ranked);
+    recsys__free(m, r->rows);
+    recsys__free(m, r->rows_at);
     recsys__cands_free(&r->c);
+}
+
+recsys_status recsys__pipeline_candidates(recsys_engine *e, const recsys_request *req,
+                                          recsys__candidates_fn fn, void *arg)
+{
+    run r;
+    memset(&r, 0, sizeof r);
+    r.e = e;
+    r.req = req;
+    recsys_status st = context(&r);
+    if (st == RECSYS_OK)
+        st = retrieve(&r);
+    if (st == RECSYS_OK)
+        st = filter(&r);
+    if (st == RECSYS_OK)
+        st = fn(arg, &r.q, &r.c);
+    run_free(&r);
+    return st;
 }
 
 RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request *req,
@@ -482,6 +681,11 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
     /* Impressions are logged before the shared lock is released, so that a concurrent
      * recsys_user_forget (which takes the lock exclusively) cannot run between the answer
      * and its log and leave the forgotten user's id in the store. */
+    if (st == RECSYS_OK && r.nrows && res->n)
+        st = log_rows(&r, res->request_id);
+    /* the no-repeat rotation remembers what a known user was shown while it is on */
+    if (st == RECSYS_OK && r.q.user && r.c.n && opt(&r, RECSYS_OPT_FILTER_SHOWN_WINDOW_S) > 0)
+        st = record_shown(&r);
     bool log = opt(&r, RECSYS_OPT_LOG_IMPRESSIONS) != 0 && req->user_id;
     uint64_t ticket = 0;
     if (st == RECSYS_OK && log && res->n)

@@ -1,6 +1,7 @@
 /* test_eval.c - lib/eval: file readers, the split of EVAL_PROTOCOL.md sections 3 and 4, the
- * metrics of section 6, MostPopular (section 7), item metadata; and, when RECSYS_DATA_DIR is
- * set, the protocol's sizes, SHA-256 checksums and conformance values on MovieLens. */
+ * metrics of section 6, MostPopular (section 7), item metadata, the beyond-accuracy metrics
+ * (hand-computed values and a dense reference) and the final list; and, when RECSYS_DATA_DIR
+ * is set, the protocol's sizes, SHA-256 checksums and conformance values on MovieLens. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -379,17 +380,17 @@ static void bad_input_is_reported_with_file_and_line(void **state)
 
 /* ------------------------------------------------------------------ MostPopular */
 
+/* items 1..6. train popularity: 1 and 2 -> 3 users, 3, 4 and 6 -> 2 users, 5 -> none (only
+ * in test). user 1 (5 events) tests item 5; user 2 tests 3; users 3, 4 are not evaluated. */
+static const char mostpop_text[] = "1\t1\t5\t1\n1\t2\t5\t2\n1\t4\t5\t3\n1\t6\t5\t4\n1\t5\t5\t9\n"
+                                   "2\t1\t5\t1\n2\t2\t5\t2\n2\t4\t5\t3\n2\t6\t5\t4\n2\t3\t5\t9\n"
+                                   "3\t1\t5\t1\n3\t2\t5\t1\n3\t3\t5\t1\n"
+                                   "4\t3\t5\t1\n";
+
 static void mostpop_ranks_by_distinct_train_users(void **state)
 {
     (void)state;
-    /* items 1..6. train popularity: 1 and 2 -> 3 users, 3, 4 and 6 -> 2 users, 5 -> none
-     * (only in test). user 1 (5 events) tests item 5; user 2 tests 3; users 3, 4 are not
-     * evaluated. */
-    const char *text = "1\t1\t5\t1\n1\t2\t5\t2\n1\t4\t5\t3\n1\t6\t5\t4\n1\t5\t5\t9\n"
-                       "2\t1\t5\t1\n2\t2\t5\t2\n2\t4\t5\t3\n2\t6\t5\t4\n2\t3\t5\t9\n"
-                       "3\t1\t5\t1\n3\t2\t5\t1\n3\t3\t5\t1\n"
-                       "4\t3\t5\t1\n";
-    recsys__eval_data d = parse_ok(text, RECSYS__EVAL_ML100K, RECSYS__EVAL_ALL);
+    recsys__eval_data d = parse_ok(mostpop_text, RECSYS__EVAL_ML100K, RECSYS__EVAL_ALL);
     recsys__eval_part train, test;
     assert_int_equal(recsys__eval_split(mem, &d.all, &train, &test), RECSYS_OK);
     assert_part(&d, &test, "1:5;2:3");
@@ -582,6 +583,486 @@ static void items_movies_csv(void **state)
     assert_int_equal(recsys__eval_read_items(mem, "/nonexistent/movies.csv", RECSYS__EVAL_MLLATEST,
                                              NULL, &it),
                      RECSYS_E_IO);
+}
+
+/* ------------------------------------------------------------------ beyond accuracy */
+
+/* users 1..5, items 1..5 (indices 0..4), every event known (fewer than 5 per user):
+ * U(1) = {1,2}, U(2) = {1,2,3}, U(3) = {1,3}, U(4) = {3,4}, U(5) = {4,5} */
+static const char beyond_text[] = "1\t1\t5\t1\n1\t2\t5\t2\n1\t3\t5\t3\n"
+                                  "2\t1\t5\t1\n2\t2\t5\t2\n"
+                                  "3\t2\t5\t1\n3\t3\t5\t2\n3\t4\t5\t3\n"
+                                  "4\t4\t5\t1\n4\t5\t5\t2\n"
+                                  "5\t5\t5\t1\n";
+
+static void beyond_metrics_hand_computed(void **state)
+{
+    (void)state;
+    recsys__eval_data d = parse_ok(beyond_text, RECSYS__EVAL_ML100K, RECSYS__EVAL_ALL);
+    recsys__eval_beyond b;
+    /* 20 items: indices 5..19 have no user (pop 0, cosine 0 with everything) */
+    assert_int_equal(recsys__eval_beyond_init(&b, mem, 20, &d.all, NULL), RECSYS_OK);
+    assert_int_equal(b.nusers, 5);
+    const uint32_t pop[6] = { 2, 3, 2, 2, 2, 0 };
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(b.pop[i], pop[i]);
+    assert_int_equal(b.uoff[2] - b.uoff[1], 3); /* item 2: users 0, 1, 2 ascending */
+    assert_int_equal(b.users[b.uoff[1]], 0);
+    assert_int_equal(b.users[b.uoff[1] + 2], 2);
+
+    /* user 1: [1 2 3]. cos(1,2) = 2/sqrt(6), cos(1,3) = 1/2, cos(2,3) = 2/sqrt(6):
+     * ILD = (2.5 - 4/sqrt(6)) / 3 = 0.289002; novelty = (2 log2(5/2) + log2(5/3)) / 3;
+     * ARP = 7/3. */
+    const uint32_t la[3] = { 0, 1, 2 };
+    assert_int_equal(recsys__eval_beyond_add(&b, 0, la, 3), RECSYS_OK);
+    /* user 2: [1 2 3 6..16] (14 items). At 10: the 3 pairs above and 42 at distance 1,
+     * novelty of an unseen item log2(5) (pop counted as 1), ARP 7/10. At 20 (L = 14): 88
+     * pairs at distance 1 of 91, 11 unseen items, ARP 7/14. */
+    uint32_t lb[14] = { 0, 1, 2 };
+    for (uint32_t i = 3; i < 14; i++)
+        lb[i] = i + 2;
+    assert_int_equal(recsys__eval_beyond_add(&b, 1, lb, 14), RECSYS_OK);
+    /* user 5: [5]: no ILD, novelty log2(5/2), ARP 2; user 4: an empty list, no value */
+    const uint32_t lc[1] = { 4 };
+    assert_int_equal(recsys__eval_beyond_add(&b, 4, lc, 1), RECSYS_OK);
+    assert_int_equal(recsys__eval_beyond_add(&b, 3, NULL, 0), RECSYS_OK);
+
+    /* bad lists add nothing */
+    const uint32_t dup[3] = { 7, 3, 7 }, far[2] = { 1, 20 };
+    assert_int_equal(recsys__eval_beyond_add(&b, 2, dup, 3), RECSYS_E_INVALID_ARG);
+    assert_non_null(strstr(recsys_last_error(), "user 2: item 7 is listed twice"));
+    assert_int_equal(recsys__eval_beyond_add(&b, 2, far, 2), RECSYS_E_INVALID_ARG);
+    assert_non_null(strstr(recsys_last_error(), "item 20 at rank 2 is beyond the 20 items"));
+    assert_int_equal(recsys__eval_beyond_add(&b, 5, la, 3), RECSYS_E_INVALID_ARG);
+    assert_non_null(strstr(recsys_last_error(), "user 5 is beyond the 5 users"));
+
+    recsys__eval_beyond_metrics m;
+    recsys__eval_beyond_result(&b, &m);
+    assert_int_equal(m.users, 4);
+    assert_false(m.has_calibration);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(m.ild_users[k], 2);
+        assert_int_equal(m.listed_users[k], 3);
+        assert_int_equal(m.calibrated_users[k], 0);
+        assert_float_equal(m.calibration_kl[k], 0, 0);
+    }
+    double s3 = 2.5 - 4 / sqrt(6.0), ild_a = s3 / 3;
+    assert_float_equal(ild_a, 0.2890022794, 1e-9);
+    assert_float_equal(m.ild[0], (ild_a + (s3 + 42) / 45) / 2, 1e-12);
+    assert_float_equal(m.ild[1], (ild_a + (s3 + 88) / 91) / 2, 1e-12);
+    double n3 = 2 * log2(2.5) + log2(5.0 / 3);
+    assert_float_equal(m.novelty[0], (n3 / 3 + (n3 + 7 * log2(5.0)) / 10 + log2(2.5)) / 3, 1e-12);
+    assert_float_equal(m.novelty[1], (n3 / 3 + (n3 + 11 * log2(5.0)) / 14 + log2(2.5)) / 3, 1e-12);
+    assert_float_equal(m.novelty[0], 1.4707668448, 1e-9);
+    assert_float_equal(m.arp[0], (7.0 / 3 + 0.7 + 2) / 3, 1e-12);
+    assert_float_equal(m.arp[1], (7.0 / 3 + 0.5 + 2) / 3, 1e-12);
+    recsys__eval_beyond_free(&b);
+    recsys__eval_beyond_free(&b); /* twice is harmless */
+
+    /* init refuses what it cannot index */
+    assert_int_equal(recsys__eval_beyond_init(&b, mem, 4, &d.all, NULL), RECSYS_E_INVALID_ARG);
+    assert_non_null(strstr(recsys_last_error(), "item 4 is beyond the 4 items"));
+    assert_null(b.pop);
+    assert_int_equal(recsys__eval_beyond_init(&b, mem, 5, NULL, NULL), RECSYS_E_INVALID_ARG);
+    recsys__eval_data_free(&d);
+}
+
+static void calibration_hand_computed(void **state)
+{
+    (void)state;
+    recsys__eval_data d = parse_ok(beyond_text, RECSYS__EVAL_ML100K, RECSYS__EVAL_ALL);
+    /* genres x, y, z. Item 2 names x twice (counted once), item 5 has none, items 6..13 are
+     * x, item 14 z; "99" is not in the metadata. */
+    const char *meta = "id,title,tags\n1,A,x|y\n2,B,x|x\n3,C,z\n4,D,y|z\n5,E,\n6,F,x\n7,G,x\n"
+                       "8,H,x\n9,I,x\n10,J,x\n11,K,x\n12,L,x\n13,M,x\n14,N,z\n";
+    recsys__eval_items it;
+    assert_int_equal(recsys__eval_parse_items(mem, meta, strlen(meta), "items.csv",
+                                              RECSYS__EVAL_CSV, NULL, 0, NULL, &it),
+                     RECSYS_OK);
+    char *ids[15] = { "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14",
+                      "99" };
+    recsys__eval_genres g;
+    assert_int_equal(recsys__eval_genres_build(mem, &it, ids, 15, &g), RECSYS_OK);
+    recsys__eval_items_free(&it);
+    assert_int_equal(g.ngenres, 3);
+    assert_string_equal(g.name[0], "x");
+    assert_string_equal(g.name[2], "z");
+    const size_t want_off[16] = { 0, 2, 3, 4, 6, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15 };
+    for (size_t i = 0; i <= 15; i++)
+        assert_int_equal(g.off[i], want_off[i]);
+    assert_int_equal(g.g[0], 0);
+    assert_int_equal(g.g[1], 1);
+    assert_int_equal(g.g[4], 1); /* item 4: y, z */
+    assert_int_equal(g.g[14], 2);
+
+    recsys__eval_beyond b;
+    assert_int_equal(recsys__eval_beyond_init(&b, mem, 14, &d.all, &g), RECSYS_E_INVALID_ARG);
+    assert_non_null(strstr(recsys_last_error(), "genres of 15 items for a catalog of 14"));
+    assert_int_equal(recsys__eval_beyond_init(&b, mem, 15, &d.all, &g), RECSYS_OK);
+    /* user 1 knows 1, 2, 3: p = (x 1/2+1, y 1/2, z 1) / 3 = (1/2, 1/6, 1/3).
+     * List [4 5 6..13 14]: at 10, items 4 (y, z), 5 (none), 6..13 (x): 9 items with genres,
+     * q = (8/9, 1/18, 1/18); at 20 item 14 (z) joins: q = (0.8, 0.05, 0.15).
+     * KL(p || 0.99 q + 0.01 p) = 0.475301605289 and 0.225814485809. */
+    uint32_t l1[11];
+    for (uint32_t i = 0; i < 11; i++)
+        l1[i] = 3 + i;
+    assert_int_equal(recsys__eval_beyond_add(&b, 0, l1, 11), RECSYS_OK);
+    recsys__eval_beyond_metrics m;
+    recsys__eval_beyond_result(&b, &m);
+    assert_true(m.has_calibration);
+    assert_float_equal(m.calibration_kl[0], 0.475301605289, 1e-11);
+    assert_float_equal(m.calibration_kl[1], 0.225814485809, 1e-11);
+    /* user 2 knows 1, 2: p = (3/4, 1/4, 0); the list [5] has no genre: q = 0, q~ = 0.01 p,
+     * KL = ln(100). User 5 knows only item 5 (no genre): no value. */
+    const uint32_t l2[1] = { 4 }, l5[2] = { 0, 2 };
+    assert_int_equal(recsys__eval_beyond_add(&b, 1, l2, 1), RECSYS_OK);
+    assert_int_equal(recsys__eval_beyond_add(&b, 4, l5, 2), RECSYS_OK);
+    recsys__eval_beyond_result(&b, &m);
+    assert_int_equal(m.users, 3);
+    assert_int_equal(m.calibrated_users[0], 2);
+    assert_int_equal(m.calibrated_users[1], 2);
+    assert_float_equal(m.calibration_kl[0], (0.475301605289 + log(100.0)) / 2, 1e-11);
+    assert_float_equal(m.calibration_kl[1], (0.225814485809 + log(100.0)) / 2, 1e-11);
+    /* the same list against the same history is perfectly calibrated only when q = p: a
+     * list [1 2 3] for user 1 gives KL 0 */
+    recsys__eval_beyond_free(&b);
+    assert_int_equal(recsys__eval_beyond_init(&b, mem, 15, &d.all, &g), RECSYS_OK);
+    const uint32_t same[3] = { 0, 1, 2 };
+    assert_int_equal(recsys__eval_beyond_add(&b, 0, same, 3), RECSYS_OK);
+    recsys__eval_beyond_result(&b, &m);
+    assert_float_equal(m.calibration_kl[0], 0, 1e-15);
+    recsys__eval_beyond_free(&b);
+    recsys__eval_genres_free(&g);
+    recsys__eval_genres_free(&g);
+    recsys__eval_data_free(&d);
+}
+
+static void final_list_drops_and_completes(void **state)
+{
+    (void)state;
+    uint8_t known[30] = { 0 };
+    known[1] = known[3] = 1;
+    /* a known item (1, 3), a repeat (5), ids the catalog lacks (UINT32_MAX, 40) */
+    const uint32_t raw[8] = { 5, 1, UINT32_MAX, 5, 7, 40, 3, 2 };
+    uint32_t out[RECSYS__EVAL_KMAX];
+    size_t n = 0;
+    recsys__eval_violations v = { 0, 0, 0 };
+    assert_true(recsys__eval_final_list(raw, 8, 30, known, out, &n, &v));
+    assert_int_equal(v.known, 2);
+    assert_int_equal(v.repeated, 1);
+    assert_int_equal(v.unknown, 2);
+    assert_int_equal(n, 20);
+    /* 5 7 2, then the candidates in item order: 0 4 6 8 9 10 ... 21 */
+    const uint32_t want[20] = { 5, 7, 2, 0, 4, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                                20, 21 };
+    for (size_t i = 0; i < 20; i++)
+        assert_int_equal(out[i], want[i]);
+    /* counts add up; more than KMAX valid entries are cut; a repeat past the cut counts */
+    uint32_t many[26];
+    for (uint32_t i = 0; i < 25; i++)
+        many[i] = 29 - i;
+    many[25] = 29;
+    assert_false(recsys__eval_final_list(many, 26, 30, NULL, out, &n, &v));
+    assert_int_equal(n, 20);
+    assert_int_equal(out[0], 29);
+    assert_int_equal(out[19], 10);
+    assert_int_equal(v.repeated, 2);
+    assert_int_equal(v.known + v.unknown, 4);
+    /* fewer candidates than KMAX: every one of them, no counting */
+    uint8_t k4[4] = { 1, 0, 0, 0 };
+    assert_true(recsys__eval_final_list(NULL, 0, 4, k4, out, &n, NULL));
+    assert_int_equal(n, 3);
+    assert_int_equal(out[0], 1);
+    assert_int_equal(out[2], 3);
+    const uint32_t all3[3] = { 3, 2, 1 };
+    assert_false(recsys__eval_final_list(all3, 3, 4, k4, out, &n, NULL));
+    assert_int_equal(n, 3);
+    assert_int_equal(out[0], 3);
+}
+
+static void mostpop_beyond_on_hand_data(void **state)
+{
+    (void)state;
+    /* mostpop_text: users 1 and 2 both get [3 5];
+     * train pop(3) = 2, pop(5) = 0 over 4 users: ILD 1 (item 5 has no user), novelty
+     * (log2(4/2) + log2(4/1)) / 2 = 1.5, ARP (2 + 0) / 2 = 1 */
+    recsys__eval_data d = parse_ok(mostpop_text, RECSYS__EVAL_ML100K, RECSYS__EVAL_ALL);
+    recsys__eval_part train, test;
+    assert_int_equal(recsys__eval_split(mem, &d.all, &train, &test), RECSYS_OK);
+    recsys__eval_metrics m, ref;
+    recsys__eval_beyond_metrics bm;
+    assert_int_equal(recsys__eval_mostpop_beyond(mem, d.items.n, &train, &test, NULL, &m, &bm),
+                     RECSYS_OK);
+    assert_int_equal(recsys__eval_mostpop(mem, d.items.n, &train, &test, &ref), RECSYS_OK);
+    assert_memory_equal(&m, &ref, sizeof m);
+    assert_int_equal(bm.users, 2);
+    for (int k = 0; k < 2; k++) {
+        assert_float_equal(bm.ild[k], 1.0, 1e-15);
+        assert_float_equal(bm.novelty[k], 1.5, 1e-15);
+        assert_float_equal(bm.arp[k], 1.0, 1e-15);
+    }
+    assert_false(bm.has_calibration);
+    recsys__eval_part_free(mem, &train);
+    recsys__eval_part_free(mem, &test);
+    recsys__eval_data_free(&d);
+}
+
+/* A dense reference: the item x user matrix of known, every cosine by a full scan. */
+typedef struct naive {
+    const recsys__eval_part *known;
+    const recsys__eval_genres *g;
+    size_t nitems, nusers, active;
+    uint8_t *M;  /* nitems x nusers */
+    double *pop; /* nitems: column sums of M */
+    double ild[2], nov[2], arp[2], kl[2];
+    size_t ild_n[2], n[2], kl_n[2];
+} naive;
+
+static void naive_init(naive *r, const recsys__eval_part *known, size_t nitems,
+                       const recsys__eval_genres *g)
+{
+    memset(r, 0, sizeof *r);
+    r->known = known;
+    r->g = g;
+    r->nitems = nitems;
+    r->nusers = known->nusers;
+    r->M = calloc(nitems * r->nusers + 1, 1);
+    assert_non_null(r->M);
+    for (size_t u = 0; u < known->nusers; u++) {
+        r->active += known->off[u + 1] > known->off[u];
+        for (size_t e = known->off[u]; e < known->off[u + 1]; e++)
+            r->M[known->ev[e].item * r->nusers + u] = 1;
+    }
+    r->pop = calloc(nitems + 1, sizeof *r->pop);
+    assert_non_null(r->pop);
+    for (size_t i = 0; i < nitems; i++)
+        for (size_t u = 0; u < r->nusers; u++)
+            r->pop[i] += r->M[i * r->nusers + u];
+}
+
+static void naive_free(naive *r)
+{
+    free(r->M);
+    free(r->pop);
+}
+
+static double naive_pop(const naive *r, uint32_t i)
+{
+    return r->pop[i];
+}
+
+static void naive_dist(const naive *r, const uint32_t *l, size_t n, double *d)
+{
+    memset(d, 0, r->g->ngenres * sizeof *d);
+    double items = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = r->g->off[l[i] + 1] - r->g->off[l[i]];
+        for (size_t k = r->g->off[l[i]]; k < r->g->off[l[i] + 1]; k++)
+            d[r->g->g[k]] += 1.0 / (double)c;
+        items += c > 0;
+    }
+    for (size_t j = 0; items > 0 && j < r->g->ngenres; j++)
+        d[j] /= items;
+}
+
+static void naive_add(naive *r, uint32_t user, const uint32_t *list, size_t n)
+{
+    for (int k = 0; k < 2; k++) {
+        size_t l = n < recsys__eval_k[k] ? n : recsys__eval_k[k];
+        if (l >= 2) {
+            double s = 0;
+            for (size_t a = 0; a < l; a++)
+                for (size_t b = a + 1; b < l; b++) {
+                    double dot = 0;
+                    for (size_t u = 0; u < r->nusers; u++)
+                        dot += r->M[list[a] * r->nusers + u] * r->M[list[b] * r->nusers + u];
+                    double pa = naive_pop(r, list[a]), pb = naive_pop(r, list[b]);
+                    s += 1 - (pa > 0 && pb > 0 ? dot / sqrt(pa * pb) : 0);
+                }
+            r->ild[k] += s / ((double)l * (double)(l - 1) / 2);
+            r->ild_n[k]++;
+        }
+        if (l == 0)
+            continue;
+        double nov = 0, pop = 0;
+        for (size_t i = 0; i < l; i++) {
+            double c = naive_pop(r, list[i]);
+            pop += c;
+            nov += log2((double)r->active / (c > 0 ? c : 1));
+        }
+        r->nov[k] += nov / (double)l;
+        r->arp[k] += pop / (double)l;
+        r->n[k]++;
+        if (!r->g)
+            continue;
+        size_t nh = r->known->off[user + 1] - r->known->off[user];
+        uint32_t *h = malloc((nh + 1) * sizeof *h);
+        assert_non_null(h);
+        for (size_t i = 0; i < nh; i++)
+            h[i] = r->known->ev[r->known->off[user] + i].item;
+        double p[64], q[64], kl = 0, psum = 0;
+        assert_true(r->g->ngenres <= 64);
+        naive_dist(r, h, nh, p);
+        naive_dist(r, list, l, q);
+        free(h);
+        for (size_t j = 0; j < r->g->ngenres; j++) {
+            psum += p[j];
+            if (p[j] > 0)
+                kl += p[j] * log(p[j] / (0.99 * q[j] + 0.01 * p[j]));
+        }
+        if (psum > 0) {
+            r->kl[k] += kl;
+            r->kl_n[k]++;
+        }
+    }
+}
+
+static void naive_check(const naive *r, const recsys__eval_beyond_metrics *m)
+{
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(m->ild_users[k], r->ild_n[k]);
+        assert_int_equal(m->listed_users[k], r->n[k]);
+        assert_float_equal(m->ild[k], r->ild_n[k] ? r->ild[k] / (double)r->ild_n[k] : 0, 1e-9);
+        assert_float_equal(m->novelty[k], r->n[k] ? r->nov[k] / (double)r->n[k] : 0, 1e-9);
+        assert_float_equal(m->arp[k], r->n[k] ? r->arp[k] / (double)r->n[k] : 0, 1e-9);
+        if (r->g) {
+            assert_int_equal(m->calibrated_users[k], r->kl_n[k]);
+            assert_float_equal(m->calibration_kl[k], r->kl_n[k] ? r->kl[k] / (double)r->kl_n[k] : 0,
+                               1e-9);
+        }
+    }
+}
+
+static uint32_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*s >> 33);
+}
+
+static void beyond_matches_a_dense_reference(void **state)
+{
+    (void)state;
+    uint64_t seed = 12345;
+    char *text = malloc(1 << 16), *meta = malloc(1 << 14);
+    assert_non_null(text);
+    assert_non_null(meta);
+    size_t w = 0, mw = 0;
+    for (int u = 1; u <= 30; u++) {
+        int n = (int)(lcg(&seed) % 16);
+        for (int e = 0; e < n; e++)
+            w += (size_t)snprintf(text + w, (1 << 16) - w, "%d\t%u\t5\t%d\n", u,
+                                  1 + lcg(&seed) % 40, e);
+    }
+    text[w] = '\0';
+    recsys__eval_data d = parse_ok(text, RECSYS__EVAL_ML100K, RECSYS__EVAL_ALL);
+    /* the catalog plus 3 items no one has; random tags a..f, some items without, "y1" not
+     * in the metadata */
+    size_t nitems = d.items.n + 3;
+    char **ids = calloc(nitems, sizeof *ids);
+    assert_non_null(ids);
+    for (size_t i = 0; i < d.items.n; i++)
+        ids[i] = d.items.name[i];
+    ids[d.items.n] = "x1";
+    ids[d.items.n + 1] = "x2";
+    ids[d.items.n + 2] = "y1";
+    mw += (size_t)snprintf(meta + mw, (1 << 14) - mw, "id,title,tags\n");
+    for (size_t i = 0; i + 1 < nitems; i++) {
+        mw += (size_t)snprintf(meta + mw, (1 << 14) - mw, "%s,t,", ids[i]);
+        int nt = (int)(lcg(&seed) % 4);
+        for (int t = 0; t < nt; t++)
+            mw += (size_t)snprintf(meta + mw, (1 << 14) - mw, "%s%c", t ? "|" : "",
+                                   'a' + (int)(lcg(&seed) % 6));
+        mw += (size_t)snprintf(meta + mw, (1 << 14) - mw, "\n");
+    }
+    recsys__eval_items it;
+    assert_int_equal(recsys__eval_parse_items(mem, meta, mw, "m.csv", RECSYS__EVAL_CSV, NULL, 0,
+                                              NULL, &it),
+                     RECSYS_OK);
+    recsys__eval_genres g;
+    assert_int_equal(recsys__eval_genres_build(mem, &it, ids, nitems, &g), RECSYS_OK);
+    for (int with_genres = 0; with_genres < 2; with_genres++) {
+        recsys__eval_beyond b;
+        naive r;
+        const recsys__eval_genres *gp = with_genres ? &g : NULL;
+        assert_int_equal(recsys__eval_beyond_init(&b, mem, nitems, &d.all, gp), RECSYS_OK);
+        naive_init(&r, &d.all, nitems, gp);
+        for (uint32_t u = 0; u < d.users.n; u++) {
+            uint32_t list[RECSYS__EVAL_KMAX + 5];
+            size_t n = lcg(&seed) % (RECSYS__EVAL_KMAX + 5), got = 0;
+            while (got < n) { /* distinct random items */
+                uint32_t x = lcg(&seed) % (uint32_t)nitems;
+                bool again = false;
+                for (size_t j = 0; j < got; j++)
+                    again |= list[j] == x;
+                if (!again)
+                    list[got++] = x;
+            }
+            assert_int_equal(recsys__eval_beyond_add(&b, u, list, n), RECSYS_OK);
+            naive_add(&r, u, list, n < RECSYS__EVAL_KMAX ? n : RECSYS__EVAL_KMAX);
+        }
+        recsys__eval_beyond_metrics m;
+        recsys__eval_beyond_result(&b, &m);
+        assert_int_equal(m.users, d.users.n);
+        naive_check(&r, &m);
+        naive_free(&r);
+        recsys__eval_beyond_free(&b);
+    }
+    recsys__eval_genres_free(&g);
+    recsys__eval_items_free(&it);
+    free(ids);
+    free(text);
+    free(meta);
+    recsys__eval_data_free(&d);
+}
+
+static void beyond_out_of_memory(void **state)
+{
+    (void)state;
+    tk_alloc a;
+    recsys_allocator rec;
+    tk_alloc_init(&a, &rec);
+    recsys__mem m;
+    assert_int_equal(recsys__mem_init(&m, &rec), RECSYS_OK);
+    recsys__eval_data d = parse_ok(beyond_text, RECSYS__EVAL_ML100K, RECSYS__EVAL_ALL);
+    const char *meta = "id,title,tags\n1,A,x|y\n2,B,x\n3,C,z\n4,D,y|z\n";
+    recsys__eval_items it;
+    assert_int_equal(recsys__eval_parse_items(mem, meta, strlen(meta), "m.csv", RECSYS__EVAL_CSV,
+                                              NULL, 0, NULL, &it),
+                     RECSYS_OK);
+    const uint32_t list[3] = { 3, 4, 0 };
+    for (long n = 0;; n++) {
+        a.fail_at = n;
+        a.count = 0;
+        recsys__eval_genres g;
+        recsys__eval_beyond b;
+        recsys__eval_beyond_metrics bm;
+        recsys__eval_metrics mm;
+        recsys_status st = recsys__eval_genres_build(&m, &it, d.items.name, d.items.n, &g);
+        if (st == RECSYS_OK) {
+            st = recsys__eval_beyond_init(&b, &m, d.items.n, &d.all, &g);
+            if (st == RECSYS_OK) {
+                st = recsys__eval_beyond_add(&b, 1, list, 3);
+                recsys__eval_beyond_result(&b, &bm);
+                recsys__eval_beyond_free(&b);
+            }
+            if (st == RECSYS_OK)
+                st = recsys__eval_mostpop_beyond(&m, d.items.n, &d.all, &d.all, &g, &mm, &bm);
+            recsys__eval_genres_free(&g);
+        } else {
+            assert_null(g.off);
+        }
+        assert_int_equal(a.live, 0);
+        if (st == RECSYS_OK) {
+            assert_true(n > 8);
+            assert_int_equal(bm.users, 5);
+            break;
+        }
+        assert_int_equal(st, RECSYS_E_NOMEM);
+        assert_true(recsys_last_error()[0] != '\0');
+        assert_true(n < 10000);
+    }
+    recsys__eval_items_free(&it);
+    recsys__eval_data_free(&d);
 }
 
 /* ------------------------------------------------------------------ out of memory */
@@ -856,6 +1337,64 @@ static void movielens_item_metadata(void **state)
     recsys__eval_items_free(&it);
 }
 
+/* The sparse metrics of MostPopular's lists on ML-100k (variant ALL, genres of u.item) equal
+ * the dense reference's. */
+static void movielens_beyond_matches_a_dense_reference(void **state)
+{
+    (void)state;
+    if (!data_dir())
+        skip();
+    char path[4096], ipath[4096], gpath[4096];
+    snprintf(path, sizeof path, "%s/ml-100k/u.data", data_dir());
+    snprintf(ipath, sizeof ipath, "%s/ml-100k/u.item", data_dir());
+    snprintf(gpath, sizeof gpath, "%s/ml-100k/u.genre", data_dir());
+    recsys__eval_data d;
+    recsys__eval_items it;
+    if (recsys__eval_read(mem, path, RECSYS__EVAL_ML100K, RECSYS__EVAL_ALL, &d) != RECSYS_OK ||
+        recsys__eval_read_items(mem, ipath, RECSYS__EVAL_ML100K, gpath, &it) != RECSYS_OK)
+        fail_msg("%s", recsys_last_error());
+    recsys__eval_genres g;
+    assert_int_equal(recsys__eval_genres_build(mem, &it, d.items.name, d.items.n, &g), RECSYS_OK);
+    assert_int_equal(g.ngenres, 19);
+    recsys__eval_part train, test;
+    assert_int_equal(recsys__eval_split(mem, &d.all, &train, &test), RECSYS_OK);
+    recsys__eval_metrics m;
+    recsys__eval_beyond_metrics bm;
+    assert_int_equal(recsys__eval_mostpop_beyond(mem, d.items.n, &train, &test, &g, &m, &bm),
+                     RECSYS_OK);
+    assert_float_equal(m.ndcg[0], 0.111115, 1e-6); /* the same lists as section 7 */
+    assert_int_equal(bm.users, 943);
+    double *score;
+    assert_int_equal(recsys__eval_mostpop_scores(mem, d.items.n, &train, &score), RECSYS_OK);
+    naive r;
+    naive_init(&r, &train, d.items.n, &g);
+    uint8_t *known = calloc(d.items.n, 1);
+    assert_non_null(known);
+    for (uint32_t u = 0; u < test.nusers; u++) {
+        if (test.off[u + 1] == test.off[u])
+            continue;
+        uint32_t list[RECSYS__EVAL_KMAX];
+        size_t n;
+        recsys__eval_part_mark(&train, u, known, 1);
+        recsys__eval_topk(score, d.items.n, known, RECSYS__EVAL_KMAX, list, &n);
+        recsys__eval_part_mark(&train, u, known, 0);
+        naive_add(&r, u, list, n);
+    }
+    naive_check(&r, &bm);
+    /* the most popular items are similar, familiar and over-represented */
+    assert_true(bm.ild[0] > 0.3 && bm.ild[0] < 0.8);
+    assert_true(bm.arp[0] > 200);
+    assert_true(bm.calibration_kl[0] > 0);
+    naive_free(&r);
+    free(known);
+    recsys__free(mem, score);
+    recsys__eval_part_free(mem, &train);
+    recsys__eval_part_free(mem, &test);
+    recsys__eval_genres_free(&g);
+    recsys__eval_items_free(&it);
+    recsys__eval_data_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -871,12 +1410,19 @@ int main(void)
         cmocka_unit_test(run_pads_short_lists_and_refuses_known_items),
         cmocka_unit_test(items_ml100k_latin1_and_genres),
         cmocka_unit_test(items_movies_csv),
+        cmocka_unit_test(beyond_metrics_hand_computed),
+        cmocka_unit_test(calibration_hand_computed),
+        cmocka_unit_test(final_list_drops_and_completes),
+        cmocka_unit_test(mostpop_beyond_on_hand_data),
+        cmocka_unit_test(beyond_matches_a_dense_reference),
+        cmocka_unit_test(beyond_out_of_memory),
         cmocka_unit_test(out_of_memory_fails_cleanly),
         cmocka_unit_test(sha256_standard_vectors),
         cmocka_unit_test(ml100k_split_sizes_and_checksums),
         cmocka_unit_test(ml_latest_small_sizes),
         cmocka_unit_test(mostpop_conformance),
         cmocka_unit_test(movielens_item_metadata),
+        cmocka_unit_test(movielens_beyond_matches_a_dense_reference),
     };
     cmocka_set_test_filter(getenv("RECSYS_TEST_FILTER"));
     return cmocka_run_group_tests_name("eval", tests, NULL, NULL);

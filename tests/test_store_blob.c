@@ -385,7 +385,7 @@ static void memory_blobs(void **state)
     assert_memory_equal(v.data, big, 1 << 20);
     /* a record with the blob's name is another thing; scans never show blobs */
     assert_int_equal(vt.put(vt.ctx, RECSYS_RECORD_ITEM, "vector.index", "{}", 2), RECSYS_OK);
-    for (int32_t k = RECSYS_RECORD_ITEM; k <= RECSYS_RECORD_CAMPAIGN; k++) {
+    for (int32_t k = RECSYS_RECORD_ITEM; k <= RECSYS_RECORD_RULE; k++) {
         int n = 0;
         assert_int_equal(vt.scan_records(vt.ctx, k, count_records, &n), RECSYS_OK);
         assert_int_equal(n, k == RECSYS_RECORD_ITEM ? 1 : 0);

@@ -421,7 +421,16 @@ static void power_loss_at_random_moments(void **state)
         char log[256];
         snprintf(log, sizeof log, "%s/log.0000000000000000", store);
         struct stat sb;
-        assert_int_equal(stat(log, &sb), 0);
+        if (stat(log, &sb) != 0) {
+            /* killed before the store made its log (a loaded machine can delay the child
+             * that long): nothing may have been acknowledged, and there is nothing to copy */
+            assert_int_equal(errno, ENOENT);
+            pl_msg m0;
+            assert_int_equal(read(fds[0], &m0, sizeof m0), 0);
+            close(fds[0]);
+            tk_rm_rf(store);
+            continue;
+        }
         uint64_t durable = 0, acked = 0;
         pl_msg m;
         ssize_t k;

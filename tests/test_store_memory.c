@@ -88,7 +88,7 @@ static void methods_check_arguments(void **state)
     assert_int_equal(recsys_store_memory_new(NULL, &vt), RECSYS_OK);
     assert_int_equal(vt.put(vt.ctx, 0, "k", "v", 1), RECSYS_E_INVALID_ARG);
     assert_non_null(strstr(recsys_last_error(), "kind 0"));
-    assert_int_equal(vt.put(vt.ctx, 5, "k", "v", 1), RECSYS_E_INVALID_ARG);
+    assert_int_equal(vt.put(vt.ctx, RECSYS_RECORD_RULE + 1, "k", "v", 1), RECSYS_E_INVALID_ARG);
     assert_int_equal(vt.put(vt.ctx, RECSYS_RECORD_ITEM, NULL, "v", 1), RECSYS_E_INVALID_ARG);
     assert_int_equal(vt.put(vt.ctx, RECSYS_RECORD_ITEM, "k", NULL, 3), RECSYS_E_INVALID_ARG);
     assert_int_equal(vt.put(vt.ctx, RECSYS_RECORD_ITEM, "k", NULL, 0), RECSYS_OK);

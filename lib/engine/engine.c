@@ -352,6 +352,8 @@ static recsys_status load(recsys_engine *e)
     if (st == RECSYS_OK)
         st = recsys__engine_load_campaigns(e);
     if (st == RECSYS_OK)
+        st = recsys__engine_load_rules(e);
+    if (st == RECSYS_OK)
         st = e->store.scan_events(e->store.ctx, load_event, e);
     if (st != RECSYS_OK)
         return recsys__plugin_failed(st, "store", "load");
@@ -382,6 +384,10 @@ static void engine_destroy(recsys_engine *e)
     recsys__pool_free(e->pool);
     recsys__engine_free_plugins(e);
     recsys__engine_free_derived(e, e->derived);
+    recsys__gbdt_free(&e->mem, e->ltr.model);
+    recsys__featlog_free(&e->featlog);
+    recsys__linear_free(e->linear);
+    recsys__engine_free_rules(e);
     recsys__campaigns_free(&e->mem, &e->model.campaigns);
     recsys__model_free(&e->model);
     recsys__optvals_free(&e->opts, &e->mem);
@@ -451,6 +457,12 @@ RECSYS_API recsys_status recsys_engine_new(const recsys_engine_opts *opts, recsy
     e->model.embed = (recsys__embed_hook){ recsys__engine_embed, e };
     recsys__engine_sync_model_opts(e);
     st = recsys__pool_new(&e->mem, &e->pool);
+    recsys__featlog_init(&e->featlog, &e->mem);
+    if (st == RECSYS_OK) {
+        recsys__linear_params lp;
+        recsys__linear_params_from_opt(e->opts.num, &lp);
+        st = recsys__linear_new(&e->mem, &lp, &e->linear);
+    }
     if (st == RECSYS_OK && !(o.flags & RECSYS_ENGINE_NO_BUILTINS))
         st = recsys__engine_add_builtins(e);
     if (st == RECSYS_OK)
@@ -459,6 +471,14 @@ RECSYS_API recsys_status recsys_engine_new(const recsys_engine_opts *opts, recsy
         st = recsys__engine_build_derived(e, &e->derived);
     if (st == RECSYS_OK)
         e->derived->generation = ++e->generation;
+    if (st == RECSYS_OK) { /* the build's warning, if any, wins over the rankers' */
+        recsys__err_saved w;
+        recsys__err_save(&w);
+        recsys__err_clear();
+        st = recsys__engine_load_rankers(e);
+        if (st == RECSYS_OK && w.status != RECSYS_OK)
+            recsys__err_restore(&w);
+    }
     if (st != RECSYS_OK) {
         recsys__err_saved s;
         recsys__err_save(&s);

@@ -25,6 +25,9 @@
 #include "../core/pool.h"
 #include "../model/derived.h"
 #include "../model/model.h"
+#include "../rank/ltr.h"
+#include "../rank/featlog.h"
+#include "../filter/rules.h"
 
 #define RECSYS_PLUGIN_NAME_MAX 64
 
@@ -32,6 +35,7 @@ typedef struct recsys__plugin {
     char name[RECSYS_PLUGIN_NAME_MAX];
     int32_t kind;
     bool enabled;
+    bool builtin;  /* registered by the engine itself (recsys__engine_add_builtins) */
     double weight; /* sources: weight in the merge */
     size_t quota;  /* sources: most candidates per request (0 = RECSYS_OPT_CANDIDATES_PER_SOURCE) */
     _Atomic uint64_t cost_ns; /* sources: running time, smoothed over requests (scheduling) */
@@ -44,6 +48,12 @@ typedef struct recsys__plugin {
         recsys_embedder_vtable embedder;
     } vt;
 } recsys__plugin;
+
+/* A business rule the engine applies to every request (lib/engine/rules.c). */
+typedef struct recsys__named_rule {
+    char *name;
+    recsys__rule rule;
+} recsys__named_rule;
 
 typedef struct recsys__plugins {
     recsys__plugin *v;
@@ -61,6 +71,13 @@ struct recsys_engine {
     recsys__plugins plugins[7]; /* by recsys_plugin_kind (1..6) */
     recsys__derived *derived;
     recsys__pool *pool; /* helper threads for a request's sources (RECSYS_OPT_RETRIEVE_THREADS) */
+    recsys__ltr ltr;    /* the "ltr" ranker's model: replaced under the exclusive lock */
+    recsys__linear *linear;  /* the "linear" ranker's model (its own lock; never replaced:
+                                a trained or loaded one is assigned into it) */
+    recsys__featlog featlog; /* rows of lists "linear" ranked, awaiting their outcome */
+    _Atomic uint64_t linear_saved; /* the linear model's update count when last saved */
+    recsys__named_rule *rules; /* business rules, in the order they were first set */
+    size_t nrules, caprules;
     uint64_t generation;
     uint64_t forget_epoch; /* bumped by every forget: a refresh built before it is not published */
     _Atomic uint64_t impressions; /* impression events logged (not in model.nevents) */
@@ -75,6 +92,34 @@ recsys_status recsys__engine_load_campaigns(recsys_engine *e);
  * the engine, whose lock the caller holds (lib/engine/embed.c). */
 recsys_status recsys__engine_embed(void *arg, const char *text, size_t len,
                                    recsys_vector_sink *out, bool *none);
+
+/* Sets q's item_vec, vec_dim, vec_ctx and user_vec from q->derived (lib/engine/vectors.c
+ * says which space); *owned receives the user vector when it was computed for this request
+ * (the caller frees it with recsys__free after the request), else NULL. Caller holds the
+ * lock shared. RECSYS_E_NOMEM or an iALS error fails the request. */
+recsys_status recsys__engine_query_vectors(recsys_engine *e, recsys_query *q, float **owned);
+
+/* Checks a plug-in or rule name: 1..63 bytes of [a-z0-9_.-] (what names it in messages). */
+recsys_status recsys__engine_check_name(const char *name, const char *what);
+/* Loads the stored rules (RECSYS_RECORD_RULE), after the items (lib/engine/rules.c). */
+recsys_status recsys__engine_load_rules(recsys_engine *e);
+void recsys__engine_free_rules(recsys_engine *e);
+/* The rules a request applies: the engine's (shallow copies), then the request's (compiled
+ * and bound to the catalog for this run: an unknown attribute is RECSYS_E_INVALID_ARG), as
+ * one array in *out (NULL when none; free with recsys__engine_free_query_rules). Caller
+ * holds the lock shared. */
+recsys_status recsys__engine_query_rules(recsys_engine *e, const recsys_request *req,
+                                         recsys__rule **out, size_t *n);
+/* Frees what recsys__engine_query_rules made (the lock still held as then). */
+void recsys__engine_free_query_rules(recsys_engine *e, recsys__rule *v, size_t n);
+
+/* Saves the linear ranker's model when it learnt since it was last saved (recsys_refresh);
+ * RECSYS_OK when the store keeps no blobs. */
+recsys_status recsys__engine_save_linear(recsys_engine *e);
+
+/* Reads the learned rankers' saved models from the store (lib/engine/train.c). A model that
+ * cannot be used is left out with a warning: RECSYS_OK and a last error. RECSYS_E_NOMEM. */
+recsys_status recsys__engine_load_rankers(recsys_engine *e);
 
 /* Option values the model keeps a copy of (decay, history bound) are pushed to it. */
 void recsys__engine_sync_model_opts(recsys_engine *e);

@@ -74,6 +74,12 @@ static recsys_status record(recsys_engine *e, const recsys_event *evs, size_t n)
                 recsys__model_commit_event(&e->model, &prep[i]);
         atomic_fetch_add(&e->impressions, impressions);
         recsys__observe_after(e, &ob);
+        /* outcomes of lists the linear ranker ranked teach it (lib/rank/featlog.h) */
+        for (size_t i = 0; e->featlog.n && i < n; i++)
+            if (copy[i].request_id && copy[i].item_id)
+                recsys__featlog_outcome(&e->featlog, e->linear, e->opts.num, copy[i].request_id,
+                                        recsys__catalog_find(&e->model.catalog, copy[i].item_id),
+                                        copy[i].type);
     } else {
         while (prepared-- > 0)
             recsys__model_abort_event(&e->model, &prep[prepared]);

@@ -2,6 +2,7 @@
  * enabling, and the vtable _init functions for C++ and ctypes hosts. */
 #include "engine.h"
 #include "../core/abi.h"
+#include "../diversify/diversify.h"
 #include "../filter/filters.h"
 #include "../rank/rankers.h"
 #include "../retrieve/ease.h"
@@ -28,7 +29,7 @@ static const kind_info kinds[7] = {
     { NULL, 0, 0, 0, NULL, false },
     KI(recsys_source_vtable, retrieve, false),
     KI(recsys_filter_vtable, apply, false),
-    KI(recsys_ranker_vtable, score, true),
+    KI(recsys_ranker_vtable, score, false), /* several; one in use (see set_ranker) */
     KI(recsys_diversifier_vtable, select, false),
     KI(recsys_llm_vtable, complete, true),
     KI(recsys_embedder_vtable, embed, true),
@@ -55,21 +56,27 @@ static void destroy_plugin(recsys__plugin *p)
         h->destroy(h->ctx);
 }
 
-static recsys_status check_name(const char *name)
+recsys_status recsys__engine_check_name(const char *name, const char *what)
 {
     if (!name)
-        return recsys__err(RECSYS_E_INVALID_ARG, "plug-in name is NULL");
+        return recsys__err(RECSYS_E_INVALID_ARG, "%s name is NULL", what);
     size_t n = strlen(name);
     if (n == 0 || n >= RECSYS_PLUGIN_NAME_MAX)
-        return recsys__err(RECSYS_E_INVALID_ARG, "plug-in name must be 1..%d bytes, got %zu",
+        return recsys__err(RECSYS_E_INVALID_ARG, "%s name must be 1..%d bytes, got %zu", what,
                            RECSYS_PLUGIN_NAME_MAX - 1, n);
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
             return recsys__err(RECSYS_E_INVALID_ARG,
-                               "plug-in name '%.64s': byte %zu is not one of [a-z0-9_.-]", name, i);
+                               "%s name '%.64s': byte %zu is not one of [a-z0-9_.-]", what, name,
+                               i);
     }
     return RECSYS_OK;
+}
+
+static recsys_status check_name(const char *name)
+{
+    return recsys__engine_check_name(name, "plug-in");
 }
 
 static recsys__plugin *find(recsys_engine *e, int32_t kind, const char *name)
@@ -81,8 +88,11 @@ static recsys__plugin *find(recsys_engine *e, int32_t kind, const char *name)
     return NULL;
 }
 
+static void set_ranker_locked(recsys_engine *e, recsys__plugin *p, recsys__plugin *old,
+                              size_t *nold);
+
 static recsys_status add_plugin(recsys_engine *e, int32_t kind, const char *name, const void *vt,
-                                double weight)
+                                double weight, bool builtin)
 {
     const kind_info *ki = &kinds[kind];
     recsys__plugin p;
@@ -111,9 +121,28 @@ static recsys_status add_plugin(recsys_engine *e, int32_t kind, const char *name
     p.kind = kind;
     p.enabled = true;
     p.weight = weight;
+    p.builtin = builtin;
 
     recsys__wr(e);
     recsys__plugins *ps = &e->plugins[kind];
+    if (kind == RECSYS_PLUGIN_RANKER && !builtin) { /* the host's ranker becomes the one */
+        st = RECSYS_GROW(&e->mem, ps->v, ps->cap, ps->n + 1);
+        recsys__plugin *old = NULL;
+        size_t nold = 0;
+        if (st == RECSYS_OK)
+            old = recsys__calloc(&e->mem, ps->n + 1, sizeof *old);
+        if (st == RECSYS_OK && old)
+            set_ranker_locked(e, &p, old, &nold);
+        recsys__unlock(e);
+        if (st != RECSYS_OK || !old) {
+            destroy_caller(vt);
+            return st != RECSYS_OK ? st : RECSYS_E_NOMEM;
+        }
+        for (size_t i = 0; i < nold; i++)
+            destroy_plugin(&old[i]);
+        recsys__free(&e->mem, old);
+        return RECSYS_OK;
+    }
     if (ki->single && ps->n) { /* replace the one there is */
         recsys__plugin old = ps->v[0];
         ps->v[0] = p;
@@ -136,6 +165,27 @@ static recsys_status add_plugin(recsys_engine *e, int32_t kind, const char *name
     return st;
 }
 
+/* Makes p (a host ranker) the engine's ranker: every other host ranker, and a built-in of the
+ * same name, is removed (moved to old[], *nold of them, destroyed by the caller outside the
+ * lock); the built-ins stay registered, disabled (a request may still name one). The
+ * caller holds the lock exclusively and made room for one more ranker. */
+static void set_ranker_locked(recsys_engine *e, recsys__plugin *p, recsys__plugin *old,
+                              size_t *nold)
+{
+    recsys__plugins *ps = &e->plugins[RECSYS_PLUGIN_RANKER];
+    size_t w = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        if (!ps->v[i].builtin || !strcmp(ps->v[i].name, p->name)) {
+            old[(*nold)++] = ps->v[i];
+            continue;
+        }
+        ps->v[i].enabled = false;
+        ps->v[w++] = ps->v[i];
+    }
+    ps->n = w;
+    ps->v[ps->n++] = *p;
+}
+
 void recsys__engine_free_plugins(recsys_engine *e)
 {
     for (int k = 1; k <= 6; k++) {
@@ -151,42 +201,42 @@ RECSYS_API recsys_status recsys_engine_add_source(recsys_engine *e, const char *
                                                   const recsys_source_vtable *vt)
 {
     recsys__err_clear();
-    return add_plugin(e, RECSYS_PLUGIN_SOURCE, name, vt, 1.0);
+    return add_plugin(e, RECSYS_PLUGIN_SOURCE, name, vt, 1.0, false);
 }
 
 RECSYS_API recsys_status recsys_engine_add_filter(recsys_engine *e, const char *name,
                                                   const recsys_filter_vtable *vt)
 {
     recsys__err_clear();
-    return add_plugin(e, RECSYS_PLUGIN_FILTER, name, vt, 1.0);
+    return add_plugin(e, RECSYS_PLUGIN_FILTER, name, vt, 1.0, false);
 }
 
 RECSYS_API recsys_status recsys_engine_set_ranker(recsys_engine *e, const char *name,
                                                   const recsys_ranker_vtable *vt)
 {
     recsys__err_clear();
-    return add_plugin(e, RECSYS_PLUGIN_RANKER, name, vt, 1.0);
+    return add_plugin(e, RECSYS_PLUGIN_RANKER, name, vt, 1.0, false);
 }
 
 RECSYS_API recsys_status recsys_engine_add_diversifier(recsys_engine *e, const char *name,
                                                        const recsys_diversifier_vtable *vt)
 {
     recsys__err_clear();
-    return add_plugin(e, RECSYS_PLUGIN_DIVERSIFIER, name, vt, 1.0);
+    return add_plugin(e, RECSYS_PLUGIN_DIVERSIFIER, name, vt, 1.0, false);
 }
 
 RECSYS_API recsys_status recsys_engine_set_llm(recsys_engine *e, const char *name,
                                                const recsys_llm_vtable *vt)
 {
     recsys__err_clear();
-    return add_plugin(e, RECSYS_PLUGIN_LLM, name, vt, 1.0);
+    return add_plugin(e, RECSYS_PLUGIN_LLM, name, vt, 1.0, false);
 }
 
 RECSYS_API recsys_status recsys_engine_set_embedder(recsys_engine *e, const char *name,
                                                     const recsys_embedder_vtable *vt)
 {
     recsys__err_clear();
-    return add_plugin(e, RECSYS_PLUGIN_EMBEDDER, name, vt, 1.0);
+    return add_plugin(e, RECSYS_PLUGIN_EMBEDDER, name, vt, 1.0, false);
 }
 
 RECSYS_API recsys_status recsys_engine_plugin_enable(recsys_engine *e, int32_t kind,
@@ -199,6 +249,11 @@ RECSYS_API recsys_status recsys_engine_plugin_enable(recsys_engine *e, int32_t k
         return recsys__err(RECSYS_E_INVALID_ARG, "unknown plug-in kind %" PRId32, kind);
     recsys__wr(e);
     recsys__plugin *p = find(e, kind, name);
+    if (p && kind == RECSYS_PLUGIN_RANKER && enabled) { /* one ranker is in use */
+        recsys__plugins *ps = &e->plugins[kind];
+        for (size_t i = 0; i < ps->n; i++)
+            ps->v[i].enabled = false;
+    }
     if (p)
         p->enabled = enabled != 0;
     recsys__unlock(e);
@@ -292,12 +347,14 @@ recsys_status recsys__engine_add_builtins(recsys_engine *e)
         { "region", recsys__filter_region },
         { "seen", recsys__filter_seen },
         { "negative", recsys__filter_negative },
+        { "shown", recsys__filter_shown },
+        { "rules", recsys__filter_rules },
     };
     for (size_t i = 0; i < RECSYS_ARRAY_LEN(sources); i++) {
         recsys_source_vtable vt;
         recsys_source_vtable_init(&vt);
         RECSYS_TRY(sources[i].make(&e->mem, &vt));
-        RECSYS_TRY(add_plugin(e, RECSYS_PLUGIN_SOURCE, sources[i].name, &vt, sources[i].weight));
+        RECSYS_TRY(add_plugin(e, RECSYS_PLUGIN_SOURCE, sources[i].name, &vt, sources[i].weight, true));
         if (!sources[i].enabled)
             e->plugins[RECSYS_PLUGIN_SOURCE].v[e->plugins[RECSYS_PLUGIN_SOURCE].n - 1].enabled = false;
     }
@@ -305,12 +362,29 @@ recsys_status recsys__engine_add_builtins(recsys_engine *e)
         recsys_filter_vtable vt;
         recsys_filter_vtable_init(&vt);
         RECSYS_TRY(filters[i].make(&e->mem, &vt));
-        RECSYS_TRY(add_plugin(e, RECSYS_PLUGIN_FILTER, filters[i].name, &vt, 1.0));
+        RECSYS_TRY(add_plugin(e, RECSYS_PLUGIN_FILTER, filters[i].name, &vt, 1.0, true));
     }
+    /* the diversifier: on, but it costs nothing until a request's options ask for a part
+     * (RECSYS_OPT_DIVERSIFY_*) */
+    recsys_diversifier_vtable dv;
+    recsys_diversifier_vtable_init(&dv);
+    RECSYS_TRY(recsys__diversifier_diversity(&e->mem, &dv));
+    RECSYS_TRY(add_plugin(e, RECSYS_PLUGIN_DIVERSIFIER, "diversity", &dv, 1.0, true));
     recsys_ranker_vtable rv;
     recsys_ranker_vtable_init(&rv);
     RECSYS_TRY(recsys__ranker_blend(&e->mem, &rv));
-    return add_plugin(e, RECSYS_PLUGIN_RANKER, "blend", &rv, 1.0);
+    RECSYS_TRY(add_plugin(e, RECSYS_PLUGIN_RANKER, "blend", &rv, 1.0, true));
+    /* the learned ranker: off until the host turns it on (or a request names it); without a
+     * trained model it keeps the merged order */
+    recsys_ranker_vtable_init(&rv);
+    RECSYS_TRY(recsys__ranker_ltr(&e->mem, &e->ltr, &rv));
+    RECSYS_TRY(add_plugin(e, RECSYS_PLUGIN_RANKER, "ltr", &rv, 1.0, true));
+    e->plugins[RECSYS_PLUGIN_RANKER].v[e->plugins[RECSYS_PLUGIN_RANKER].n - 1].enabled = false;
+    recsys_ranker_vtable_init(&rv);
+    RECSYS_TRY(recsys__ranker_linear(&e->mem, e->linear, &rv));
+    RECSYS_TRY(add_plugin(e, RECSYS_PLUGIN_RANKER, "linear", &rv, 1.0, true));
+    e->plugins[RECSYS_PLUGIN_RANKER].v[e->plugins[RECSYS_PLUGIN_RANKER].n - 1].enabled = false;
+    return RECSYS_OK;
 }
 
 /* ------------------------------------------------------------ _init functions */

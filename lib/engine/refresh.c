@@ -224,6 +224,13 @@ RECSYS_API recsys_status recsys_refresh(recsys_engine *e)
         e->derived = d;
         recsys__unlock(e);
         recsys__engine_free_derived(e, old); /* no reader can hold it: they hold the lock */
+        /* what the linear ranker learnt online since it was last saved; like a saved index,
+         * a failed save is a warning, not a failed refresh */
+        recsys__err_clear();
+        if (recsys__engine_save_linear(e) != RECSYS_OK && warning.status == RECSYS_OK) {
+            recsys__err_prefix("the linear ranker's model was not saved");
+            recsys__err_save(&warning);
+        }
         recsys__err_restore(&warning);
         return RECSYS_OK;
     }

@@ -25,6 +25,11 @@ RECSYS_API void recsys_request_free(recsys_request *r)
     for (size_t i = 0; i < r->nexclude; i++)
         recsys__free(M, r->exclude[i]);
     recsys__free(M, r->exclude);
+    for (size_t i = 0; i < r->ninclude; i++)
+        recsys__free(M, r->include[i]);
+    recsys__free(M, r->include);
+    recsys__free(M, r->ranker);
+    recsys__request_free_rules(r);
     recsys__free(M, r->over);
     recsys__free(M, r);
 }
@@ -78,17 +83,39 @@ RECSYS_API recsys_status recsys_request_set_anchor(recsys_request *r, const char
     return set_text(&r->anchor, item_id, RECSYS_ID_MAX_BYTES, "anchor item id");
 }
 
+/* Appends a copy of item_id to a request's id list. */
+static recsys_status push_id(char ***v, size_t *n, size_t *cap, const char *item_id)
+{
+    RECSYS_TRY(recsys__check_text(item_id, RECSYS_ID_MAX_BYTES, "item_id"));
+    RECSYS_TRY(RECSYS_GROW(M, *v, *cap, *n + 1));
+    char *copy = recsys__strdup(M, item_id);
+    if (!copy)
+        return RECSYS_E_NOMEM;
+    (*v)[(*n)++] = copy;
+    return RECSYS_OK;
+}
+
 RECSYS_API recsys_status recsys_request_exclude(recsys_request *r, const char *item_id)
 {
     recsys__err_clear();
     RECSYS_CHECK_ARG(r);
-    RECSYS_TRY(recsys__check_text(item_id, RECSYS_ID_MAX_BYTES, "item_id"));
-    RECSYS_TRY(RECSYS_GROW(M, r->exclude, r->capexclude, r->nexclude + 1));
-    char *copy = recsys__strdup(M, item_id);
-    if (!copy)
-        return RECSYS_E_NOMEM;
-    r->exclude[r->nexclude++] = copy;
-    return RECSYS_OK;
+    return push_id(&r->exclude, &r->nexclude, &r->capexclude, item_id);
+}
+
+RECSYS_API recsys_status recsys_request_include(recsys_request *r, const char *item_id)
+{
+    recsys__err_clear();
+    RECSYS_CHECK_ARG(r);
+    return push_id(&r->include, &r->ninclude, &r->capinclude, item_id);
+}
+
+RECSYS_API recsys_status recsys_request_set_ranker(recsys_request *r, const char *name)
+{
+    recsys__err_clear();
+    RECSYS_CHECK_ARG(r);
+    if (name && !name[0])
+        return recsys__err(RECSYS_E_INVALID_ARG, "ranker name is empty (use NULL for the engine's)");
+    return set_text(&r->ranker, name, 63, "ranker name");
 }
 
 static recsys_status set_over(recsys_request *r, int32_t key, int32_t type, double v)

@@ -10,6 +10,11 @@ struct recsys_request {
     char *anchor;
     char **exclude;
     size_t nexclude, capexclude;
+    char **include; /* the allow list (recsys_request_include); none = every item */
+    size_t ninclude, capinclude;
+    char *ranker;   /* the ranker's name (recsys_request_set_ranker), or NULL */
+    recsys__rule *rules; /* the request's own rules (recsys_request_add_rule), compiled */
+    size_t nrules, caprules;
     recsys__optover *over; /* per-request option overrides, validated when set */
     size_t nover, capover;
 };
@@ -43,6 +48,17 @@ struct recsys_result {
     uint64_t stage_ns[9]; /* by recsys_stage */
     size_t sources_skipped; /* by the retrieval budget */
 };
+
+/* Runs stages 1 to 3 of the pipeline (context, retrieve, filter) for req, then fn(arg, q, c)
+ * with the eligible candidates in merged order, provenance kept (lib/pipeline.c). The caller
+ * holds e's lock shared. Learning rankers use it to see what recsys_recommend would rank. */
+typedef recsys_status (*recsys__candidates_fn)(void *arg, const recsys_query *q,
+                                               const recsys_candidates *c);
+recsys_status recsys__pipeline_candidates(recsys_engine *e, const recsys_request *req,
+                                          recsys__candidates_fn fn, void *arg);
+
+/* Frees a request's rules (lib/engine/rules.c). */
+void recsys__request_free_rules(recsys_request *req);
 
 /* Allocates an empty result for n items. */
 recsys_status recsys__result_new(const recsys__mem *m, size_t n, recsys_result **out);

@@ -16,6 +16,10 @@
  * the protocol is a comparison of indices. The ml-100k and ml-latest-small readers require
  * decimal ids.
  *
+ * Beyond accuracy (beyond.c): intra-list diversity, novelty, average recommendation
+ * popularity and calibration of the lists, and the final list a model's answer gives once
+ * the entries that break the protocol's rules are dropped (and counted) and it is completed.
+ *
  * Timestamps are decimal integers (int64). In a generic csv file a record without one (the
  * field empty or missing) gets its 0-based line number, header excluded, as timestamp
  * (protocol section 8): the physical line on which the record starts, minus the header line.
@@ -228,5 +232,124 @@ recsys_status recsys__eval_read_items(const recsys__mem *m, const char *path, in
 /* The item with this id, or NULL. */
 const recsys__eval_item *recsys__eval_items_find(const recsys__eval_items *it, const char *id);
 void recsys__eval_items_free(recsys__eval_items *it);
+
+/* ------------------------------------------------------------------ final lists (beyond.c) */
+
+/* Entries of a model's answer that break a rule of the protocol (sections 5 and 6): each is
+ * dropped from the list the metrics see. A correct pipeline has none. */
+typedef struct recsys__eval_violations {
+    size_t known;    /* a known (train) item of the user: not a candidate */
+    size_t repeated; /* an item already earlier in the answer */
+    size_t unknown;  /* not in the catalog (an index >= nitems; UINT32_MAX marks an id the
+                        catalog does not have) */
+} recsys__eval_violations;
+
+/* The list the protocol scores, from a model's answer raw[0..nraw) (best first): every entry
+ * that is not a candidate - beyond the catalog, known[item] != 0, or a repeat - is dropped
+ * and counted into *v (added to; v may be NULL), the rest kept in order up to KMAX; a list
+ * that is then shorter than KMAX is completed with the remaining candidates in item order
+ * (what recsys__eval_run does: every item the model did not score ties at the bottom).
+ * Writes out[0..*nout) (out has room for KMAX) and returns true when entries were added.
+ * O(nraw * KMAX), plus O(nitems * KMAX) when completing. */
+bool recsys__eval_final_list(const uint32_t *raw, size_t nraw, size_t nitems,
+                             const uint8_t *known, uint32_t *out, size_t *nout,
+                             recsys__eval_violations *v);
+
+/* ------------------------------------------------------------------ beyond accuracy (beyond.c) */
+
+/* Item genres in dense item order: item i's genres are g[off[i] .. off[i + 1]), distinct and
+ * ascending; genre j is called name[j] (names sorted bytewise). */
+typedef struct recsys__eval_genres {
+    const recsys__mem *mem;
+    size_t nitems, ngenres;
+    size_t *off;  /* nitems + 1 */
+    uint32_t *g;  /* off[nitems] entries */
+    char **name;  /* ngenres names */
+} recsys__eval_genres;
+
+/* Genres of the catalog ids[0..nitems) (the data set's item ids in dense order) from the
+ * metadata's tags; an item the metadata lacks, or one without tags, has none, and a tag
+ * repeated on one item counts once. Fails (nothing allocated, *out zeroed) with
+ * RECSYS_E_INVALID_ARG for NULL arguments or more than UINT32_MAX genres, RECSYS_E_NOMEM. */
+recsys_status recsys__eval_genres_build(const recsys__mem *m, const recsys__eval_items *meta,
+                                        char *const *ids, size_t nitems,
+                                        recsys__eval_genres *out);
+void recsys__eval_genres_free(recsys__eval_genres *g);
+
+/* Beyond-accuracy metrics of the top-K lists at K = 10 and 20 (index 0 and 1), the
+ * popularity and the item vectors taken from the part the model was trained on ("known":
+ * train for test, fit for validation). For one user's list i_1..i_L (L = min(K, length)):
+ *
+ *  - ILD (intra-list diversity): the mean over the L(L-1)/2 pairs of 1 - cos(i_a, i_b), the
+ *    cosine of the items' binary interaction vectors over the users of known:
+ *    |U(a) & U(b)| / sqrt(|U(a)| |U(b)|); an item no user of known has has cosine 0 with
+ *    everything (distance 1). Users with L < 2 have no ILD.
+ *  - novelty: the mean self-information -log2(pop(i) / users) of the listed items, pop =
+ *    the item's distinct users in known, users = the users with at least one interaction in
+ *    known; an item with pop 0 counts as pop 1 (the largest finite value, log2(users)).
+ *  - ARP (average recommendation popularity): the mean pop(i) of the listed items.
+ *  - calibration KL (Steck, "Calibrated recommendations", RecSys 2018): KL(p || q~) in nats
+ *    = sum_g p(g) ln(p(g) / q~(g)) with q~ = (1 - a) q + a p, a = 0.01; p is the genre
+ *    distribution of the user's items in known and q that of the list, each item spreading
+ *    weight 1 evenly over its genres (1/ngenres each) and each distribution normalised over
+ *    the items that have genres. A list whose items have no genres has q = 0 and KL =
+ *    ln(1/a). Users whose known items have no genres have no value.
+ *
+ * Each metric is the mean over the users that have a value (L >= 1; ILD L >= 2; calibration
+ * also needs genres in the user's known items). Building is O(|known| + nitems + users of
+ * known); one list costs O(sum of |U(i)| over its items + sum over its pairs of
+ * |U(a) & U(b)|) for ILD (the 190 dot products of K = 20, the first 45 of which give K = 10,
+ * in one inverted pass over the items' sorted user lists), plus O(|the user's known items|
+ * * genres per item + ngenres) for calibration; nothing is allocated per list. */
+typedef struct recsys__eval_beyond_metrics {
+    size_t users;                             /* lists added */
+    size_t ild_users[RECSYS__EVAL_NK];        /* users with an ILD value (L >= 2) */
+    size_t listed_users[RECSYS__EVAL_NK];     /* users with L >= 1 (novelty, ARP) */
+    size_t calibrated_users[RECSYS__EVAL_NK]; /* users with a calibration value */
+    bool has_calibration;      /* genres were given (else calibration_kl is 0, meaning none) */
+    double ild[RECSYS__EVAL_NK], novelty[RECSYS__EVAL_NK], arp[RECSYS__EVAL_NK];
+    double calibration_kl[RECSYS__EVAL_NK];
+} recsys__eval_beyond_metrics;
+
+#define RECSYS__EVAL_CALIBRATION_ALPHA 0.01
+
+typedef struct recsys__eval_beyond {
+    const recsys__mem *mem;
+    const recsys__eval_part *known;    /* borrowed */
+    const recsys__eval_genres *genres; /* borrowed; NULL = no calibration */
+    size_t nitems;
+    uint32_t *pop;   /* nitems: distinct users of the item in known */
+    size_t *uoff;    /* nitems + 1: item i's users are users[uoff[i] .. uoff[i + 1]) */
+    uint32_t *users; /* ascending per item */
+    uint32_t *umask; /* known->nusers: scratch of beyond_add, all zeros between calls */
+    size_t nusers;   /* users with at least one interaction in known */
+    double *p, *q;   /* ngenres scratch */
+    size_t lists, ild_n[RECSYS__EVAL_NK], list_n[RECSYS__EVAL_NK], cal_n[RECSYS__EVAL_NK];
+    double ild[RECSYS__EVAL_NK], nov[RECSYS__EVAL_NK], arp[RECSYS__EVAL_NK];
+    double kl[RECSYS__EVAL_NK];
+} recsys__eval_beyond;
+
+/* Prepares the accumulator over known (borrowed, as genres when not NULL: both must outlive
+ * it). RECSYS_E_INVALID_ARG for NULL arguments, an item of known beyond nitems or genres of
+ * another catalog size; RECSYS_E_NOMEM. On failure *b is zeroed. */
+recsys_status recsys__eval_beyond_init(recsys__eval_beyond *b, const recsys__mem *m,
+                                       size_t nitems, const recsys__eval_part *known,
+                                       const recsys__eval_genres *genres);
+/* Adds user's final list list[0..n) (best first; only the first KMAX count). The items must
+ * be < nitems and distinct and user < known->nusers (RECSYS_E_INVALID_ARG otherwise, nothing
+ * added). An empty list is counted in users and has no value. */
+recsys_status recsys__eval_beyond_add(recsys__eval_beyond *b, uint32_t user,
+                                      const uint32_t *list, size_t n);
+void recsys__eval_beyond_result(const recsys__eval_beyond *b, recsys__eval_beyond_metrics *out);
+void recsys__eval_beyond_free(recsys__eval_beyond *b);
+
+/* MostPopular (section 7) trained on train, evaluated on test, with the beyond-accuracy
+ * metrics of its lists (genres may be NULL). */
+recsys_status recsys__eval_mostpop_beyond(const recsys__mem *m, size_t nitems,
+                                          const recsys__eval_part *train,
+                                          const recsys__eval_part *test,
+                                          const recsys__eval_genres *genres,
+                                          recsys__eval_metrics *out,
+                                          recsys__eval_beyond_metrics *bout);
 
 #endif

@@ -1,5 +1,6 @@
 /* builtin.c - the built-in filters (see filters.h). */
 #include "filters.h"
+#include "rules.h"
 #include "../core/error.h"
 #include "../core/options.h"
 #include "../text/tokenize.h"
@@ -222,12 +223,56 @@ static recsys_status exclude_apply(void *ctx, const recsys_query *q, recsys_cand
 {
     RECSYS_UNUSED(ctx);
     RECSYS_TRY(check_args(q, c));
-    if (q->nexclude == 0)
+    if (q->nexclude == 0 && !q->include)
         return RECSYS_OK;
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         if (recsys__query_excluded(q, c->v[i].item))
             RECSYS_TRY(drop(c, i, "excluded"));
+        else if (!recsys__query_included(q, c->v[i].item))
+            RECSYS_TRY(drop(c, i, "not included"));
+    }
     return RECSYS_OK;
+}
+
+/* ------------------------------------------------------------ shown */
+
+static recsys_status shown_apply(void *ctx, const recsys_query *q, recsys_candidates *c)
+{
+    RECSYS_UNUSED(ctx);
+    RECSYS_TRY(check_args(q, c));
+    double window = recsys__query_opt(q, RECSYS_OPT_FILTER_SHOWN_WINDOW_S);
+    if (window <= 0 || !q->user)
+        return RECSYS_OK;
+    uint32_t shown[RECSYS__SHOWN_MAX];
+    size_t n = recsys__shown_since((recsys__shown *)&q->model->shown, q->user->idx,
+                                   q->now - (int64_t)window, shown);
+    for (size_t i = 0; n && i < c->n; i++) {
+        uint32_t item = c->v[i].item;
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (shown[mid] < item)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < n && shown[lo] == item)
+            RECSYS_TRY(drop(c, i, "shown recently"));
+    }
+    return RECSYS_OK;
+}
+
+/* ------------------------------------------------------------ rules */
+
+static recsys_status rules_apply(void *ctx, const recsys_query *q, recsys_candidates *c)
+{
+    RECSYS_UNUSED(ctx);
+    RECSYS_TRY(check_args(q, c));
+    if (!q->nrules)
+        return RECSYS_OK;
+    recsys__expr_ctx x;
+    recsys__expr_ctx_of_query(q, &x);
+    return recsys__rules_drop(q->rules, q->nrules, &x, c);
 }
 
 /* ------------------------------------------------------------ constructors */
@@ -273,4 +318,14 @@ recsys_status recsys__filter_negative(const recsys__mem *m, recsys_filter_vtable
 recsys_status recsys__filter_exclude(const recsys__mem *m, recsys_filter_vtable *out)
 {
     return fill(m, out, exclude_apply);
+}
+
+recsys_status recsys__filter_shown(const recsys__mem *m, recsys_filter_vtable *out)
+{
+    return fill(m, out, shown_apply);
+}
+
+recsys_status recsys__filter_rules(const recsys__mem *m, recsys_filter_vtable *out)
+{
+    return fill(m, out, rules_apply);
 }

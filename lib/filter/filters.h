@@ -18,7 +18,14 @@
  * - negative ("negative"): items the user disliked (a history dislike not followed by a later
  *   like of the same item) and the profile's negative-feedback list. Skips are too weak a
  *   signal to hide an item; the ranker uses them.
- * - exclude ("excluded"): the request's excluded items (q->exclude).
+ * - shown ("shown recently"): with RECSYS_OPT_FILTER_SHOWN_WINDOW_S > 0, the items shown to
+ *   the user at or after q->now minus the window (lib/model/shown.h: the last
+ *   RECSYS__SHOWN_MAX remembered per user, in memory); nothing for an unknown user.
+ * - rules ("rule filter", "rule block"): the FILTER and BLOCK business rules in force
+ *   (q->rules: the engine's and the request's, lib/filter/rules.h).
+ * - exclude ("excluded", "not included"): the request's lists: its excluded items
+ *   (q->exclude) and, when it has an allow list (q->include, recsys_request_include), every
+ *   item not on it.
  */
 #ifndef RECSYS_FILTER_FILTERS_H
 #define RECSYS_FILTER_FILTERS_H
@@ -30,5 +37,7 @@ recsys_status recsys__filter_region(const recsys__mem *m, recsys_filter_vtable *
 recsys_status recsys__filter_seen(const recsys__mem *m, recsys_filter_vtable *out);
 recsys_status recsys__filter_negative(const recsys__mem *m, recsys_filter_vtable *out);
 recsys_status recsys__filter_exclude(const recsys__mem *m, recsys_filter_vtable *out);
+recsys_status recsys__filter_shown(const recsys__mem *m, recsys_filter_vtable *out);
+recsys_status recsys__filter_rules(const recsys__mem *m, recsys_filter_vtable *out);
 
 #endif

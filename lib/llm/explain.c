@@ -2,7 +2,7 @@
 #include "explain.h"
 #include "../core/error.h"
 #include "../core/options.h"
-#include "../retrieve/sources.h"
+#include "../model/context.h"
 #include "../text/tokenize.h"
 
 /* ============================================================ item and user facts */
@@ -210,11 +210,11 @@ static bool ground_popularity(const recsys_query *q, const recsys_item *it, cons
     if (!parse_number(value, &v))
         return false;
     if (strcmp(name, "popular") == 0) {
-        actual = recsys__source_popular_count(q, it->idx);
+        actual = recsys__query_popular_count(q, it->idx);
     } else if (strcmp(name, "trending") == 0) {
-        if (!recsys__source_trending_score(q, it->idx, NULL))
+        if (!recsys__query_trending_score(q, it->idx, NULL))
             return false;
-        actual = recsys__source_trending_count(q, it->idx);
+        actual = recsys__query_trending_count(q, it->idx);
     } else {
         return false;
     }
@@ -501,7 +501,7 @@ static void plan_popularity(plan *p, const recsys_candidates *c, size_t i)
     if (room(p) == 0)
         return;
     if (proposed_by(c, i, "trending")) {
-        double t = recsys__source_trending_count(p->q, p->it->idx);
+        double t = recsys__query_trending_count(p->q, p->it->idx);
         snprintf(p->popval, sizeof p->popval, "%.0f", t);
         if (t >= 1 && cite(p, RECSYS_EVIDENCE_POPULARITY, "trending", p->popval)) {
             p->popname = "trending";
@@ -509,7 +509,7 @@ static void plan_popularity(plan *p, const recsys_candidates *c, size_t i)
         }
     }
     if (proposed_by(c, i, "popular")) {
-        double v = recsys__source_popular_count(p->q, p->it->idx);
+        double v = recsys__query_popular_count(p->q, p->it->idx);
         snprintf(p->popval, sizeof p->popval, "%.0f", v);
         if (v >= 1 && cite(p, RECSYS_EVIDENCE_POPULARITY, "popular", p->popval))
             p->popname = "popular";

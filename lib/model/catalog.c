@@ -1,4 +1,5 @@
-/* catalog.c - the items of one engine by dense index, their facets and their counters. */
+/* catalog.c - the items of one engine by dense index, their facets, their counters and the
+ * registry of custom attribute names (model.h: attr_names; put interns, nothing removes). */
 #include "model.h"
 #include "../core/error.h"
 
@@ -8,6 +9,7 @@ void recsys__catalog_init(recsys__catalog *c, const recsys__mem *m)
     c->mem = m;
     recsys__ids_init(&c->ids, m);
     recsys__ids_init(&c->facets.ids, m);
+    recsys__ids_init(&c->attr_names, m);
 }
 
 void recsys__catalog_free(recsys__catalog *c)
@@ -25,6 +27,8 @@ void recsys__catalog_free(recsys__catalog *c)
     recsys__rank_free(c->mem, &c->trend_rank);
     recsys__ids_free(&c->ids);
     recsys__ids_free(&c->facets.ids);
+    recsys__ids_free(&c->attr_names);
+    recsys__free(c->mem, c->attr_types);
     memset(c, 0, sizeof *c);
 }
 
@@ -85,6 +89,45 @@ static recsys_status intern_facet(recsys__catalog *c, char *buf, char prefix, co
     return RECSYS_OK;
 }
 
+unsigned recsys__catalog_attr_types(const recsys__catalog *c, const char *name)
+{
+    if (!name)
+        return 0;
+    uint32_t i = recsys__ids_find(&c->attr_names, name, strlen(name));
+    return i == RECSYS_IDS_NONE ? 0 : c->attr_types[i];
+}
+
+/* Interns the names of its attributes (*added counts the new ones) and makes room for their
+ * type bits; the bits themselves are set at commit (attr_types_commit). An item whose names
+ * are all known (one put back after a rollback) allocates nothing. */
+static recsys_status attr_names_intern(recsys__catalog *c, const recsys_item *it, size_t *added)
+{
+    for (uint32_t i = 0; i < it->nattrs; i++) {
+        uint32_t idx;
+        bool fresh = false;
+        const char *name = it->attrs[i].name;
+        RECSYS_TRY(recsys__ids_intern(&c->attr_names, name, strlen(name), &idx, &fresh));
+        if (fresh)
+            (*added)++;
+    }
+    size_t had = c->attr_types_cap;
+    RECSYS_TRY(RECSYS_GROW(c->mem, c->attr_types, c->attr_types_cap, c->attr_names.n));
+    if (c->attr_types_cap > had)
+        memset(c->attr_types + had, 0, c->attr_types_cap - had);
+    return RECSYS_OK;
+}
+
+static void attr_types_commit(recsys__catalog *c, const recsys_item *it)
+{
+    for (uint32_t i = 0; i < it->nattrs; i++) {
+        const char *name = it->attrs[i].name;
+        uint32_t idx = recsys__ids_find(&c->attr_names, name, strlen(name));
+        int32_t t = it->attrs[i].type;
+        if (idx != RECSYS_IDS_NONE && t >= 0 && t < 8)
+            c->attr_types[idx] |= (uint8_t)(1u << t);
+    }
+}
+
 /* Short facet texts and up to RECSYS__LIST_MAX tags need no allocation: putting back an item
  * that was in the catalog before (a caller's rollback) then cannot fail. */
 #define FACET_BUF 512
@@ -94,7 +137,7 @@ recsys_status recsys__catalog_put(recsys__catalog *c, recsys_item *it, recsys_it
     *old = NULL;
     uint32_t idx;
     bool id_added = false;
-    size_t facets_added = 0;
+    size_t facets_added = 0, attrs_added = 0;
     char sbuf[FACET_BUF], *buf = sbuf, *hbuf = NULL;
     uint32_t stf[RECSYS__LIST_MAX], *tf = stf, *htf = NULL;
     uint32_t *new_tf = NULL; /* the item's facet array, when it has none yet */
@@ -128,6 +171,8 @@ recsys_status recsys__catalog_put(recsys__catalog *c, recsys_item *it, recsys_it
     for (uint32_t i = 0; i < it->ntags; i++)
         if ((st = intern_facet(c, buf, 't', it->tags[i], &tf[i], &facets_added)) != RECSYS_OK)
             goto fail;
+    if ((st = attr_names_intern(c, it, &attrs_added)) != RECSYS_OK)
+        goto fail;
 
     /* commit: nothing below can fail */
     *old = c->items[idx];
@@ -145,6 +190,7 @@ recsys_status recsys__catalog_put(recsys__catalog *c, recsys_item *it, recsys_it
     if (it->ntags)
         memcpy(it->tag_facets, tf, it->ntags * sizeof *tf);
     it->category_facet = cat_facet;
+    attr_types_commit(c, it);
     it->idx = idx;
     c->items[idx] = it;
     recsys__free(c->mem, hbuf);
@@ -158,6 +204,8 @@ fail:
     /* facets added by this put are the newest ones: pop them, newest first */
     while (facets_added--)
         recsys__ids_pop(&c->facets.ids);
+    while (attrs_added--)
+        recsys__ids_pop(&c->attr_names);
     if (id_added)
         recsys__ids_pop(&c->ids);
     return st;

@@ -127,17 +127,28 @@ double recsys__query_opt(const recsys_query *q, int32_t key)
     return s < 0 ? 0.0 : q->opt[s];
 }
 
-bool recsys__query_excluded(const recsys_query *q, uint32_t item)
+/* True when the sorted list v[0..n) holds x. */
+static bool sorted_has(const uint32_t *v, size_t n, uint32_t x)
 {
-    size_t lo = 0, hi = q->nexclude;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (q->exclude[mid] < item)
+        if (v[mid] < x)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < q->nexclude && q->exclude[lo] == item;
+    return lo < n && v[lo] == x;
+}
+
+bool recsys__query_excluded(const recsys_query *q, uint32_t item)
+{
+    return sorted_has(q->exclude, q->nexclude, item);
+}
+
+bool recsys__query_included(const recsys_query *q, uint32_t item)
+{
+    return !q->include || sorted_has(q->include, q->ninclude, item);
 }
 
 /* ------------------------------------------------------------ public query views */
@@ -332,4 +343,49 @@ RECSYS_API recsys_status recsys_candidates_set_order(recsys_candidates *c, const
     c->norder = n;
     c->order_set = true;
     return RECSYS_OK;
+}
+
+/* ------------------------------------------------------------ decayed counters */
+
+double recsys__query_half_life_s(const recsys_query *q, int32_t key, double unit)
+{
+    double hl = recsys__query_opt(q, key) * unit;
+    return hl > 0 ? hl : unit;
+}
+
+double recsys__query_popular_count(const recsys_query *q, uint32_t idx)
+{
+    const recsys__catalog *c = &q->model->catalog;
+    if (!c->pop_v || idx >= c->ids.n)
+        return 0.0;
+    return recsys__decay(c->pop_v[idx], c->pop_ts[idx], q->now,
+                         recsys__query_half_life_s(q, RECSYS_OPT_POPULAR_HALF_LIFE_DAYS, 86400.0));
+}
+
+double recsys__query_trending_count(const recsys_query *q, uint32_t idx)
+{
+    const recsys__catalog *c = &q->model->catalog;
+    if (!c->trend_v || idx >= c->ids.n)
+        return 0.0;
+    return recsys__decay(c->trend_v[idx], c->trend_ts[idx], q->now,
+                         recsys__query_half_life_s(q, RECSYS_OPT_TRENDING_HALF_LIFE_H, 3600.0));
+}
+
+bool recsys__query_trending_score(const recsys_query *q, uint32_t idx, double *score)
+{
+    double t = recsys__query_trending_count(q, idx);
+    if (!(t >= RECSYS__TRENDING_MIN_RECENT))
+        return false;
+    double p = recsys__query_popular_count(q, idx);
+    double ratio = recsys__query_half_life_s(q, RECSYS_OPT_TRENDING_HALF_LIFE_H, 3600.0) /
+                   recsys__query_half_life_s(q, RECSYS_OPT_POPULAR_HALF_LIFE_DAYS, 86400.0);
+    double e = (p > 0 ? p : 0) * ratio;
+    if (!(t > e))
+        return false;
+    double s = (t - e) / sqrt(e + 1.0);
+    if (!isfinite(s) || s <= 0)
+        return false;
+    if (score)
+        *score = s;
+    return true;
 }

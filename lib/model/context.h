@@ -24,5 +24,19 @@ void recsys__cands_settle(recsys_candidates *c);
 double recsys__query_opt(const recsys_query *q, int32_t key);
 /* True when item idx is in the request's exclude list. */
 bool recsys__query_excluded(const recsys_query *q, uint32_t item);
+/* The decayed counters of item idx at q->now with the request's half-lives (0 for an item
+ * beyond the counters): what the popular and trending sources rank by, the features and the
+ * diversifier's exploration read, and explanations cite. */
+double recsys__query_popular_count(const recsys_query *q, uint32_t idx);
+double recsys__query_trending_count(const recsys_query *q, uint32_t idx);
+/* Minimum decayed short-window activity (sum of event weights, e.g. 3 views) to trend. */
+#define RECSYS__TRENDING_MIN_RECENT 3.0
+/* The trending score of item idx at q->now (short-window activity above what the long window
+ * predicts, in standard deviations); false when the item does not trend. */
+bool recsys__query_trending_score(const recsys_query *q, uint32_t idx, double *score);
+/* A half-life option in seconds (option value x unit; unit when the value is not > 0). */
+double recsys__query_half_life_s(const recsys_query *q, int32_t key, double unit);
+/* True unless the request has an allow list (q->include) without item. */
+bool recsys__query_included(const recsys_query *q, uint32_t item);
 
 #endif

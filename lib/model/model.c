@@ -12,6 +12,7 @@ void recsys__model_init(recsys__model *m, const recsys__mem *mem)
     m->mem = mem;
     recsys__catalog_init(&m->catalog, mem);
     recsys__users_init(&m->users, mem);
+    recsys__shown_init(&m->shown, mem);
     m->long_half_life_s = 90 * DAY_S;
     m->pop_half_life_s = 30 * DAY_S;
     m->trend_half_life_s = 24 * 3600.0;
@@ -25,6 +26,7 @@ void recsys__model_free(recsys__model *m)
     recsys__users_free(&m->users);
     recsys__catalog_free(&m->catalog);
     recsys__factors_free(m->mem, m->ials_import);
+    recsys__shown_free(&m->shown);
     memset(m, 0, sizeof *m);
 }
 
@@ -289,6 +291,7 @@ recsys_status recsys__model_forget_user(recsys__model *m, const char *user_id)
     if (!usr)
         return recsys__err(RECSYS_E_NOT_FOUND, "user '%.256s' is not known", user_id);
     uint32_t idx = usr->idx;
+    recsys__shown_forget(&m->shown, idx);
     m->nevents -= RECSYS_MIN(m->nevents, usr->nevents);
     m->users.users[idx] = NULL;
     m->users.live--;

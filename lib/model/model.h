@@ -19,6 +19,7 @@
 #include "campaigns.h"
 #include "factors.h"
 #include "rank.h"
+#include "shown.h"
 
 /* Limits shared by the builders and the JSON reader, so that whatever one accepts the other
  * accepts too (and an item's JSON always parses back). */
@@ -132,6 +133,14 @@ typedef struct recsys__catalog {
      * goes through the model (count, reset, swap, put, remove); keyed with the model's
      * half-lives at the time */
     recsys__rank pop_rank, trend_rank;
+    /* Every custom attribute name (recsys__attr, the host's; not the generated ones) that any
+     * item put here ever had, never removed, with the types seen under that name: index in
+     * attr_names -> bit (1u << recsys__attr_type) per type. The expression binder
+     * (filter/expr.h) decides "unknown attribute" and type mismatches from it in O(1),
+     * without scanning items. */
+    recsys__ids attr_names;
+    uint8_t *attr_types;
+    size_t attr_types_cap;
 } recsys__catalog;
 
 void recsys__catalog_init(recsys__catalog *c, const recsys__mem *m);
@@ -148,6 +157,9 @@ static inline const recsys_item *recsys__catalog_get(const recsys__catalog *c, u
 recsys_status recsys__catalog_put(recsys__catalog *c, recsys_item *it, recsys_item **old);
 /* Removes a live item; returns it for the caller to free. */
 recsys_status recsys__catalog_remove(recsys__catalog *c, const char *id, recsys_item **old);
+/* The types (bits 1u << recsys__attr_type, 0 = never seen) that custom attribute name has had
+ * on any item ever put in the catalog. O(1). */
+unsigned recsys__catalog_attr_types(const recsys__catalog *c, const char *name);
 
 /* ---------------------------------------------------------------- events -------------- */
 
@@ -275,6 +287,7 @@ typedef struct recsys__model {
     recsys__campaigns campaigns; /* campaigns.h; freed by the engine (recsys__campaigns_free) */
     recsys__embed_hook embed;
     recsys__factors *ials_import; /* item factors the host imported (recsys_ials_import), or NULL */
+    recsys__shown shown; /* recently shown items per user (shown.h); its own mutex */
     uint64_t nevents; /* events recorded (impressions included) */
     /* Decay settings copied from options when they change (used by apply_event). */
     double long_half_life_s, pop_half_life_s, trend_half_life_s;
@@ -429,6 +442,23 @@ struct recsys_query {
     const uint32_t *exclude;   /* item indices excluded by the request, sorted */
     size_t nexclude;
     uint32_t anchor;           /* "more like this" item, or RECSYS_IDS_NONE */
+    const uint32_t *include;   /* the request's allow list (item indices, sorted), or NULL:
+                                  every item */
+    size_t ninclude;
+    /* Item vectors for similarity (features, diversity), set by the pipeline's context stage
+     * from the request's derived set: the iALS item factors when built, else the items'
+     * "default" embeddings (one dimension), else nothing (vec_dim 0, item_vec NULL).
+     * item_vec(q, item) returns vec_dim floats, or NULL for an item without a vector; never
+     * normalised. user_vec is the user's vector in the same space (the iALS fold-in of their
+     * positives, else the mean of their positives' vectors), or NULL. */
+    const float *(*item_vec)(const recsys_query *q, uint32_t item);
+    size_t vec_dim;
+    const float *user_vec;
+    const void *vec_ctx;       /* item_vec's own state */
+    /* The business rules in force (lib/filter/rules.h): the engine's, then the request's,
+     * bound to the catalog; NULL when none. */
+    const struct recsys__rule *rules;
+    size_t nrules;
 };
 
 /* One provenance entry: a source that proposed a candidate. */

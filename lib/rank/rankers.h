@@ -19,10 +19,15 @@
  *   weighted by recsys__event_weight() and halved every half gap before q->now; normalised
  *   the same way, it is the mean of the session's category and tag affinities.
  * Anonymous and unknown users keep the source score. Fully deterministic; ties are broken
- * later by the pipeline. */
+ * later by the pipeline. One allocation per request (affinity.h), none for an anonymous user.
+ *
+ * The learned rankers have their own headers: "linear" (FTRL-Proximal logistic regression,
+ * linear.h, included here) and "ltr" (LambdaMART trees, ltr.h), both over the feature vector
+ * of features.h. */
 #ifndef RECSYS_RANK_RANKERS_H
 #define RECSYS_RANK_RANKERS_H
 #include "../model/context.h"
+#include "linear.h"
 
 recsys_status recsys__ranker_blend(const recsys__mem *m, recsys_ranker_vtable *out);
 

@@ -5,48 +5,6 @@
 
 /* ------------------------------------------------------------ decayed counters */
 
-static double half_life_s(const recsys_query *q, int32_t key, double unit)
-{
-    double hl = recsys__query_opt(q, key) * unit;
-    return hl > 0 ? hl : unit;
-}
-
-double recsys__source_popular_count(const recsys_query *q, uint32_t idx)
-{
-    const recsys__catalog *c = &q->model->catalog;
-    if (!c->pop_v || idx >= c->ids.n)
-        return 0.0;
-    return recsys__decay(c->pop_v[idx], c->pop_ts[idx], q->now,
-                         half_life_s(q, RECSYS_OPT_POPULAR_HALF_LIFE_DAYS, 86400.0));
-}
-
-double recsys__source_trending_count(const recsys_query *q, uint32_t idx)
-{
-    const recsys__catalog *c = &q->model->catalog;
-    if (!c->trend_v || idx >= c->ids.n)
-        return 0.0;
-    return recsys__decay(c->trend_v[idx], c->trend_ts[idx], q->now,
-                         half_life_s(q, RECSYS_OPT_TRENDING_HALF_LIFE_H, 3600.0));
-}
-
-bool recsys__source_trending_score(const recsys_query *q, uint32_t idx, double *score)
-{
-    double t = recsys__source_trending_count(q, idx);
-    if (!(t >= RECSYS__TRENDING_MIN_RECENT))
-        return false;
-    double p = recsys__source_popular_count(q, idx);
-    double ratio = half_life_s(q, RECSYS_OPT_TRENDING_HALF_LIFE_H, 3600.0) /
-                   half_life_s(q, RECSYS_OPT_POPULAR_HALF_LIFE_DAYS, 86400.0);
-    double e = (p > 0 ? p : 0) * ratio;
-    if (!(t > e))
-        return false;
-    double s = (t - e) / sqrt(e + 1.0);
-    if (!isfinite(s) || s <= 0)
-        return false;
-    if (score)
-        *score = s;
-    return true;
-}
 
 typedef bool (*score_fn)(const recsys_query *q, uint32_t idx, double *score);
 
@@ -128,16 +86,16 @@ static recsys_status retrieve_ranked(const recsys_query *q, recsys_candidates *o
 static bool ranked_usable(const recsys_query *q)
 {
     return q->model->catalog.pop_rank.pos &&
-           half_life_s(q, RECSYS_OPT_POPULAR_HALF_LIFE_DAYS, 86400.0) ==
+           recsys__query_half_life_s(q, RECSYS_OPT_POPULAR_HALF_LIFE_DAYS, 86400.0) ==
                q->model->pop_half_life_s &&
-           half_life_s(q, RECSYS_OPT_TRENDING_HALF_LIFE_H, 3600.0) == q->model->trend_half_life_s;
+           recsys__query_half_life_s(q, RECSYS_OPT_TRENDING_HALF_LIFE_H, 3600.0) == q->model->trend_half_life_s;
 }
 
 /* ------------------------------------------------------------ the two sources */
 
 static bool popular_score(const recsys_query *q, uint32_t idx, double *score)
 {
-    double v = recsys__source_popular_count(q, idx);
+    double v = recsys__query_popular_count(q, idx);
     if (!(v > 1e-9) || !isfinite(v))
         return false;
     *score = v;
@@ -163,10 +121,10 @@ static recsys_status trending_retrieve(void *ctx, const recsys_query *q, recsys_
     if (!q || !out)
         return recsys__err(RECSYS_E_INVALID_ARG, "source: query or candidate set is NULL");
     if (!ranked_usable(q))
-        return retrieve_top(q, out, recsys__source_trending_score);
+        return retrieve_top(q, out, recsys__query_trending_score);
     double hl = q->model->trend_half_life_s;
     /* only items with enough recent activity trend: walk the short window down to the floor */
-    return retrieve_ranked(q, out, recsys__source_trending_score, &q->model->catalog.trend_rank,
+    return retrieve_ranked(q, out, recsys__query_trending_score, &q->model->catalog.trend_rank,
                            hl, log2(RECSYS__TRENDING_MIN_RECENT) + (double)q->now / hl, false);
 }
 
@@ -175,7 +133,7 @@ static recsys_status trending_retrieve(void *ctx, const recsys_query *q, recsys_
 recsys_status recsys__source_popular_scan(const recsys_query *q, recsys_candidates *out,
                                           bool trending)
 {
-    return retrieve_top(q, out, trending ? recsys__source_trending_score : popular_score);
+    return retrieve_top(q, out, trending ? recsys__query_trending_score : popular_score);
 }
 
 static recsys_status fill(const recsys__mem *m, recsys_source_vtable *out,

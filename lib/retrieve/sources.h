@@ -40,8 +40,6 @@
 #define RECSYS_RETRIEVE_SOURCES_H
 #include "../model/context.h"
 
-/* Minimum decayed short-window activity (sum of event weights, e.g. 3 views) to trend. */
-#define RECSYS__TRENDING_MIN_RECENT 3.0
 /* History items the content source's pseudo-query is built from. */
 #define RECSYS__CONTENT_SEED_ITEMS 5
 /* The item embedding the search source compares the embedded query text with. */
@@ -53,12 +51,6 @@ recsys_status recsys__source_content(const recsys__mem *m, recsys_source_vtable 
 recsys_status recsys__source_search(const recsys__mem *m, recsys_source_vtable *out);
 recsys_status recsys__source_campaign(const recsys__mem *m, recsys_source_vtable *out);
 
-/* The decayed counters of item idx at q->now, with the request's half-lives (0 for an item
- * beyond the counters). Explanations cite these numbers. */
-double recsys__source_popular_count(const recsys_query *q, uint32_t idx);
-double recsys__source_trending_count(const recsys_query *q, uint32_t idx);
-/* The trending score of item idx at q->now; false when the item does not trend. */
-bool recsys__source_trending_score(const recsys_query *q, uint32_t idx, double *score);
 
 /* The popular (or trending) source answered by scanning every item, the reference the ranked
  * walk those sources normally use must equal (for tests). */

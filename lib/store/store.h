@@ -66,7 +66,7 @@ void recsys__store_event_wipe_free(const recsys__mem *mem, recsys_event *copy);
 bool recsys__store_str_eq(const char *a, const char *b);
 
 /* Kinds a built-in store accepts (recsys_record_kind): 1..RECSYS__RECORD_KIND_MAX. */
-#define RECSYS__RECORD_KIND_MAX RECSYS_RECORD_CAMPAIGN
+#define RECSYS__RECORD_KIND_MAX RECSYS_RECORD_RULE
 static inline bool recsys__store_kind_valid(int32_t kind)
 {
     return kind >= RECSYS_RECORD_ITEM && kind <= RECSYS__RECORD_KIND_MAX;

@@ -291,7 +291,7 @@ static int cmp_line(const void *a, const void *b, void *arg)
 unsigned char *store_test_dump(const recsys_store_vtable *vt, bool sorted, size_t *len)
 {
     dump_buf b = { 0 };
-    for (int32_t kind = RECSYS_RECORD_ITEM; kind <= RECSYS_RECORD_CAMPAIGN; kind++) {
+    for (int32_t kind = RECSYS_RECORD_ITEM; kind <= RECSYS_RECORD_RULE; kind++) {
         rec_list l = { .want_kind = kind };
         assert_int_equal(vt->scan_records(vt->ctx, kind, collect_record, &l), RECSYS_OK);
         assert_false(l.bad_kind);

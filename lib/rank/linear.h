@@ -1,0 +1,141 @@
+/* linear.h - the "linear" ranker: logistic regression over the feature vector of
+ * features.h, learnt online with FTRL-Proximal.
+ *
+ * The model. p(positive | row) = sigmoid(w . x(row)), x of RECSYS__LINEAR_DIM inputs:
+ * - x[f] for each feature column f (f < RECSYS__NFEAT): the value scaled as the feature table
+ *   says (recsys__feature_table[f].kind: BOUNDED as it is, DIV divided by scale, LOG
+ *   sign(v) log1p(|v|) / log1p(scale)), then clamped to -4..4, so that no raw scale (days,
+ *   counts, prices) dominates the per-coordinate learning rates; 0 when the value is NaN;
+ * - x[RECSYS__NFEAT + f]: 1 when column f is NaN (missing), else 0;
+ * - x[2 * RECSYS__NFEAT]: 1, the bias.
+ * Training is FTRL-Proximal (McMahan et al., "Ad Click Prediction: a View from the
+ * Trenches", KDD 2013, algorithm 1) with per-coordinate learning rates: per input i it keeps
+ * z_i and n_i (the sum of squared gradients); the weight is
+ *   w_i = 0 when |z_i| <= l1, else -(z_i - sign(z_i) l1) / ((beta + sqrt(n_i)) / alpha + l2),
+ * and an example (x, y, weight) adds g_i = weight (p - y) x_i:
+ *   sigma = (sqrt(n_i + g_i^2) - sqrt(n_i)) / alpha, z_i += g_i - sigma w_i, n_i += g_i^2.
+ * The bias has no L1 (a sparse bias would only miscalibrate). L1 sets the weight of an input
+ * that does not predict the label exactly to zero (the model stays sparse), provided the
+ * input's mean is about 0: one that is mostly positive (a missing indicator, a count) also
+ * stands in for part of the bias, and keeps a small weight until the bias has caught up. alpha, l1 and l2 come from
+ * RECSYS_OPT_RANK_LINEAR_ALPHA / _L1 / _L2, beta is 1. A weight is an importance weight (the
+ * RECSYS_OPT_RANK_LABEL_* of the event): weight 2 counts as the example seen twice at once.
+ * Weights are clamped to +-RECSYS__LINEAR_MAX_W, and an update that would make a z or n
+ * infinite leaves that coordinate as it was (guards: real models stay far inside).
+ * All arithmetic is in double, in a fixed order: the same examples give the same bits.
+ *
+ * Saved form (recsys__linear_save / _load; the engine keeps it as a store blob), little
+ * endian, 64 + 16 * RECSYS__LINEAR_DIM + 8 bytes:
+ *   u32 magic "RSLR", u32 version 1, u32 nfeat, u32 dim (= 2 * nfeat + 1),
+ *   u64 layout fingerprint (recsys__features_fingerprint), f64 alpha, beta, l1, l2,
+ *   u64 updates, f64 z[dim], f64 n[dim], then u64 XXH3-64 of every byte before it.
+ * _load treats its input as untrusted: a wrong magic, version, length, checksum, feature
+ * count, fingerprint (a model of other columns), a parameter out of range or a z or n that is
+ * not finite (n negative) gives RECSYS_E_CORRUPT with a message naming it, and nothing is
+ * allocated.
+ *
+ * Threads. A model carries a read-write lock: predictions and saving take it shared (any
+ * number at once), updates, parameter changes and assignment exclusively, so callers need
+ * no lock of their own; a prediction sees an update wholly or not at all. Each ranker call
+ * reads the weights once, under the lock, for the whole candidate set.
+ *
+ * Cost. predict O(DIM), update O(DIM); the ranker O(features + n * DIM) with one allocation
+ * per request (the feature rows and the features' scratch in one block): about 80 us of CPU
+ * per 1000 candidates on top of the features (tests/test_features prints both). */
+#ifndef RECSYS_RANK_LINEAR_H
+#define RECSYS_RANK_LINEAR_H
+#include "features.h"
+
+#define RECSYS__LINEAR_DIM (2 * RECSYS__NFEAT + 1)
+#define RECSYS__LINEAR_BIAS (2 * RECSYS__NFEAT)
+#define RECSYS__LINEAR_VERSION 1u
+/* Bytes of the saved form. */
+#define RECSYS__LINEAR_BYTES (64 + 16 * RECSYS__LINEAR_DIM + 8)
+/* Largest parameter (alpha, beta, l1, l2) and largest absolute weight (a guard against a
+ * division by zero in a loaded model; trained weights stay far below). */
+#define RECSYS__LINEAR_MAX_PARAM 1e9
+#define RECSYS__LINEAR_MAX_W 1e6
+/* Largest importance weight of one example. */
+#define RECSYS__LINEAR_MAX_WEIGHT 1e6
+/* The ranker's tie-break: score = p + RECSYS__LINEAR_TIEBREAK * merged score (see below). */
+#define RECSYS__LINEAR_TIEBREAK 1e-6
+
+typedef struct recsys__linear recsys__linear;
+
+typedef struct recsys__linear_params {
+    double alpha; /* > 0 */
+    double beta;  /* >= 0 */
+    double l1;    /* >= 0 */
+    double l2;    /* >= 0; each at most RECSYS__LINEAR_MAX_PARAM */
+} recsys__linear_params;
+
+/* The parameters the options give: alpha, l1, l2 from opt (values by table slot,
+ * lib/core/options.h), beta 1. */
+void recsys__linear_params_from_opt(const double *opt, recsys__linear_params *p);
+
+/* An untrained model (every weight 0: predicts 0.5). RECSYS_E_INVALID_ARG for a NULL
+ * argument or a parameter out of range (message names it); RECSYS_E_NOMEM. *out NULL on
+ * failure. */
+recsys_status recsys__linear_new(const recsys__mem *m, const recsys__linear_params *p,
+                                 recsys__linear **out);
+/* Frees a model (NULL is fine). No thread may be using it. */
+void recsys__linear_free(recsys__linear *lm);
+
+/* Changes the parameters (the weights follow from z and n with the new ones). Errors as
+ * recsys__linear_new; the model is unchanged on failure. */
+recsys_status recsys__linear_set_params(recsys__linear *lm, const recsys__linear_params *p);
+void recsys__linear_get_params(const recsys__linear *lm, recsys__linear_params *p);
+/* Examples learnt so far (weight-0 examples and rejected calls not counted). */
+uint64_t recsys__linear_updates(const recsys__linear *lm);
+
+/* The probability (0..1) that a candidate with feature row row[0..RECSYS__NFEAT) is a
+ * positive. 0.5 for an untrained model. */
+double recsys__linear_predict(const recsys__linear *lm, const float *row);
+/* The same for rows[0 .. n * RECSYS__NFEAT), into out[0..n), reading the weights once. */
+void recsys__linear_predict_rows(const recsys__linear *lm, const float *rows, size_t n,
+                                 double *out);
+/* The current weights w[0..RECSYS__LINEAR_DIM) (inputs as above; the bias last). */
+void recsys__linear_weights(const recsys__linear *lm, double *w);
+
+/* Learns one example: label 0 or 1, weight in 0..RECSYS__LINEAR_MAX_WEIGHT (0: nothing
+ * happens). RECSYS_E_INVALID_ARG (NULL, a bad label or weight; model unchanged). */
+recsys_status recsys__linear_update(recsys__linear *lm, const float *row, int label,
+                                    double weight);
+/* Learns rows[0 .. n * RECSYS__NFEAT) in order, row i with label y[i] > 0 and weight y[i],
+ * or label 0 and weight neg_weight when y[i] is 0 (the training rows of train.c: y is the
+ * summed label weight of the outcomes on the candidate). Every y and neg_weight is checked
+ * before the first update: RECSYS_E_INVALID_ARG leaves the model unchanged. */
+recsys_status recsys__linear_update_rows(recsys__linear *lm, const float *rows, const float *y,
+                                         size_t n, double neg_weight);
+/* The label and weight an event teaches (online learning from feedback): a click, view,
+ * like, add-to-cart, purchase, watch time, dwell or rating is a positive with its
+ * RECSYS_OPT_RANK_LABEL_* weight; an impression without action, a skip or a dislike is a
+ * negative with the weight RECSYS_OPT_RANK_LABEL_IMPRESSION. False for a search (nothing to
+ * learn). opt: values by table slot. */
+bool recsys__linear_label(const double *opt, int32_t type, int *label, double *weight);
+
+/* Copies src's parameters and learnt state into dst (the engine swaps a trained or loaded
+ * model in without changing the pointer its ranker holds). Cannot fail. */
+void recsys__linear_assign(recsys__linear *dst, const recsys__linear *src);
+
+/* The saved form (see above) in *data (allocated with m, RECSYS__LINEAR_BYTES bytes; the
+ * caller frees it with recsys__free). RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. */
+recsys_status recsys__linear_save(const recsys__linear *lm, const recsys__mem *m, void **data,
+                                  size_t *len);
+/* A model from data[0..len) (untrusted). RECSYS_E_CORRUPT with a message (see above);
+ * RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. *out NULL on failure. */
+recsys_status recsys__linear_load(const recsys__mem *m, const void *data, size_t len,
+                                  recsys__linear **out);
+
+/* The ranker over model (ctx = model, no destroy: the caller owns the model and keeps it
+ * alive as long as the ranker; replace its state with recsys__linear_assign). score()
+ * computes the features of every candidate and sets its score to
+ *   p + RECSYS__LINEAR_TIEBREAK * merged score,
+ * p the model's probability. The tie-break keeps the merged order among candidates the model
+ * cannot tell apart: an untrained model gives p = 0.5 to all, and the merged order stands;
+ * a trained one moves p by far more than 1e-6 for any real difference in features.
+ * RECSYS_E_INVALID_ARG (NULL out or model). */
+recsys_status recsys__ranker_linear(const recsys__mem *m, recsys__linear *model,
+                                    recsys_ranker_vtable *out);
+
+#endif

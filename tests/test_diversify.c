@@ -1,0 +1,1134 @@
+/* test_diversify.c - the "diversity" diversifier (MMR, DPP, caps, calibration, exploration),
+ * called through recsys_diversifier_vtable on candidate sets built by hand. The DPP is
+ * checked against a brute-force greedy log-det written here; a small bench prints the
+ * per-request time of each method (printed, never asserted). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "diversify/diversify.h"
+#include "support/fixture.h"
+
+#define MAXI 1200 /* items a world holds */
+#define MAXD 64   /* vector dimension */
+
+#define CHECK(expr) assert_int_equal((expr), RECSYS_OK)
+
+/* A fixture plus the item vectors the query hands out through q->item_vec. */
+typedef struct world {
+    fixture *f;
+    size_t dim;
+    float vec[MAXI][MAXD];
+    bool has[MAXI];
+    bool vectors_on; /* q->item_vec set */
+} world;
+
+static const float *world_vec(const recsys_query *q, uint32_t item)
+{
+    const world *w = q->vec_ctx;
+    return item < MAXI && w->has[item] ? w->vec[item] : NULL;
+}
+
+static world *world_new(size_t dim)
+{
+    world *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    w->f = fixture_new();
+    w->dim = dim;
+    w->vectors_on = dim > 0;
+    return w;
+}
+
+static void world_free(world *w)
+{
+    fixture_free(w->f);
+    free(w);
+}
+
+/* Points the query at user (NULL = anonymous) with the world's vectors. */
+static recsys_query *query(world *w, const char *user)
+{
+    recsys_query *q = fixture_query(w->f, user, NULL, 100);
+    if (w->vectors_on) {
+        q->item_vec = world_vec;
+        q->vec_dim = w->dim;
+        q->vec_ctx = w;
+    }
+    return q;
+}
+
+/* Adds an item; cat/tags/prov may be NULL; v (w->dim floats) NULL for none. */
+static uint32_t item(world *w, const char *id, const char *cat, const char *tags,
+                     const char *prov, const float *v)
+{
+    uint32_t idx = fixture_add_item(w->f, &(fixture_item_def){ .id = id, .title = id,
+                                                               .category = cat, .tags = tags });
+    assert_true(idx < MAXI);
+    if (prov)
+        CHECK(recsys__item_set_text(&w->f->mem, w->f->model.catalog.items[idx],
+                                    RECSYS_FIELD_PROVIDER, prov));
+    if (v) {
+        memcpy(w->vec[idx], v, w->dim * sizeof *v);
+        w->has[idx] = true;
+    }
+    return idx;
+}
+
+/* A candidate set (allocator m) of items[0..n) in that order, scores n, n-1, ... 1 unless
+ * scores is given. */
+static void cands(world *w, recsys_candidates *c, const recsys__mem *m, const uint32_t *items,
+                  const double *scores, size_t n)
+{
+    recsys__cands_init(c, m, &w->f->q, 0);
+    for (size_t i = 0; i < n; i++)
+        CHECK(recsys__cands_add(c, items[i], scores ? scores[i] : (double)(n - i)));
+}
+
+static recsys_status run(world *w, recsys_candidates *c, size_t n)
+{
+    recsys_diversifier_vtable vt;
+    assert_int_equal(recsys__diversifier_diversity(&w->f->mem, &vt), RECSYS_OK);
+    c->q = &w->f->q;
+    return vt.select(vt.ctx, &w->f->q, c, n);
+}
+
+/* What the pipeline keeps after the diversifier: settle, then the first n. out[] receives
+ * the items; returns their count. */
+static size_t settle(recsys_candidates *c, size_t n, uint32_t *out)
+{
+    recsys__cands_settle(c);
+    size_t k = RECSYS_MIN(c->n, n);
+    for (size_t i = 0; i < k; i++)
+        out[i] = c->v[i].item;
+    return k;
+}
+
+/* run + settle on a fresh set of items[0..m) (scores optional); returns the list length. */
+static size_t pick(world *w, const uint32_t *items, const double *scores, size_t m, size_t n,
+                   uint32_t *out)
+{
+    recsys_candidates c;
+    cands(w, &c, &w->f->mem, items, scores, m);
+    CHECK(run(w, &c, n));
+    size_t k = settle(&c, n, out);
+    recsys__cands_free(&c);
+    return k;
+}
+
+static const char *ids(const world *w, const uint32_t *v, size_t n, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const char *id = fixture_id(w->f, v[i]);
+        size_t l = strlen(id);
+        assert_true(len + l + 2 < cap);
+        if (len)
+            buf[len++] = ',';
+        memcpy(buf + len, id, l + 1);
+        len += l;
+    }
+    return buf;
+}
+
+static void opt(world *w, int32_t key, double v)
+{
+    fixture_set_opt(w->f, key, v);
+}
+
+/* ------------------------------------------------------------ random and vectors */
+
+static uint64_t rng_state = 88172645463325252ull;
+
+static double rnd(void) /* [0, 1) */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+static double cosine(const float *a, const float *b, size_t d)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < d; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return ab / sqrt(aa * bb);
+}
+
+static double mean_pair_sim(const world *w, const uint32_t *v, size_t n)
+{
+    double s = 0;
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++, np++)
+            s += cosine(w->vec[v[i]], w->vec[v[j]], w->dim);
+    return np ? s / (double)np : 0;
+}
+
+/* nclusters clusters of per items each, cluster c around basis vector c plus noise; the
+ * items of cluster 0 score highest, then cluster 1, ... Returns the item count. */
+static size_t clustered_cat(world *w, size_t nclusters, size_t per, uint32_t *items,
+                            bool with_category)
+{
+    size_t n = 0;
+    char id[64], cat[32];
+    for (size_t c = 0; c < nclusters; c++)
+        for (size_t i = 0; i < per; i++) {
+            float v[MAXD] = { 0 };
+            for (size_t d = 0; d < w->dim; d++)
+                v[d] = (float)(0.15 * (rnd() - 0.5));
+            v[c % w->dim] += 1.0f;
+            snprintf(id, sizeof id, "k%zu_%zu", c, i);
+            snprintf(cat, sizeof cat, "cat%zu", c % 3);
+            items[n++] = item(w, id, with_category ? cat : NULL, NULL, NULL, v);
+        }
+    return n;
+}
+
+static size_t clustered(world *w, size_t nclusters, size_t per, uint32_t *items)
+{
+    return clustered_cat(w, nclusters, per, items, false);
+}
+
+/* ------------------------------------------------------------ the vtable, zero cost */
+
+static void constructor_fills_the_vtable(void **state)
+{
+    (void)state;
+    recsys_diversifier_vtable vt;
+    memset(&vt, 0xAB, sizeof vt);
+    assert_int_equal(recsys__diversifier_diversity(NULL, &vt), RECSYS_OK);
+    assert_int_equal(vt.struct_size, sizeof vt);
+    assert_null(vt.ctx);
+    assert_null(vt.destroy);
+    assert_non_null(vt.select);
+    assert_int_equal(recsys__diversifier_diversity(NULL, NULL), RECSYS_E_INVALID_ARG);
+    assert_non_null(strstr(recsys_last_error(), "vtable"));
+}
+
+/* Every part off (the defaults), or MMR/DPP with lambda 1 alone: the plug-in returns at once,
+ * allocating nothing and leaving the set as it was. */
+static void all_off_costs_nothing(void **state)
+{
+    (void)state;
+    world *w = world_new(4);
+    uint32_t it[30];
+    size_t n = clustered(w, 3, 10, it);
+    query(w, NULL);
+    const double lambda_one[][2] = { { 0, 0.7 }, { 1, 1 }, { 2, 1 } };
+    for (size_t t = 0; t < 3; t++) {
+        opt(w, RECSYS_OPT_DIVERSIFY_METHOD, lambda_one[t][0]);
+        opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, lambda_one[t][1]);
+        recsys_candidates c;
+        cands(w, &c, &w->f->oom, it, NULL, n);
+        recsys__cand before[30];
+        memcpy(before, c.v, n * sizeof *before);
+        long calls = w->f->oom_stats.calls;
+        CHECK(run(w, &c, 10));
+        assert_int_equal(w->f->oom_stats.calls, calls);
+        assert_false(c.order_set);
+        assert_int_equal(c.n, n);
+        assert_memory_equal(c.v, before, n * sizeof *before);
+        recsys__cands_free(&c);
+    }
+    world_free(w);
+}
+
+static void bad_arguments_change_nothing(void **state)
+{
+    (void)state;
+    world *w = world_new(4);
+    uint32_t it[10];
+    size_t n = clustered(w, 2, 5, it);
+    query(w, NULL);
+    recsys_candidates c;
+    cands(w, &c, &w->f->mem, it, NULL, n);
+    recsys_diversifier_vtable vt;
+    CHECK(recsys__diversifier_diversity(NULL, &vt));
+    assert_int_equal(vt.select(NULL, NULL, &c, 5), RECSYS_E_INVALID_ARG);
+    assert_non_null(strstr(recsys_last_error(), "NULL"));
+    assert_int_equal(vt.select(NULL, &w->f->q, NULL, 5), RECSYS_E_INVALID_ARG);
+    const struct {
+        int32_t key;
+        double v;
+        const char *name;
+    } bad[] = {
+        { RECSYS_OPT_DIVERSIFY_METHOD, 3, "diversify.method" },
+        { RECSYS_OPT_DIVERSIFY_METHOD, 1.5, "diversify.method" },
+        { RECSYS_OPT_DIVERSIFY_LAMBDA, 1.5, "diversify.lambda" },
+        { RECSYS_OPT_DIVERSIFY_LAMBDA, NAN, "diversify.lambda" },
+        { RECSYS_OPT_DIVERSIFY_WINDOW, 0, "diversify.window" },
+        { RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, -1, "diversify.category_cap" },
+        { RECSYS_OPT_DIVERSIFY_CALIBRATION, -0.5, "diversify.calibration" },
+        { RECSYS_OPT_DIVERSIFY_EXPLORE_SLOTS, 2.5, "diversify.explore_slots" },
+        { RECSYS_OPT_DIVERSIFY_EXPLORE_MAX_EVENTS, INFINITY, "diversify.explore_max_events" },
+    };
+    opt(w, RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, 1); /* something on */
+    for (size_t b = 0; b < RECSYS_ARRAY_LEN(bad); b++) {
+        int s = recsys__opt_slot(bad[b].key);
+        double keep = w->f->opts.num[s];
+        w->f->opts.num[s] = bad[b].v;
+        assert_int_equal(run(w, &c, 5), RECSYS_E_INVALID_ARG);
+        assert_non_null(strstr(recsys_last_error(), bad[b].name));
+        assert_false(c.order_set);
+        w->f->opts.num[s] = keep;
+    }
+    recsys__cands_free(&c);
+    world_free(w);
+}
+
+/* ------------------------------------------------------------ MMR */
+
+static void mmr_lambda_one_is_score_order(void **state)
+{
+    (void)state;
+    world *w = world_new(8);
+    uint32_t it[40], out[20];
+    size_t n = clustered(w, 4, 10, it);
+    query(w, NULL);
+    /* lambda 1 with the framework running (a cap that never binds) */
+    opt(w, RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, 100);
+    for (int method = 1; method <= 2; method++) {
+        opt(w, RECSYS_OPT_DIVERSIFY_METHOD, method);
+        opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 1);
+        size_t k = pick(w, it, NULL, n, 15, out);
+        assert_int_equal(k, 15);
+        for (size_t i = 0; i < k; i++)
+            assert_int_equal(out[i], it[i]);
+    }
+    /* lambda just below 1 on well separated scores: still score order for MMR */
+    opt(w, RECSYS_OPT_DIVERSIFY_METHOD, 1);
+    opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 0.999999);
+    size_t k = pick(w, it, NULL, n, 15, out);
+    for (size_t i = 0; i < k; i++)
+        assert_int_equal(out[i], it[i]);
+    world_free(w);
+}
+
+static void mmr_lowers_pairwise_similarity(void **state)
+{
+    (void)state;
+    world *w = world_new(8);
+    uint32_t it[60], out[10], base[10];
+    size_t n = clustered(w, 6, 10, it);
+    query(w, NULL);
+    for (size_t i = 0; i < 10; i++)
+        base[i] = it[i];
+    double s0 = mean_pair_sim(w, base, 10); /* score order: all of cluster 0 */
+    opt(w, RECSYS_OPT_DIVERSIFY_METHOD, 1);
+    opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 0.5);
+    size_t k = pick(w, it, NULL, n, 10, out);
+    assert_int_equal(k, 10);
+    double s1 = mean_pair_sim(w, out, k);
+    print_message("mmr: mean pairwise cosine %.3f (score order %.3f)\n", s1, s0);
+    assert_true(s1 < s0 - 0.5);
+    assert_int_equal(out[0], it[0]); /* the most relevant first */
+    bool cluster[6] = { false };
+    for (size_t i = 0; i < k; i++)
+        cluster[(out[i] - it[0]) / 10] = true;
+    for (size_t c = 0; c < 6; c++)
+        assert_true(cluster[c]); /* every cluster represented */
+    /* lambda 0.9: relevance dominates more: more similar than lambda 0.5, less than score */
+    opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 0.9);
+    k = pick(w, it, NULL, n, 10, out);
+    double s2 = mean_pair_sim(w, out, k);
+    assert_true(s2 >= s1 && s2 <= s0);
+    /* DPP lowers it too */
+    opt(w, RECSYS_OPT_DIVERSIFY_METHOD, 2);
+    opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 0.5);
+    k = pick(w, it, NULL, n, 10, out);
+    assert_int_equal(k, 10);
+    double s3 = mean_pair_sim(w, out, k);
+    print_message("dpp: mean pairwise cosine %.3f\n", s3);
+    assert_true(s3 < s0 - 0.5);
+    world_free(w);
+}
+
+/* Items without vectors fall back to facet Jaccard; a zero vector counts as none. */
+static void items_without_vectors_use_facets(void **state)
+{
+    (void)state;
+    world *w = world_new(4);
+    const float va[4] = { 1, 0, 0, 0 }, vb[4] = { 0, 1, 0, 0 }, vz[4] = { 0, 0, 0, 0 };
+    uint32_t it[5], out[5];
+    it[0] = item(w, "twin1", "book", "fantasy,dragons", NULL, NULL);
+    it[1] = item(w, "twin2", "book", "fantasy,dragons", NULL, vz); /* zero: no vector */
+    it[2] = item(w, "vec_a", "book", "fantasy,dragons", NULL, va);
+    it[3] = item(w, "vec_b", "film", NULL, NULL, vb);
+    it[4] = item(w, "bare", NULL, NULL, NULL, NULL); /* no facets, no vector */
+    query(w, NULL);
+    opt(w, RECSYS_OPT_DIVERSIFY_METHOD, 1);
+    opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 0.5);
+    char buf[256];
+    /* scores 5..1: twin1 first; twin2 repeats it (Jaccard 1) and so does vec_a (its vector
+     * meets twin1's missing one: facets); vec_b (film) and bare (no facets) share nothing */
+    size_t k = pick(w, it, NULL, 5, 5, out);
+    assert_int_equal(k, 5);
+    assert_string_equal(ids(w, out, k, buf, sizeof buf), "twin1,vec_b,bare,twin2,vec_a");
+    /* no vectors at all in the request (vec_dim 0): the same by facets */
+    w->vectors_on = false;
+    query(w, NULL);
+    k = pick(w, it, NULL, 5, 5, out);
+    assert_string_equal(ids(w, out, k, buf, sizeof buf), "twin1,vec_b,bare,twin2,vec_a");
+    world_free(w);
+}
+
+/* ------------------------------------------------------------ DPP against brute force */
+
+/* log det of the n x n matrix a (row-major, overwritten) by Cholesky; -inf when not PD. */
+static double logdet(double *a, size_t n)
+{
+    double ld = 0;
+    for (size_t j = 0; j < n; j++) {
+        double d = a[j * n + j];
+        for (size_t k = 0; k < j; k++)
+            d -= a[j * n + k] * a[j * n + k];
+        if (!(d > 0))
+            return -INFINITY;
+        d = sqrt(d);
+        a[j * n + j] = d;
+        ld += 2 * log(d);
+        for (size_t i = j + 1; i < n; i++) {
+            double s = a[i * n + j];
+            for (size_t k = 0; k < j; k++)
+                s -= a[i * n + k] * a[j * n + k];
+            a[i * n + j] = s / d;
+        }
+    }
+    return ld;
+}
+
+/* The greedy MAP of the DPP with L = diag(r) S diag(r), r_i = exp(alpha rel_i), computed the
+ * naive way: each step recomputes log det L_{Y+i} from scratch for every i. An item whose
+ * conditional variance in S (det ratio / r_i^2) is at most eps is not taken; when none is
+ * left, the rest is filled in candidate (score) order. */
+static size_t dpp_reference(size_t m, const double *S, const double *score, double lambda,
+                            size_t k, size_t *out)
+{
+    double lo = INFINITY, hi = -INFINITY, r[64], sub[64 * 64];
+    assert_true(m <= 64);
+    for (size_t i = 0; i < m; i++) {
+        lo = RECSYS_MIN(lo, score[i]);
+        hi = RECSYS_MAX(hi, score[i]);
+    }
+    double alpha = lambda / (2 * (1 - lambda));
+    for (size_t i = 0; i < m; i++)
+        r[i] = exp(alpha * (hi > lo ? (score[i] - lo) / (hi - lo) : 1));
+    bool in[64] = { false };
+    size_t ny = 0;
+    double ldy = 0;
+    while (ny < k) {
+        size_t best = SIZE_MAX;
+        double bestld = -INFINITY;
+        for (size_t i = 0; i < m; i++) {
+            if (in[i])
+                continue;
+            out[ny] = i;
+            size_t n = ny + 1;
+            for (size_t a = 0; a < n; a++)
+                for (size_t b = 0; b < n; b++)
+                    sub[a * n + b] = r[out[a]] * r[out[b]] * S[out[a] * m + out[b]];
+            double ld = logdet(sub, n);
+            double d2s = exp(ld - ldy) / (r[i] * r[i]);
+            if (!(d2s > RECSYS__DPP_EPS))
+                continue;
+            if (ld > bestld) {
+                bestld = ld;
+                best = i;
+            }
+        }
+        if (best == SIZE_MAX)
+            break;
+        in[best] = true;
+        out[ny++] = best;
+        ldy = bestld;
+    }
+    for (size_t i = 0; i < m && ny < k; i++)
+        if (!in[i]) {
+            in[i] = true;
+            out[ny++] = i;
+        }
+    return ny;
+}
+
+/* Compares the plug-in's DPP with the reference on m candidates with the similarity S the
+ * world defines (vectors when present). */
+static void dpp_compare(world *w, const uint32_t *it, const double *score, size_t m, size_t k,
+                        const double *S, double lambda)
+{
+    opt(w, RECSYS_OPT_DIVERSIFY_METHOD, 2);
+    opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, lambda);
+    size_t ref[64];
+    uint32_t out[64];
+    size_t nref = dpp_reference(m, S, score, lambda, k, ref);
+    size_t got = pick(w, it, score, m, k, out);
+    assert_int_equal(got, nref);
+    for (size_t i = 0; i < got; i++)
+        if (out[i] != it[ref[i]])
+            fail_msg("lambda %.2f: pick %zu is %s, reference %s", lambda, i,
+                     fixture_id(w->f, out[i]), fixture_id(w->f, it[ref[i]]));
+}
+
+static void dpp_matches_brute_force_greedy(void **state)
+{
+    (void)state;
+    const double lambdas[] = { 0, 0.3, 0.5, 0.7, 0.9 };
+    for (int round = 0; round < 6; round++) {
+        size_t dim = round < 4 ? 8 : 3; /* rounds 4, 5: rank 3 < k, the stop rule fills */
+        world *w = world_new(dim);
+        size_t m = 14, k = round < 4 ? 7 : 6;
+        uint32_t it[14];
+        double score[14], S[14 * 14];
+        char id[64];
+        for (size_t i = 0; i < m; i++) {
+            float v[MAXD];
+            for (size_t d = 0; d < dim; d++)
+                v[d] = (float)(rnd() - 0.3);
+            snprintf(id, sizeof id, "d%d_%zu", round, i);
+            it[i] = item(w, id, NULL, NULL, NULL, v);
+            score[i] = i == 0 ? 1.0 : score[i - 1] - 0.02 - 0.1 * rnd();
+        }
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < m; j++)
+                S[i * m + j] = i == j ? 1 : cosine(w->vec[it[i]], w->vec[it[j]], dim);
+        query(w, NULL);
+        for (size_t l = 0; l < RECSYS_ARRAY_LEN(lambdas); l++)
+            dpp_compare(w, it, score, m, k, S, lambdas[l]);
+        world_free(w);
+    }
+}
+
+/* Facets only (Jaccard), against the same reference with a Jaccard computed from the item
+ * definitions here. */
+static void dpp_on_facets_matches_brute_force(void **state)
+{
+    (void)state;
+    world *w = world_new(0);
+    static const char *tagset[] = { "a", "b", "c", "d", "e", "f" };
+    static const char *cats[] = { "x", "y", "z" };
+    size_t m = 12;
+    uint32_t it[12];
+    double score[12], S[12 * 12];
+    unsigned bits[12]; /* bit t: tag t; bits 8..10: category */
+    char id[64], tags[64];
+    for (size_t i = 0; i < m; i++) {
+        unsigned b = 0;
+        tags[0] = '\0';
+        for (size_t t = 0; t < 6; t++)
+            if (rnd() < 0.4) {
+                b |= 1u << t;
+                strcat(tags, tags[0] ? "," : "");
+                strcat(tags, tagset[t]);
+            }
+        size_t c = (size_t)(rnd() * 3);
+        b |= 1u << (8 + c);
+        bits[i] = b;
+        snprintf(id, sizeof id, "j%zu", i);
+        it[i] = item(w, id, cats[c], tags[0] ? tags : NULL, NULL, NULL);
+        score[i] = 10 - (double)i * 0.5 - 0.3 * rnd();
+    }
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < m; j++) {
+            unsigned u = bits[i] | bits[j], x = bits[i] & bits[j];
+            S[i * m + j] = i == j ? 1 : (double)__builtin_popcount(x) / __builtin_popcount(u);
+        }
+    query(w, NULL);
+    const double lambdas[] = { 0, 0.5, 0.8 };
+    for (size_t l = 0; l < RECSYS_ARRAY_LEN(lambdas); l++)
+        dpp_compare(w, it, score, m, 6, S, lambdas[l]);
+    world_free(w);
+}
+
+/* Exact repeats: the DPP takes each direction once, then fills by relevance. */
+static void dpp_stops_and_fills_by_relevance(void **state)
+{
+    (void)state;
+    world *w = world_new(4);
+    const float e0[4] = { 1, 0, 0, 0 }, e1[4] = { 0, 2, 0, 0 }, e2[4] = { 0, 0, 0, 3 };
+    const float *dir[] = { e0, e0, e1, e0, e1, e2, e0 };
+    uint32_t it[7], out[7];
+    char id[64], buf[128];
+    for (size_t i = 0; i < 7; i++) {
+        snprintf(id, sizeof id, "r%zu", i);
+        it[i] = item(w, id, NULL, NULL, NULL, dir[i]);
+    }
+    query(w, NULL);
+    opt(w, RECSYS_OPT_DIVERSIFY_METHOD, 2);
+    opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 0.5);
+    size_t k = pick(w, it, NULL, 7, 6, out);
+    assert_int_equal(k, 6);
+    /* r0, r2, r5 span everything; then r1, r3, r4 by score */
+    assert_string_equal(ids(w, out, k, buf, sizeof buf), "r0,r2,r5,r1,r3,r4");
+    world_free(w);
+}
+
+/* ------------------------------------------------------------ caps */
+
+static void count_caps(const world *w, const uint32_t *v, size_t n, size_t *maxcat,
+                       size_t *maxprov)
+{
+    *maxcat = *maxprov = 0;
+    for (size_t i = 0; i < n; i++) {
+        const recsys_item *a = fixture_get(w->f, fixture_id(w->f, v[i]));
+        size_t nc = 0, np = 0;
+        for (size_t j = 0; j < n; j++) {
+            const recsys_item *b = fixture_get(w->f, fixture_id(w->f, v[j]));
+            nc += a->category[0] && strcmp(a->category, b->category) == 0;
+            np += a->provider[0] && strcmp(a->provider, b->provider) == 0;
+        }
+        *maxcat = RECSYS_MAX(*maxcat, nc);
+        *maxprov = RECSYS_MAX(*maxprov, np);
+    }
+}
+
+static void caps_are_never_exceeded(void **state)
+{
+    (void)state;
+    world *w = world_new(8);
+    uint32_t it[48], out[20];
+    char id[64], cat[32], prov[32];
+    /* 4 categories of 12, the best scores all in category a; providers i % 6 */
+    for (size_t i = 0; i < 48; i++) {
+        float v[MAXD];
+        for (size_t d = 0; d < 8; d++)
+            v[d] = (float)(rnd() - 0.5);
+        snprintf(id, sizeof id, "p%02zu", i);
+        snprintf(cat, sizeof cat, "c%zu", i / 12);
+        snprintf(prov, sizeof prov, "v%zu", i % 6);
+        it[i] = item(w, id, cat, NULL, prov, v);
+    }
+    query(w, NULL);
+    const size_t windows[] = { 200, 5 }; /* 5: the fill must go beyond the window */
+    for (size_t wi = 0; wi < 2; wi++)
+        for (int method = 0; method <= 2; method++)
+            for (size_t ccap = 0; ccap <= 3; ccap += 3)
+                for (size_t pcap = 0; pcap <= 2; pcap += 2) {
+                    if (!ccap && !pcap)
+                        continue;
+                    opt(w, RECSYS_OPT_DIVERSIFY_WINDOW, (double)windows[wi]);
+                    opt(w, RECSYS_OPT_DIVERSIFY_METHOD, method);
+                    opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 0.6);
+                    opt(w, RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, (double)ccap);
+                    opt(w, RECSYS_OPT_DIVERSIFY_PROVIDER_CAP, (double)pcap);
+                    size_t k = pick(w, it, NULL, 48, 10, out), mc, mp;
+                    assert_int_equal(k, 10); /* enough items: full */
+                    count_caps(w, out, k, &mc, &mp);
+                    if (ccap)
+                        assert_true(mc <= ccap);
+                    if (pcap)
+                        assert_true(mp <= pcap);
+                }
+    /* method none with a category cap of 3: the greedy by score under the cap */
+    opt(w, RECSYS_OPT_DIVERSIFY_METHOD, 0);
+    opt(w, RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, 3);
+    opt(w, RECSYS_OPT_DIVERSIFY_PROVIDER_CAP, 0);
+    opt(w, RECSYS_OPT_DIVERSIFY_WINDOW, 200);
+    char buf[256];
+    size_t k = pick(w, it, NULL, 48, 10, out);
+    assert_string_equal(ids(w, out, k, buf, sizeof buf), "p00,p01,p02,p12,p13,p14,p24,p25,p26,p36");
+    /* cap 1 and 4 categories: only 4 items can be shown, plus items without a category
+     * or provider, which no cap limits */
+    opt(w, RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, 1);
+    opt(w, RECSYS_OPT_DIVERSIFY_PROVIDER_CAP, 1);
+    k = pick(w, it, NULL, 48, 10, out);
+    assert_string_equal(ids(w, out, k, buf, sizeof buf), "p00,p13,p26,p39");
+    uint32_t more[50];
+    memcpy(more, it, sizeof it);
+    more[48] = item(w, "free1", NULL, NULL, NULL, NULL);
+    more[49] = item(w, "free2", NULL, NULL, NULL, NULL);
+    k = pick(w, more, NULL, 50, 10, out);
+    assert_string_equal(ids(w, out, k, buf, sizeof buf), "p00,p13,p26,p39,free1,free2");
+    world_free(w);
+}
+
+/* ------------------------------------------------------------ calibration */
+
+/* KL(p || q~) of a list against the target shares, Steck's smoothing 0.01. */
+static double list_kl(const world *w, const uint32_t *v, size_t n, const char *const *cats,
+                      const double *p, size_t ncats)
+{
+    double kl = 0;
+    for (size_t g = 0; g < ncats; g++) {
+        size_t cnt = 0;
+        for (size_t i = 0; i < n; i++)
+            cnt += strcmp(fixture_get(w->f, fixture_id(w->f, v[i]))->category, cats[g]) == 0;
+        double q = 0.99 * (double)cnt / (double)n + 0.01 * p[g];
+        kl += p[g] * log(p[g] / q);
+    }
+    return kl;
+}
+
+static size_t count_cat(const world *w, const uint32_t *v, size_t n, const char *cat)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += strcmp(fixture_get(w->f, fixture_id(w->f, v[i]))->category, cat) == 0;
+    return c;
+}
+
+static void calibration_follows_the_history_mix(void **state)
+{
+    (void)state;
+    world *w = world_new(8);
+    const int64_t now = FIXTURE_NOW;
+    /* history: film likes 3 x 3 + 3 views = 12, laptop 1 like = 3, education 3 views = 3:
+     * p = film 2/3, laptop 1/6, education 1/6; a dislike and an impression count nothing */
+    static const char *cats[] = { "film", "laptop", "education" };
+    const double p[] = { 12.0 / 18, 3.0 / 18, 3.0 / 18 };
+    item(w, "h_f1", "film", NULL, NULL, NULL);
+    item(w, "h_f2", "film", NULL, NULL, NULL);
+    item(w, "h_l", "laptop", NULL, NULL, NULL);
+    item(w, "h_e", "education", NULL, NULL, NULL);
+    item(w, "h_x", "hobby", NULL, NULL, NULL);
+    fixture_event(w->f, "u", "h_f1", RECSYS_EVENT_LIKE, 0, now - 100);
+    fixture_event(w->f, "u", "h_f1", RECSYS_EVENT_LIKE, 0, now - 90);
+    fixture_event(w->f, "u", "h_f2", RECSYS_EVENT_LIKE, 0, now - 80);
+    fixture_events(w->f, "u", "h_f2", RECSYS_EVENT_VIEW, 3, now - 70);
+    fixture_event(w->f, "u", "h_l", RECSYS_EVENT_LIKE, 0, now - 60);
+    fixture_events(w->f, "u", "h_e", RECSYS_EVENT_VIEW, 3, now - 50);
+    fixture_event(w->f, "u", "h_x", RECSYS_EVENT_DISLIKE, 0, now - 40);
+    fixture_event(w->f, "u", "h_x", RECSYS_EVENT_IMPRESSION, 0, now - 30);
+    /* candidates: 10 education score best, then 10 laptop, then 10 film, 5 hobby */
+    uint32_t it[35], out[10];
+    char id[64];
+    static const char *order[] = { "education", "laptop", "film" };
+    for (size_t i = 0; i < 35; i++) {
+        float v[MAXD];
+        for (size_t d = 0; d < 8; d++)
+            v[d] = (float)(rnd() - 0.5);
+        snprintf(id, sizeof id, "x%02zu", i);
+        it[i] = item(w, id, i < 30 ? order[i / 10] : "hobby", NULL, NULL, v);
+    }
+    /* the hobby items score best of all */
+    uint32_t cand[35];
+    for (size_t i = 0; i < 35; i++)
+        cand[i] = i < 5 ? it[30 + i] : it[i - 5];
+    query(w, "u");
+    double kl0 = list_kl(w, cand, 10, cats, p, 3); /* score order */
+    char buf[512];
+    for (int method = 0; method <= 2; method++) {
+        opt(w, RECSYS_OPT_DIVERSIFY_METHOD, method);
+        opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 0.7);
+        double prev_kl = kl0;
+        size_t prev_film = 0;
+        for (double cw = 0.3; cw < 1; cw += 0.3) {
+            opt(w, RECSYS_OPT_DIVERSIFY_CALIBRATION, cw);
+            size_t k = pick(w, cand, NULL, 35, 10, out);
+            assert_int_equal(k, 10);
+            double kl = list_kl(w, out, k, cats, p, 3);
+            size_t nf = count_cat(w, out, k, "film");
+            print_message("calibration %.1f, method %d: KL %.3f (score order %.3f), film %zu: "
+                          "%s\n", cw, method, kl, kl0, nf, ids(w, out, k, buf, sizeof buf));
+            assert_true(kl < prev_kl);      /* more weight, closer to the history */
+            assert_true(nf >= prev_film);
+            assert_true(nf >= 1);
+            prev_kl = kl;
+            prev_film = nf;
+        }
+        assert_true(prev_kl < 0.2); /* weight 0.9: close to the target mix */
+    }
+    /* weight 1: the mix itself, as close as 10 items allow (film 7, laptop 2, education 1
+     * or film 6/7 ...): film dominates and nothing of hobby, which the history lacks */
+    opt(w, RECSYS_OPT_DIVERSIFY_METHOD, 0);
+    opt(w, RECSYS_OPT_DIVERSIFY_CALIBRATION, 1);
+    size_t k = pick(w, cand, NULL, 35, 10, out);
+    size_t nf = count_cat(w, out, k, "film"), nl = count_cat(w, out, k, "laptop"),
+           ne = count_cat(w, out, k, "education");
+    assert_int_equal(count_cat(w, out, k, "hobby"), 0);
+    assert_true(nf >= 6 && nf <= 7 && nl >= 1 && nl <= 2 && ne >= 1 && ne <= 2);
+    assert_int_equal(nf + nl + ne, 10);
+    /* within a category, the best scores first (relevance breaks the KL ties at weight 1) */
+    assert_int_equal(out[0], it[20]);
+    /* an anonymous request or a user without history: no calibration, score order */
+    query(w, NULL);
+    k = pick(w, cand, NULL, 35, 10, out);
+    for (size_t i = 0; i < k; i++)
+        assert_int_equal(out[i], cand[i]);
+    query(w, "nobody");
+    k = pick(w, cand, NULL, 35, 10, out);
+    for (size_t i = 0; i < k; i++)
+        assert_int_equal(out[i], cand[i]);
+    world_free(w);
+}
+
+/* ------------------------------------------------------------ exploration */
+
+static void exploration_slots_take_new_items(void **state)
+{
+    (void)state;
+    world *w = world_new(4);
+    const int64_t now = FIXTURE_NOW;
+    uint32_t it[20], out[10];
+    char id[64], buf[256];
+    /* 20 candidates by score; n03, n11 and n15 are new (no events), n07 has 2 views, the
+     * others 5 views each */
+    for (size_t i = 0; i < 20; i++) {
+        bool fresh = i == 3 || i == 11 || i == 15;
+        snprintf(id, sizeof id, "%s%02zu", fresh ? "n" : (i == 7 ? "t" : "o"), i);
+        it[i] = item(w, id, i % 2 ? "even" : "odd", NULL, NULL, NULL);
+        if (!fresh)
+            fixture_events(w->f, "crowd", id, RECSYS_EVENT_VIEW, i == 7 ? 2 : 5, now - 60);
+    }
+    query(w, NULL);
+    opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_SLOTS, 2);
+    opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_MAX_EVENTS, 1);
+    opt(w, RECSYS_OPT_DIVERSIFY_WINDOW, 10); /* n15 beyond the window is still a candidate */
+    /* two slots in 10 positions: 4 and 9; the best new item (n03) at the earlier one */
+    size_t k = pick(w, it, NULL, 20, 10, out);
+    assert_string_equal(ids(w, out, k, buf, sizeof buf),
+                        "o00,o01,o02,o04,n03,o05,o06,t07,o08,n11");
+    /* t07 (2 views) is new with a threshold of 3; three slots: positions 9, 6 and 3 */
+    opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_MAX_EVENTS, 3);
+    opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_SLOTS, 3);
+    k = pick(w, it, NULL, 20, 10, out);
+    assert_string_equal(ids(w, out, k, buf, sizeof buf),
+                        "o00,o01,o02,n03,o04,o05,t07,o06,o08,n11");
+    /* with a category cap: the new items obey it too, and still fill their slots */
+    opt(w, RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, 5);
+    opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_SLOTS, 2);
+    k = pick(w, it, NULL, 20, 10, out);
+    size_t mc, mp;
+    count_caps(w, out, k, &mc, &mp);
+    assert_true(mc <= 5);
+    assert_int_equal(k, 10);
+    assert_string_equal(ids(w, out, k, buf, sizeof buf),
+                        "o00,o01,o02,o04,n03,o05,o06,o08,o09,t07");
+    /* no new item at all: no slot is reserved, the plain order comes back */
+    opt(w, RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, 0);
+    opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_MAX_EVENTS, 0);
+    uint32_t old[10];
+    size_t no = 0;
+    for (size_t i = 0; i < 20 && no < 10; i++)
+        if (fixture_id(w->f, it[i])[0] == 'o')
+            old[no++] = it[i];
+    k = pick(w, old, NULL, 10, 10, out);
+    assert_memory_equal(out, old, sizeof old);
+    /* slots >= n: the whole list explores, new items in score order */
+    opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_MAX_EVENTS, 1);
+    opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_SLOTS, 50);
+    k = pick(w, it, NULL, 20, 3, out);
+    assert_string_equal(ids(w, out, k, buf, sizeof buf), "n03,n11,n15");
+    world_free(w);
+}
+
+/* The greedy sees the exploration picks as chosen: MMR avoids what they cover. */
+static void exploration_counts_in_the_greedy(void **state)
+{
+    (void)state;
+    world *w = world_new(8);
+    uint32_t it[15], out[4];
+    size_t n = clustered(w, 3, 5, it);
+    for (size_t i = 0; i < n; i++)
+        if (i != 9) /* k1_4 is the only new item */
+            fixture_events(w->f, "crowd", fixture_id(w->f, it[i]), RECSYS_EVENT_VIEW, 5,
+                           FIXTURE_NOW - 60);
+    query(w, NULL);
+    opt(w, RECSYS_OPT_DIVERSIFY_METHOD, 1);
+    opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 0.5);
+    size_t k = pick(w, it, NULL, n, 4, out);
+    assert_int_equal(out[1], it[5]); /* without exploration: cluster 1 second */
+    opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_SLOTS, 1);
+    k = pick(w, it, NULL, n, 4, out);
+    assert_int_equal(k, 4);
+    assert_int_equal(out[0], it[0]);
+    assert_int_equal(out[1], it[10]); /* cluster 1 is covered by the new item: cluster 2 */
+    assert_int_equal(out[3], it[9]);  /* the new item in the last position */
+    for (size_t i = 0; i < k; i++)
+        assert_int_not_equal(out[i], it[5]);
+    world_free(w);
+}
+
+/* Candidates whose item was removed meanwhile: no facets, no cap, still placed. */
+static void removed_items_are_harmless(void **state)
+{
+    (void)state;
+    world *w = world_new(4);
+    uint32_t it[12], out[12];
+    size_t n = clustered_cat(w, 3, 4, it, true);
+    fixture_event(w->f, "u", fixture_id(w->f, it[3]), RECSYS_EVENT_LIKE, 0, FIXTURE_NOW - 5);
+    query(w, "u");
+    recsys_candidates c;
+    cands(w, &c, &w->f->mem, it, NULL, n);
+    fixture_remove(w->f, fixture_id(w->f, it[0]));
+    fixture_remove(w->f, fixture_id(w->f, it[3])); /* also in the user's history */
+    w->has[it[0]] = false;
+    for (int method = 0; method <= 2; method++) {
+        opt(w, RECSYS_OPT_DIVERSIFY_METHOD, method);
+        opt(w, RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, 3);
+        opt(w, RECSYS_OPT_DIVERSIFY_CALIBRATION, 0.5);
+        opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_SLOTS, 1);
+        CHECK(run(w, &c, 8));
+        assert_true(c.order_set);
+        assert_int_equal(c.norder, 8); /* full: removed items have no category to cap */
+        for (size_t i = 0; i < c.norder; i++)
+            out[i] = c.v[c.order[i]].item;
+        size_t per[3] = { 0 };
+        for (size_t i = 0; i < c.norder; i++) {
+            const recsys_item *x = recsys__catalog_get(&w->f->model.catalog, out[i]);
+            if (x)
+                per[x->category[3] - '0']++;
+        }
+        for (size_t g = 0; g < 3; g++)
+            assert_true(per[g] <= 3);
+    }
+    recsys__cands_free(&c);
+    world_free(w);
+}
+
+/* ------------------------------------------------------------ sizes and ties */
+
+static void window_edges_and_empty_sets(void **state)
+{
+    (void)state;
+    world *w = world_new(8);
+    uint32_t it[40], out[40];
+    size_t n = clustered(w, 4, 10, it);
+    query(w, NULL);
+    opt(w, RECSYS_OPT_DIVERSIFY_METHOD, 1);
+    opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 0.3);
+    /* n > window: the window widens to n; the list is the best 8, diversified */
+    opt(w, RECSYS_OPT_DIVERSIFY_WINDOW, 3);
+    uint32_t scrambled[40];
+    for (size_t i = 0; i < 40; i++) /* the best 8: six of cluster 0, then two of cluster 1 */
+        scrambled[i] = i < 6 ? it[i] : i < 8 ? it[10 + i - 6] : i < 12 ? it[i - 2] : it[i];
+    size_t k = pick(w, scrambled, NULL, n, 8, out);
+    assert_int_equal(k, 8);
+    bool seen[40] = { false };
+    for (size_t i = 0; i < k; i++) {
+        size_t pos = SIZE_MAX;
+        for (size_t j = 0; j < n; j++)
+            if (scrambled[j] == out[i])
+                pos = j;
+        assert_true(pos < 8 && !seen[pos]);
+        seen[pos] = true;
+    }
+    assert_int_equal(out[0], it[0]);
+    assert_int_equal(out[1], it[10]); /* cluster 1 second (window 3 alone would hold none) */
+    /* window > candidates, n > candidates: every candidate once */
+    opt(w, RECSYS_OPT_DIVERSIFY_WINDOW, 200);
+    for (int method = 0; method <= 2; method++) {
+        opt(w, RECSYS_OPT_DIVERSIFY_METHOD, method);
+        opt(w, RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, 5);
+        k = pick(w, it, NULL, 5, 10, out);
+        assert_int_equal(k, 5);
+        bool got[5] = { false };
+        for (size_t i = 0; i < k; i++) {
+            assert_true(out[i] >= it[0] && out[i] < it[0] + 5);
+            got[out[i] - it[0]] = true;
+        }
+        for (size_t i = 0; i < 5; i++)
+            assert_true(got[i]);
+    }
+    /* an empty set and n = 0: nothing to do, nothing allocated */
+    recsys_candidates c;
+    cands(w, &c, &w->f->oom, it, NULL, 0);
+    long calls = w->f->oom_stats.calls;
+    CHECK(run(w, &c, 10));
+    assert_false(c.order_set);
+    recsys__cands_free(&c);
+    cands(w, &c, &w->f->oom, it, NULL, 10);
+    calls = w->f->oom_stats.calls;
+    CHECK(run(w, &c, 0));
+    assert_int_equal(w->f->oom_stats.calls, calls);
+    assert_false(c.order_set);
+    recsys__cands_free(&c);
+    /* a single candidate */
+    k = pick(w, it, NULL, 1, 10, out);
+    assert_int_equal(k, 1);
+    assert_int_equal(out[0], it[0]);
+    world_free(w);
+}
+
+static void ties_are_deterministic(void **state)
+{
+    (void)state;
+    world *w = world_new(4);
+    const float same[4] = { 1, 1, 0, 0 };
+    uint32_t it[12], out[12], again[12];
+    char id[64];
+    double score[12];
+    for (size_t i = 0; i < 12; i++) {
+        snprintf(id, sizeof id, "t%02zu", i);
+        it[i] = item(w, id, "one", "tag", "prov", same);
+        score[i] = 1.0; /* all equal: rel 1 everywhere */
+    }
+    query(w, NULL);
+    for (int method = 0; method <= 2; method++) {
+        opt(w, RECSYS_OPT_DIVERSIFY_METHOD, method);
+        opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 0.5);
+        opt(w, RECSYS_OPT_DIVERSIFY_CALIBRATION, 0);
+        opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_SLOTS, method == 2 ? 2 : 0);
+        opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_MAX_EVENTS, 5);
+        opt(w, RECSYS_OPT_DIVERSIFY_PROVIDER_CAP, 20);
+        size_t k = pick(w, it, score, 12, 8, out);
+        size_t k2 = pick(w, it, score, 12, 8, again);
+        assert_int_equal(k, 8);
+        assert_int_equal(k2, 8);
+        assert_memory_equal(out, again, k * sizeof *out);
+        if (method != 2) /* equal gains: the candidate order */
+            for (size_t i = 0; i < k; i++)
+                assert_int_equal(out[i], it[i]);
+    }
+    world_free(w);
+}
+
+/* ------------------------------------------------------------ allocation failure */
+
+static void allocation_failure_leaks_nothing(void **state)
+{
+    (void)state;
+    world *w = world_new(8);
+    uint32_t it[60];
+    size_t n = clustered_cat(w, 6, 10, it, true);
+    char id[64];
+    for (size_t i = 0; i < 6; i++) { /* history for calibration */
+        snprintf(id, sizeof id, "k%zu_0", i % 2);
+        fixture_event(w->f, "u", id, RECSYS_EVENT_LIKE, 0, FIXTURE_NOW - 10);
+    }
+    for (size_t i = 0; i < 60; i += 7) /* categories and providers for the caps */
+        CHECK(recsys__item_set_text(&w->f->mem, w->f->model.catalog.items[it[i]],
+                                    RECSYS_FIELD_PROVIDER, "acme"));
+    query(w, "u");
+    for (int method = 0; method <= 2; method++) {
+        opt(w, RECSYS_OPT_DIVERSIFY_METHOD, method);
+        opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 0.6);
+        opt(w, RECSYS_OPT_DIVERSIFY_WINDOW, 20);
+        opt(w, RECSYS_OPT_DIVERSIFY_PROVIDER_CAP, 1);
+        opt(w, RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, 4);
+        opt(w, RECSYS_OPT_DIVERSIFY_CALIBRATION, 0.3);
+        opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_SLOTS, 2);
+        opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_MAX_EVENTS, 0.5);
+        long failures = 0;
+        for (long at = 1;; at++) {
+            recsys_candidates c;
+            cands(w, &c, &w->f->oom, it, NULL, n);
+            recsys__cand before[60];
+            memcpy(before, c.v, n * sizeof *before);
+            w->f->oom_stats.fail_at = at;
+            recsys_status st = run(w, &c, 10);
+            w->f->oom_stats.fail_at = 0;
+            if (st == RECSYS_OK) {
+                assert_true(c.order_set);
+                recsys__cands_free(&c);
+                break;
+            }
+            assert_int_equal(st, RECSYS_E_NOMEM);
+            assert_true(recsys_last_error()[0] != '\0');
+            assert_false(c.order_set);
+            assert_memory_equal(c.v, before, n * sizeof *before);
+            recsys__cands_free(&c);
+            assert_int_equal(w->f->oom_stats.live, 0);
+            failures++;
+        }
+        assert_int_equal(w->f->oom_stats.live, 0);
+        assert_true(failures >= 2); /* the working block and set_order's */
+    }
+    world_free(w);
+}
+
+/* ------------------------------------------------------------ the bench (printed) */
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static void bench_per_request(void **state)
+{
+    (void)state;
+    world *w = world_new(64);
+    const int64_t now = FIXTURE_NOW;
+    uint32_t it[1000];
+    char id[64], cat[32], prov[32];
+    for (size_t i = 0; i < 1000; i++) {
+        float v[MAXD];
+        for (size_t d = 0; d < 64; d++)
+            v[d] = (float)(0.2 * (rnd() - 0.5));
+        v[i % 20] += 1.0f;
+        snprintf(id, sizeof id, "b%04zu", i);
+        snprintf(cat, sizeof cat, "c%zu", (i * 7) % 20);
+        snprintf(prov, sizeof prov, "v%zu", (i * 3) % 50);
+        it[i] = item(w, id, cat, "t1,t2", prov, v);
+        if (i % 10)
+            fixture_events(w->f, "crowd", id, RECSYS_EVENT_VIEW, 4, now - 60);
+    }
+    for (size_t i = 0; i < 50; i++) {
+        snprintf(id, sizeof id, "b%04zu", (i * 37) % 1000);
+        fixture_event(w->f, "u", id, RECSYS_EVENT_CLICK, 0, now - 100 + (int64_t)i);
+    }
+    query(w, "u");
+    static const struct {
+        const char *name;
+        double method, ccap, pcap, calib, explore;
+    } cfg[] = {
+        { "caps only (none)", 0, 3, 2, 0, 0 },
+        { "calibration (none)", 0, 0, 0, 0.5, 0 },
+        { "explore (none)", 0, 0, 0, 0, 2 },
+        { "MMR", 1, 0, 0, 0, 0 },
+        { "DPP", 2, 0, 0, 0, 0 },
+        { "MMR+caps+calib+explore", 1, 3, 2, 0.3, 2 },
+        { "DPP+caps+calib+explore", 2, 3, 2, 0.3, 2 },
+    };
+    opt(w, RECSYS_OPT_DIVERSIFY_WINDOW, 200);
+    opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 0.7);
+    const int reps = 20, batches = 10;
+    for (size_t n = 10; n <= 20; n += 10)
+        for (size_t ci = 0; ci < RECSYS_ARRAY_LEN(cfg); ci++) {
+            opt(w, RECSYS_OPT_DIVERSIFY_METHOD, cfg[ci].method);
+            opt(w, RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, cfg[ci].ccap);
+            opt(w, RECSYS_OPT_DIVERSIFY_PROVIDER_CAP, cfg[ci].pcap);
+            opt(w, RECSYS_OPT_DIVERSIFY_CALIBRATION, cfg[ci].calib);
+            opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_SLOTS, cfg[ci].explore);
+            recsys_candidates c;
+            cands(w, &c, &w->f->mem, it, NULL, 1000);
+            CHECK(run(w, &c, n)); /* warm */
+            double best = INFINITY, total = 0; /* batches: the best one resists a busy machine */
+            for (int b = 0; b < batches; b++) {
+                double t0 = now_us();
+                for (int r = 0; r < reps; r++)
+                    CHECK(run(w, &c, n));
+                double us = (now_us() - t0) / reps;
+                best = RECSYS_MIN(best, us);
+                total += us;
+            }
+            print_message("bench: 1000 candidates, window 200, dim 64, n %2zu: %-24s best %7.1f us, "
+                          "mean %7.1f us%s\n", n, cfg[ci].name, best, total / batches,
+                          c.order_set ? "" : " (score order kept)");
+            recsys__cands_free(&c);
+        }
+    world_free(w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(constructor_fills_the_vtable),
+        cmocka_unit_test(all_off_costs_nothing),
+        cmocka_unit_test(bad_arguments_change_nothing),
+        cmocka_unit_test(mmr_lambda_one_is_score_order),
+        cmocka_unit_test(mmr_lowers_pairwise_similarity),
+        cmocka_unit_test(items_without_vectors_use_facets),
+        cmocka_unit_test(dpp_matches_brute_force_greedy),
+        cmocka_unit_test(dpp_on_facets_matches_brute_force),
+        cmocka_unit_test(dpp_stops_and_fills_by_relevance),
+        cmocka_unit_test(caps_are_never_exceeded),
+        cmocka_unit_test(calibration_follows_the_history_mix),
+        cmocka_unit_test(exploration_slots_take_new_items),
+        cmocka_unit_test(exploration_counts_in_the_greedy),
+        cmocka_unit_test(removed_items_are_harmless),
+        cmocka_unit_test(window_edges_and_empty_sets),
+        cmocka_unit_test(ties_are_deterministic),
+        cmocka_unit_test(allocation_failure_leaks_nothing),
+        cmocka_unit_test(bench_per_request),
+    };
+    cmocka_set_test_filter(getenv("RECSYS_TEST_FILTER"));
+    return cmocka_run_group_tests_name("diversify/diversity", tests, NULL, NULL);
+}
