@@ -233,6 +233,15 @@ typedef enum recsys_option {
     RECSYS_OPT_RETRIEVE_THREADS = 222,   /**< int: threads one request's sources run on, the
                                               caller's included (0 = up to 2 when the machine
                                               has them; 1 = the caller alone). @since 0.2 */
+    RECSYS_OPT_CONTENT_DIM = 223,        /**< int: dimension of the content source's hashed
+                                              text vectors (0 = none). @since 0.2 */
+    RECSYS_OPT_CONTENT_VECTOR_WEIGHT = 224, /**< double: weight of the text vectors' cosine
+                                              in the content source's score (0 = BM25
+                                              only). @since 0.2 */
+    RECSYS_OPT_CONTENT_FUSE_DEPTH = 225, /**< int: hits BM25 and the text vectors each bring
+                                              to the content source's fusion. @since 0.2 */
+    RECSYS_OPT_CONTENT_NPROBE = 226,     /**< int: IVF lists the content source's text
+                                              vectors probe per query. @since 0.2 */
     RECSYS_OPT_RANK_W_SOURCE = 301,      /**< double: weight of the merged source score */
     RECSYS_OPT_RANK_W_CATEGORY = 302,    /**< double: weight of category affinity */
     RECSYS_OPT_RANK_W_TAG = 303,         /**< double: weight of tag affinity */

@@ -72,6 +72,19 @@ const recsys__optdef recsys__optdefs[] = {
     { RECSYS_OPT_RETRIEVE_THREADS, I, "retrieve.threads",
       "threads one request's sources run on, the caller's included (0 = up to 2 when the "
       "machine has them; 1 = the caller alone, in registration order)", 0, 16, 0, NULL },
+    { RECSYS_OPT_CONTENT_DIM, I, "retrieve.content_dim",
+      "dimension of the content source's hashed text vectors, used when no item has a "
+      "\"text\" embedding (0 = none: BM25 alone then)", 0, 1024, 64, NULL },
+    { RECSYS_OPT_CONTENT_VECTOR_WEIGHT, D, "retrieve.content_vector_weight",
+      "weight of the cosine of the profile's and the item's text vectors in the content "
+      "source's score, added to BM25 relative to its best hit (0 = BM25 alone)", 0, 100, 0.5,
+      NULL },
+    { RECSYS_OPT_CONTENT_FUSE_DEPTH, I, "retrieve.content_fuse_depth",
+      "best hits BM25 and the text vectors each bring to the content source's fused list",
+      1, 100000, 128, NULL },
+    { RECSYS_OPT_CONTENT_NPROBE, I, "retrieve.content_nprobe",
+      "IVF lists the content source's text vectors probe per query (beyond "
+      "retrieve.vector_exact_max items)", 1, 65536, 4, NULL },
     { RECSYS_OPT_RANK_W_SOURCE, D, "rank.w_source", "weight of the merged source score", 0, 100,
       1.0, NULL },
     { RECSYS_OPT_RANK_W_CATEGORY, D, "rank.w_category", "weight of category affinity", 0, 100,

@@ -1,6 +1,6 @@
 /* embed.c - the engine's registered embedder as the model's embed hook (recsys__embed_hook),
- * through which the "search" source embeds a request's query text without knowing the
- * engine. */
+ * through which the "search" source embeds a request's query text, and the "content" source
+ * a user's stated interests, without knowing the engine. */
 #include "engine.h"
 #include "../text/embed.h"
 

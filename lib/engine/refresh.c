@@ -30,6 +30,8 @@ static const struct {
     { &recsys__ials_builder, NULL },
     /* after iALS: it may index this refresh's item factors */
     { &recsys__vector_builder, &recsys__vector_hooks },
+    /* the content source's text vectors (vector.h), with the same faiss machinery */
+    { &recsys__content_vector_builder, &recsys__content_vector_hooks },
 };
 
 /* True when one of the builder's sources is registered and enabled. Caller holds the lock. */

@@ -17,6 +17,7 @@ typedef enum recsys__derived_slot {
     RECSYS__DERIVED_EASE,     /* lib/retrieve/ease.h: the EASE item-item weight matrix */
     RECSYS__DERIVED_IALS,     /* lib/retrieve/ials.h: implicit ALS factors */
     RECSYS__DERIVED_VECTOR,   /* lib/retrieve/vector.h: the faiss index over item vectors */
+    RECSYS__DERIVED_CONTENT,  /* lib/retrieve/vector.h: the content source's item text vectors */
     RECSYS__DERIVED_SLOTS
 } recsys__derived_slot;
 

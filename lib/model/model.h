@@ -269,7 +269,7 @@ recsys_status recsys__users_apply_profile(recsys__users *u, const recsys__catalo
 /* ---------------------------------------------------------------- the model ------------ */
 
 /* The host's text embedder as readers of the model reach it: the engine installs the hook
- * when it is created, the "search" source calls it during a request (under the engine's
+ * when it is created, the "search" and "content" sources call it during a request (under the engine's
  * shared lock, which keeps the embedder registered). fn embeds text[0..len) into out; when no
  * embedder is registered or it is disabled it sets *none and returns RECSYS_OK. A failure
  * follows the plug-in convention ("embedder '<name>': ..."). fn NULL: no hook (a bare

@@ -2,6 +2,7 @@
  * registered an embedder, the embedder's vector of the text against the items' "text"
  * embeddings (see sources.h). */
 #include "sources.h"
+#include "fuse.h"
 #include "topk.h"
 #include "../core/error.h"
 #include "../model/derived.h"
@@ -31,12 +32,6 @@ static bool any_text_embedding(const recsys__catalog *c)
     return false;
 }
 
-static int by_item(const void *a, const void *b)
-{
-    const recsys__scored *x = a, *y = b;
-    return (x->item > y->item) - (x->item < y->item);
-}
-
 /* The BM25 hits alone, best first, with their raw scores. */
 static recsys_status emit_bm25(const recsys_query *q, const uint32_t *items, const float *scores,
                                size_t n, recsys_candidates *out)
@@ -53,7 +48,8 @@ static recsys_status emit_bm25(const recsys_query *q, const uint32_t *items, con
 }
 
 /* BM25 (relative to the best hit) plus the positive cosine of the query vector v with each
- * item's text embedding of the same dimension: the best limit of every item, best first. */
+ * item's text embedding of the same dimension (fuse.h, weight 1): the best limit of every
+ * item, best first. */
 static recsys_status fuse(const recsys_query *q, const recsys__mem *m, const uint32_t *items,
                           const float *scores, size_t n, const float *v, size_t dim,
                           recsys_candidates *out)
@@ -63,21 +59,13 @@ static recsys_status fuse(const recsys_query *q, const recsys__mem *m, const uin
     for (size_t d = 0; d < dim; d++)
         qn += (double)v[d] * v[d];
     qn = sqrt(qn);
-    recsys__scored *bm = recsys__alloc(m, (n ? n : 1) * sizeof *bm);
-    if (!bm)
-        return RECSYS_E_NOMEM;
-    for (size_t i = 0; i < n; i++) /* scores are sorted, best first, and positive */
-        bm[i] = (recsys__scored){ items[i], (double)scores[i] / scores[0] };
-    qsort(bm, n, sizeof *bm, by_item);
+    recsys__fuse bm;
+    RECSYS_TRY(recsys__fuse_init(&bm, m, items, scores, n));
     recsys__topk top;
     recsys_status st = recsys__topk_init(&top, m, RECSYS_MIN(q->limit, c->ids.n));
     size_t j = 0;
     for (uint32_t idx = 0; st == RECSYS_OK && idx < c->ids.n; idx++) {
-        double s = 0;
-        while (j < n && bm[j].item < idx)
-            j++;
-        if (j < n && bm[j].item == idx)
-            s = bm[j].score;
+        double s = recsys__fuse_bm25_walk(&bm, &j, idx);
         const recsys_item *it = recsys__catalog_get(c, idx);
         if (!it || recsys__query_excluded(q, idx))
             continue;
@@ -88,9 +76,7 @@ static recsys_status fuse(const recsys_query *q, const recsys__mem *m, const uin
                 dot += (double)v[d] * e->v[d];
                 en += (double)e->v[d] * e->v[d];
             }
-            double cos = en > 0 ? dot / (qn * sqrt(en)) : 0;
-            if (cos > 0 && isfinite(cos))
-                s += cos;
+            s = recsys__fuse_score(s, en > 0 ? dot / (qn * sqrt(en)) : 0, 1.0);
         }
         if (s > 0)
             recsys__topk_offer(&top, idx, s);
@@ -98,7 +84,7 @@ static recsys_status fuse(const recsys_query *q, const recsys__mem *m, const uin
     if (st == RECSYS_OK)
         st = recsys__topk_emit(&top, out);
     recsys__topk_free(&top);
-    recsys__free(m, bm);
+    recsys__fuse_free(&bm);
     return st;
 }
 

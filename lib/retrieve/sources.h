@@ -14,12 +14,33 @@
  *             the long decayed count and e = p * hl_short / hl_long (the short count a steady
  *             rate would give), the score is (t - e) / sqrt(e + 1), a Poisson-style excess;
  *             items need t >= RECSYS__TRENDING_MIN_RECENT and t > e.
- * - content:  BM25 (q->derived->state[RECSYS__DERIVED_BM25]; nothing when absent) over a
- *             pseudo-query of the user's stated interests and the titles and tags of their
+ * - content:  BM25 (q->derived->state[RECSYS__DERIVED_BM25]) over a pseudo-query of the
+ *             user's stated interests and the titles and tags of their
  *             RECSYS__CONTENT_SEED_ITEMS most recent positively weighted history items (then
  *             profile recent views and purchases), or of the anchor of a "more like this"
- *             request; the seed items themselves are not proposed. An anonymous or unknown
- *             user without an anchor gets nothing. The request's text is not read (search's).
+ *             request, fused with text vectors (q->derived->state[RECSYS__DERIVED_CONTENT],
+ *             vector.h "Content vectors": the items' "text" embeddings, else hashed text
+ *             vectors, lib/text/hashvec.h). The profile vector is the unit mean of the seeds'
+ *             vectors weighted by their latest events' weights (1 for profile lists and the
+ *             anchor) plus the unit vector of the stated interests (joined with ", "): hashed
+ *             with the index's vocabulary, or over "text" embeddings the host embedder's
+ *             vector (the model's embed hook, one call per request of a user with interests;
+ *             no embedder, or a disabled one: the interests count through BM25 alone), the
+ *             sum made unit. With a profile vector, BM25's best d hits (d = min(limit,
+ *             RECSYS_OPT_CONTENT_FUSE_DEPTH), after excluded items and seeds) and the
+ *             vectors' best d by inner product (a cosine) are fused: every item of the union
+ *             scores (lib/retrieve/fuse.h) its BM25 score relative to the best hit plus
+ *             RECSYS_OPT_CONTENT_VECTOR_WEIGHT times its positive cosine (for hashed vectors
+ *             less the collision floor 2 / sqrt(dim), rescaled), an item of one list only
+ *             that list's part, and the best limit of the union (at most 2d) is proposed.
+ *             With no vector state, a weight of 0 or no profile vector (no seed or interest
+ *             has one), BM25's best limit alone with its raw scores. The seed items are not
+ *             proposed. An anonymous or unknown user without an anchor gets nothing.
+ *             The request's text is not read (search's). The embedder's failure fails the
+ *             source ("embedder '<name>': ..."), and so does a vector of another dimension
+ *             than the items' "text" embeddings (RECSYS_E_CALLBACK); disable the embedder to
+ *             do without it. Items upserted after the refresh are reached through the
+ *             vectors at once (BM25 knows them from the next refresh).
  * - search:   the request's text (q->text), nothing without one (or with one of only spaces
  *             and stopwords). BM25 over title, tags, category and description (the derived
  *             BM25 state, as content); scores are BM25's. When the model's embed hook has an

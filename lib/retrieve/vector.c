@@ -1,4 +1,5 @@
-/* vector.c - the faiss index over item vectors and the "vector" source (see vector.h).
+/* vector.c - the faiss index over item vectors and the "vector" source (see vector.h); the
+ * same machinery builds the content source's index over item text vectors.
  * faiss is reached through its C API only (lib/retrieve/faiss_bridge.cc implements the
  * functions used here); the C API headers need C11 and define a global idx_t and OK. */
 #include "vector.h"
@@ -8,6 +9,7 @@
 #include "../core/error.h"
 #include "../core/options.h"
 #include "../model/derived.h"
+#include "../text/hashvec.h"
 
 #include <faiss/c_api/AutoTune_c.h>
 #include <faiss/c_api/Index_c.h>
@@ -27,6 +29,26 @@
 #define SAVED_VERSION 1u
 #define SAVED_HDR 48u
 #define SAVED_IALS 1u
+#define SAVED_HASHED 2u
+
+/* Which vectors an index holds: one kind per slot (vector.h). */
+typedef struct vector_kind {
+    const char *tag;       /* in messages ("vector: ...") and the fingerprint */
+    const char *embedding; /* the item embedding indexed */
+    bool ials;             /* this refresh's iALS factors come first */
+    bool unit;             /* rows L2-normalised before indexing */
+    bool hashed;           /* hashed text vectors when no item has the embedding */
+    bool factory_opt;      /* RECSYS_OPT_VECTOR_INDEX applies */
+    bool best_effort;      /* reserve never fails (vector.h, "Content vectors") */
+    int32_t nprobe_opt;    /* the option giving an IVF's nprobe */
+    const recsys__builder_hooks *hooks; /* blob names */
+} vector_kind;
+
+static const vector_kind kind_vector = { "vector", "default", true, false, false, true, false,
+                                         RECSYS_OPT_VECTOR_NPROBE, &recsys__vector_hooks };
+static const vector_kind kind_content = { "content vectors", RECSYS__CONTENT_EMBEDDING, false,
+                                          true, true, false, true, RECSYS_OPT_CONTENT_NPROBE,
+                                          &recsys__content_vector_hooks };
 
 /* Changes since the build (vector.h, "Incremental updates"). */
 typedef struct vector_delta {
@@ -40,11 +62,14 @@ typedef struct vector_delta {
 } vector_delta;
 
 typedef struct vector_state {
+    const vector_kind *kind;
     FaissIndex *index;
     size_t n, dim;
     uint32_t *item;   /* faiss label -> catalog index (ascending) */
     uint64_t *vhash;  /* faiss label -> XXH3-64 of the vector indexed */
     bool ials;
+    recsys__hashvec *hv; /* the vocabulary of hashed text vectors, or NULL */
+    float *scratch;   /* dim floats for item_changed (under the exclusive lock), or NULL */
     bool loaded;      /* read from the saved copy rather than trained */
     uint64_t fingerprint;
     char factory[FACTORY_MAX];
@@ -65,6 +90,8 @@ static void state_free(const recsys__mem *m, vector_state *s)
         faiss_Index_free(s->index);
     recsys__free(m, s->item);
     recsys__free(m, s->vhash);
+    recsys__hashvec_free(s->hv);
+    recsys__free(m, s->scratch);
     recsys__free(m, s->delta.item);
     recsys__free(m, s->delta.v);
     recsys__free(m, s->delta.pos);
@@ -97,11 +124,30 @@ static recsys_status gathered_alloc(const recsys__mem *m, gathered *g, size_t cn
     return g->vhash ? RECSYS_OK : RECSYS_E_NOMEM;
 }
 
+/* Keeps the row already written at g->v + n dim as item's. */
+static void gathered_commit(gathered *g, uint32_t item)
+{
+    g->vhash[g->n] = vec_hash(g->v + g->n * g->dim, g->dim);
+    g->item[g->n++] = item;
+}
+
 static void gathered_push(gathered *g, uint32_t item, const float *row)
 {
     memcpy(g->v + g->n * g->dim, row, g->dim * sizeof *row);
-    g->vhash[g->n] = vec_hash(row, g->dim);
-    g->item[g->n++] = item;
+    gathered_commit(g, item);
+}
+
+bool recsys__vector_unit(const float *v, size_t dim, float *out)
+{
+    double ss = 0;
+    for (size_t d = 0; d < dim; d++)
+        ss += (double)v[d] * v[d];
+    if (!(ss > 0) || !isfinite(ss))
+        return false;
+    double inv = 1.0 / sqrt(ss);
+    for (size_t d = 0; d < dim; d++)
+        out[d] = (float)(v[d] * inv);
+    return true;
 }
 
 static bool all_zero(const float *v, size_t k)
@@ -143,12 +189,12 @@ static recsys_status gather_ials(const recsys__mem *m, const recsys__catalog *c,
 }
 
 static recsys_status gather_embeddings(const recsys__mem *m, const recsys__catalog *c,
-                                       gathered *g)
+                                       const vector_kind *kind, gathered *g)
 {
     size_t dim = 0, cnt = 0;
     for (uint32_t i = 0; i < c->ids.n; i++) {
         const recsys_item *it = recsys__catalog_get(c, i);
-        const recsys__embedding *e = it ? recsys__item_embedding(it, "default") : NULL;
+        const recsys__embedding *e = it ? recsys__item_embedding(it, kind->embedding) : NULL;
         if (!e || e->dim == 0)
             continue;
         if (dim && e->dim != dim)
@@ -162,20 +208,64 @@ static recsys_status gather_embeddings(const recsys__mem *m, const recsys__catal
     g->dim = dim;
     for (uint32_t i = 0; i < c->ids.n; i++) {
         const recsys_item *it = recsys__catalog_get(c, i);
-        const recsys__embedding *e = it ? recsys__item_embedding(it, "default") : NULL;
-        if (e && e->dim != 0 && all_finite(e->v, dim))
+        const recsys__embedding *e = it ? recsys__item_embedding(it, kind->embedding) : NULL;
+        if (!e || e->dim == 0 || !all_finite(e->v, dim))
+            continue;
+        if (!kind->unit)
             gathered_push(g, i, e->v);
+        else if (recsys__vector_unit(e->v, dim, g->v + g->n * dim))
+            gathered_commit(g, i);
     }
     return RECSYS_OK;
 }
 
-/* The item's current "default" embedding when the index could hold it (dim floats, all
- * finite), else NULL. */
-static const float *embedding_of(const recsys__catalog *c, uint32_t item, size_t dim)
+/* Every live item's hashed text vector (items without a feature are left out). */
+static recsys_status gather_hashed(const recsys__mem *m, const recsys__catalog *c,
+                                   const recsys__hashvec *hv, gathered *g)
 {
-    const recsys_item *it = recsys__catalog_get(c, item);
-    const recsys__embedding *e = it ? recsys__item_embedding(it, "default") : NULL;
-    return e && e->dim == dim && all_finite(e->v, dim) ? e->v : NULL;
+    if (c->live == 0)
+        return RECSYS_OK;
+    size_t dim = recsys__hashvec_dim(hv);
+    RECSYS_TRY(gathered_alloc(m, g, c->live, dim));
+    g->dim = dim;
+    for (uint32_t i = 0; i < c->ids.n && g->n < c->live; i++) {
+        const recsys_item *it = recsys__catalog_get(c, i);
+        if (it && recsys__hashvec_item(hv, it, g->v + g->n * dim))
+            gathered_commit(g, i);
+    }
+    return RECSYS_OK;
+}
+
+/* The vector item idx has now, as an index of s's kind and dimension would hold it, into out
+ * (s->dim floats): its hashed text vector, or its embedding (of s->dim finite floats; made
+ * unit for a kind that indexes unit vectors). false when it has none (or is removed). */
+static bool current_vector(const vector_state *s, const recsys__catalog *c, uint32_t idx,
+                           float *out)
+{
+    const recsys_item *it = recsys__catalog_get(c, idx);
+    if (!it || s->ials)
+        return false;
+    if (s->hv)
+        return recsys__hashvec_item(s->hv, it, out);
+    const recsys__embedding *e = recsys__item_embedding(it, s->kind->embedding);
+    if (!e || e->dim != s->dim || !all_finite(e->v, s->dim))
+        return false;
+    if (s->kind->unit)
+        return recsys__vector_unit(e->v, s->dim, out);
+    memcpy(out, e->v, s->dim * sizeof *out);
+    return true;
+}
+
+/* The item's current vector when the index could hold it (s->dim floats), else NULL: its
+ * embedding itself, or s->scratch (item_changed only: the engine's lock is exclusive). */
+static const float *embedding_of(vector_state *s, const recsys__catalog *c, uint32_t item)
+{
+    if (!s->hv && !s->kind->unit) {
+        const recsys_item *it = recsys__catalog_get(c, item);
+        const recsys__embedding *e = it ? recsys__item_embedding(it, s->kind->embedding) : NULL;
+        return e && e->dim == s->dim && all_finite(e->v, s->dim) ? e->v : NULL;
+    }
+    return current_vector(s, c, item, s->scratch) ? s->scratch : NULL;
 }
 
 /* ------------------------------------------------------------------ building the index */
@@ -189,7 +279,7 @@ static uint64_t splitmix64(uint64_t *s)
 }
 
 /* Trains an untrained index on at most max_train rows of g sampled with seed. */
-static recsys_status train(const recsys__mem *m, FaissIndex *ix, const gathered *g,
+static recsys_status train(const recsys__mem *m, const vector_state *vs, const gathered *g,
                            size_t max_train, uint64_t seed)
 {
     size_t nt = RECSYS_MIN(g->n, max_train);
@@ -217,11 +307,11 @@ static recsys_status train(const recsys__mem *m, FaissIndex *ix, const gathered 
         recsys__free(m, perm);
         x = sample;
     }
-    int rc = faiss_Index_train(ix, (faiss_idx_t)nt, x);
+    int rc = faiss_Index_train(vs->index, (faiss_idx_t)nt, x);
     recsys__free(m, sample);
     if (rc)
-        return recsys__err(RECSYS_E_INVALID_ARG, "vector: training the index failed: %s",
-                           faiss_msg());
+        return recsys__err(RECSYS_E_INVALID_ARG, "%s: training the index failed: %s",
+                           vs->kind->tag, faiss_msg());
     return RECSYS_OK;
 }
 
@@ -230,8 +320,9 @@ static recsys_status train(const recsys__mem *m, FaissIndex *ix, const gathered 
 static recsys_status resolve_factory(const recsys__build_ctx *c, const gathered *g,
                                      vector_state *s, size_t *lists)
 {
-    const char *user = c->str_opt ? c->str_opt[recsys__opt_slot(RECSYS_OPT_VECTOR_INDEX)]
-                                  : NULL;
+    const char *user = c->str_opt && s->kind->factory_opt
+                               ? c->str_opt[recsys__opt_slot(RECSYS_OPT_VECTOR_INDEX)]
+                               : NULL;
     size_t exact_max = (size_t)c->opt[recsys__opt_slot(RECSYS_OPT_VECTOR_EXACT_MAX)];
     *lists = 0;
     if (user && *user) {
@@ -249,7 +340,8 @@ static recsys_status resolve_factory(const recsys__build_ctx *c, const gathered 
         snprintf(s->factory, sizeof s->factory, "IVF%zu,Flat", *lists);
     }
     if (g->dim > INT32_MAX)
-        return recsys__err(RECSYS_E_INVALID_ARG, "vector: dimension %zu too large", g->dim);
+        return recsys__err(RECSYS_E_INVALID_ARG, "%s: dimension %zu too large", s->kind->tag,
+                           g->dim);
     return RECSYS_OK;
 }
 
@@ -259,15 +351,15 @@ static recsys_status set_nprobe(const recsys__build_ctx *c, vector_state *s)
 {
     if (!strstr(s->factory, "IVF"))
         return RECSYS_OK;
-    double nprobe = c->opt[recsys__opt_slot(RECSYS_OPT_VECTOR_NPROBE)];
+    double nprobe = c->opt[recsys__opt_slot(s->kind->nprobe_opt)];
     FaissParameterSpace *ps = NULL;
     if (faiss_ParameterSpace_new(&ps))
         return RECSYS_E_NOMEM;
     int rc = faiss_ParameterSpace_set_index_parameter(ps, s->index, "nprobe", nprobe);
     faiss_ParameterSpace_free(ps);
     if (rc)
-        return recsys__err(RECSYS_E_INVALID_ARG, "vector: setting nprobe on \"%s\": %s",
-                           s->factory, faiss_msg());
+        return recsys__err(RECSYS_E_INVALID_ARG, "%s: setting nprobe on \"%s\": %s",
+                           s->kind->tag, s->factory, faiss_msg());
     return RECSYS_OK;
 }
 
@@ -276,12 +368,12 @@ static recsys_status build_index(const recsys__build_ctx *c, const gathered *g,
 {
     if (faiss_index_factory(&s->index, (int)g->dim, s->factory, METRIC_INNER_PRODUCT)) {
         s->index = NULL;
-        return recsys__err(RECSYS_E_INVALID_ARG, "vector: index \"%s\": %s", s->factory,
-                           faiss_msg());
+        return recsys__err(RECSYS_E_INVALID_ARG, "%s: index \"%s\": %s", s->kind->tag,
+                           s->factory, faiss_msg());
     }
     if (!faiss_Index_is_trained(s->index)) {
         size_t max_train = lists ? lists * IVF_TRAIN_PER_LIST : g->n;
-        RECSYS_TRY(train(c->mem, s->index, g, max_train, c->seed));
+        RECSYS_TRY(train(c->mem, s, g, max_train, c->seed));
     }
     /* labels 0..n-1: plain add when the index numbers its vectors itself, else explicit ids
      * (an "IDMap," wrapper the host asked for refuses add) */
@@ -294,12 +386,12 @@ static recsys_status build_index(const recsys__build_ctx *c, const gathered *g,
         int rc = faiss_Index_add_with_ids(s->index, (faiss_idx_t)g->n, g->v, ids);
         recsys__free(c->mem, ids);
         if (rc)
-            return recsys__err(RECSYS_E_INVALID_ARG, "vector: adding to index \"%s\": %s",
-                               s->factory, faiss_msg());
+            return recsys__err(RECSYS_E_INVALID_ARG, "%s: adding to index \"%s\": %s",
+                               s->kind->tag, s->factory, faiss_msg());
     }
     if ((size_t)faiss_Index_ntotal(s->index) != g->n)
-        return recsys__err(RECSYS_E_INTERNAL, "vector: index holds %lld of %zu vectors",
-                           (long long)faiss_Index_ntotal(s->index), g->n);
+        return recsys__err(RECSYS_E_INTERNAL, "%s: index holds %lld of %zu vectors",
+                           s->kind->tag, (long long)faiss_Index_ntotal(s->index), g->n);
     return RECSYS_OK;
 }
 
@@ -335,11 +427,12 @@ static uint64_t get_u64(const unsigned char *p)
 
 /* What the index is made of (vector.h, "Saved copy"): the format, the factory string, the
  * seed, whether iALS factors are indexed, then per label the item's id and its vector. */
-static uint64_t fingerprint(const recsys__build_ctx *c, const gathered *g, const char *factory)
+static uint64_t fingerprint(const recsys__build_ctx *c, const vector_state *s, const gathered *g)
 {
-    char head[FACTORY_MAX + 96];
-    int len = snprintf(head, sizeof head, "vector/%u ials=%d dim=%zu n=%zu seed=%" PRIu64 " %s",
-                       SAVED_VERSION, (int)g->ials, g->dim, g->n, c->seed, factory);
+    char head[FACTORY_MAX + 128];
+    int len = snprintf(head, sizeof head, "%s/%u ials=%d dim=%zu n=%zu seed=%" PRIu64 " %s",
+                       s->kind->tag, SAVED_VERSION, (int)g->ials, g->dim, g->n, c->seed,
+                       s->factory);
     uint64_t h = XXH3_64bits(head, (size_t)len);
     const recsys__catalog *cat = &c->model->catalog;
     for (size_t i = 0; i < g->n; i++) {
@@ -350,9 +443,15 @@ static uint64_t fingerprint(const recsys__build_ctx *c, const gathered *g, const
     return h;
 }
 
-static const char *saved_name(bool ials)
+static const char *saved_name(const vector_state *s)
 {
-    return recsys__vector_hooks.blob[ials ? 1 : 0];
+    return s->kind->hooks->blob[s->ials ? 1 : 0];
+}
+
+/* The header's flags (vector.h, "Saved copy"). */
+static uint32_t saved_flags(const vector_state *s)
+{
+    return (s->ials ? SAVED_IALS : 0u) | (s->hv ? SAVED_HASHED : 0u);
 }
 
 /* Reads the index from a saved copy when it was made from exactly what s is about to index
@@ -364,13 +463,14 @@ static recsys_status load_saved(const recsys__build_ctx *c, vector_state *s, boo
     *ok = false;
     if (!c->read_saved)
         return RECSYS_OK;
-    const char *name = saved_name(s->ials);
+    const char *name = saved_name(s);
     void *data = NULL;
     size_t len = 0;
     recsys_status st = c->read_saved(c->saved_arg, name, &data, &len);
     if (st != RECSYS_OK) {
         if (st != RECSYS_E_NOT_FOUND) {
-            recsys__err_prefix("vector: reading the saved index (built instead)");
+            recsys__err_prefix("reading the saved index (built instead)");
+            recsys__err_prefix(s->kind->tag);
             recsys__build_note(c);
         }
         recsys__free(c->mem, data);
@@ -384,7 +484,7 @@ static recsys_status load_saved(const recsys__build_ctx *c, vector_state *s, boo
         why = "not a saved vector index";
     else if (get_u32(p + 4) != SAVED_VERSION || get_u64(p + 8) != s->fingerprint ||
              get_u64(p + 16) != s->n || get_u32(p + 24) != s->dim ||
-             get_u32(p + 28) != (s->ials ? SAVED_IALS : 0u))
+             get_u32(p + 28) != saved_flags(s))
         goto done; /* stale: made from other vectors or options (or another format) */
     else if (flen != len - SAVED_HDR || flen == 0)
         why = "length does not match";
@@ -396,8 +496,8 @@ static recsys_status load_saved(const recsys__build_ctx *c, vector_state *s, boo
         if (!f) {
             char eb[128];
             recsys__err(errno == ENOMEM ? RECSYS_E_NOMEM : RECSYS_E_INTERNAL,
-                        "vector: reading the saved index (built instead): fmemopen: %s",
-                        strerror_r(errno, eb, sizeof eb));
+                        "%s: reading the saved index (built instead): fmemopen: %s",
+                        s->kind->tag, strerror_r(errno, eb, sizeof eb));
             recsys__build_note(c);
             goto done;
         }
@@ -413,8 +513,8 @@ static recsys_status load_saved(const recsys__build_ctx *c, vector_state *s, boo
         }
     }
     if (why) {
-        recsys__err(RECSYS_E_CORRUPT, "vector: saved index '%s' is damaged (%.200s); built "
-                    "instead", name, why);
+        recsys__err(RECSYS_E_CORRUPT, "%s: saved index '%s' is damaged (%.200s); built "
+                    "instead", s->kind->tag, name, why);
         recsys__build_note(c);
         goto done;
     }
@@ -479,17 +579,19 @@ static recsys_status vector_save(const recsys__mem *m, const void *state, int *w
     FILE *f = fopencookie(&b, "w", io);
     recsys_status st = RECSYS_OK;
     if (!f) {
-        st = recsys__err(RECSYS_E_NOMEM, "vector: fopencookie failed");
+        st = recsys__err(RECSYS_E_NOMEM, "%s: fopencookie failed", s->kind->tag);
     } else {
         int rc = faiss_write_index(s->index, f);
         int closed = fclose(f); /* flushes into b */
         if (b.nomem)
-            st = recsys__err(RECSYS_E_NOMEM, "vector: out of memory serialising the index");
+            st = recsys__err(RECSYS_E_NOMEM, "%s: out of memory serialising the index",
+                             s->kind->tag);
         else if (rc)
-            st = recsys__err(RECSYS_E_INTERNAL, "vector: serialising the index: %s",
-                             faiss_msg());
+            st = recsys__err(RECSYS_E_INTERNAL, "%s: serialising the index: %s",
+                             s->kind->tag, faiss_msg());
         else if (closed != 0)
-            st = recsys__err(RECSYS_E_INTERNAL, "vector: serialising the index failed");
+            st = recsys__err(RECSYS_E_INTERNAL, "%s: serialising the index failed",
+                             s->kind->tag);
     }
     if (st != RECSYS_OK) {
         recsys__free(m, b.p);
@@ -501,7 +603,7 @@ static recsys_status vector_save(const recsys__mem *m, const void *state, int *w
     put_u64(b.p + 8, s->fingerprint);
     put_u64(b.p + 16, s->n);
     put_u32(b.p + 24, (uint32_t)s->dim);
-    put_u32(b.p + 28, s->ials ? SAVED_IALS : 0u);
+    put_u32(b.p + 28, saved_flags(s));
     put_u64(b.p + 32, flen);
     put_u64(b.p + 40, XXH3_64bits(b.p + SAVED_HDR, flen));
     *data = b.p;
@@ -511,27 +613,68 @@ static recsys_status vector_save(const recsys__mem *m, const void *state, int *w
 
 /* ------------------------------------------------------------------ the builder */
 
-static recsys_status vector_build_state(const recsys__build_ctx *c, void **out)
+static void gathered_free(const recsys__mem *m, gathered *g)
+{
+    recsys__free(m, g->v);
+    recsys__free(m, g->item);
+    recsys__free(m, g->vhash);
+    memset(g, 0, sizeof *g);
+}
+
+/* The rows of kind's index (vector.h): iALS factors, else the kind's embeddings, else (a
+ * kind with hashed vectors and RECSYS_OPT_CONTENT_DIM > 0) hashed text vectors, whose
+ * vocabulary goes to *hv. */
+static recsys_status gather(const recsys__build_ctx *c, const vector_kind *kind, gathered *g,
+                            recsys__hashvec **hv)
+{
+    const recsys__catalog *cat = &c->model->catalog;
+    const void *ials = kind->ials && c->built ? c->built[RECSYS__DERIVED_IALS] : NULL;
+    if (ials)
+        return gather_ials(c->mem, cat, ials, g);
+    RECSYS_TRY(gather_embeddings(c->mem, cat, kind, g));
+    if (g->n > 0 || !kind->hashed)
+        return RECSYS_OK;
+    gathered_free(c->mem, g); /* rows of no direction only */
+    size_t dim = (size_t)c->opt[recsys__opt_slot(RECSYS_OPT_CONTENT_DIM)];
+    if (dim == 0 || cat->live == 0)
+        return RECSYS_OK;
+    RECSYS_TRY(recsys__hashvec_build(c->mem, cat, dim, hv));
+    return gather_hashed(c->mem, cat, *hv, g);
+}
+
+static recsys_status build_state(const recsys__build_ctx *c, const vector_kind *kind,
+                                 void **out)
 {
     *out = NULL;
-    const void *ials = c->built ? c->built[RECSYS__DERIVED_IALS] : NULL;
     gathered g = { 0 };
     vector_state *s = NULL;
-    recsys_status st = ials ? gather_ials(c->mem, &c->model->catalog, ials, &g)
-                            : gather_embeddings(c->mem, &c->model->catalog, &g);
+    recsys__hashvec *hv = NULL;
+    recsys_status st = gather(c, kind, &g, &hv);
     if (st != RECSYS_OK || g.n == 0)
         goto done;
     if (!(s = recsys__calloc(c->mem, 1, sizeof *s))) {
         st = RECSYS_E_NOMEM;
         goto done;
     }
+    s->kind = kind;
     s->n = g.n;
     s->dim = g.dim;
     s->ials = g.ials;
+    s->hv = hv;
+    hv = NULL;
+    if ((s->hv || kind->unit) && !(s->scratch = recsys__alloc(c->mem, s->dim * sizeof(float)))) {
+        st = RECSYS_E_NOMEM;
+        goto done;
+    }
+    /* a best-effort index can always mark a removed or changed item stale */
+    if (kind->best_effort && !(s->delta.stale = recsys__calloc(c->mem, (s->n + 7) / 8, 1))) {
+        st = RECSYS_E_NOMEM;
+        goto done;
+    }
     size_t lists = 0;
     if ((st = resolve_factory(c, &g, s, &lists)) != RECSYS_OK)
         goto done;
-    s->fingerprint = fingerprint(c, &g, s->factory);
+    s->fingerprint = fingerprint(c, s, &g);
     bool loaded = false;
     if ((st = load_saved(c, s, &loaded)) != RECSYS_OK)
         goto done;
@@ -547,10 +690,19 @@ static recsys_status vector_build_state(const recsys__build_ctx *c, void **out)
     s = NULL;
 done:
     state_free(c->mem, s);
-    recsys__free(c->mem, g.v);
-    recsys__free(c->mem, g.item);
-    recsys__free(c->mem, g.vhash);
+    recsys__hashvec_free(hv);
+    gathered_free(c->mem, &g);
     return st;
+}
+
+static recsys_status vector_build_state(const recsys__build_ctx *c, void **out)
+{
+    return build_state(c, &kind_vector, out);
+}
+
+static recsys_status content_build_state(const recsys__build_ctx *c, void **out)
+{
+    return build_state(c, &kind_content, out);
 }
 
 static void vector_free_state(const recsys__mem *m, void *state)
@@ -673,9 +825,9 @@ static void vector_item_changed(const recsys__mem *m, void *state, const recsys_
     RECSYS_UNUSED(m);
     vector_state *s = state;
     vector_delta *d = &s->delta;
-    if (s->ials || !d->stale || item >= d->npos)
+    if (s->ials || !d->stale)
         return; /* iALS factors, or no room reserved (a caller bug: nothing recorded) */
-    const float *v = embedding_of(&model->catalog, item, s->dim);
+    const float *v = embedding_of(s, &model->catalog, item);
     size_t label = label_of(s, item);
     if (label != SIZE_MAX && v && vec_hash(v, s->dim) == s->vhash[label]) {
         mark_stale(s, label, false); /* back to what the index holds */
@@ -684,10 +836,24 @@ static void vector_item_changed(const recsys__mem *m, void *state, const recsys_
     }
     if (label != SIZE_MAX)
         mark_stale(s, label, true);
-    if (v && (d->pos[item] || d->n < d->cap))
+    /* no room (only when a best-effort reserve could not make it): out until the refresh */
+    if (v && item < d->npos && (d->pos[item] || d->n < d->cap))
         delta_put(d, s->dim, item, v);
     else
         delta_drop(d, s->dim, item);
+}
+
+/* Best effort (vector.h, "Content vectors"): the stale bitmap exists from the build, so a
+ * removal or change can always be recorded; what reserve cannot make room for leaves the
+ * vectors until the next refresh instead of failing the catalog change. */
+static recsys_status content_reserve(const recsys__mem *m, void *state,
+                                     const recsys__model *model, size_t n)
+{
+    recsys__err_saved saved;
+    recsys__err_save(&saved);
+    if (vector_reserve(m, state, model, n) != RECSYS_OK)
+        recsys__err_restore(&saved);
+    return RECSYS_OK;
 }
 
 /* personal: the index may hold iALS item factors, which are learnt from users' events (an
@@ -704,6 +870,18 @@ const recsys__builder_hooks recsys__vector_hooks = {
     .save = vector_save,
 };
 
+/* not personal: item text and the host's "text" embeddings only */
+const recsys__builder recsys__content_vector_builder = {
+    RECSYS__DERIVED_CONTENT, { "content" }, content_build_state, vector_free_state, false,
+};
+
+const recsys__builder_hooks recsys__content_vector_hooks = {
+    .reserve = content_reserve,
+    .item_changed = vector_item_changed,
+    .blob = { "content.index", NULL },
+    .save = vector_save,
+};
+
 recsys_status recsys__vector_info_get(const void *state, recsys__vector_info *out)
 {
     if (!state || !out)
@@ -717,7 +895,21 @@ recsys_status recsys__vector_info_get(const void *state, recsys__vector_info *ou
     out->fingerprint = s->fingerprint;
     out->delta = s->delta.n;
     out->stale = s->delta.nstale;
+    out->hashed = s->hv != NULL;
+    out->embedding = s->ials || s->hv ? NULL : s->kind->embedding;
     return RECSYS_OK;
+}
+
+bool recsys__vector_item_vector(const void *state, const recsys__catalog *c, uint32_t item,
+                                float *out)
+{
+    return state && c && out && current_vector(state, c, item, out);
+}
+
+bool recsys__vector_text_vector(const void *state, const char *text, float *out)
+{
+    const vector_state *s = state;
+    return s && s->hv && out && recsys__hashvec_text(s->hv, text, out);
 }
 
 /* ------------------------------------------------------------------ search */
@@ -729,7 +921,8 @@ static recsys_status search_raw(const vector_state *s, const float *v, size_t k,
 {
     *n = 0;
     if (faiss_Index_search(s->index, 1, v, (faiss_idx_t)k, dist, lab))
-        return recsys__err(RECSYS_E_INTERNAL, "vector: search failed: %s", faiss_msg());
+        return recsys__err(RECSYS_E_INTERNAL, "%s: search failed: %s", s->kind->tag,
+                           faiss_msg());
     /* the label -> item map is as large as the catalog: ask for every line the loop below
      * reads at once, so that the misses overlap instead of queueing one after the other */
     for (size_t j = 0; j < k; j++)
@@ -813,6 +1006,73 @@ static bool sorted_has(const uint32_t *v, size_t n, uint32_t x)
     return lo < n && v[lo] == x;
 }
 
+recsys_status recsys__vector_top(const void *state, const recsys_query *q, const recsys__mem *m,
+                                 const float *u, size_t limit, size_t extra,
+                                 const uint32_t *skip, size_t nskip, recsys__topk *top)
+{
+    const vector_state *s = state;
+    const recsys__catalog *c = &q->model->catalog;
+    float *dist = NULL;
+    faiss_idx_t *lab = NULL;
+    uint32_t *items = NULL;
+    recsys_status st = RECSYS_OK;
+    limit = RECSYS_MIN(limit, s->n + s->delta.n);
+    /* stale labels (changed items) take places among faiss's results too */
+    size_t k = limit + q->nexclude + extra + s->delta.nstale + RECSYS__VECTOR_ROOM;
+    for (;;) {
+        k = RECSYS_MIN(k, s->n);
+        recsys__free(m, dist);
+        recsys__free(m, lab);
+        recsys__free(m, items);
+        recsys__topk_free(top);
+        dist = recsys__alloc(m, k * sizeof *dist);
+        lab = dist ? recsys__alloc(m, k * sizeof *lab) : NULL;
+        items = lab ? recsys__alloc(m, k * sizeof *items) : NULL;
+        if (!items) {
+            st = RECSYS_E_NOMEM;
+            goto done;
+        }
+        if ((st = recsys__topk_init(top, m, limit)) != RECSYS_OK)
+            goto done;
+        size_t got = 0;
+        if ((st = search_raw(s, u, k, dist, lab, items, &got)) != RECSYS_OK)
+            goto done;
+        size_t kept = 0;
+        for (size_t j = 0; j < got; j++) /* the catalog's slots too (see search_raw) */
+            if (items[j] < c->ids.n)
+                __builtin_prefetch(&c->items[items[j]]);
+        for (size_t j = 0; j < got; j++) {
+            uint32_t it = items[j];
+            if (it == q->anchor || !recsys__catalog_get(c, it) ||
+                recsys__query_excluded(q, it) || sorted_has(skip, nskip, it))
+                continue;
+            recsys__topk_offer(top, it, dist[j]);
+            kept++;
+        }
+        /* removed or changed items (or an approximate index returning fewer) can leave too
+         * few: the index's best limit valid items must all be among those offered, so that
+         * the delta's items below compete with every one that could beat them */
+        if (kept >= limit || k >= s->n)
+            break;
+        k *= 2;
+    }
+    /* items added or changed since the build: scored exactly */
+    for (size_t e = 0; e < s->delta.n; e++) {
+        uint32_t it = s->delta.item[e];
+        if (it == q->anchor || !recsys__catalog_get(c, it) || recsys__query_excluded(q, it) ||
+            sorted_has(skip, nskip, it))
+            continue;
+        float sc = delta_score(s, e, u);
+        if (isfinite(sc))
+            recsys__topk_offer(top, it, sc);
+    }
+done:
+    recsys__free(m, dist);
+    recsys__free(m, lab);
+    recsys__free(m, items);
+    return st;
+}
+
 /* The query vector: iALS fold-in or the mean of the positives' embeddings. *ok false when
  * no positive has a vector. */
 static recsys_status query_vector(const vector_state *s, const recsys_query *q,
@@ -864,9 +1124,8 @@ static recsys_status vector_retrieve(void *ctx, const recsys_query *q, recsys_ca
         return RECSYS_OK;
     const recsys__catalog *c = &q->model->catalog;
     const recsys__mem *m = out->mem ? out->mem : c->mem;
-    uint32_t *pos = NULL, *items = NULL;
-    float *pw = NULL, *u = NULL, *dist = NULL;
-    faiss_idx_t *lab = NULL;
+    uint32_t *pos = NULL;
+    float *pw = NULL, *u = NULL;
     recsys__topk top = { 0 };
     size_t npos = 0;
     bool ok = false;
@@ -881,64 +1140,14 @@ static recsys_status vector_retrieve(void *ctx, const recsys_query *q, recsys_ca
         goto done;
     bool skip_pos = q->anchor == RECSYS_IDS_NONE &&
                     recsys__query_opt(q, RECSYS_OPT_FILTER_SEEN) != 0;
-    size_t limit = RECSYS_MIN(q->limit, s->n + s->delta.n);
-    /* stale labels (changed items) take places among faiss's results too */
-    size_t k = limit + q->nexclude + npos + s->delta.nstale + RECSYS__VECTOR_ROOM;
-    for (;;) {
-        k = RECSYS_MIN(k, s->n);
-        recsys__free(m, dist);
-        recsys__free(m, lab);
-        recsys__free(m, items);
-        recsys__topk_free(&top);
-        dist = recsys__alloc(m, k * sizeof *dist);
-        lab = dist ? recsys__alloc(m, k * sizeof *lab) : NULL;
-        items = lab ? recsys__alloc(m, k * sizeof *items) : NULL;
-        if (!items) {
-            st = RECSYS_E_NOMEM;
-            goto done;
-        }
-        if ((st = recsys__topk_init(&top, m, limit)) != RECSYS_OK)
-            goto done;
-        size_t got = 0;
-        if ((st = search_raw(s, u, k, dist, lab, items, &got)) != RECSYS_OK)
-            goto done;
-        size_t kept = 0;
-        for (size_t j = 0; j < got; j++) /* the catalog's slots too (see search_raw) */
-            if (items[j] < c->ids.n)
-                __builtin_prefetch(&c->items[items[j]]);
-        for (size_t j = 0; j < got; j++) {
-            uint32_t it = items[j];
-            if (it == q->anchor || !recsys__catalog_get(c, it) ||
-                recsys__query_excluded(q, it) || (skip_pos && sorted_has(pos, npos, it)))
-                continue;
-            recsys__topk_offer(&top, it, dist[j]);
-            kept++;
-        }
-        /* removed or changed items (or an approximate index returning fewer) can leave too
-         * few: the index's best limit valid items must all be among those offered, so that
-         * the delta's items below compete with every one that could beat them */
-        if (kept >= limit || k >= s->n)
-            break;
-        k *= 2;
-    }
-    /* items added or changed since the build: scored exactly */
-    for (size_t e = 0; e < s->delta.n; e++) {
-        uint32_t it = s->delta.item[e];
-        if (it == q->anchor || !recsys__catalog_get(c, it) || recsys__query_excluded(q, it) ||
-            (skip_pos && sorted_has(pos, npos, it)))
-            continue;
-        float sc = delta_score(s, e, u);
-        if (isfinite(sc))
-            recsys__topk_offer(&top, it, sc);
-    }
-    st = recsys__topk_emit(&top, out);
+    st = recsys__vector_top(s, q, m, u, q->limit, npos, skip_pos ? pos : NULL,
+                            skip_pos ? npos : 0, &top);
+    if (st == RECSYS_OK)
+        st = recsys__topk_emit(&top, out);
 done:
     recsys__free(m, pos);
     recsys__free(m, pw);
     recsys__free(m, u);
-    recsys__free(m, dist);
-    recsys__free(m, lab);
-    recsys__free(m, items);
     recsys__topk_free(&top);
     return st;
 }

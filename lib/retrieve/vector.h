@@ -1,4 +1,6 @@
-/* vector.h - the faiss index over item vectors and the "vector" candidate source.
+/* vector.h - the faiss index over item vectors and the "vector" candidate source; the same
+ * machinery (one builder parametrised by the vectors it indexes) builds the content source's
+ * index over item text vectors (slot RECSYS__DERIVED_CONTENT, "Content vectors" below).
  *
  * Vectors. The builder (slot RECSYS__DERIVED_VECTOR) indexes the iALS item factors when this
  * refresh built iALS state (ctx->built[RECSYS__DERIVED_IALS]; rows of zeros, i.e. items
@@ -60,12 +62,35 @@
  * checksum or faiss bytes are wrong is damaged: the index is built and the problem is the
  * build's note (the engine reports it). A state read from the copy is not saved again.
  *
+ * Content vectors. The builder recsys__content_vector_builder (slot RECSYS__DERIVED_CONTENT,
+ * built when the "content" source is enabled; not personal) indexes, with everything above
+ * but iALS, the live items' RECSYS__CONTENT_EMBEDDING ("text") embeddings when some item has
+ * one and all those that do share a dimension (items without one are left out), else, when
+ * RECSYS_OPT_CONTENT_DIM is not 0, every live item's hashed text vector (lib/text/hashvec.h:
+ * its vocabulary is kept in the state), else nothing. Either way the rows are L2-normalised
+ * (rows without a direction are left out), so inner products are cosines. The index kind
+ * follows RECSYS_OPT_VECTOR_EXACT_MAX; an IVF probes RECSYS_OPT_CONTENT_NPROBE lists (4 by
+ * default, half the vector source's: the content source's request also runs BM25, and these
+ * vectors are its second signal); RECSYS_OPT_VECTOR_INDEX is the vector source's alone.
+ * Incremental updates work as above with the item's current vector: its "text" embedding
+ * made unit, or its hashed vector from its current text with the vocabulary of the build (a
+ * word new to the catalog then has df 0); an index over hashed vectors keeps following
+ * hashed vectors until the next refresh, even when "text" embeddings appear meanwhile.
+ * Unlike the vector source's, this upkeep is best effort, so that the content source (on by
+ * default) adds no failure to catalog changes (a removal cannot run out of memory): the
+ * stale bitmap is allocated with the state, reserve never fails, and when it could not make
+ * room (out of memory) a changed item that does not fit in the delta is left out of the
+ * vectors (its index entry stale) until the next refresh.
+ * The saved copy is blob "content.index" (flags 2 when the vectors are hashed; the
+ * fingerprint starts "content vectors/"; not personal). Messages start "content vectors: ".
+ *
  * Threads. The index is immutable after the build, and the delta changes only under the
  * engine's exclusive lock; any number of requests search it at once under the shared lock
  * (faiss's Flat and IVF search are const and thread-safe). */
 #ifndef RECSYS_RETRIEVE_VECTOR_H
 #define RECSYS_RETRIEVE_VECTOR_H
 #include <stdint.h>
+#include "topk.h"
 #include "../model/context.h"
 
 /* Extra results searched beyond limit + excluded + positives, for removed items. */
@@ -76,6 +101,12 @@ struct recsys__builder_hooks;
 extern const struct recsys__builder recsys__vector_builder;
 /* Incremental updates and the saved copy (derived.h). */
 extern const struct recsys__builder_hooks recsys__vector_hooks;
+/* The content source's index over item text vectors ("Content vectors" above). */
+extern const struct recsys__builder recsys__content_vector_builder;
+extern const struct recsys__builder_hooks recsys__content_vector_hooks;
+
+/* The item embedding the content source's vectors come from when the catalog has them. */
+#define RECSYS__CONTENT_EMBEDDING "text"
 
 /* The "vector" source (ctx and destroy NULL). */
 recsys_status recsys__source_vector(const recsys__mem *m, recsys_source_vtable *out);
@@ -90,6 +121,8 @@ typedef struct recsys__vector_info {
     uint64_t fingerprint;
     size_t delta;       /* items added or changed since the build, searched exactly */
     size_t stale;       /* index entries whose item changed since the build */
+    bool hashed;        /* hashed text vectors (content) */
+    const char *embedding; /* the item embedding indexed; NULL for iALS or hashed vectors */
 } recsys__vector_info;
 recsys_status recsys__vector_info_get(const void *state, recsys__vector_info *out);
 
@@ -102,5 +135,30 @@ recsys_status recsys__vector_info_get(const void *state, recsys__vector_info *ou
 recsys_status recsys__vector_search(const void *state, const recsys__mem *m, const float *v,
                                     size_t dim, size_t k, uint32_t *items, float *scores,
                                     size_t *n);
+
+/* The best limit items of a state (of either kind) for the query vector u (its dim floats):
+ * faiss's results without stale labels, searched with room for limit + the request's
+ * excluded items + extra + RECSYS__VECTOR_ROOM and doubled while removed items leave fewer
+ * than limit, then every delta entry scored exactly; removed items, items q excludes,
+ * q->anchor and the items of skip[] (ascending, nskip of them; NULL when none) are left
+ * out. top must be zeroed; it receives at most min(limit, indexed + delta) pairs (inner
+ * products; the caller frees it with recsys__topk_free, also on failure). Returns RECSYS_OK,
+ * RECSYS_E_NOMEM or RECSYS_E_INTERNAL (faiss's message). Scratch from m. */
+recsys_status recsys__vector_top(const void *state, const recsys_query *q, const recsys__mem *m,
+                                 const float *u, size_t limit, size_t extra,
+                                 const uint32_t *skip, size_t nskip, recsys__topk *top);
+
+/* Writes item's current vector as the state would index it (info.dim floats: its hashed
+ * text vector, or its embedding, made unit for content vectors) into out; false when it has
+ * none, is removed, or the state holds iALS factors of which the catalog knows nothing.
+ * Thread-safe (no scratch of the state's). */
+bool recsys__vector_item_vector(const void *state, const recsys__catalog *c, uint32_t item,
+                                float *out);
+/* v / |v| into out (dim floats; out may be v); false (out untouched) when v has no direction
+ * or is not finite. */
+bool recsys__vector_unit(const float *v, size_t dim, float *out);
+/* The hashed vector of a free text (info.dim floats) with the state's vocabulary; false when
+ * the state's vectors are not hashed or the text has no feature. */
+bool recsys__vector_text_vector(const void *state, const char *text, float *out);
 
 #endif
