@@ -162,7 +162,7 @@ static recsys_status context(run *r)
                                 &q->ninclude));
         q->include = r->include;
     }
-    RECSYS_TRY(recsys__engine_query_vectors(e, q, &r->user_vec));
+    recsys__engine_query_vectors(q); /* the user's vector: only for a ranker that reads it */
     RECSYS_TRY(recsys__engine_query_rules(e, req, &r->rules, &q->nrules));
     q->rules = r->rules;
     if (!req->id) {
@@ -383,6 +383,11 @@ static recsys_status rank(run *r)
     if (!p && r->req->ranker)
         return recsys__err(RECSYS_E_NOT_FOUND, "no ranker named '%.64s' is registered",
                            r->req->ranker);
+    bool learn = p && p->builtin && !strcmp(p->name, "linear") && r->c.n && r->req->user_id &&
+                 opt(r, RECSYS_OPT_RANK_LINEAR_LEARN) != 0 &&
+                 opt(r, RECSYS_OPT_LOG_IMPRESSIONS) != 0;
+    if (p && r->c.n && (p->features || learn))
+        RECSYS_TRY(recsys__engine_query_user_vector(r->e, &r->q, &r->user_vec));
     if (p && r->c.n) {
         recsys_status st = p->vt.ranker.score(p->vt.ranker.ctx, &r->q, &r->c);
         if (st != RECSYS_OK)
@@ -390,8 +395,7 @@ static recsys_status rank(run *r)
     }
     /* the built-in "linear" learns online from the outcome of what it ranked: the rows of
      * the candidates as it saw them, kept for the shown ones (lib/rank/featlog.h) */
-    if (p && p->builtin && !strcmp(p->name, "linear") && r->c.n && r->req->user_id &&
-        opt(r, RECSYS_OPT_RANK_LINEAR_LEARN) != 0 && opt(r, RECSYS_OPT_LOG_IMPRESSIONS) != 0) {
+    if (learn) {
         size_t n = r->c.n;
         r->rows = recsys__alloc(&r->e->mem, n * RECSYS__NFEAT * sizeof *r->rows);
         r->rows_at = recsys__alloc(&r->e->mem, n * sizeof *r->rows_at);
@@ -460,7 +464,7 @@ static recsys_status arrange(run *r)
         qsort(picked, n, sizeof *picked, cmp_u32);
         nall = n;
         for (size_t i = 0; i < r->nranked; i++)
-            if (!bsearch(&r->ranked[i].item, picked, n, sizeof *picked, cmp_u32))
+            if (!recsys__sorted_has(picked, n, r->ranked[i].item))
                 all[nall++] = r->ranked[i];
         recsys__expr_ctx x;
         recsys__expr_ctx_of_query(&r->q, &x);
@@ -642,6 +646,8 @@ recsys_status recsys__pipeline_candidates(recsys_engine *e, const recsys_request
         st = retrieve(&r);
     if (st == RECSYS_OK)
         st = filter(&r);
+    if (st == RECSYS_OK) /* the caller computes features */
+        st = recsys__engine_query_user_vector(e, &r.q, &r.user_vec);
     if (st == RECSYS_OK)
         st = fn(arg, &r.q, &r.c);
     run_free(&r);

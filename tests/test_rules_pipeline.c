@@ -429,9 +429,7 @@ static void rule_api_errors_and_persistence(void **state)
     recsys_result_free(b);
     assert_int_equal(recsys_engine_rule_remove(e, "pin-f3"), RECSYS_OK);
     assert_int_equal(recsys_engine_rule_remove(e, "pin-f3"), RECSYS_E_NOT_FOUND);
-    assert_int_equal(recsys_recommend(e, rq, &b), RECSYS_OK);
-    bool f3_first = !strcmp(recsys_result_item_id(b, 0), "f3");
-    (void)f3_first; /* it may still rank first on its own merit; the pin is gone either way */
+    assert_int_equal(recsys_recommend(e, rq, &b), RECSYS_OK); /* and the engine serves on */
     recsys_result_free(b);
     recsys_result_free(a);
     recsys_request_free(rq);

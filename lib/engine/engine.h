@@ -36,6 +36,8 @@ typedef struct recsys__plugin {
     int32_t kind;
     bool enabled;
     bool builtin;  /* registered by the engine itself (recsys__engine_add_builtins) */
+    bool features; /* rankers: reads the feature vector (lib/rank/features.h), so the
+                      request's user vector is computed before it runs */
     double weight; /* sources: weight in the merge */
     size_t quota;  /* sources: most candidates per request (0 = RECSYS_OPT_CANDIDATES_PER_SOURCE) */
     _Atomic uint64_t cost_ns; /* sources: running time, smoothed over requests (scheduling) */
@@ -93,11 +95,15 @@ recsys_status recsys__engine_load_campaigns(recsys_engine *e);
 recsys_status recsys__engine_embed(void *arg, const char *text, size_t len,
                                    recsys_vector_sink *out, bool *none);
 
-/* Sets q's item_vec, vec_dim, vec_ctx and user_vec from q->derived (lib/engine/vectors.c
- * says which space); *owned receives the user vector when it was computed for this request
- * (the caller frees it with recsys__free after the request), else NULL. Caller holds the
- * lock shared. RECSYS_E_NOMEM or an iALS error fails the request. */
-recsys_status recsys__engine_query_vectors(recsys_engine *e, recsys_query *q, float **owned);
+/* Sets q's item_vec, vec_dim and vec_ctx from q->derived (lib/engine/vectors.c says which
+ * space). Allocates nothing. */
+void recsys__engine_query_vectors(recsys_query *q);
+/* Sets q->user_vec in that space when the user has one (nothing when it is set already or
+ * there is no space); *owned receives it when it was computed for this request (the caller
+ * frees it with recsys__free after the request), else NULL. Caller holds the lock shared.
+ * RECSYS_E_NOMEM or an iALS error fails the request. */
+recsys_status recsys__engine_query_user_vector(recsys_engine *e, recsys_query *q,
+                                               float **owned);
 
 /* Checks a plug-in or rule name: 1..63 bytes of [a-z0-9_.-] (what names it in messages). */
 recsys_status recsys__engine_check_name(const char *name, const char *what);

@@ -311,6 +311,15 @@ RECSYS_API recsys_status recsys_engine_source_settings(recsys_engine *e, const c
 
 /* ------------------------------------------------------------ built-ins */
 
+/* The ranker just registered is a built-in learned one: off until enabled or named by a
+ * request, and it reads the feature vector. */
+static void learned_ranker(recsys_engine *e)
+{
+    recsys__plugins *ps = &e->plugins[RECSYS_PLUGIN_RANKER];
+    ps->v[ps->n - 1].enabled = false;
+    ps->v[ps->n - 1].features = true;
+}
+
 recsys_status recsys__engine_add_builtins(recsys_engine *e)
 {
     static const struct {
@@ -379,11 +388,11 @@ recsys_status recsys__engine_add_builtins(recsys_engine *e)
     recsys_ranker_vtable_init(&rv);
     RECSYS_TRY(recsys__ranker_ltr(&e->mem, &e->ltr, &rv));
     RECSYS_TRY(add_plugin(e, RECSYS_PLUGIN_RANKER, "ltr", &rv, 1.0, true));
-    e->plugins[RECSYS_PLUGIN_RANKER].v[e->plugins[RECSYS_PLUGIN_RANKER].n - 1].enabled = false;
+    learned_ranker(e);
     recsys_ranker_vtable_init(&rv);
     RECSYS_TRY(recsys__ranker_linear(&e->mem, e->linear, &rv));
     RECSYS_TRY(add_plugin(e, RECSYS_PLUGIN_RANKER, "linear", &rv, 1.0, true));
-    e->plugins[RECSYS_PLUGIN_RANKER].v[e->plugins[RECSYS_PLUGIN_RANKER].n - 1].enabled = false;
+    learned_ranker(e);
     return RECSYS_OK;
 }
 

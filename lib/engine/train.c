@@ -334,75 +334,66 @@ RECSYS_API recsys_status recsys_ranker_train(recsys_engine *e, const char *ranke
     return st;
 }
 
-/* The saved linear model, assigned into the ranker's; as recsys__engine_load_rankers. */
-static recsys_status load_linear(recsys_engine *e)
+/* Installs the saved linear model data[0..len): assigned into the ranker's. */
+static recsys_status install_linear(recsys_engine *e, const void *data, size_t len)
+{
+    recsys__linear *lm = NULL;
+    RECSYS_TRY(recsys__linear_load(&e->mem, data, len, &lm));
+    recsys__linear_assign(e->linear, lm);
+    atomic_store(&e->linear_saved, recsys__linear_updates(e->linear));
+    recsys__linear_free(lm);
+    return RECSYS_OK;
+}
+
+/* Installs the saved ltr model data[0..len) (header checked, then the trees). */
+static recsys_status install_ltr(recsys_engine *e, const void *data, size_t len)
+{
+    const unsigned char *b = data;
+    uint64_t fp = 0;
+    for (int k = 0; len >= LTR_HEAD && k < 8; k++)
+        fp |= (uint64_t)b[4 + k] << (8 * k);
+    if (len < LTR_HEAD || memcmp(b, "RSL1", 4) != 0)
+        return recsys__err(RECSYS_E_CORRUPT, "it does not start with the ltr model header");
+    if (fp != recsys__features_fingerprint())
+        return recsys__err(RECSYS_E_UNSUPPORTED, "it was trained on another feature layout "
+                                                 "(a model of another release)");
+    RECSYS_TRY(recsys__ltr_load(&e->mem, (const char *)b + LTR_HEAD, len - LTR_HEAD,
+                                &e->ltr.model));
+    return RECSYS_OK;
+}
+
+/* Reads blob and installs it; none is fine; a model that cannot be used is a warning
+ * (RECSYS_OK and a last error naming the blob): the engine works without it. NOMEM fails. */
+static recsys_status load_saved(recsys_engine *e, const char *blob,
+                                recsys_status (*install)(recsys_engine *, const void *, size_t))
 {
     void *data = NULL;
     size_t len = 0;
-    recsys_status st = recsys__engine_blob_get(e, LINEAR_BLOB, &data, &len);
+    recsys_status st = recsys__engine_blob_get(e, blob, &data, &len);
     if (st == RECSYS_E_NOT_FOUND) {
         recsys__err_clear();
         return RECSYS_OK;
     }
-    recsys__linear *lm = NULL;
     if (st == RECSYS_OK)
-        st = recsys__linear_load(&e->mem, data, len, &lm);
+        st = install(e, data, len);
     recsys__free(&e->mem, data);
-    if (st == RECSYS_OK) {
-        recsys__linear_assign(e->linear, lm);
-        atomic_store(&e->linear_saved, recsys__linear_updates(e->linear));
-        recsys__linear_free(lm);
-        return RECSYS_OK;
-    }
-    if (st == RECSYS_E_NOMEM)
+    if (st == RECSYS_OK || st == RECSYS_E_NOMEM)
         return st;
-    recsys__err_prefix("the saved linear ranker model ('ranker.linear') is not used");
+    char what[96];
+    snprintf(what, sizeof what, "the saved ranker model '%s' is not used", blob);
+    recsys__err_prefix(what);
     return RECSYS_OK;
 }
-
-static recsys_status load_ltr(recsys_engine *e);
 
 recsys_status recsys__engine_load_rankers(recsys_engine *e)
 {
     recsys__err_clear();
-    RECSYS_TRY(load_linear(e));
+    RECSYS_TRY(load_saved(e, LINEAR_BLOB, install_linear));
     recsys__err_saved w; /* linear's warning, if any: the first one wins */
     recsys__err_save(&w);
     recsys__err_clear();
-    recsys_status st = load_ltr(e);
+    recsys_status st = load_saved(e, LTR_BLOB, install_ltr);
     if (st == RECSYS_OK && w.status != RECSYS_OK)
         recsys__err_restore(&w);
     return st;
-}
-
-static recsys_status load_ltr(recsys_engine *e)
-{
-    void *data = NULL;
-    size_t len = 0;
-    recsys_status st = recsys__engine_blob_get(e, LTR_BLOB, &data, &len);
-    if (st == RECSYS_E_NOT_FOUND) {
-        recsys__err_clear();
-        return RECSYS_OK;
-    }
-    recsys__gbdt *model = NULL;
-    const unsigned char *b = data;
-    uint64_t fp = 0;
-    for (int k = 0; st == RECSYS_OK && len >= LTR_HEAD && k < 8; k++)
-        fp |= (uint64_t)b[4 + k] << (8 * k);
-    if (st == RECSYS_OK && (len < LTR_HEAD || memcmp(b, "RSL1", 4) != 0))
-        st = recsys__err(RECSYS_E_CORRUPT, "it does not start with the ltr model header");
-    else if (st == RECSYS_OK && fp != recsys__features_fingerprint())
-        st = recsys__err(RECSYS_E_UNSUPPORTED, "it was trained on another feature layout "
-                                               "(a model of another release)");
-    if (st == RECSYS_OK)
-        st = recsys__ltr_load(&e->mem, (const char *)b + LTR_HEAD, len - LTR_HEAD, &model);
-    recsys__free(&e->mem, data);
-    if (st == RECSYS_OK) {
-        e->ltr.model = model;
-        return RECSYS_OK;
-    }
-    if (st == RECSYS_E_NOMEM)
-        return st;
-    recsys__err_prefix("the saved ltr ranker model ('ranker.ltr') is not used");
-    return RECSYS_OK; /* a warning: the engine works, ranking by the other rankers */
 }

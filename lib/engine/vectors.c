@@ -12,8 +12,10 @@
  *   - else nothing (vec_dim 0).
  * An item without a vector (no factor, a zero factor row, no or another-sized embedding, a
  * removed item) gives NULL. A "more like this" request's positives are its anchor, so the
- * user vector then points at the anchor. Costs nothing per item; the fold-in is one k x k
- * solve per request and only when the user was not trained. */
+ * user vector then points at the anchor. The item space costs nothing per request; the user
+ * vector is computed only for stages that read it (the feature vector of the learned
+ * rankers): a pointer for a trained iALS user, else a fold-in (one k x k solve) or a mean over
+ * the user's positives. */
 #include "engine.h"
 #include "../retrieve/ials.h"
 #include "../retrieve/interactions.h"
@@ -50,9 +52,8 @@ static bool finite_nonzero(const float *v, size_t k)
     return any;
 }
 
-recsys_status recsys__engine_query_vectors(recsys_engine *e, recsys_query *q, float **owned)
+void recsys__engine_query_vectors(recsys_query *q)
 {
-    *owned = NULL;
     const recsys__derived *d = q->derived;
     const void *is = d ? d->state[RECSYS__DERIVED_IALS] : NULL;
     const void *vs = d ? d->state[RECSYS__DERIVED_VECTOR] : NULL;
@@ -66,10 +67,19 @@ recsys_status recsys__engine_query_vectors(recsys_engine *e, recsys_query *q, fl
         q->item_vec = emb_vec;
         k = vi.dim;
     } else {
-        return RECSYS_OK;
+        return;
     }
     q->vec_dim = k;
-    if (q->item_vec == ials_vec && q->user && q->anchor == RECSYS_IDS_NONE) {
+}
+
+recsys_status recsys__engine_query_user_vector(recsys_engine *e, recsys_query *q, float **owned)
+{
+    *owned = NULL;
+    size_t k = q->vec_dim;
+    const void *is = q->item_vec == ials_vec ? q->vec_ctx : NULL;
+    if (!q->item_vec || q->user_vec)
+        return RECSYS_OK;
+    if (is && q->user && q->anchor == RECSYS_IDS_NONE) {
         const float *u;
         size_t nu, ku;
         if (recsys__ials_user_factors(is, &u, &nu, &ku) == RECSYS_OK && u && ku == k &&

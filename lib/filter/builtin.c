@@ -246,19 +246,9 @@ static recsys_status shown_apply(void *ctx, const recsys_query *q, recsys_candid
     uint32_t shown[RECSYS__SHOWN_MAX];
     size_t n = recsys__shown_since((recsys__shown *)&q->model->shown, q->user->idx,
                                    q->now - (int64_t)window, shown);
-    for (size_t i = 0; n && i < c->n; i++) {
-        uint32_t item = c->v[i].item;
-        size_t lo = 0, hi = n;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (shown[mid] < item)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo < n && shown[lo] == item)
+    for (size_t i = 0; n && i < c->n; i++)
+        if (recsys__sorted_has(shown, n, c->v[i].item))
             RECSYS_TRY(drop(c, i, "shown recently"));
-    }
     return RECSYS_OK;
 }
 

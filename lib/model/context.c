@@ -127,8 +127,7 @@ double recsys__query_opt(const recsys_query *q, int32_t key)
     return s < 0 ? 0.0 : q->opt[s];
 }
 
-/* True when the sorted list v[0..n) holds x. */
-static bool sorted_has(const uint32_t *v, size_t n, uint32_t x)
+bool recsys__sorted_has(const uint32_t *v, size_t n, uint32_t x)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -143,12 +142,12 @@ static bool sorted_has(const uint32_t *v, size_t n, uint32_t x)
 
 bool recsys__query_excluded(const recsys_query *q, uint32_t item)
 {
-    return sorted_has(q->exclude, q->nexclude, item);
+    return recsys__sorted_has(q->exclude, q->nexclude, item);
 }
 
 bool recsys__query_included(const recsys_query *q, uint32_t item)
 {
-    return !q->include || sorted_has(q->include, q->ninclude, item);
+    return !q->include || recsys__sorted_has(q->include, q->ninclude, item);
 }
 
 /* ------------------------------------------------------------ public query views */

@@ -22,6 +22,8 @@ size_t recsys__cands_find(const recsys_candidates *c, uint32_t item);
 void recsys__cands_settle(recsys_candidates *c);
 /* The effective numeric value of an option for this request, by key (must exist). */
 double recsys__query_opt(const recsys_query *q, int32_t key);
+/* True when the ascending list v[0..n) holds x (binary search). */
+bool recsys__sorted_has(const uint32_t *v, size_t n, uint32_t x);
 /* True when item idx is in the request's exclude list. */
 bool recsys__query_excluded(const recsys_query *q, uint32_t item);
 /* The decayed counters of item idx at q->now with the request's half-lives (0 for an item
