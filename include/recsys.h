@@ -196,7 +196,8 @@ typedef struct recsys_vector_sink recsys_vector_sink; /**< sink for an embedder'
 /* ------------------------------------------------------------------------------------------ */
 /** @defgroup options Options
  *  Enum keys with typed setters, spaced by stage (100s engine, 200s retrieval, 300s ranking,
- *  400s filters, 500s diversity, 600s LLM, 700s explanations). Never renumbered or reused.
+ *  400s filters, 500s diversity, 600s LLM, 700s explanations, 800s online evaluation and
+ *  experiments). Never renumbered or reused.
  *  The option table is readable through recsys_option_info().
  *  @{ */
 
@@ -278,7 +279,20 @@ typedef enum recsys_option {
                                               feedback (0 = off). @since 0.2 */
     RECSYS_OPT_DIVERSIFY_EXPLORE_MAX_EVENTS = 508, /**< double: an item with at most this decayed
                                               popularity counts as new for exploration. @since 0.2 */
-    RECSYS_OPT_EXPLAIN = 701             /**< int 0/1: attach explanations to results */
+    RECSYS_OPT_LLM_CALLS_PER_REQUEST = 601, /**< int: most LLM calls one request may make
+                                              (0 = never call the LLM). @since 0.2 */
+    RECSYS_OPT_LLM_TOKENS_PER_REQUEST = 602, /**< int: most LLM tokens (prompt + reply) one
+                                              request may spend. @since 0.2 */
+    RECSYS_OPT_LLM_DEADLINE_MS = 603,    /**< int: milliseconds a request's LLM work may take;
+                                              after it the pipeline goes on without the LLM. @since 0.2 */
+    RECSYS_OPT_LLM_RERANK_N = 604,       /**< int: top N the LLM re-ranks after ranking and
+                                              diversity (0 = no LLM re-ranking). @since 0.2 */
+    RECSYS_OPT_LLM_RERANK_WEIGHT = 605,  /**< double 0..1: weight of the LLM's order against
+                                              the model's in the final order. @since 0.2 */
+    RECSYS_OPT_EXPLAIN = 701,            /**< int 0/1: attach explanations to results */
+    RECSYS_OPT_EXPLAIN_LLM = 702         /**< int 0/1: the LLM writes the explanations, each
+                                              checked against the item and the user's history
+                                              (a failed one is replaced by the template). @since 0.2 */
 } recsys_option;
 
 typedef enum recsys_option_type {
@@ -1015,6 +1029,31 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_add_diversifier(
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_set_llm(recsys_engine *engine,
                                                                   const char *name,
                                                                   const recsys_llm_vtable *vt);
+/** What the engine's LLM calls cost and how they ended, since the engine was made. */
+typedef struct recsys_llm_stats {
+    uint32_t struct_size;          /**< set by the caller to sizeof(recsys_llm_stats) */
+    uint32_t reserved0;
+    uint64_t calls;                /**< calls that reached the host's complete() */
+    uint64_t prompt_tokens;        /**< as the host reported them (else bytes / 4) */
+    uint64_t completion_tokens;
+    uint64_t cache_hits;           /**< asks answered from the reply cache */
+    uint64_t timeouts;             /**< asks skipped or replies discarded at the deadline */
+    uint64_t failures;             /**< complete() returned an error */
+    uint64_t fallbacks;            /**< asks the pipeline answered without the LLM */
+    uint64_t rejected;             /**< replies that failed parsing or validation */
+    uint64_t budget_denied;        /**< asks refused by a call or token budget */
+    uint64_t breaker_open;         /**< asks refused while the circuit breaker was open */
+    uint64_t explanations;         /**< LLM explanations checked */
+    uint64_t explanations_failed;  /**< of those, replaced by the template (not grounded) */
+    /* above: since 0.2 */
+} recsys_llm_stats;
+
+/**
+ * Fills *out with the engine's LLM counters (a consistent snapshot). Thread-safe.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG for NULL or a too small struct_size. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_llm_stats(recsys_engine *engine,
+                                                                    recsys_llm_stats *out);
 /** Sets the text embedder, replacing the previous one. @since 0.1 */
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_set_embedder(
     recsys_engine *engine, const char *name, const recsys_embedder_vtable *vt);

@@ -143,8 +143,23 @@ const recsys__optdef recsys__optdefs[] = {
       "slots reserved for new items with little feedback (0 = off)", 0, 100, 0, NULL },
     { RECSYS_OPT_DIVERSIFY_EXPLORE_MAX_EVENTS, D, "diversify.explore_max_events",
       "an item with at most this decayed popularity counts as new", 0, 1e9, 3, NULL },
+    { RECSYS_OPT_LLM_CALLS_PER_REQUEST, I, "llm.calls_per_request",
+      "most LLM calls one request may make (0 = never call the LLM)", 0, 1000, 4, NULL },
+    { RECSYS_OPT_LLM_TOKENS_PER_REQUEST, I, "llm.tokens_per_request",
+      "most LLM tokens (prompt and reply) one request may spend", 0, 1e9, 8000, NULL },
+    { RECSYS_OPT_LLM_DEADLINE_MS, I, "llm.deadline_ms",
+      "milliseconds a request's LLM work may take before the pipeline goes on without it", 1,
+      600000, 2000, NULL },
+    { RECSYS_OPT_LLM_RERANK_N, I, "llm.rerank_n",
+      "top N the LLM re-ranks after ranking and diversity (0 = no LLM re-ranking)", 0, 1000, 0,
+      NULL },
+    { RECSYS_OPT_LLM_RERANK_WEIGHT, D, "llm.rerank_weight",
+      "weight of the LLM's order against the model's in the final order", 0, 1, 0.5, NULL },
     { RECSYS_OPT_EXPLAIN, I, "explain.enabled", "attach grounded explanations to results", 0, 1,
       1, NULL },
+    { RECSYS_OPT_EXPLAIN_LLM, I, "explain.llm",
+      "the LLM writes the explanations, each checked; a failed one is replaced by the template",
+      0, 1, 0, NULL },
 };
 const size_t recsys__noptdefs = RECSYS_ARRAY_LEN(recsys__optdefs);
 

@@ -20,7 +20,7 @@ extern const size_t recsys__noptdefs;
 /* The slot of key in the table, or -1. */
 int recsys__opt_slot(int32_t key);
 
-#define RECSYS_OPT_SLOTS 96
+#define RECSYS_OPT_SLOTS 160
 
 /* Values of every option (numbers as double, ints are exact up to 2^53). */
 typedef struct recsys__optvals {

@@ -382,6 +382,7 @@ static void destroy_host_store(const recsys_engine_opts *opts)
 static void engine_destroy(recsys_engine *e)
 {
     recsys__pool_free(e->pool);
+    recsys__llm_guard_free(e->llm_guard);
     recsys__engine_free_plugins(e);
     recsys__engine_free_derived(e, e->derived);
     recsys__gbdt_free(&e->mem, e->ltr.model);
@@ -458,6 +459,8 @@ RECSYS_API recsys_status recsys_engine_new(const recsys_engine_opts *opts, recsy
     recsys__engine_sync_model_opts(e);
     st = recsys__pool_new(&e->mem, &e->pool);
     recsys__featlog_init(&e->featlog, &e->mem);
+    if (st == RECSYS_OK)
+        st = recsys__llm_guard_new(&e->mem, &e->llm_guard);
     if (st == RECSYS_OK) {
         recsys__linear_params lp;
         recsys__linear_params_from_opt(e->opts.num, &lp);

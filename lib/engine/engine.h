@@ -28,6 +28,7 @@
 #include "../rank/ltr.h"
 #include "../rank/featlog.h"
 #include "../filter/rules.h"
+#include "../llm/guard.h"
 
 #define RECSYS_PLUGIN_NAME_MAX 64
 
@@ -76,6 +77,7 @@ struct recsys_engine {
     recsys__ltr ltr;    /* the "ltr" ranker's model: replaced under the exclusive lock */
     recsys__linear *linear;  /* the "linear" ranker's model (its own lock; never replaced:
                                 a trained or loaded one is assigned into it) */
+    recsys__llm_guard *llm_guard; /* budgets, cache, breaker and counters of every LLM call */
     recsys__featlog featlog; /* rows of lists "linear" ranked, awaiting their outcome */
     _Atomic uint64_t linear_saved; /* the linear model's update count when last saved */
     recsys__named_rule *rules; /* business rules, in the order they were first set */
