@@ -31,7 +31,7 @@ TEST_LIBS := -lcmocka -lsqlite3
 # Debian packages the project needs (make deps installs them when run as root).
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libjansson-dev libxxhash-dev \
             libcmocka-dev libsqlite3-dev sqlite3 abigail-tools python3 libopenblas-dev libfaiss-dev \
-            libxgboost-dev
+            libxgboost-dev libcurl4-openssl-dev python3-numpy python3-pytest
 
 LIB_SRC := $(sort $(shell find lib -name '*.c'))
 # The one C++ file a dependency that only speaks C++ needs (the faiss bridge; DESIGN.md).
@@ -99,8 +99,10 @@ BUILD_LOG := /tmp/librecsys-deps.log
 deps-check:
 	@ok=1; for h in jansson.h xxhash.h cmocka.h sqlite3.h xgboost/c_api.h; do [ -f /usr/include/$$h ] || ok=0; done; \
 	for c in c++ pkg-config $(PYTHON); do command -v $$c >/dev/null 2>&1 || ok=0; done; \
+	$(PYTHON) -c 'import numpy, pytest' >/dev/null 2>&1 || ok=0; \
 	[ -f "$$($(CC) -print-file-name=libopenblas.so)" ] || ok=0; \
 	[ -f "$$($(CC) -print-file-name=libfaiss.a)" ] || ok=0; \
+	echo '#include <curl/curl.h>' | $(CC) -E -x c - >/dev/null 2>&1 || ok=0; \
 	if [ $$ok = 0 ]; then echo "deps: something is missing; running 'make deps'"; \
 	  $(MAKE) --no-print-directory deps || exit 1; fi
 .PHONY: deps-check
@@ -169,6 +171,11 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJ) $(TOOL_OBJ) $(EXAMPLE_PL
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $< $(SUPPORT_OBJ) $(TOOL_OBJ) $(EXAMPLE_PLUGIN_OBJ) $(STATIC) $(TEST_LIBS) $(LIBS)
 
+# libcurl only where the example HTTP LLM transport is linked: its program and its test (which
+# compiles examples/llm_openai_http.c in); the library itself has no network code.
+$(BUILD)/examples/llm_openai_http: LIBS += -lcurl
+$(BUILD)/tests/test_llm_http: TEST_LIBS += -lcurl
+
 # The whole suite: every tests/test_* binary, the header alone in C99/C11/C++11, the API doc
 # check. Prints one closing line "N passed, N failed".
 test: all
@@ -176,6 +183,10 @@ test: all
 	@$(PYTHON) scripts/check_api_docs.py include/recsys.h
 	@RECSYS_TEST_TIMEOUT=$${RECSYS_TEST_TIMEOUT:-900} scripts/run_tests.sh $(TEST_BIN)
 	@$(if $(BENCH_SRC),$(BUILD)/recsys-bench report --selftest)
+	@# the Python bindings against the library just built (tests/python; pytest, numpy)
+	@RECSYS_LIBRARY=$(abspath $(SHARED)) RECSYS_BENCH=$(abspath $(BUILD)/recsys-bench) \
+	  $(if $(SAN),LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0) \
+	  PYTHONDONTWRITEBYTECODE=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/python
 
 header-check:
 	@mkdir -p $(BUILD)/abi

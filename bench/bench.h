@@ -49,6 +49,15 @@ int bench_report(bench_ctx *ctx, int argc, char **argv);
 /* gbdt.c: the native evaluator of LambdaMART trees against XGBoost's own prediction (reads no
  * catalog; see the top of gbdt.c). */
 int bench_gbdt(bench_ctx *ctx, int argc, char **argv);
+/* batch.c: every user of a data set through recsys_recommend_batch (reads no catalog; see
+ * the top of batch.c). */
+int bench_batch(bench_ctx *ctx, int argc, char **argv);
+/* online.c: a simulated A/B test, A/A test and interleaving test replayed from the protocol's
+ * test part (reads no catalog; see the top of online.c). */
+int bench_online(bench_ctx *ctx, int argc, char **argv);
+/* llm.c: the LLM layer (re-ranking, explanations) against simulated LLMs on the protocol's
+ * split (reads no catalog; see the top of llm.c). */
+int bench_llm(bench_ctx *ctx, int argc, char **argv);
 
 /** Appends a row to the table main prints at the end. */
 void bench_add_row(const bench_row *row);

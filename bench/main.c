@@ -50,6 +50,19 @@ static const char usage_text[] =
     "  gbdt [--rows N] [--trees T] [--depth D] [--features F] [--calls Q] [--train-rows N]\n"
     "       [--missing PCT]\n"
     "      native LambdaMART tree scoring against XGBoost's inplace predict (one thread each)\n"
+    "  batch --data DIR [--dataset ml-100k|ml-latest-small] [--pipeline SRC[,SRC...]]\n"
+    "        [--threads T] [--users N]\n"
+    "      every user of the data set in one recsys_recommend_batch call (default ials,\n"
+    "      threads 0 = one per processor); bindings/python/bench_batch.py is its Python twin\n"
+    "  online --data DIR --dataset ml-100k|ml-latest-small --arms A,B [--top K]\n"
+    "      a SIMULATION: the protocol's test part replayed as traffic (a click on every shown\n"
+    "      test item); an A/B test of pipeline A against B, an A/A test of A, and a team-draft\n"
+    "      interleaving test of A against B, with the experiment reports\n"
+    "  llm --data DIR --dataset ml-100k|ml-latest-small --pipeline NAME\n"
+    "      --sim oracle:ACC|random|adversarial [--rounds R] [--rerank-n N] [--weight W]\n"
+    "      [--deadline-ms MS] [--unavailable F] [--set OPTION=VALUE]...\n"
+    "      the LLM layer (re-ranking, checked explanations) against SIMULATED LLMs:\n"
+    "      NDCG@10 with and without, invented items and false explanations served\n"
     "common options:\n"
     "  --catalog FILE  catalog JSON (default data/catalog.json)\n"
     "  --repeat R      runs per figure, 1..64; the median is reported (default 5 / 3)\n"
@@ -229,6 +242,12 @@ int main(int argc, char **argv)
     int all = !strcmp(cmd, "all"), eval = !strcmp(cmd, "eval");
     int report = !strcmp(cmd, "report");
     int gbdt = !strcmp(cmd, "gbdt"); /* like eval, reads no catalog */
+    int batch = !strcmp(cmd, "batch"); /* reads no catalog either (batch.c) */
+    gbdt |= batch;                     /* the same checks below; dispatched apart */
+    int online = !strcmp(cmd, "online"); /* reads no catalog either (online.c) */
+    gbdt |= online;
+    int llm = !strcmp(cmd, "llm"); /* reads no catalog either (llm.c) */
+    gbdt |= llm;
     if (!all && !eval && !report && !gbdt && strcmp(cmd, "latency") && strcmp(cmd, "ingest"))
         bench_usage("unknown command '%s'", cmd);
     if (all && nrest > 1)
@@ -267,6 +286,12 @@ int main(int argc, char **argv)
         bench_eval(&ctx, nrest, rest);
     } else if (report) {
         rc = bench_report(&ctx, nrest, rest);
+    } else if (batch) {
+        bench_batch(&ctx, nrest, rest);
+    } else if (online) {
+        bench_online(&ctx, nrest, rest);
+    } else if (llm) {
+        bench_llm(&ctx, nrest, rest);
     } else if (gbdt) {
         bench_gbdt(&ctx, nrest, rest);
     } else if (!strcmp(cmd, "latency")) {
@@ -275,7 +300,7 @@ int main(int argc, char **argv)
         bench_ingest(&ctx, nrest, rest);
     }
     bench_progress_clear(&ctx);
-    if (!eval && !report)
+    if (!eval && !report && !batch && !online && !llm)
         print_table();
     if (ctx.json) {
         char *text = json_dumps(ctx.out, JSON_COMPACT | JSON_REAL_PRECISION(10));

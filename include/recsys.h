@@ -190,6 +190,8 @@ typedef struct recsys_store_value recsys_store_value; /**< sink for a value a st
 typedef struct recsys_llm_call recsys_llm_call;   /**< one call to the host's LLM */
 typedef struct recsys_llm_reply recsys_llm_reply; /**< sink for the LLM's answer */
 typedef struct recsys_vector_sink recsys_vector_sink; /**< sink for an embedder's vector */
+typedef struct recsys_conversation recsys_conversation; /**< a shopper's multi-turn request */
+typedef struct recsys_turn recsys_turn;           /**< the library's answer to one turn */
 
 /** @} */
 
@@ -288,11 +290,108 @@ typedef enum recsys_option {
     RECSYS_OPT_LLM_RERANK_N = 604,       /**< int: top N the LLM re-ranks after ranking and
                                               diversity (0 = no LLM re-ranking). @since 0.2 */
     RECSYS_OPT_LLM_RERANK_WEIGHT = 605,  /**< double 0..1: weight of the LLM's order against
-                                              the model's in the final order. @since 0.2 */
+                                              the model's in the final order: items sorted by
+                                              (1 - w) * model rank + w * LLM rank (0 = the
+                                              model's order, nothing asked). @since 0.2 */
+    RECSYS_OPT_LLM_PROFILE_FIELDS = 606, /**< int bit mask: the user's profile fields prompts
+                                              may carry: 1 stated interests, 2 titles of recent
+                                              history items, 4 age, 8 region (default 3; the
+                                              user id never). @since 0.2 */
+    RECSYS_OPT_LLM_CACHE_BYTES = 607,    /**< int: memory of the engine's LLM reply cache
+                                              (LRU by a hash of the whole call; 0 = no cache;
+                                              default 4 MiB). @since 0.2 */
+    RECSYS_OPT_LLM_BREAKER_FAILURES = 608, /**< int: consecutive LLM failures, timeouts or
+                                              rejected replies that open the circuit breaker
+                                              (0 = no breaker; default 5). @since 0.2 */
+    RECSYS_OPT_LLM_BREAKER_COOLDOWN_MS = 609, /**< int: milliseconds an open breaker skips the
+                                              LLM before one trial call. @since 0.2 */
+    RECSYS_OPT_LLM_CALLS_PER_MINUTE = 610, /**< int: most LLM calls the engine makes in any
+                                              60 s (0 = no limit). @since 0.2 */
+    RECSYS_OPT_LLM_TOKENS_PER_MINUTE = 611, /**< int: most LLM tokens the engine spends in
+                                              any 60 s (0 = no limit). @since 0.2 */
+    RECSYS_OPT_LLM_RERANK_WINDOW = 612,  /**< int: items per re-ranking call; a longer list
+                                              is re-ranked in sliding windows. @since 0.2 */
+    RECSYS_OPT_LLM_RERANK_STRIDE = 613,  /**< int: step between re-ranking windows (at most
+                                              the window). @since 0.2 */
+    RECSYS_OPT_LLM_RERANK_SHUFFLES = 614, /**< int: calls per window, each with the items in
+                                              another order, merged by Borda count (position
+                                              bias control; default 1). @since 0.2 */
+    RECSYS_OPT_LLM_WARM_EVENTS = 615,    /**< int: the LLM path runs only for users with
+                                              fewer events than this (cold users; 0 = every
+                                              user). @since 0.2 */
+    RECSYS_OPT_LLM_INTENT = 630,         /**< int 0/1: a request's query text is read as
+                                              constraints that filter the results (category,
+                                              numeric ranges, yes/no attributes, excluded
+                                              tags; a tag it names only ranks): rules
+                                              first, the LLM only when they leave it
+                                              ambiguous (default 1). @since 0.2 */
+    RECSYS_OPT_CLARIFY_MIN_CANDIDATES = 631, /**< int: a conversation asks a clarifying
+                                              question only while more candidates than this
+                                              remain (default 5). @since 0.2 */
+    RECSYS_OPT_CLARIFY_MAX_QUESTIONS = 632, /**< int: most clarifying questions one
+                                              conversation asks (0 = none; default 3). @since 0.2 */
+    RECSYS_OPT_CLARIFY_FACETS = 633,     /**< str: the facets a conversation may ask about,
+                                              comma-separated: attribute names, "category",
+                                              "tag:<tag>" ("" = every attribute, the category
+                                              and the candidates' tags). @since 0.2 */
+    RECSYS_OPT_CLARIFY_MIN_GAIN = 634,   /**< double: least expected information gain, in
+                                              bits, worth a question (default 0.5). @since 0.2 */
+    RECSYS_OPT_ENRICH_ITEMS_PER_CALL = 650, /**< int: items recsys_catalog_enrich() sends in
+                                              one LLM call (default 8). @since 0.2 */
+    RECSYS_OPT_ENRICH_CALLS = 651,       /**< int: most LLM calls one recsys_catalog_enrich()
+                                              makes (0 = none: only stored results are
+                                              applied; default 100). @since 0.2 */
+    RECSYS_OPT_ENRICH_TOKENS = 652,      /**< int: most LLM tokens (prompt and reply) one
+                                              recsys_catalog_enrich() spends. @since 0.2 */
+    RECSYS_OPT_ENRICH_DEADLINE_MS = 653, /**< int: milliseconds one recsys_catalog_enrich()
+                                              may spend on the LLM (0 = no limit). @since 0.2 */
+    RECSYS_OPT_ENRICH_CALL_DEADLINE_MS = 654, /**< int: milliseconds one enrichment call to
+                                              the LLM may take. @since 0.2 */
+    RECSYS_OPT_ENRICH_MAX_TOKENS = 655,  /**< int: reply token limit of one enrichment call.
+                                              @since 0.2 */
+    RECSYS_OPT_ENRICH_MAX_TAGS = 656,    /**< int: generated tags kept per item (0 = none
+                                              asked; default 8). @since 0.2 */
+    RECSYS_OPT_ENRICH_NEW_TAGS = 657,    /**< int 0/1: keep generated tags that are not in
+                                              the catalog's tag vocabulary (default 0). @since 0.2 */
+    RECSYS_OPT_ENRICH_SUMMARY_MAX = 658, /**< int: bytes of the generated summary (0 = none
+                                              asked; default 300). @since 0.2 */
+    RECSYS_OPT_ENRICH_ATTRIBUTES = 659,  /**< str: attributes the LLM may extract,
+                                              "name[:num|str|bool],..." ("" = the catalog's
+                                              own attribute names and types). @since 0.2 */
     RECSYS_OPT_EXPLAIN = 701,            /**< int 0/1: attach explanations to results */
-    RECSYS_OPT_EXPLAIN_LLM = 702         /**< int 0/1: the LLM writes the explanations, each
+    RECSYS_OPT_EXPLAIN_LLM = 702,        /**< int 0/1: the LLM writes the explanations, each
                                               checked against the item and the user's history
                                               (a failed one is replaced by the template). @since 0.2 */
+    RECSYS_OPT_ONLINE_ATTRIBUTION_WINDOW_S = 801, /**< int: seconds after an impression within
+                                              which feedback without a matching request id is
+                                              attributed to it (online metrics). @since 0.2 */
+    RECSYS_OPT_ONLINE_RETURN_DAYS = 802, /**< int: horizon of the return proxy: a user returns
+                                              when a second session starts within this many
+                                              days of the first's end. @since 0.2 */
+    RECSYS_OPT_ONLINE_REVENUE_ATTRIBUTE = 803, /**< str: numeric item attribute that is a
+                                              purchase's revenue when the event's value is 0
+                                              ("" = the event value only). @since 0.2 */
+    RECSYS_OPT_EXPERIMENT_BOOTSTRAP = 804, /**< int: bootstrap replicates of the experiment
+                                              report's intervals (0 = the delta method). @since 0.2 */
+    RECSYS_OPT_EXPERIMENT_CONFIDENCE = 805, /**< double: confidence level of the experiment
+                                              report's intervals. @since 0.2 */
+    RECSYS_OPT_EXPERIMENT_SRM_ALPHA = 806, /**< double: the sample-ratio check fails below this
+                                              p-value. @since 0.2 */
+    RECSYS_OPT_RANK_OBJ_MAIN = 811,      /**< double: weight of the "linear" ranker's main model
+                                              (every outcome blended by the RECSYS_OPT_RANK_LABEL_*
+                                              weights) in its score (default 1). @since 0.2 */
+    RECSYS_OPT_RANK_OBJ_CLICK = 812,     /**< double: weight of the predicted click (or view)
+                                              probability in the "linear" score. @since 0.2 */
+    RECSYS_OPT_RANK_OBJ_PURCHASE = 813,  /**< double: weight of the predicted purchase
+                                              probability. @since 0.2 */
+    RECSYS_OPT_RANK_OBJ_WATCH = 814,     /**< double: weight of the predicted probability of
+                                              watch time or dwell. @since 0.2 */
+    RECSYS_OPT_RANK_OBJ_RATING = 815,    /**< double: weight of the predicted probability of a
+                                              like or a rating of 4 or more. @since 0.2 */
+    RECSYS_OPT_RANK_OBJ_SKIP = 816,      /**< double: weight of the predicted skip probability
+                                              (negative to avoid skips). @since 0.2 */
+    RECSYS_OPT_RANK_OBJ_DISLIKE = 817    /**< double: weight of the predicted dislike
+                                              probability (negative to avoid them). @since 0.2 */
 } recsys_option;
 
 typedef enum recsys_option_type {
@@ -721,6 +820,12 @@ RECSYS_API void recsys_llm_reply_set_usage(recsys_llm_reply *reply, int64_t prom
  * The host's LLM transport. Required: complete, which answers through
  * recsys_llm_reply_set_text() before returning (synchronously) and should give up by the
  * call's deadline.
+ * complete runs on the thread of the call that needs the LLM (for recsys_recommend, inside
+ * the request, with the engine's lock held shared), and on several threads at once when
+ * requests run concurrently, so it must be thread-safe. It must not call into the engine
+ * (only the recsys_llm_call_* getters and recsys_llm_reply_* sinks): a mutating call would
+ * deadlock. Its reply is untrusted input: the library parses and checks it, and goes on
+ * without the LLM when it is late, malformed or invents items.
  */
 typedef struct recsys_llm_vtable {
     uint32_t struct_size;
@@ -1029,7 +1134,7 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_add_diversifier(
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_engine_set_llm(recsys_engine *engine,
                                                                   const char *name,
                                                                   const recsys_llm_vtable *vt);
-/** What the engine's LLM calls cost and how they ended, since the engine was made. */
+/** What the engine's LLM calls cost and how they ended, since the engine was made. @since 0.2 */
 typedef struct recsys_llm_stats {
     uint32_t struct_size;          /**< set by the caller to sizeof(recsys_llm_stats) */
     uint32_t reserved0;
@@ -1182,6 +1287,67 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_catalog_remove(recsys_engine 
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_catalog_get_json(recsys_engine *engine,
                                                                     const char *item_id,
                                                                     char **out);
+
+/** What one recsys_catalog_enrich() did, item by item (each item is counted once).
+ *  @since 0.2 */
+typedef struct recsys_enrich_report {
+    uint32_t struct_size; /**< set by the caller to sizeof(recsys_enrich_report) */
+    uint32_t reserved0;
+    uint64_t asked;    /**< items sent to the LLM (enriched + rejected + those that changed
+                            meanwhile, counted skipped) */
+    uint64_t cached;   /**< items whose text had not changed since their last enrichment:
+                            the stored result was kept (or put back), the LLM not asked */
+    uint64_t enriched; /**< items that received a new, validated result from the LLM */
+    uint64_t rejected; /**< items the LLM's reply left out or answered against the schema */
+    uint64_t skipped;  /**< items not enriched for another reason: no LLM, its failure, a
+                            budget or deadline spent, the item changed during the call */
+    uint64_t calls;    /**< calls made to the LLM */
+    uint64_t dropped;  /**< generated values left out: tags outside the vocabulary,
+                            attributes not allowed or of the wrong type */
+    /* above: since 0.2 */
+} recsys_enrich_report;
+
+/**
+ * Asks the LLM for metadata of catalog items and stores it as their generated attributes,
+ * apart from the host's (the "generated" object of recsys_catalog_get_json(): "tags",
+ * "summary", "attributes", and "model", the LLM's registered name, for provenance).
+ *
+ * Several items go in one call (RECSYS_OPT_ENRICH_ITEMS_PER_CALL), named by local handles,
+ * their text quoted as data. The reply must follow the JSON schema the call carries; an
+ * item whose answer does not is counted rejected and keeps what it had. Tags must be tags
+ * of the catalog (unless RECSYS_OPT_ENRICH_NEW_TAGS), attributes must be allowed
+ * (RECSYS_OPT_ENRICH_ATTRIBUTES) and of the allowed type; other values are dropped.
+ * The calls go through the engine's LLM guard with a budget of RECSYS_OPT_ENRICH_CALLS
+ * calls, RECSYS_OPT_ENRICH_TOKENS tokens and RECSYS_OPT_ENRICH_DEADLINE_MS (each call at
+ * most RECSYS_OPT_ENRICH_CALL_DEADLINE_MS); they count in recsys_engine_llm_stats().
+ *
+ * Results are cached by a hash of the item's text (title, description, category, provider,
+ * tags, attributes) in the store, so they survive a reopen: an item whose text did not
+ * change since its last enrichment is not asked again (counted cached), and an upsert that
+ * dropped its generated part gets the stored result back without the LLM.
+ *
+ * The engine's lock is not held while the LLM runs: other calls go on meanwhile, and an
+ * item upserted or removed during the call keeps its new state (counted skipped). Do not
+ * replace the LLM (recsys_engine_set_llm()) while an enrichment runs on another thread.
+ *
+ * @param[in] engine the engine.
+ * @param[in] item_ids n distinct ids of catalog items (borrowed); NULL (with n 0) for every
+ *            item of the catalog.
+ * @param[in] n 0..10000000.
+ * @param[out] report the counts (may be NULL); report->struct_size must be set. Filled on
+ *             failure too, with what was done until then.
+ * @return RECSYS_OK, also when the LLM is missing, fails or is out of budget (the report
+ *         says which items were skipped; recsys_last_status() and recsys_last_error() then
+ *         describe the first problem, as a warning); RECSYS_E_INVALID_ARG (a NULL, a
+ *         duplicate id, a too small struct_size, a malformed RECSYS_OPT_ENRICH_ATTRIBUTES);
+ *         RECSYS_E_NOT_FOUND (an id not in the catalog; nothing is done); RECSYS_E_NOMEM or
+ *         a store error, which stop the call: every item is applied all or nothing, and the
+ *         items applied before stay. Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_catalog_enrich(recsys_engine *engine,
+                                                                  const char *const *item_ids,
+                                                                  size_t n,
+                                                                  recsys_enrich_report *report);
 
 /**
  * Inserts or replaces a user profile built with recsys_user_spec_*. Events already recorded
@@ -1411,6 +1577,16 @@ RECSYS_API void recsys_result_free(recsys_result *res);
 RECSYS_API size_t recsys_result_count(const recsys_result *res);
 /** Returns the request id (given or generated). Lives as long as res. @since 0.1 */
 RECSYS_API const char *recsys_result_request_id(const recsys_result *res);
+/**
+ * Returns the experiment recsys_experiment_recommend() ran the request under, or NULL for a
+ * result of recsys_recommend(). Lives as long as res. @since 0.2
+ */
+RECSYS_API const char *recsys_result_experiment(const recsys_result *res);
+/**
+ * Returns the user's arm in that experiment: an arm's name, "holdout", or "" when the user
+ * is not enrolled; NULL for a result of recsys_recommend(). Lives as long as res. @since 0.2
+ */
+RECSYS_API const char *recsys_result_arm(const recsys_result *res);
 /** Returns item i's id, or NULL when out of range. Lives as long as res. @since 0.1 */
 RECSYS_API const char *recsys_result_item_id(const recsys_result *res, size_t i);
 /** Returns item i's final score (0 when out of range). @since 0.1 */
@@ -1456,6 +1632,7 @@ typedef enum recsys_stage {
     RECSYS_STAGE_FILTER = 3,
     RECSYS_STAGE_RANK = 4,      /**< the ranker and the sort */
     RECSYS_STAGE_DIVERSIFY = 5,
+    RECSYS_STAGE_LLM = 6,       /**< the LLM re-ranking (0 when it did not run) */
     RECSYS_STAGE_EXPLAIN = 7,   /**< the explanations */
     RECSYS_STAGE_RESPOND = 8    /**< building the result and logging impressions */
 } recsys_stage;
@@ -1482,6 +1659,466 @@ RECSYS_API size_t recsys_result_sources_skipped(const recsys_result *res);
  */
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_result_to_json(const recsys_result *res,
                                                                   char **out);
+
+/** @} */
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup conversation Conversational recommendation
+ *  A shopper says what they want in their own words ("a laptop for AI work under $1500");
+ *  the library reads it as constraints (category, numeric ranges, required and excluded
+ *  tags: rules over the catalog's own facets first, the LLM only when they leave it
+ *  ambiguous, its reply checked against the catalog), asks a clarifying question about the
+ *  facet whose answer tells the most (expected information gain over the current
+ *  candidates; the LLM phrases it, a template when there is none), reads the answer, and
+ *  recommends under the accumulated constraints through the normal recsys_recommend() path,
+ *  so every filter and business rule still applies. Options: RECSYS_OPT_CLARIFY_* and the
+ *  LLM budget (RECSYS_OPT_LLM_*, per turn).
+ *  @{ */
+
+/** What a turn is (recsys_turn_kind() returns one). */
+typedef enum recsys_turn_type {
+    RECSYS_TURN_QUESTION = 1, /**< the library asks a clarifying question (and shows the list so far) */
+    RECSYS_TURN_RESULT = 2    /**< the recommendations under the constraints */
+} recsys_turn_type;
+
+/**
+ * Starts a conversation on an engine, for a user (copied; NULL = anonymous).
+ * The engine must outlive the conversation.
+ * @param[out] out freed with recsys_conversation_free(); NULL on failure.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL engine or out, a user id that is not UTF-8
+ *         or too long); RECSYS_E_NOMEM.
+ * Thread-safe (for distinct conversations). @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_conversation_new(recsys_engine *engine,
+                                                                    const char *user_id,
+                                                                    recsys_conversation **out);
+/** Frees a conversation; NULL is ignored. @since 0.2 */
+RECSYS_API void recsys_conversation_free(recsys_conversation *conv);
+/**
+ * One turn: text (UTF-8, at most 4096 bytes) is the shopper's words: a request, a
+ * refinement ("under $1200 actually" replaces the price constraint) or the answer to the
+ * last question. The constraints accumulate across turns. While more than
+ * RECSYS_OPT_CLARIFY_MIN_CANDIDATES candidates remain and fewer than
+ * RECSYS_OPT_CLARIFY_MAX_QUESTIONS were asked, the turn is a question; else a result. Both
+ * carry the recommendations under the constraints so far. A failed turn leaves the
+ * conversation unchanged.
+ * @param[out] out freed with recsys_turn_free(); NULL on failure.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL, bad UTF-8, too long); RECSYS_E_NOMEM; any
+ *         error of recsys_recommend(). An LLM that fails or answers badly never fails a turn.
+ * One thread at a time per conversation. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_conversation_say(recsys_conversation *conv,
+                                                                    const char *text,
+                                                                    recsys_turn **out);
+/**
+ * Returns the accumulated constraints as JSON: {"category":..|null,"ranges":[{"attribute",
+ * "min","min_inclusive","max","max_inclusive"}],"equals":[{"attribute","value","negate"}],
+ * "require_tags":[..],"exclude_tags":[..],"terms":[..],"expression":".."|null}, where
+ * expression is the filter the requests carry (the constraint expression language of
+ * recsys_rule).
+ * @param[out] out freed with recsys_string_free().
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_conversation_constraints_json(
+    const recsys_conversation *conv, char **out);
+/** Frees a turn (and its result); NULL is ignored. @since 0.2 */
+RECSYS_API void recsys_turn_free(recsys_turn *turn);
+/** Returns the turn's kind (a recsys_turn_type; 0 for NULL). @since 0.2 */
+RECSYS_API int32_t recsys_turn_kind(const recsys_turn *turn);
+/** Returns the question (UTF-8), or "" for a result turn. Lives as long as turn. @since 0.2 */
+RECSYS_API const char *recsys_turn_question(const recsys_turn *turn);
+/**
+ * Returns the facet the question is about: an attribute name, "category" or "tag:<tag>"
+ * ("" for a result turn). Lives as long as turn. @since 0.2
+ */
+RECSYS_API const char *recsys_turn_facet(const recsys_turn *turn);
+/** Returns how many candidates passed every filter under the constraints. @since 0.2 */
+RECSYS_API size_t recsys_turn_candidates(const recsys_turn *turn);
+/**
+ * Returns the recommendations under the constraints so far (never NULL for a turn; read it
+ * with the recsys_result_* getters, do not free it). Lives as long as turn. @since 0.2
+ */
+RECSYS_API const recsys_result *recsys_turn_result(const recsys_turn *turn);
+
+/** @} */
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup experiments Online evaluation and experiments
+ *  Named experiments whose arms override options or name a ranker; users are assigned by a
+ *  hash of the experiment's salt and the user id (no stored state: the same arm in every
+ *  process, replica and restart). Reports join the logged impressions (recsys_recommend logs
+ *  them with their request id and position) to the feedback that answers them (by request
+ *  id, else within RECSYS_OPT_ONLINE_ATTRIBUTION_WINDOW_S), and give the online metrics per
+ *  arm with the difference to the control, a confidence interval and a sample-ratio check.
+ *  @{ */
+
+/**
+ * Defines an experiment, or replaces the one of the same name (a new salt or split moves
+ * users; the same salt and split keep every user in its arm). The definition is JSON:
+ * `{"name": "rank-test", "salt": "2026-11", "holdout": 5, "start": 0, "end": 0,
+ *   "arms": [{"name": "control", "percent": 47.5},
+ *            {"name": "ltr", "percent": 47.5, "ranker": "ltr",
+ *             "options": {"diversify.lambda": 0.7}}]}`:
+ * name as a plug-in name (1..63 bytes of [a-z0-9_.-]); salt (default: the name); holdout
+ * and each arm's percent of the traffic with at most two decimals (arms > 0, the total at
+ * most 100; users beyond it are not enrolled); arms[0] is the control (1..16 arms, distinct
+ * names, not "holdout"); options: numeric options by name, checked like
+ * recsys_request_set_int/_double; ranker: the ranker the arm's requests name; start, end:
+ * Unix seconds bounding the events the report reads (0 = open). Unknown keys are refused.
+ * When the store keeps blobs (put_blob/get_blob: the file store does), the definitions are
+ * saved there and reloaded by a later engine over the same store.
+ * @param[in] json, len the text (copied; at most RECSYS_OPT_MAX_JSON_BYTES and 64 KiB).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (the message names the field); RECSYS_E_NOMEM;
+ *         a store error (nothing changed). Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_experiment_set(recsys_engine *engine,
+                                                                  const char *json, size_t len);
+/**
+ * Removes an experiment (and its saved definition).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL); RECSYS_E_NOT_FOUND; a store error.
+ * Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_experiment_remove(recsys_engine *engine,
+                                                                     const char *name);
+/**
+ * Returns an experiment's definition as JSON (compact, keys sorted).
+ * @param[out] out freed with recsys_string_free().
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND; RECSYS_E_NOMEM.
+ * Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_experiment_get_json(recsys_engine *engine,
+                                                                       const char *name,
+                                                                       char **out);
+/**
+ * The arm a user is in: its name, "holdout", or "" when the user is not enrolled (the
+ * traffic beyond the arms and the holdout). A pure function of the definition and the id.
+ * @param[in] user_id the user (non-empty UTF-8, at most 256 bytes).
+ * @param[out] arm, cap the buffer (64 bytes always suffice); @param[out] needed bytes
+ *             required including the NUL (may be NULL).
+ * @return RECSYS_OK; RECSYS_E_TOO_SMALL (with *needed); RECSYS_E_INVALID_ARG;
+ *         RECSYS_E_NOT_FOUND (no such experiment). Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_experiment_assign(recsys_engine *engine,
+                                                                     const char *name,
+                                                                     const char *user_id,
+                                                                     char *arm, size_t cap,
+                                                                     size_t *needed);
+/**
+ * recsys_recommend() under an experiment: the request's user is assigned, and the arm's
+ * option overrides and ranker apply on top of the request's own (the arm's win where both
+ * set one); the control, the holdout and users not enrolled get the request unchanged.
+ * The request itself is not modified. An anonymous request (no user) is not enrolled.
+ * @param[out] out the result, as recsys_recommend().
+ * @return as recsys_recommend(); RECSYS_E_NOT_FOUND (no such experiment).
+ * Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_experiment_recommend(recsys_engine *engine,
+                                                                        const char *name,
+                                                                        const recsys_request *req,
+                                                                        recsys_result **out);
+/**
+ * The experiment's report as JSON, read from the events in the engine's store (between the
+ * experiment's start and end): `{"experiment", "control", "users", "arms": [{"name",
+ * "users", "share_expected", "share_observed", "impressions", "clicks", "coverage",
+ * "metrics": {NAME: value}, "by_position": [{"position", "impressions", "ctr"}]}],
+ * "comparisons": [{"arm", "metric", "control_value", "value", "diff", "rel_diff",
+ * "ci_low", "ci_high", "significant"}], "srm": {"chi2", "p", "alpha", "pass"},
+ * "attribution": {"feedback", "by_request_id", "by_window", "unattributed"}, "method",
+ * "confidence", "bootstrap", "seed", "llm": {"requests", "calls_per_request",
+ * "tokens_per_request"}}`. The metrics: impressions_per_user, ctr, conversion, add_to_cart,
+ * dwell_per_impression, revenue_per_session, skip_rate, popularity (mean share of users
+ * who interacted with the items shown), return_rate (RECSYS_OPT_ONLINE_RETURN_DAYS),
+ * requests_per_user. Intervals bound arm - control: a percentile bootstrap over users
+ * (RECSYS_OPT_EXPERIMENT_BOOTSTRAP replicates, a fixed seed: the same log gives the same
+ * report) or the delta method, at RECSYS_OPT_EXPERIMENT_CONFIDENCE. The sample-ratio check
+ * is Pearson's chi-square of the exposed users per arm (and holdout) against the split; it
+ * passes when p >= RECSYS_OPT_EXPERIMENT_SRM_ALPHA. The LLM figures are the engine's
+ * (recsys_engine_llm_stats over the requests it served), not per arm. O(E log E + B U) for
+ * E events, U users, B replicates; the store is scanned once.
+ * @param[out] out freed with recsys_string_free().
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND; RECSYS_E_NOMEM; a store
+ *         error. Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_experiment_report_json(recsys_engine *engine,
+                                                                          const char *name,
+                                                                          char **out);
+/**
+ * The online metrics of all traffic in [from, to) (Unix seconds; to 0 = open) as JSON, in
+ * the shape of one arm of recsys_experiment_report_json() plus "attribution" and "llm":
+ * `{"from", "to", "users", "impressions", "clicks", "coverage", "metrics", "by_position",
+ * "attribution", "llm"}`.
+ * @param[out] out freed with recsys_string_free().
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL, from < 0, to not after from);
+ *         RECSYS_E_NOMEM; a store error. Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_online_metrics_json(recsys_engine *engine,
+                                                                       int64_t from, int64_t to,
+                                                                       char **out);
+
+/** The most items one ranking may hold in recsys_interleave(). @since 0.2 */
+#define RECSYS_INTERLEAVE_MAX 1000
+
+/**
+ * Team-draft interleaving (Radlinski et al. 2008) of two rankings for one session, a faster
+ * alternative to an A/B test for comparing two rankers on the same traffic: get both lists
+ * (recsys_request_set_ranker, impressions off), show the interleaved one, log its
+ * impressions (recsys_feedback with RECSYS_EVENT_IMPRESSION, request id, position), and
+ * credit each click to the team of the item clicked; the session goes to the ranker with
+ * more credited clicks, and recsys_interleave_test() over the sessions says whether one wins
+ * significantly. In each round the ranker that contributed fewer items (a coin flip from
+ * seed when equal) adds its best item not yet shown. Ids are compared exactly (strcmp).
+ * @param[in] a, na ranker A's item ids, best first, distinct (borrowed; na at most
+ *            RECSYS_INTERLEAVE_MAX); b, nb ranker B's, the same way.
+ * @param[in] k the most items to show (the list stops earlier when both are used up).
+ * @param[in] seed the coin flips (e.g. a hash of the request id): the same inputs and seed
+ *            give the same list.
+ * @param[out] out k slots: the interleaved ids (pointers into a and b).
+ * @param[out] team k slots: 0 where ranker A contributed out[i], 1 where B did.
+ * @param[out] n the number of entries written.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL arrays with a non-zero count, a NULL or
+ *         repeated id, a list longer than RECSYS_INTERLEAVE_MAX: named); RECSYS_E_NOMEM.
+ * Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_interleave(const char *const *a, size_t na,
+                                                              const char *const *b, size_t nb,
+                                                              size_t k, uint64_t seed,
+                                                              const char **out, uint8_t *team,
+                                                              size_t *n);
+/**
+ * The two-sided sign test of interleaved sessions: wins_a sessions in which ranker A got more
+ * credited clicks, wins_b in which B did (ties left out). *p = min(1, 2 P(X <= min(wins_a,
+ * wins_b))), X binomial(wins_a + wins_b, 1/2); 1 when there are no decided sessions.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL p). Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_interleave_test(uint64_t wins_a,
+                                                                   uint64_t wins_b, double *p);
+
+/** @} */
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup batch Batch calls
+ *  Many requests or many items in one call, for hosts (and the Python bindings) that serve
+ *  or score a whole population at once.
+ *  @{ */
+
+/** The most requests one recsys_recommend_batch() call takes. @since 0.2 */
+#define RECSYS_RECOMMEND_BATCH_MAX 1000000
+
+/**
+ * Runs recsys_recommend() for each of n requests, spread over up to `threads` threads (the
+ * caller's included; helper threads are started for the call and joined before it
+ * returns). Each slot is independent, exactly as n separate calls: results[i] receives
+ * request i's result (free each with recsys_result_free()), or NULL when it failed, and
+ * statuses[i] its status. The order of results is the order of reqs whatever the threads.
+ * @param[in] reqs n requests (borrowed; the same request may appear several times).
+ * @param[in] n 0 (nothing to do) to RECSYS_RECOMMEND_BATCH_MAX.
+ * @param[in] threads 0 = one per processor, 1 = the caller alone, else at most that many
+ *            (never more than n).
+ * @param[out] results n slots, all written (NULL for a failed slot).
+ * @param[out] statuses n slots, or NULL when the caller needs only the overall status.
+ * @return RECSYS_OK when every request succeeded; else the status of the first failing
+ *         request (lowest index), with its message prefixed "request <i>: ", the other
+ *         slots still filled; RECSYS_E_INVALID_ARG (NULL engine, reqs, results or reqs[i],
+ *         n too large: then nothing ran, and every results[i] is NULL when results is not
+ *         NULL and n is within bounds).
+ * Thread-safe (as recsys_recommend). @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_recommend_batch(recsys_engine *engine,
+                                                                   const recsys_request *const *reqs,
+                                                                   size_t n, size_t threads,
+                                                                   recsys_result **results,
+                                                                   recsys_status *statuses);
+
+/**
+ * Reads a result's items and scores in one call (for bindings, where a call per item costs
+ * more than the copy): ids[k] and scores[k] for k < min(cap, recsys_result_count(res)).
+ * The ids live as long as res. Either array may be NULL (not read).
+ * @return the number of entries written (0 for a NULL res). Thread-safe for distinct
+ *         results. @since 0.2
+ */
+RECSYS_API size_t recsys_result_items(const recsys_result *res, const char **ids,
+                                      double *scores, size_t cap);
+
+/**
+ * Copies a named embedding of n catalog items into one row-major matrix: row i (dim floats
+ * at out + i * dim) is item_ids[i]'s, so a host can hand the library's vectors to numpy or
+ * BLAS without a copy per item.
+ * @param[in] name the embedding's name ("default" when NULL).
+ * @param[in] item_ids n ids (borrowed). @param[in] n 0..RECSYS_RECOMMEND_BATCH_MAX.
+ * @param[in] dim the dimension every listed item's embedding must have (1..4096).
+ * @param[out] out n * dim floats; partly written when the call fails.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL, dim out of range, an item whose embedding
+ *         has another dimension: named); RECSYS_E_NOT_FOUND (an unknown item, or an item
+ *         without that embedding: named).
+ * Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_catalog_embeddings(recsys_engine *engine,
+                                                                      const char *name,
+                                                                      const char *const *item_ids,
+                                                                      size_t n, size_t dim,
+                                                                      float *out);
+
+/** @} */
+
+/* ------------------------------------------------------------------------------------------ */
+/** @defgroup eval Offline evaluation
+ *  The offline evaluation protocol (EVAL_PROTOCOL.md, version 1, the one recsys-bench eval
+ *  follows): read a data set, split it per user in time (train/test, and fit/validation
+ *  inside train), load a part into an engine, and score the lists the host produced for
+ *  the evaluated users with the protocol's metrics. The data set gives every item and user
+ *  an engine id that sorts like the protocol's id order (items: the id zero-padded, e.g.
+ *  "0000242"; users: "u0000000" in id order), so the engine's tie-break by id is the
+ *  protocol's. A data set and a run are not thread-safe: use each from one thread at a
+ *  time (two threads may read one data set).
+ *  @{ */
+
+typedef struct recsys_eval_dataset recsys_eval_dataset; /**< interactions and their split */
+typedef struct recsys_eval_run recsys_eval_run;         /**< lists being scored */
+
+/** Parts of a data set's split. @since 0.2 */
+typedef enum recsys_eval_part {
+    RECSYS_EVAL_TRAIN = 1,      /**< train (= fit + validation) */
+    RECSYS_EVAL_TEST = 2,       /**< the last 20% of each user with at least 5 interactions */
+    RECSYS_EVAL_FIT = 3,        /**< train minus validation */
+    RECSYS_EVAL_VALIDATION = 4, /**< the same rule applied to train */
+    RECSYS_EVAL_ALL = 5         /**< every positive interaction */
+} recsys_eval_part;
+
+/** Which records are positive interactions. @since 0.2 */
+typedef enum recsys_eval_variant {
+    RECSYS_EVAL_VARIANT_ALL = 0, /**< every record */
+    RECSYS_EVAL_VARIANT_GE4 = 1  /**< only ratings >= 4 */
+} recsys_eval_variant;
+
+/** recsys_eval_dataset_feed() flag: upsert the catalog (every item of the data set) first. */
+#define RECSYS_EVAL_FEED_ITEMS 0x1u
+/** Flag: with the items, their title, category "film" and genres as tags (when the data set
+ *  has item metadata); implies RECSYS_EVAL_FEED_ITEMS. */
+#define RECSYS_EVAL_FEED_METADATA 0x2u
+
+/**
+ * Reads a data set and splits it.
+ * @param[in] path the ml-100k folder (u.data, u.item, u.genre), the ml-latest-small folder
+ *            (ratings.csv, movies.csv), or a csv file of user_id,item_id[,timestamp[,value]].
+ * @param[in] format "ml-100k", "ml-latest-small" or "csv".
+ * @param[in] variant a recsys_eval_variant.
+ * @param[in] items_path csv only: an optional item_id,title[,tags] file (NULL = none). Item
+ *            metadata gives the calibration metric its genres; a data set without it has
+ *            calibration_kl null.
+ * @param[in] allocator NULL for malloc, else copied (used for everything the data set and
+ *            its runs allocate).
+ * @param[out] out the data set, freed with recsys_eval_dataset_free(); NULL on failure.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL, unknown format or variant, malformed data:
+ *         "file:line: what"); RECSYS_E_IO (a file cannot be read); RECSYS_E_NOMEM.
+ * Thread-safe. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_eval_dataset_open(const char *path,
+                                                                     const char *format,
+                                                                     int32_t variant,
+                                                                     const char *items_path,
+                                                                     const recsys_allocator *allocator,
+                                                                     recsys_eval_dataset **out);
+/** Frees a data set; NULL is ignored. Its runs must be freed first. @since 0.2 */
+RECSYS_API void recsys_eval_dataset_free(recsys_eval_dataset *ds);
+/** Returns the number of items (the catalog of the protocol). @since 0.2 */
+RECSYS_API size_t recsys_eval_dataset_item_count(const recsys_eval_dataset *ds);
+/**
+ * Returns item i's engine id (i in id order), or NULL when out of range. Lives as long as
+ * ds. @since 0.2
+ */
+RECSYS_API const char *recsys_eval_dataset_item_id(const recsys_eval_dataset *ds, size_t i);
+/**
+ * Returns the number of users with at least one interaction in part (for TEST and
+ * VALIDATION: the evaluated users), or 0 for an unknown part. @since 0.2
+ */
+RECSYS_API size_t recsys_eval_dataset_user_count(const recsys_eval_dataset *ds, int32_t part);
+/**
+ * Returns the engine id of the i-th user (in id order) with interactions in part, or NULL
+ * when out of range. Lives as long as ds. @since 0.2
+ */
+RECSYS_API const char *recsys_eval_dataset_user_id(const recsys_eval_dataset *ds, int32_t part,
+                                                   size_t i);
+/**
+ * Describes the data set as JSON: {"format","variant","users","items","interactions",
+ * "records","discarded","duplicates","train","test","fit","validation","test_users",
+ * "validation_users","metadata"}.
+ * @param[out] out freed with recsys_string_free().
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_eval_dataset_info_json(
+    const recsys_eval_dataset *ds, char **out);
+/**
+ * Sets the options the protocol fixes on an engine that will be trained on part (call it
+ * before recsys_eval_dataset_feed(), as the history bound applies while events arrive):
+ * RECSYS_OPT_NOW = part's latest timestamp + 1, RECSYS_OPT_HISTORY_MAX large enough to keep
+ * every event, RECSYS_OPT_CANDIDATES_PER_SOURCE = the catalog size (full ranking; capped at
+ * the option's maximum), RECSYS_OPT_TOP_N = 20, RECSYS_OPT_FILTER_SEEN = 1,
+ * RECSYS_OPT_EXPLAIN = 0, RECSYS_OPT_LOG_IMPRESSIONS = 0. Sources, rankers and the rest
+ * stay the host's choice.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL, unknown part); an option error.
+ * Thread-safe for distinct engines. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_eval_dataset_configure(
+    const recsys_eval_dataset *ds, recsys_engine *engine, int32_t part);
+/**
+ * Loads part into an engine: with RECSYS_EVAL_FEED_ITEMS (or _METADATA) every item first,
+ * then part's interactions as RECSYS_EVENT_VIEW events with their timestamps, in time
+ * order, through recsys_feedback_batch (timestamps below 1 are shifted by one constant for
+ * the whole data set, as 0 means "now" to the engine).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL, unknown part or flag); RECSYS_E_NOMEM; any
+ *         error of the engine's calls (an event after the engine's clock, for one: call
+ *         recsys_eval_dataset_configure() first). The events fed before a failure stay.
+ * Thread-safe for distinct engines. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_eval_dataset_feed(const recsys_eval_dataset *ds,
+                                                                     recsys_engine *engine,
+                                                                     int32_t part, uint32_t flags);
+
+/**
+ * Starts scoring lists for the users of part: RECSYS_EVAL_TEST (the user's train items are
+ * known and not candidates) or RECSYS_EVAL_VALIDATION (known = fit).
+ * @param[out] out freed with recsys_eval_run_free() (before ds).
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL, another part); RECSYS_E_NOMEM. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_eval_run_new(const recsys_eval_dataset *ds,
+                                                                int32_t part,
+                                                                recsys_eval_run **out);
+/** Frees a run; NULL is ignored. @since 0.2 */
+RECSYS_API void recsys_eval_run_free(recsys_eval_run *run);
+/**
+ * Gives the ranked list (best first) of one evaluated user, replacing any earlier one. Ids
+ * are engine ids; only the first 64 entries are looked at. An entry the protocol does not
+ * allow (an id not in the data set, a known item, a repeat) is counted as a violation and
+ * dropped; a list shorter than 20 is completed with the remaining candidates in id order
+ * (the protocol's ties at the bottom), exactly as recsys-bench eval does.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL, item_ids NULL with n > 0);
+ *         RECSYS_E_NOT_FOUND (a user without interactions in the run's part); RECSYS_E_NOMEM.
+ * @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_eval_run_add(recsys_eval_run *run,
+                                                                const char *user_id,
+                                                                const char *const *item_ids,
+                                                                size_t n);
+/**
+ * As recsys_eval_run_add() with the items of a result, in its order.
+ * @return as recsys_eval_run_add(). @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_eval_run_add_result(recsys_eval_run *run,
+                                                                       const char *user_id,
+                                                                       const recsys_result *res);
+/**
+ * Scores every evaluated user's list (a user given no list scores an empty one, completed;
+ * counted in "missing") and returns the metrics as JSON, with recsys-bench eval's names:
+ * {"part","users","ndcg@10","recall@10","precision@10","hit@10","map@10","coverage@10",
+ * the same at 20,"ild@10","novelty@10","arp@10","calibration_kl@10" (null without genres),
+ * the same at 20,"padded","dropped","violations","missing","mostpop":{the metric keys of
+ * the protocol's MostPopular on the same split}}. Numbers are printed so that they read
+ * back exactly. May be called again after more lists are added.
+ * @param[out] out freed with recsys_string_free().
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_eval_run_metrics_json(recsys_eval_run *run,
+                                                                         char **out);
 
 /** @} */
 

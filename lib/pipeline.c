@@ -7,8 +7,10 @@
  *   3 filter     every enabled filter, in registration order
  *   4 rank       the ranker, then the order (only the top N when no diversifier runs)
  *   5 diversify  every enabled diversifier, then the top N
- *   6 LLM        (a later release: budgeted re-ranking of the top N)
- *   7 explain    grounded template explanations
+ *   6 LLM        budgeted listwise re-ranking of the top llm.rerank_n for cold users
+ *                (lib/llm/rerank.h), then the business rules arranged again
+ *   7 explain    grounded template explanations, or (explain.llm) the LLM's, each checked
+ *                and replaced by the template when it fails (lib/llm/explain_llm.h)
  *   8 respond    the result; impressions logged with the request id
  *
  * Stages talk only through the recsys_query and recsys_candidates handed to them. The
@@ -18,6 +20,9 @@
 #include "core/clock.h"
 #include "core/pool.h"
 #include "llm/explain.h"
+#include "llm/explain_llm.h"
+#include "llm/intent.h"
+#include "llm/rerank.h"
 #include "model/context.h"
 #include "retrieve/merge.h"
 #include "filter/rules.h"
@@ -53,11 +58,37 @@ typedef struct run {
     char request_id[40];
     uint64_t stage_ns[9]; /* by recsys_stage */
     uint64_t explain_ns;  /* the explanations, inside respond */
+    recsys__llm_budget llm;   /* the request's one LLM budget, shared by every stage that
+                                 asks the LLM (1 intent, 6 re-rank, 7 explain): llm_budget() */
+    bool llm_started;
+    bool reranked;            /* stage 6 ran (its time is reported only then) */
 } run;
 
 static double opt(const run *r, int32_t key)
 {
     return r->opt[recsys__opt_slot(key)];
+}
+
+/* The request's LLM budget (calls, tokens, deadline), started at the first LLM use of the
+ * request, so that the deadline bounds the LLM work and not the stages before it. Every
+ * stage passes this one to recsys__llm_ask_run. */
+static inline recsys__llm_budget *llm_budget(run *r)
+{
+    if (!r->llm_started) {
+        recsys__llm_budget_init(&r->llm, r->opt);
+        r->llm_started = true;
+    }
+    return &r->llm;
+}
+
+/* The registered LLM transport, or NULL (none, or disabled). */
+static inline const recsys_llm_vtable *llm_vtable(const run *r)
+{
+    const recsys__plugins *ps = &r->e->plugins[RECSYS_PLUGIN_LLM];
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->v[i].enabled && ps->v[i].vt.llm.complete)
+            return &ps->v[i].vt.llm;
+    return NULL;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -127,6 +158,12 @@ static recsys_status item_indices(recsys_engine *e, char *const *ids, size_t n, 
     return RECSYS_OK;
 }
 
+/* The request's LLM budget for stage 1's intent reading, started only if it asks. */
+static recsys__llm_budget *intent_budget(void *arg)
+{
+    return llm_budget(arg);
+}
+
 /* Stage 1: the request context. */
 static recsys_status context(run *r)
 {
@@ -164,6 +201,9 @@ static recsys_status context(run *r)
     }
     recsys__engine_query_vectors(q); /* the user's vector: only for a ranker that reads it */
     RECSYS_TRY(recsys__engine_query_rules(e, req, &r->rules, &q->nrules));
+    /* the query text's constraints (lib/llm/intent.h): one more FILTER rule */
+    RECSYS_TRY(recsys__intent_apply(e, q, llm_vtable(r), intent_budget, r, &r->rules,
+                                    &q->nrules));
     q->rules = r->rules;
     if (!req->id) {
         uint64_t seq = atomic_fetch_add(&e->request_seq, 1);
@@ -435,7 +475,8 @@ static recsys_status rank(run *r)
         r->ranked = recsys__alloc(&r->e->mem, (keep ? keep : 1) * sizeof *r->ranked);
         if (!r->ranked)
             return RECSYS_E_NOMEM;
-        memcpy(r->ranked, r->c.v, keep * sizeof *r->ranked);
+        if (keep) /* c.v may be NULL when nothing is left */
+            memcpy(r->ranked, r->c.v, keep * sizeof *r->ranked);
         r->nranked = keep;
     }
     return RECSYS_OK;
@@ -458,7 +499,8 @@ static recsys_status arrange(run *r)
     recsys_status st = all && pos && picked ? RECSYS_OK : RECSYS_E_NOMEM;
     size_t nall = 0, npos = 0;
     if (st == RECSYS_OK) {
-        memcpy(all, r->c.v, n * sizeof *all);
+        if (n) /* c.v may be NULL when nothing is left */
+            memcpy(all, r->c.v, n * sizeof *all);
         for (size_t i = 0; i < n; i++)
             picked[i] = r->c.v[i].item;
         qsort(picked, n, sizeof *picked, cmp_u32);
@@ -504,6 +546,47 @@ static recsys_status diversify(run *r)
     return arrange(r);
 }
 
+/* Stage 6: the LLM re-ranks the first min(llm.rerank_n, N) items of the list stage 5 left,
+ * when an LLM is registered and the user is routed to the LLM path (cold: llm.warm_events);
+ * lib/llm/rerank.h has the windows, Borda count, blend and fallbacks. It only reorders the
+ * items stage 5 chose, so no dropped item can come back; then the business rules arrange
+ * the list again (pins back at their positions, promotions, buried items last, FILTER and
+ * BLOCK re-checked), so no re-ranking can break a rule. */
+static recsys_status llm_rerank(run *r)
+{
+    size_t n = (size_t)opt(r, RECSYS_OPT_LLM_RERANK_N);
+    if (n > r->c.n)
+        n = r->c.n;
+    const recsys_llm_vtable *vt = llm_vtable(r);
+    if (n < 2 || !vt || !recsys__rerank_wanted(&r->q))
+        return RECSYS_OK;
+    r->reranked = true;
+    const recsys__mem *m = &r->e->mem;
+    uint32_t *items = recsys__alloc(m, n * sizeof *items);
+    size_t *order = recsys__alloc(m, n * sizeof *order);
+    recsys__cand *was = recsys__alloc(m, n * sizeof *was);
+    recsys_status st = items && order && was ? RECSYS_OK : RECSYS_E_NOMEM;
+    recsys__rerank_report rep;
+    memset(&rep, 0, sizeof rep);
+    if (st == RECSYS_OK) {
+        for (size_t i = 0; i < n; i++)
+            items[i] = r->c.v[i].item;
+        recsys__llm_route route = { r->e->llm_guard, vt, llm_budget(r) };
+        st = recsys__rerank(&route, &r->q, m, items, n, order, &rep);
+    }
+    if (st == RECSYS_OK && rep.used) {
+        memcpy(was, r->c.v, n * sizeof *was);
+        for (size_t j = 0; j < n; j++)
+            r->c.v[j] = was[order[j]];
+    }
+    recsys__free(m, items);
+    recsys__free(m, order);
+    recsys__free(m, was);
+    if (st == RECSYS_OK && rep.used)
+        st = arrange(r);
+    return st;
+}
+
 /* Stages 7 and 8: explanations, and the result (copied: it outlives the lock). */
 static recsys_status respond(run *r, recsys_result **out)
 {
@@ -516,6 +599,22 @@ static recsys_status respond(run *r, recsys_result **out)
     res->request_id = recsys__strdup(m, r->req->id ? r->req->id : r->request_id);
     if (!res->request_id)
         st = RECSYS_E_NOMEM;
+    /* stage 7 with the LLM (explain.llm): one call writes the list's explanations, each
+     * checked (lib/llm/explain_llm.h); anything it cannot vouch for gets the template. Like
+     * stage 6 it serves the users routed to the LLM path (llm.warm_events). */
+    recsys__explanation *llm_ex = NULL;
+    const recsys_llm_vtable *llm = explain && r->c.n && opt(r, RECSYS_OPT_EXPLAIN_LLM) != 0 &&
+                                           recsys__llm_user_cold(&r->q)
+                                       ? llm_vtable(r)
+                                       : NULL;
+    if (st == RECSYS_OK && llm) {
+        uint64_t t0 = recsys__clock_mono_ns();
+        llm_ex = recsys__calloc(m, r->c.n, sizeof *llm_ex);
+        st = llm_ex ? recsys__explain_llm(m, r->e->llm_guard, llm, llm_budget(r), &r->q, &r->c,
+                                          llm_ex, NULL)
+                    : RECSYS_E_NOMEM;
+        r->explain_ns += recsys__clock_mono_ns() - t0;
+    }
     for (size_t i = 0; st == RECSYS_OK && i < r->c.n; i++) {
         const recsys__cand *cd = &r->c.v[i];
         recsys__res_item *it = &res->items[i];
@@ -540,9 +639,14 @@ static recsys_status respond(run *r, recsys_result **out)
             continue;
         recsys__explanation ex;
         memset(&ex, 0, sizeof ex);
-        uint64_t t0 = recsys__clock_mono_ns();
-        st = recsys__explain_template(m, &r->q, &r->c, i, &ex);
-        r->explain_ns += recsys__clock_mono_ns() - t0;
+        if (llm_ex) { /* written above: taken over */
+            ex = llm_ex[i];
+            memset(&llm_ex[i], 0, sizeof llm_ex[i]);
+        } else {
+            uint64_t t0 = recsys__clock_mono_ns();
+            st = recsys__explain_template(m, &r->q, &r->c, i, &ex);
+            r->explain_ns += recsys__clock_mono_ns() - t0;
+        }
         if (st == RECSYS_OK) { /* move text and evidence into the result */
             it->explanation = ex.text;
             ex.text = NULL;
@@ -559,6 +663,9 @@ static recsys_status respond(run *r, recsys_result **out)
         }
         recsys__explanation_free(m, &ex);
     }
+    for (size_t i = 0; llm_ex && i < r->c.n; i++) /* those a failure left behind */
+        recsys__explanation_free(m, &llm_ex[i]);
+    recsys__free(m, llm_ex);
     if (st != RECSYS_OK) {
         recsys__err_saved s;
         recsys__err_save(&s);
@@ -683,6 +790,9 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
     STAGE(RECSYS_STAGE_FILTER, filter(&r));
     STAGE(RECSYS_STAGE_RANK, rank(&r));
     STAGE(RECSYS_STAGE_DIVERSIFY, diversify(&r));
+    STAGE(RECSYS_STAGE_LLM, llm_rerank(&r));
+    if (!r.reranked) /* the stage did not run: 0, as recsys_result_stage_ns documents */
+        r.stage_ns[RECSYS_STAGE_LLM] = 0;
     STAGE(RECSYS_STAGE_RESPOND, respond(&r, &res));
     /* Impressions are logged before the shared lock is released, so that a concurrent
      * recsys_user_forget (which takes the lock exclusively) cannot run between the answer

@@ -389,6 +389,7 @@ static void engine_destroy(recsys_engine *e)
     recsys__featlog_free(&e->featlog);
     recsys__linear_free(e->linear);
     recsys__engine_free_rules(e);
+    recsys__engine_free_experiments(e);
     recsys__campaigns_free(&e->mem, &e->model.campaigns);
     recsys__model_free(&e->model);
     recsys__optvals_free(&e->opts, &e->mem);

@@ -87,7 +87,12 @@ struct recsys_engine {
     _Atomic uint64_t impressions; /* impression events logged (not in model.nevents) */
     _Atomic uint64_t requests;
     _Atomic uint64_t request_seq;
+    struct recsys__experiments *experiments; /* lib/engine/experiment.c; under lock, NULL
+                                                until the first experiment call */
 };
+
+/* Frees the experiment definitions (lib/engine/experiment.c); NULL-safe. */
+void recsys__engine_free_experiments(recsys_engine *e);
 
 /* Loads the stored campaigns (RECSYS_RECORD_CAMPAIGN) into the model, after the items; a
  * store that does not know the record kind holds none (lib/engine/campaign.c). */

@@ -77,9 +77,10 @@ static recsys_status record(recsys_engine *e, const recsys_event *evs, size_t n)
         /* outcomes of lists the linear ranker ranked teach it (lib/rank/featlog.h) */
         for (size_t i = 0; e->featlog.n && i < n; i++)
             if (copy[i].request_id && copy[i].item_id)
-                recsys__featlog_outcome(&e->featlog, e->linear, e->opts.num, copy[i].request_id,
-                                        recsys__catalog_find(&e->model.catalog, copy[i].item_id),
-                                        copy[i].type);
+                recsys__featlog_outcome_value(
+                    &e->featlog, e->linear, e->opts.num, copy[i].request_id,
+                    recsys__catalog_find(&e->model.catalog, copy[i].item_id), copy[i].type,
+                    copy[i].value);
     } else {
         while (prepared-- > 0)
             recsys__model_abort_event(&e->model, &prep[prepared]);

@@ -47,6 +47,8 @@ struct recsys_result {
     size_t n;
     uint64_t stage_ns[9]; /* by recsys_stage */
     size_t sources_skipped; /* by the retrieval budget */
+    char *experiment;       /* recsys_experiment_recommend: the experiment, else NULL */
+    char *arm;              /* and the user's arm ("holdout", or "" when not enrolled) */
 };
 
 /* Runs stages 1 to 3 of the pipeline (context, retrieve, filter) for req, then fn(arg, q, c)

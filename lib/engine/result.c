@@ -39,6 +39,8 @@ RECSYS_API void recsys_result_free(recsys_result *r)
     }
     recsys__free(m, r->items);
     recsys__free(m, r->request_id);
+    recsys__free(m, r->experiment);
+    recsys__free(m, r->arm);
     recsys__mem mem = r->mem;
     recsys__free(&mem, r);
 }
@@ -51,6 +53,16 @@ RECSYS_API size_t recsys_result_count(const recsys_result *r)
 RECSYS_API const char *recsys_result_request_id(const recsys_result *r)
 {
     return r ? r->request_id : NULL;
+}
+
+RECSYS_API const char *recsys_result_experiment(const recsys_result *r)
+{
+    return r ? r->experiment : NULL;
+}
+
+RECSYS_API const char *recsys_result_arm(const recsys_result *r)
+{
+    return r ? r->arm : NULL;
 }
 
 RECSYS_API const char *recsys_result_item_id(const recsys_result *r, size_t i)

@@ -10,7 +10,8 @@ struct recsys__featlog_entry {
     size_t n;
     uint32_t *items;
     float *rows;    /* n x RECSYS__NFEAT */
-    uint8_t *done;  /* learnt already */
+    uint8_t *done;  /* learnt already (the main model) */
+    uint8_t *heads; /* the outcome heads (bits 1u << RECSYS__OBJ_*) learnt as positives */
 };
 
 void recsys__featlog_init(recsys__featlog *fl, const recsys__mem *m)
@@ -26,6 +27,7 @@ static void entry_clear(const recsys__mem *m, recsys__featlog_entry *en)
     recsys__free(m, en->items);
     recsys__free(m, en->rows);
     recsys__free(m, en->done);
+    recsys__free(m, en->heads);
     memset(en, 0, sizeof *en);
 }
 
@@ -66,7 +68,8 @@ recsys_status recsys__featlog_put(recsys__featlog *fl, recsys__linear *lm, const
     en.items = recsys__alloc(m, n * sizeof *en.items);
     en.rows = recsys__alloc(m, n * RECSYS__NFEAT * sizeof *en.rows);
     en.done = recsys__calloc(m, n, sizeof *en.done);
-    if (!en.id || !en.items || !en.rows || !en.done) {
+    en.heads = recsys__calloc(m, n, sizeof *en.heads);
+    if (!en.id || !en.items || !en.rows || !en.done || !en.heads) {
         entry_clear(m, &en);
         return RECSYS_E_NOMEM;
     }
@@ -86,11 +89,16 @@ recsys_status recsys__featlog_put(recsys__featlog *fl, recsys__linear *lm, const
     recsys__featlog_entry *slot = &fl->v[fl->head];
     if (fl->n == RECSYS__FEATLOG_REQUESTS) { /* the oldest leaves: its silence is negative */
         use_params(lm, opt);
-        for (size_t i = 0; i < slot->n; i++)
+        for (size_t i = 0; i < slot->n; i++) {
+            const float *row = slot->rows + i * RECSYS__NFEAT;
             if (!slot->done[i] &&
-                recsys__linear_update(lm, slot->rows + i * RECSYS__NFEAT, 0,
-                                      impression_weight(opt)) == RECSYS_OK)
+                recsys__linear_update(lm, row, 0, impression_weight(opt)) == RECSYS_OK)
                 fl->learnt_neg++;
+            /* each head: a negative where its outcome did not come */
+            for (int k = 0; k < RECSYS__NOBJ; k++)
+                if (!(slot->heads[i] & (1u << k)))
+                    (void)recsys__linear_update_objective(lm, k, row, 0, 1.0);
+        }
         entry_clear(m, slot);
     } else {
         fl->n++;
@@ -104,11 +112,22 @@ recsys_status recsys__featlog_put(recsys__featlog *fl, recsys__linear *lm, const
 void recsys__featlog_outcome(recsys__featlog *fl, recsys__linear *lm, const double *opt,
                              const char *request_id, uint32_t item, int32_t type)
 {
+    recsys__featlog_outcome_value(fl, lm, opt, request_id, item, type, NAN);
+}
+
+void recsys__featlog_outcome_value(recsys__featlog *fl, recsys__linear *lm, const double *opt,
+                                   const char *request_id, uint32_t item, int32_t type,
+                                   double value)
+{
     int label = 0;
     double w = 0;
     if (!request_id || type == RECSYS_EVENT_IMPRESSION ||
         !recsys__linear_label(opt, type, &label, &w))
         return;
+    /* an unknown value (NAN): a watch or dwell counts, a rating does not */
+    unsigned heads = recsys__linear_objectives(type, isnan(value) ? 1.0 : value);
+    if (isnan(value) && type == RECSYS_EVENT_RATING)
+        heads = 0;
     uint64_t key = XXH3_64bits(request_id, strlen(request_id));
     pthread_mutex_lock(&fl->mu);
     for (size_t k = 0; fl->v && k < fl->n; k++) { /* newest first */
@@ -116,13 +135,22 @@ void recsys__featlog_outcome(recsys__featlog *fl, recsys__linear *lm, const doub
         recsys__featlog_entry *en = &fl->v[at];
         if (en->key != key || strcmp(en->id, request_id) != 0)
             continue;
-        for (size_t i = 0; i < en->n; i++)
-            if (en->items[i] == item && !en->done[i]) {
+        for (size_t i = 0; i < en->n; i++) {
+            if (en->items[i] != item)
+                continue;
+            const float *row = en->rows + i * RECSYS__NFEAT;
+            if (!en->done[i]) {
                 use_params(lm, opt);
                 en->done[i] = 1;
-                if (recsys__linear_update(lm, en->rows + i * RECSYS__NFEAT, label, w) == RECSYS_OK)
+                if (recsys__linear_update(lm, row, label, w) == RECSYS_OK)
                     label ? fl->learnt_pos++ : fl->learnt_neg++;
             }
+            for (int h = 0; h < RECSYS__NOBJ; h++)
+                if ((heads & (1u << h)) && !(en->heads[i] & (1u << h))) {
+                    en->heads[i] |= (uint8_t)(1u << h);
+                    (void)recsys__linear_update_objective(lm, h, row, 1, 1.0);
+                }
+        }
         break;
     }
     pthread_mutex_unlock(&fl->mu);

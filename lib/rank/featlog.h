@@ -47,5 +47,13 @@ recsys_status recsys__featlog_put(recsys__featlog *fl, recsys__linear *lm, const
  * (see above); nothing when the list or the item is not in the log, or the row was learnt. */
 void recsys__featlog_outcome(recsys__featlog *fl, recsys__linear *lm, const double *opt,
                              const char *request_id, uint32_t item, int32_t type);
+/* The same with the event's value, which the outcome heads (linear.h, multi-objective) read:
+ * a rating teaches the "rating" head only with its value; recsys__featlog_outcome passes NAN
+ * (unknown: a watch or dwell still counts, a rating does not). Each head learns a row once
+ * as a positive; a row leaving the log teaches every head it was not a positive of a
+ * negative of weight 1. */
+void recsys__featlog_outcome_value(recsys__featlog *fl, recsys__linear *lm, const double *opt,
+                                   const char *request_id, uint32_t item, int32_t type,
+                                   double value);
 
 #endif

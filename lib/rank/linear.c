@@ -12,6 +12,10 @@ struct recsys__linear {
     uint64_t updates;
     double z[RECSYS__LINEAR_DIM];
     double n[RECSYS__LINEAR_DIM];
+    /* the outcome heads (multi-objective ranking): the same model per objective */
+    uint64_t hupdates[RECSYS__NOBJ];
+    double hz[RECSYS__NOBJ][RECSYS__LINEAR_DIM];
+    double hn[RECSYS__NOBJ][RECSYS__LINEAR_DIM];
 };
 
 /* Per column, what the value is multiplied by after its kind's transform: 1, 1 / scale or
@@ -167,24 +171,31 @@ static void expand(const float *row, double *x)
     x[RECSYS__LINEAR_BIAS] = 1;
 }
 
-/* Weight of input i from z, n (caller holds the lock). */
-static double weight_of(const recsys__linear *lm, size_t i)
+/* Weight of input i from zv[i], nv[i] (caller holds the lock). */
+static double weight_zn(const recsys__linear *lm, const double *zv, const double *nv, size_t i)
 {
-    double z = lm->z[i], l1 = i == RECSYS__LINEAR_BIAS ? 0 : lm->p.l1;
+    double z = zv[i], l1 = i == RECSYS__LINEAR_BIAS ? 0 : lm->p.l1;
     if (fabs(z) <= l1)
         return 0;
     double sgn = z < 0 ? -1.0 : 1.0;
-    double w = -(z - sgn * l1) / ((lm->p.beta + sqrt(lm->n[i])) / lm->p.alpha + lm->p.l2);
+    double w = -(z - sgn * l1) / ((lm->p.beta + sqrt(nv[i])) / lm->p.alpha + lm->p.l2);
     /* a guard (a trained model stays far inside): a loaded z with n = 0, beta = 0, l2 = 0
      * would divide by zero */
     return w > RECSYS__LINEAR_MAX_W ? RECSYS__LINEAR_MAX_W
          : w < -RECSYS__LINEAR_MAX_W ? -RECSYS__LINEAR_MAX_W : w;
 }
 
+/* The weights of the main model (obj < 0) or of head obj (caller holds the lock). */
+static void weights_of(const recsys__linear *lm, int obj, double *w)
+{
+    const double *zv = obj < 0 ? lm->z : lm->hz[obj], *nv = obj < 0 ? lm->n : lm->hn[obj];
+    for (size_t i = 0; i < RECSYS__LINEAR_DIM; i++)
+        w[i] = weight_zn(lm, zv, nv, i);
+}
+
 static void weights_locked(const recsys__linear *lm, double *w)
 {
-    for (size_t i = 0; i < RECSYS__LINEAR_DIM; i++)
-        w[i] = weight_of(lm, i);
+    weights_of(lm, -1, w);
 }
 
 void recsys__linear_weights(const recsys__linear *lm, double *w)
@@ -240,28 +251,38 @@ static recsys_status check_weight(double weight, const char *what)
     return RECSYS_OK;
 }
 
-/* One FTRL-Proximal step (caller holds the lock exclusively; arguments checked). */
-static void learn_locked(recsys__linear *lm, const float *row, int label, double weight)
+/* One FTRL-Proximal step of the main model (obj < 0) or of head obj (caller holds the lock
+ * exclusively; arguments checked). */
+static void learn_obj(recsys__linear *lm, int obj, const float *row, int label, double weight)
 {
     if (weight == 0)
         return;
+    double *zv = obj < 0 ? lm->z : lm->hz[obj], *nv = obj < 0 ? lm->n : lm->hn[obj];
     double x[RECSYS__LINEAR_DIM], w[RECSYS__LINEAR_DIM];
     expand(row, x);
-    weights_locked(lm, w);
+    weights_of(lm, obj, w);
     double p = sigmoid(margin(w, x));
     double err = weight * (p - (double)label);
     for (size_t i = 0; i < RECSYS__LINEAR_DIM; i++) {
         if (x[i] == 0)
             continue;
         double g = err * x[i];
-        double sigma = (sqrt(lm->n[i] + g * g) - sqrt(lm->n[i])) / lm->p.alpha;
-        double z = lm->z[i] + (g - sigma * w[i]), n = lm->n[i] + g * g;
+        double sigma = (sqrt(nv[i] + g * g) - sqrt(nv[i])) / lm->p.alpha;
+        double z = zv[i] + (g - sigma * w[i]), n = nv[i] + g * g;
         if (isfinite(z) && isfinite(n)) { /* else the coordinate keeps its state */
-            lm->z[i] = z;
-            lm->n[i] = n;
+            zv[i] = z;
+            nv[i] = n;
         }
     }
-    lm->updates++;
+    if (obj < 0)
+        lm->updates++;
+    else
+        lm->hupdates[obj]++;
+}
+
+static void learn_locked(recsys__linear *lm, const float *row, int label, double weight)
+{
+    learn_obj(lm, -1, row, label, weight);
 }
 
 recsys_status recsys__linear_update(recsys__linear *lm, const float *row, int label,
@@ -323,6 +344,123 @@ bool recsys__linear_label(const double *opt, int32_t type, int *label, double *w
     return true;
 }
 
+/* ------------------------------------------------------------ objectives */
+
+const char *const recsys__objective_names[RECSYS__NOBJ] = { "click", "purchase", "watch",
+                                                            "rating", "skip", "dislike" };
+
+unsigned recsys__linear_objectives(int32_t type, double value)
+{
+    switch (type) {
+    case RECSYS_EVENT_CLICK:
+    case RECSYS_EVENT_VIEW: return 1u << RECSYS__OBJ_CLICK;
+    case RECSYS_EVENT_PURCHASE: return 1u << RECSYS__OBJ_PURCHASE;
+    case RECSYS_EVENT_WATCH_TIME:
+    case RECSYS_EVENT_DWELL: return value > 0 ? 1u << RECSYS__OBJ_WATCH : 0;
+    case RECSYS_EVENT_LIKE: return 1u << RECSYS__OBJ_RATING;
+    case RECSYS_EVENT_RATING:
+        return value >= RECSYS__OBJ_GOOD_RATING ? 1u << RECSYS__OBJ_RATING : 0;
+    case RECSYS_EVENT_SKIP: return 1u << RECSYS__OBJ_SKIP;
+    case RECSYS_EVENT_DISLIKE: return 1u << RECSYS__OBJ_DISLIKE;
+    default: return 0;
+    }
+}
+
+static recsys_status check_obj(const recsys__linear *lm, int obj, const void *row)
+{
+    if (!lm || !row)
+        return recsys__err(RECSYS_E_INVALID_ARG, "linear model: model or row is NULL");
+    if (obj < 0 || obj >= RECSYS__NOBJ)
+        return recsys__err(RECSYS_E_INVALID_ARG, "linear model: objective %d (expected 0..%d)",
+                           obj, RECSYS__NOBJ - 1);
+    return RECSYS_OK;
+}
+
+recsys_status recsys__linear_update_objective(recsys__linear *lm, int obj, const float *row,
+                                              int label, double weight)
+{
+    RECSYS_TRY(check_obj(lm, obj, row));
+    if (label != 0 && label != 1)
+        return recsys__err(RECSYS_E_INVALID_ARG, "linear model: label %d (expected 0 or 1)",
+                           label);
+    RECSYS_TRY(check_weight(weight, "weight"));
+    wr(lm);
+    learn_obj(lm, obj, row, label, weight);
+    unlock(lm);
+    return RECSYS_OK;
+}
+
+recsys_status recsys__linear_predict_objective_rows(const recsys__linear *lm, int obj,
+                                                    const float *rows, size_t n, double *out)
+{
+    RECSYS_TRY(check_obj(lm, obj, rows));
+    double w[RECSYS__LINEAR_DIM], x[RECSYS__LINEAR_DIM];
+    rd(lm);
+    weights_of(lm, obj, w);
+    unlock(lm);
+    for (size_t r = 0; r < n; r++) {
+        expand(rows + r * RECSYS__NFEAT, x);
+        out[r] = sigmoid(margin(w, x));
+    }
+    return RECSYS_OK;
+}
+
+uint64_t recsys__linear_objective_updates(const recsys__linear *lm, int obj)
+{
+    if (!lm || obj < 0 || obj >= RECSYS__NOBJ)
+        return 0;
+    rd(lm);
+    uint64_t u = lm->hupdates[obj];
+    unlock(lm);
+    return u;
+}
+
+bool recsys__linear_blend(const double *opt, double w[1 + RECSYS__NOBJ])
+{
+    static const int32_t keys[1 + RECSYS__NOBJ] = {
+        RECSYS_OPT_RANK_OBJ_MAIN,   RECSYS_OPT_RANK_OBJ_CLICK, RECSYS_OPT_RANK_OBJ_PURCHASE,
+        RECSYS_OPT_RANK_OBJ_WATCH,  RECSYS_OPT_RANK_OBJ_RATING, RECSYS_OPT_RANK_OBJ_SKIP,
+        RECSYS_OPT_RANK_OBJ_DISLIKE,
+    };
+    bool blend = false;
+    for (size_t k = 0; k <= RECSYS__NOBJ; k++) {
+        w[k] = opt[recsys__opt_slot(keys[k])];
+        blend |= k ? w[k] != 0 : w[k] != 1;
+    }
+    return blend;
+}
+
+/* Copies src's heads into dst when src learnt any (caller holds neither lock). */
+static void copy_heads(recsys__linear *dst, const recsys__linear *src)
+{
+    uint64_t hu[RECSYS__NOBJ], any = 0;
+    double (*hz)[RECSYS__LINEAR_DIM] = NULL;
+    static const size_t bytes = sizeof ((recsys__linear *)0)->hz;
+    rd(src);
+    for (size_t k = 0; k < RECSYS__NOBJ; k++)
+        any += hu[k] = src->hupdates[k];
+    unlock(src);
+    if (!any)
+        return;
+    /* z and n of every head, copied out first: never two locks at once */
+    hz = recsys__alloc(dst->m, 2 * bytes);
+    if (!hz) { /* the heads stay as they were: a missed copy, not a broken model */
+        recsys__err_clear();
+        return;
+    }
+    rd(src);
+    memcpy(hu, src->hupdates, sizeof hu);
+    memcpy(hz, src->hz, bytes);
+    memcpy((char *)hz + bytes, src->hn, bytes);
+    unlock(src);
+    wr(dst);
+    memcpy(dst->hupdates, hu, sizeof hu);
+    memcpy(dst->hz, hz, bytes);
+    memcpy(dst->hn, (char *)hz + bytes, bytes);
+    unlock(dst);
+    recsys__free(dst->m, hz);
+}
+
 void recsys__linear_assign(recsys__linear *dst, const recsys__linear *src)
 {
     if (!dst || !src || dst == src)
@@ -343,6 +481,8 @@ void recsys__linear_assign(recsys__linear *dst, const recsys__linear *src)
     memcpy(dst->z, z, sizeof z);
     memcpy(dst->n, n, sizeof n);
     unlock(dst);
+    /* the heads (a model trained or loaded has none learnt: dst's are kept then) */
+    copy_heads(dst, src);
 }
 
 /* ------------------------------------------------------------ saved form */
@@ -524,7 +664,9 @@ static recsys_status linear_score(void *ctx, const recsys_query *q, recsys_candi
         return RECSYS_E_NOMEM;
     float *x = (float *)block;
     recsys_status st = recsys__features_compute_in(q, c, x, block + rows, scratch);
-    if (st == RECSYS_OK) {
+    double bw[1 + RECSYS__NOBJ];
+    bool blend = q->opt && recsys__linear_blend(q->opt, bw);
+    if (st == RECSYS_OK && !blend) {
         double w[RECSYS__LINEAR_DIM], in[RECSYS__LINEAR_DIM];
         recsys__linear_weights(lm, w);
         for (size_t i = 0; i < n; i++) {
@@ -532,6 +674,21 @@ static recsys_status linear_score(void *ctx, const recsys_query *q, recsys_candi
             double merged = c->v[i].score;
             c->v[i].score = sigmoid(margin(w, in)) +
                             (isfinite(merged) ? RECSYS__LINEAR_TIEBREAK * merged : 0);
+        }
+    } else if (st == RECSYS_OK) { /* multi-objective: the weighted sum of the predictions */
+        double w[1 + RECSYS__NOBJ][RECSYS__LINEAR_DIM], in[RECSYS__LINEAR_DIM];
+        rd(lm);
+        for (int k = 0; k <= RECSYS__NOBJ; k++)
+            if (bw[k] != 0)
+                weights_of(lm, k - 1, w[k]);
+        unlock(lm);
+        for (size_t i = 0; i < n; i++) {
+            expand(x + i * RECSYS__NFEAT, in);
+            double s = 0, merged = c->v[i].score;
+            for (int k = 0; k <= RECSYS__NOBJ; k++)
+                if (bw[k] != 0)
+                    s += bw[k] * sigmoid(margin(w[k], in));
+            c->v[i].score = s + (isfinite(merged) ? RECSYS__LINEAR_TIEBREAK * merged : 0);
         }
     }
     recsys__free(m, block);

@@ -41,7 +41,24 @@
  *
  * Cost. predict O(DIM), update O(DIM); the ranker O(features + n * DIM) with one allocation
  * per request (the feature rows and the features' scratch in one block): about 80 us of CPU
- * per 1000 candidates on top of the features (tests/test_features prints both). */
+ * per 1000 candidates on top of the features (tests/test_features prints both).
+ *
+ * Multi-objective ranking (since 0.2). Beside the main model (whose label blends every
+ * outcome with the RECSYS_OPT_RANK_LABEL_* weights) a model holds one head per outcome
+ * (RECSYS__OBJ_*): the same logistic regression over the same inputs, learnt with the same
+ * FTRL parameters, predicting p_k = P(outcome k | shown). recsys__linear_objectives() says
+ * which heads an event is a positive of: click (click, view), purchase, watch (watch time or
+ * dwell with a value > 0), rating (a like, or a rating >= RECSYS__OBJ_GOOD_RATING), skip,
+ * dislike. The heads learn online from the feature log (featlog.h: each shown row is learnt
+ * once per head, a positive when that outcome came, else a negative of weight 1 when the row
+ * leaves the log); recsys_ranker_train teaches the main model only. The ranker's score is
+ *   w_main p + sum_k w_k p_k + RECSYS__LINEAR_TIEBREAK * merged score,
+ * the weights RECSYS_OPT_RANK_OBJ_* of the request (so a host sets them per request, and an
+ * experiment arm per arm; negative for skip and dislike). With the defaults (w_main 1, every
+ * w_k 0) the score is exactly the single-model score above. The heads are not in the saved
+ * form (version 1 is kept, so saved models stay readable): after a restart they learn again
+ * from feedback; recsys__linear_assign copies them only from a model that learnt some, so
+ * swapping in a trained or loaded main model keeps the heads learnt online. */
 #ifndef RECSYS_RANK_LINEAR_H
 #define RECSYS_RANK_LINEAR_H
 #include "features.h"
@@ -61,6 +78,19 @@
 #define RECSYS__LINEAR_TIEBREAK 1e-6
 
 typedef struct recsys__linear recsys__linear;
+
+/* The outcome heads (multi-objective ranking, above). */
+enum {
+    RECSYS__OBJ_CLICK,
+    RECSYS__OBJ_PURCHASE,
+    RECSYS__OBJ_WATCH,
+    RECSYS__OBJ_RATING,
+    RECSYS__OBJ_SKIP,
+    RECSYS__OBJ_DISLIKE,
+    RECSYS__NOBJ
+};
+#define RECSYS__OBJ_GOOD_RATING 4.0 /* a rating at least this is a positive of "rating" */
+extern const char *const recsys__objective_names[RECSYS__NOBJ];
 
 typedef struct recsys__linear_params {
     double alpha; /* > 0 */
@@ -113,6 +143,21 @@ recsys_status recsys__linear_update_rows(recsys__linear *lm, const float *rows, 
  * negative with the weight RECSYS_OPT_RANK_LABEL_IMPRESSION. False for a search (nothing to
  * learn). opt: values by table slot. */
 bool recsys__linear_label(const double *opt, int32_t type, int *label, double *weight);
+
+/* The heads (bits 1u << RECSYS__OBJ_*) an event of type with value is a positive of. */
+unsigned recsys__linear_objectives(int32_t type, double value);
+/* Learns one example for head obj (0..RECSYS__NOBJ-1), as recsys__linear_update. */
+recsys_status recsys__linear_update_objective(recsys__linear *lm, int obj, const float *row,
+                                              int label, double weight);
+/* Head obj's probabilities for rows[0 .. n * RECSYS__NFEAT) into out[0..n).
+ * RECSYS_E_INVALID_ARG for a bad objective or NULL. */
+recsys_status recsys__linear_predict_objective_rows(const recsys__linear *lm, int obj,
+                                                    const float *rows, size_t n, double *out);
+/* Examples head obj learnt (0 for a bad objective). */
+uint64_t recsys__linear_objective_updates(const recsys__linear *lm, int obj);
+/* The score's weights from the options (values by slot): w[0] the main model's, w[1 + k]
+ * head k's. True when they differ from the defaults (w_main 1, the rest 0). */
+bool recsys__linear_blend(const double *opt, double w[1 + RECSYS__NOBJ]);
 
 /* Copies src's parameters and learnt state into dst (the engine swaps a trained or loaded
  * model in without changing the pointer its ranker holds). Cannot fail. */

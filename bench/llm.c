@@ -1,0 +1,1329 @@
+/*
+ * llm.c - `recsys-bench llm --data DIR --dataset ml-100k|ml-latest-small --pipeline NAME
+ *          --sim oracle:ACC|random|adversarial [--rounds R] [--rerank-n N] [--weight W]
+ *          [--deadline-ms MS] [--unavailable F] [--set OPTION=VALUE]... [--json]`
+ *
+ * The LLM layer measured with SIMULATED LLMs (measurement only: no model runs; each
+ * simulation is named as such in the output). They speak only through the public
+ * recsys_llm_vtable, exactly as a host's transport would: they read the prompt text the
+ * library wrote (the item cards with their handles and titles, the profile block) and answer
+ * in text. Titles in the cards are mapped back to catalog items through the data set's own
+ * titles (the simulation's knowledge, not the library's).
+ *
+ *   oracle:ACC   knows the held-out test items of the user the bench is asking for (the
+ *                bench is the host: it tells its transport who the request is for, never
+ *                through the prompt). Re-ranking: each relevant handle goes to the top with
+ *                probability ACC (else to a random position); the others keep their order.
+ *                Explanations: true ones (a genre and the year of the item, or a history item
+ *                that shares a genre), never about an unavailable item.
+ *   random       re-ranking: a uniform shuffle; explanations: true ones, as the oracle.
+ *   adversarial  every reply is hostile in one of several ways, drawn per call: broken JSON
+ *                or prose, a reply that comes after the deadline (it sleeps until the call's
+ *                deadline has passed, as a transport that gives up late), the order reversed,
+ *                invented handles (0, N+k, negative, huge, repeats, "h3"), and explanations
+ *                that are false: a wrong year, another genre, another item's title, false
+ *                evidence (a genre or year not on the item, an unrelated or unlisted history
+ *                item), praise of an unavailable item, invented handles; some are true.
+ *
+ * Protocol: the data, the per-user temporal split and the metrics of
+ * ../shared/data/EVAL_PROTOCOL.md through lib/eval (as `eval` does), with the sources at
+ * their option defaults (no grid tuning: this measures the LLM stage against the same model
+ * without it). Catalog: every item with its title, category "film", its genres as tags and a
+ * numeric attribute "year" (from the title's "(YYYY)"); a fraction --unavailable (default
+ * 0.02) of the items, drawn with a fixed seed, is marked unavailable and the "availability"
+ * filter is off, so that unavailable items reach lists and the rule "never praise an
+ * unavailable item" is exercised (the same lists with and without the LLM). The training
+ * interactions are views; options as `eval`: RECSYS_OPT_NOW = last train timestamp + 1,
+ * candidates per source = the catalog, top 20, filter.seen on, impressions off. The LLM run:
+ * llm.rerank_n = --rerank-n (default 20), llm.rerank_weight = --weight (default: the
+ * option's default), llm.deadline_ms = --deadline-ms (default 200), explain.llm = 1,
+ * explanations on, llm.cache_bytes = 0 (every request asks, so every request meets the
+ * simulation), the other LLM options at their defaults (budget, breaker) unless --set
+ * OPTION=VALUE (a numeric option by name, e.g. llm.breaker_failures=0) changes them for the
+ * LLM run (applied last).
+ *
+ * Each round asks every test user once without the LLM (ndcg@10_no_llm; the lists are kept)
+ * and once with it (ndcg@10); --rounds R (default 1) repeats the LLM pass R times (the
+ * simulations draw anew). Checked by the bench itself, independently of the library:
+ *   invented_items_served      result items not in the same user's list without the LLM
+ *                              (stage 6 may only reorder that list);
+ *   false_explanations_served  served explanations the bench finds false against its own
+ *                              truth: an unavailable item explained other than "Currently
+ *                              unavailable.", evidence that is not on the item (genre, year,
+ *                              title, category, availability) or history that is not a train
+ *                              item of the user sharing a genre, a number in the text that is
+ *                              neither the item's year nor in its or a cited history item's
+ *                              title, a genre named in the text that is not the item's (nor in
+ *                              those titles), another item's title in the text (titles of 8+
+ *                              bytes without their year, whole words, case-insensitive).
+ * From the library (recsys_engine_llm_stats, deltas over the LLM passes):
+ *   false_explanations_caught  LLM explanations that failed the library's check (replaced by
+ *                              the template); llm_explanations: LLM explanations checked;
+ *   rejected_replies, calls_per_request (calls that reached the transport), tokens_per_request
+ *   (prompt + completion as estimated by the guard), timeouts.
+ *   false_explanations_written the simulation's own count of false explanations it wrote for
+ *                              real handles (adversarial; 0 for the honest ones).
+ *   deadline_misses            requests whose LLM stages (6 re-rank + 7 explain, from
+ *                              recsys_result_stage_ns), less the time the transport's calls
+ *                              ran past their deadline (the library cannot stop a synchronous
+ *                              callback: a transport must give up by the call's deadline, as
+ *                              recsys_llm_vtable says; the adversarial one sleeps 2 ms past
+ *                              it, and more when the machine is loaded), took longer than
+ *                              llm.deadline_ms + 10 ms (the fallback work after the deadline
+ *                              and timer granularity); "deadline_misses_with_transport"
+ *                              counts the same without subtracting the transport's overrun
+ *                              and "transport_overrun_max_ms" is the largest overrun;
+ *   llm_stage_p99_ms           the 99th percentile of that time.
+ *
+ * JSON (the last line with --json): the keys above and "ndcg@10", "ndcg@10_no_llm",
+ * "requests", plus "sim", "dataset", "pipeline", "users", "rounds", "rerank_n",
+ * "rerank_weight", "deadline_ms", "unavailable", "llm_stage_p50_ms", "hallucination_rate_before"
+ * (false_explanations_caught / llm_explanations), "hallucination_rate_after"
+ * (false_explanations_served / explanations served), "explanations_served",
+ * "llm_explanations_served" (served explanations that are the LLM's text).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "bench.h"
+#include "eval/eval.h"
+
+#define MAX_SOURCES 8
+#define MAX_GENRES 64
+#define MAX_CARDS 64
+
+static const recsys__mem *mem = &recsys__mem_default;
+
+static _Noreturn void llm_fail(const char *what)
+{
+    fprintf(stderr, "recsys-bench llm: %s: %s: %s\n", what,
+            recsys_status_str(recsys_last_status()), recsys_last_error());
+    exit(1);
+}
+
+/* ------------------------------------------------------------------ the world */
+
+typedef struct title_ref {
+    const char *title;
+    uint32_t item;
+} title_ref;
+
+typedef struct world {
+    recsys__eval_data d;
+    recsys__eval_items meta;
+    recsys__eval_part train, test;
+    char **item_key; /* engine ids, sorted like the dense indices */
+    char **user_key;
+    int64_t shift;
+    /* per item */
+    const char **title;  /* "" without metadata */
+    int *year;           /* 0 unknown */
+    uint64_t *genres;    /* bit per genre */
+    uint8_t *unavailable;
+    char *bare;          /* per item: the title without "(...)" lowercased, packed */
+    size_t *bare_off;
+    /* genre names */
+    char *genre[MAX_GENRES];
+    size_t ngenres;
+    title_ref *by_title; /* sorted by title */
+    size_t ntitles;
+} world;
+
+static int cmp_title_ref(const void *a, const void *b)
+{
+    const title_ref *x = a, *y = b;
+    int c = strcmp(x->title, y->title);
+    return c ? c : (x->item < y->item ? -1 : x->item > y->item);
+}
+
+/* Items whose title is t: *first and the count. */
+static size_t items_titled(const world *w, const char *t, size_t *first)
+{
+    size_t lo = 0, hi = w->ntitles;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (strcmp(w->by_title[mid].title, t) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *first = lo;
+    size_t n = 0;
+    while (lo + n < w->ntitles && !strcmp(w->by_title[lo + n].title, t))
+        n++;
+    return n;
+}
+
+static int year_of(const char *title)
+{
+    const char *open = strrchr(title, '(');
+    if (!open || strlen(open) < 6)
+        return 0;
+    int y = 0;
+    for (int k = 1; k <= 4; k++) {
+        if (open[k] < '0' || open[k] > '9')
+            return 0;
+        y = y * 10 + (open[k] - '0');
+    }
+    return open[5] == ')' && y >= 1800 && y <= 2100 ? y : 0;
+}
+
+static uint32_t genre_index(world *w, const char *name)
+{
+    for (size_t g = 0; g < w->ngenres; g++)
+        if (!strcmp(w->genre[g], name))
+            return (uint32_t)g;
+    if (w->ngenres == MAX_GENRES)
+        return UINT32_MAX;
+    w->genre[w->ngenres] = strdup(name);
+    return (uint32_t)w->ngenres++;
+}
+
+static void *xcalloc(size_t n, size_t s)
+{
+    void *p = calloc(n ? n : 1, s);
+    if (!p) {
+        fprintf(stderr, "recsys-bench llm: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+static void lower_copy(char *d, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
+    d[n] = '\0';
+}
+
+static void load_world(world *w, const char *data, const char *dataset, double unavailable)
+{
+    char path[4096], ipath[4096], gpath[4096];
+    int fmt;
+    if (!strcmp(dataset, "ml-100k")) {
+        fmt = RECSYS__EVAL_ML100K;
+        snprintf(path, sizeof path, "%s/ml-100k/u.data", data);
+        snprintf(ipath, sizeof ipath, "%s/ml-100k/u.item", data);
+        snprintf(gpath, sizeof gpath, "%s/ml-100k/u.genre", data);
+    } else if (!strcmp(dataset, "ml-latest-small")) {
+        fmt = RECSYS__EVAL_MLLATEST;
+        snprintf(path, sizeof path, "%s/ml-latest-small/ratings.csv", data);
+        snprintf(ipath, sizeof ipath, "%s/ml-latest-small/movies.csv", data);
+        gpath[0] = '\0';
+    } else {
+        bench_usage("llm: --dataset must be ml-100k or ml-latest-small, not '%s'", dataset);
+    }
+    if (recsys__eval_read(mem, path, fmt, RECSYS__EVAL_ALL, &w->d) != RECSYS_OK)
+        llm_fail("reading the interactions");
+    if (recsys__eval_read_items(mem, ipath, fmt, gpath[0] ? gpath : NULL, &w->meta) != RECSYS_OK)
+        llm_fail("reading the item metadata (titles are what the simulated LLMs read)");
+    if (recsys__eval_split(mem, &w->d.all, &w->train, &w->test) != RECSYS_OK)
+        llm_fail("splitting");
+    size_t n = w->d.items.n;
+    w->title = xcalloc(n, sizeof *w->title);
+    w->year = xcalloc(n, sizeof *w->year);
+    w->genres = xcalloc(n, sizeof *w->genres);
+    w->unavailable = xcalloc(n, 1);
+    w->by_title = xcalloc(n, sizeof *w->by_title);
+    w->bare_off = xcalloc(n + 1, sizeof *w->bare_off);
+    size_t total = 0;
+    uint64_t rng = BENCH_SEED ^ 0x11;
+    for (size_t i = 0; i < n; i++) {
+        const recsys__eval_item *m = recsys__eval_items_find(&w->meta, w->d.items.name[i]);
+        w->title[i] = m && m->title ? m->title : "";
+        w->year[i] = year_of(w->title[i]);
+        for (size_t t = 0; m && t < m->ntags; t++) {
+            uint32_t g = genre_index(w, m->tags[t]);
+            if (g != UINT32_MAX)
+                w->genres[i] |= 1ull << g;
+        }
+        w->unavailable[i] = (double)(bench_rand(&rng) >> 11) / 9007199254740992.0 < unavailable;
+        if (*w->title[i])
+            w->by_title[w->ntitles++] = (title_ref){ w->title[i], (uint32_t)i };
+        total += strlen(w->title[i]) + 1;
+    }
+    qsort(w->by_title, w->ntitles, sizeof *w->by_title, cmp_title_ref);
+    w->bare = xcalloc(total + 1, 1);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        w->bare_off[i] = at;
+        const char *t = w->title[i];
+        const char *open = strrchr(t, '(');
+        size_t l = open ? (size_t)(open - t) : strlen(t);
+        while (l > 0 && t[l - 1] == ' ')
+            l--;
+        lower_copy(w->bare + at, t, l);
+        at += l + 1;
+    }
+    w->bare_off[n] = at;
+}
+
+static void world_free(world *w)
+{
+    for (size_t g = 0; g < w->ngenres; g++)
+        free(w->genre[g]);
+    free(w->title);
+    free(w->year);
+    free(w->genres);
+    free(w->unavailable);
+    free(w->by_title);
+    free(w->bare);
+    free(w->bare_off);
+    for (size_t i = 0; w->item_key && i < w->d.items.n; i++)
+        free(w->item_key[i]);
+    for (size_t u = 0; w->user_key && u < w->d.users.n; u++)
+        free(w->user_key[u]);
+    free(w->item_key);
+    free(w->user_key);
+    recsys__eval_part_free(mem, &w->train);
+    recsys__eval_part_free(mem, &w->test);
+    recsys__eval_items_free(&w->meta);
+    recsys__eval_data_free(&w->d);
+}
+
+/* Engine ids that sort like the protocol's id order (as eval.c makes them). */
+static void make_keys(world *w)
+{
+    const recsys__eval_data *d = &w->d;
+    int width = 7;
+    char probe[32];
+    unsigned long long max = d->items.numeric ? (unsigned long long)d->items.num[d->items.n - 1]
+                                              : (unsigned long long)(d->items.n - 1);
+    int wd = snprintf(probe, sizeof probe, "%llu", max);
+    width = wd > width ? wd : width;
+    w->item_key = xcalloc(d->items.n, sizeof *w->item_key);
+    w->user_key = xcalloc(d->users.n, sizeof *w->user_key);
+    for (size_t i = 0; i < d->items.n; i++) {
+        unsigned long long v = d->items.numeric ? (unsigned long long)d->items.num[i] : i;
+        w->item_key[i] = xcalloc((size_t)width + 1, 1);
+        snprintf(w->item_key[i], (size_t)width + 1, "%0*llu", width, v);
+    }
+    for (size_t u = 0; u < d->users.n; u++) {
+        w->user_key[u] = xcalloc(24, 1);
+        snprintf(w->user_key[u], 24, "u%07zu", u);
+    }
+    w->shift = d->min_ts < 1 ? 1 - d->min_ts : 0;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static uint32_t item_of_key(const world *w, const char *id)
+{
+    char **hit = id ? bsearch(&id, w->item_key, w->d.items.n, sizeof *w->item_key, cmp_key)
+                    : NULL;
+    return hit ? (uint32_t)(hit - w->item_key) : UINT32_MAX;
+}
+
+static bool in_part(const recsys__eval_part *p, uint32_t user, uint32_t item)
+{
+    for (size_t k = p->off[user]; k < p->off[user + 1]; k++)
+        if (p->ev[k].item == item)
+            return true;
+    return false;
+}
+
+/* ------------------------------------------------------------------ the simulations */
+
+enum { SIM_ORACLE, SIM_RANDOM, SIM_ADVERSARIAL };
+
+typedef struct card {
+    long handle;
+    uint32_t item; /* UINT32_MAX when the title is not the data set's */
+    bool available;
+} card;
+
+typedef struct hist_ref {
+    char h[16];
+    uint32_t item;
+} hist_ref;
+
+typedef struct sim {
+    const world *w;
+    int kind;
+    double acc;
+    uint64_t rng;
+    uint32_t user; /* who the current request is for (the bench is the host) */
+    /* what it did */
+    uint64_t calls, false_written, broken, late, invented;
+    uint64_t over_ns; /* time its calls of the current request ran past their deadline */
+} sim;
+
+static double urand(sim *s)
+{
+    return (double)(bench_rand(&s->rng) >> 11) / 9007199254740992.0;
+}
+
+static size_t irand(sim *s, size_t n)
+{
+    return n ? (size_t)(bench_rand(&s->rng) % n) : 0;
+}
+
+/* Reads the cards and the profile's history out of the prompt's data block. */
+static size_t read_prompt(const sim *s, const char *prompt, card *cards, hist_ref *hist,
+                          size_t *nhist)
+{
+    size_t n = 0;
+    *nhist = 0;
+    const char *p = strstr(prompt, "<data>\n");
+    if (!p)
+        return 0;
+    for (p += 7; *p && strncmp(p, "</data>", 7) != 0;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        json_t *j = json_loadb(p, len, 0, NULL);
+        p += len + (nl ? 1 : 0);
+        if (!j)
+            continue;
+        json_t *prof = json_object_get(j, "profile");
+        json_t *hl = prof ? json_object_get(prof, "history") : NULL;
+        for (size_t k = 0; k < json_array_size(hl) && *nhist < 16; k++) {
+            json_t *e = json_array_get(hl, k);
+            const char *h = json_string_value(json_object_get(e, "h"));
+            const char *t = json_string_value(json_object_get(e, "title"));
+            size_t first;
+            if (h && t && items_titled(s->w, t, &first)) {
+                snprintf(hist[*nhist].h, sizeof hist[*nhist].h, "%s", h);
+                hist[(*nhist)++].item = s->w->by_title[first].item;
+            }
+        }
+        json_t *h = json_object_get(j, "handle");
+        if (json_is_integer(h) && n < MAX_CARDS) {
+            const char *t = json_string_value(json_object_get(j, "title"));
+            size_t first;
+            cards[n].handle = (long)json_integer_value(h);
+            cards[n].item = t && items_titled(s->w, t, &first) ? s->w->by_title[first].item
+                                                                : UINT32_MAX;
+            cards[n].available = json_is_true(json_object_get(j, "available"));
+            n++;
+        }
+        json_decref(j);
+    }
+    return n;
+}
+
+/* A title is relevant when an item of that title is in the user's test part. */
+static bool relevant(const sim *s, uint32_t item)
+{
+    if (item == UINT32_MAX)
+        return false;
+    size_t first, n = items_titled(s->w, s->w->title[item], &first);
+    for (size_t k = 0; k < n; k++)
+        if (in_part(&s->w->test, s->user, s->w->by_title[first + k].item))
+            return true;
+    return false;
+}
+
+static void shuffle(sim *s, long *v, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = irand(s, i);
+        long t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
+}
+
+static void sleep_past(const recsys_llm_call *call)
+{
+    int64_t ms = recsys_llm_call_deadline_ms(call) + 2;
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* The re-ranking answer. */
+static void answer_rerank(sim *s, const recsys_llm_call *call, const card *cards, size_t n,
+                          char *out, size_t cap)
+{
+    long order[MAX_CARDS * 2];
+    size_t m = 0;
+    int mode = 0; /* adversarial: 0 shuffle+inventions, 1 broken, 2 late, 3 reversed, 4 invented */
+    if (s->kind == SIM_ORACLE) {
+        size_t rest[MAX_CARDS], nr = 0; /* card positions */
+        for (size_t k = 0; k < n; k++) {
+            if (relevant(s, cards[k].item) && urand(s) < s->acc)
+                order[m++] = cards[k].handle;
+            else
+                rest[nr++] = k;
+        }
+        /* the relevant ones the oracle missed go to a random place among the rest */
+        for (size_t k = 0; k < nr; k++) {
+            if (!relevant(s, cards[rest[k]].item))
+                continue;
+            size_t j = irand(s, nr), t = rest[k];
+            rest[k] = rest[j];
+            rest[j] = t;
+        }
+        for (size_t k = 0; k < nr; k++)
+            order[m++] = cards[rest[k]].handle;
+    } else {
+        for (size_t k = 0; k < n; k++)
+            order[m++] = cards[k].handle;
+        if (s->kind == SIM_RANDOM) {
+            shuffle(s, order, m);
+        } else {
+            double r = urand(s);
+            mode = r < 0.15 ? 1 : r < 0.25 ? 2 : r < 0.5 ? 3 : r < 0.75 ? 4 : 0;
+            if (mode == 3 || mode == 2)
+                for (size_t k = 0; k < m / 2; k++) {
+                    long t = order[k];
+                    order[k] = order[m - 1 - k];
+                    order[m - 1 - k] = t;
+                }
+            else
+                shuffle(s, order, m);
+        }
+    }
+    if (mode == 1) {
+        static const char *const broken[] = { "{\"order\":[1,2,", "I think the third one is best.",
+                                              "{\"ranking\":\"all of them\"}", "```json\n[]}",
+                                              "<order>3,1,2</order>" };
+        snprintf(out, cap, "%s", broken[irand(s, 5)]);
+        s->broken++;
+        return;
+    }
+    if (mode == 2) {
+        sleep_past(call);
+        s->late++;
+    }
+    size_t w = (size_t)snprintf(out, cap, "{\"order\":[");
+    for (size_t k = 0; k < m && w < cap - 64; k++) {
+        if (s->kind == SIM_ADVERSARIAL && (mode == 4 || (mode == 0 && irand(s, 4) == 0))) {
+            /* invent something first */
+            static const char *const fake[] = { "0", "-3", "999999", "\"h3\"", "1.5", "null" };
+            char inv[32];
+            size_t pick = irand(s, 7);
+            if (pick < 6)
+                snprintf(inv, sizeof inv, "%s", fake[pick]);
+            else
+                snprintf(inv, sizeof inv, "%zu", n + 1 + irand(s, 50));
+            w += (size_t)snprintf(out + w, cap - w, "%s,", inv);
+            s->invented++;
+            if (irand(s, 3) == 0 && k > 0) /* and a repeat */
+                w += (size_t)snprintf(out + w, cap - w, "%ld,", order[k - 1]);
+        }
+        w += (size_t)snprintf(out + w, cap - w, "%s%ld", "", order[k]);
+        if (k + 1 < m)
+            w += (size_t)snprintf(out + w, cap - w, ",");
+    }
+    snprintf(out + w, cap - w, "]}");
+}
+
+static const char *first_genre(const world *w, uint32_t item, uint64_t exclude_mask)
+{
+    for (size_t g = 0; g < w->ngenres; g++)
+        if ((w->genres[item] >> g & 1) && !(exclude_mask >> g & 1) &&
+            strcmp(w->genre[g], "unknown") != 0)
+            return w->genre[g];
+    return NULL;
+}
+
+/* A genre the item does not have (and that is no word of its title). */
+static const char *other_genre(sim *s, uint32_t item)
+{
+    for (int tries = 0; tries < 32; tries++) {
+        size_t g = irand(s, s->w->ngenres);
+        if (!(s->w->genres[item] >> g & 1) && strcmp(s->w->genre[g], "unknown") != 0 &&
+            !strcasestr(s->w->title[item], s->w->genre[g]))
+            return s->w->genre[g];
+    }
+    return NULL;
+}
+
+static void json_str_into(char *out, size_t cap, const char *s)
+{
+    json_t *j = json_string(s);
+    char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    snprintf(out, cap, "%s", t ? t : "\"\"");
+    free(t);
+    json_decref(j);
+}
+
+/* One true explanation of item (a genre and the year, or a related history item). */
+static void true_entry(sim *s, const card *c, const hist_ref *hist, size_t nhist, char *out,
+                       size_t cap)
+{
+    const world *w = s->w;
+    const char *g = first_genre(w, c->item, 0);
+    char text[512], ev[512], q[256];
+    for (size_t k = 0; k < nhist && irand(s, 2) == 0; k++) {
+        size_t h = irand(s, nhist);
+        if (hist[h].item != c->item && (w->genres[hist[h].item] & w->genres[c->item])) {
+            snprintf(text, sizeof text, "Because you watched %s.", w->title[hist[h].item]);
+            json_str_into(q, sizeof q, text);
+            snprintf(out, cap,
+                     "{\"handle\":%ld,\"text\":%s,\"evidence\":[{\"kind\":\"history\","
+                     "\"item\":\"%s\"}]}",
+                     c->handle, q, hist[h].h);
+            return;
+        }
+    }
+    if (g && w->year[c->item])
+        snprintf(text, sizeof text, "A %s film from %d.", g, w->year[c->item]);
+    else if (g)
+        snprintf(text, sizeof text, "A %s film.", g);
+    else
+        snprintf(text, sizeof text, "A film worth a look.");
+    size_t e = (size_t)snprintf(ev, sizeof ev, "[{\"kind\":\"attribute\",\"name\":\"category\","
+                                               "\"value\":\"film\"}");
+    if (g)
+        e += (size_t)snprintf(ev + e, sizeof ev - e,
+                              ",{\"kind\":\"attribute\",\"name\":\"tag\",\"value\":\"%s\"}", g);
+    if (w->year[c->item])
+        e += (size_t)snprintf(ev + e, sizeof ev - e,
+                              ",{\"kind\":\"attribute\",\"name\":\"year\",\"value\":%d}",
+                              w->year[c->item]);
+    snprintf(ev + e, sizeof ev - e, "]");
+    json_str_into(q, sizeof q, text);
+    snprintf(out, cap, "{\"handle\":%ld,\"text\":%s,\"evidence\":%s}", c->handle, q, ev);
+}
+
+/* One false explanation of item (adversarial). Returns false when it wrote a true one. */
+static bool false_entry(sim *s, const card *c, const card *cards, size_t n,
+                        const hist_ref *hist, size_t nhist, char *out, size_t cap)
+{
+    const world *w = s->w;
+    const char *g = first_genre(w, c->item, 0);
+    const char *og = other_genre(s, c->item);
+    char text[512], ev[512], q[512];
+    snprintf(ev, sizeof ev, "[{\"kind\":\"attribute\",\"name\":\"category\",\"value\":\"film\"}]");
+    if (!c->available) {
+        snprintf(text, sizeof text, "A must-see %s film, grab it now!", g ? g : "classic");
+    } else {
+        switch (irand(s, 6)) {
+        case 0: /* a wrong year */
+            snprintf(text, sizeof text, "A film from %d.",
+                     (w->year[c->item] ? w->year[c->item] : 1990) + 3);
+            break;
+        case 1: /* another genre */
+            if (!og)
+                return false;
+            snprintf(text, sizeof text, "A gripping %s film.", og);
+            break;
+        case 2: /* false evidence */
+            if (!og)
+                return false;
+            snprintf(text, sizeof text, "A film you will like.");
+            snprintf(ev, sizeof ev, "[{\"kind\":\"attribute\",\"name\":\"tag\",\"value\":\"%s\"}]",
+                     og);
+            break;
+        case 3: { /* an unrelated or unlisted history item */
+            const char *h = "h42";
+            for (size_t k = 0; k < nhist; k++)
+                if (!(w->genres[hist[k].item] & w->genres[c->item]))
+                    h = hist[k].h;
+            snprintf(text, sizeof text, "Because of what you watched before.");
+            snprintf(ev, sizeof ev, "[{\"kind\":\"history\",\"item\":\"%s\"}]", h);
+            break;
+        }
+        case 4: { /* another item's title */
+            const card *o = NULL;
+            for (size_t k = 0; k < n && !o; k++)
+                if (cards[k].item != UINT32_MAX && cards[k].item != c->item &&
+                    strcmp(w->title[cards[k].item], w->title[c->item]) != 0 &&
+                    strlen(w->title[cards[k].item]) >= 8)
+                    o = &cards[k];
+            if (!o)
+                return false;
+            snprintf(text, sizeof text, "Even better than %s.", w->title[o->item]);
+            break;
+        }
+        default: /* a wrong year as evidence */
+            snprintf(text, sizeof text, "A film worth a look.");
+            snprintf(ev, sizeof ev, "[{\"kind\":\"attribute\",\"name\":\"year\",\"value\":%d}]",
+                     (w->year[c->item] ? w->year[c->item] : 1990) - 7);
+            break;
+        }
+    }
+    json_str_into(q, sizeof q, text);
+    snprintf(out, cap, "{\"handle\":%ld,\"text\":%s,\"evidence\":%s}", c->handle, q, ev);
+    return true;
+}
+
+static void answer_explain(sim *s, const recsys_llm_call *call, const card *cards, size_t n,
+                           const hist_ref *hist, size_t nhist, char *out, size_t cap)
+{
+    size_t w = (size_t)snprintf(out, cap, "{\"explanations\":[");
+    bool first = true;
+    if (s->kind == SIM_ADVERSARIAL) {
+        double r = urand(s);
+        if (r < 0.1) {
+            snprintf(out, cap, "{\"explanations\":[{\"handle\":1,\"text\":\"Great");
+            s->broken++;
+            return;
+        }
+        if (r < 0.15) {
+            sleep_past(call);
+            s->late++;
+        }
+    }
+    char entry[4096];
+    for (size_t k = 0; k < n && w < cap - sizeof entry - 8; k++) {
+        const card *c = &cards[k];
+        if (c->item == UINT32_MAX)
+            continue;
+        if (s->kind != SIM_ADVERSARIAL) {
+            if (!c->available)
+                continue; /* the honest ones say nothing about an unavailable item */
+            true_entry(s, c, hist, nhist, entry, sizeof entry);
+        } else if (!c->available || irand(s, 10) < 7) {
+            if (false_entry(s, c, cards, n, hist, nhist, entry, sizeof entry))
+                s->false_written++;
+            else
+                true_entry(s, c, hist, nhist, entry, sizeof entry);
+        } else {
+            true_entry(s, c, hist, nhist, entry, sizeof entry);
+        }
+        w += (size_t)snprintf(out + w, cap - w, "%s%s", first ? "" : ",", entry);
+        first = false;
+        if (s->kind == SIM_ADVERSARIAL && irand(s, 8) == 0) { /* an invented handle */
+            w += (size_t)snprintf(out + w, cap - w,
+                                  ",{\"handle\":%zu,\"text\":\"A new blockbuster.\","
+                                  "\"evidence\":[{\"kind\":\"attribute\",\"name\":\"tag\","
+                                  "\"value\":\"Drama\"}]}",
+                                  n + 1 + irand(s, 9));
+            s->invented++;
+        }
+    }
+    snprintf(out + w, cap - w, "]}");
+}
+
+static recsys_status sim_answer(sim *s, const recsys_llm_call *call, recsys_llm_reply *reply);
+
+/* The transport: answers, and keeps how long it ran past the call's deadline (the library
+ * cannot stop a synchronous callback; that time is the transport's, not the pipeline's). */
+static recsys_status sim_complete(void *ctx, const recsys_llm_call *call, recsys_llm_reply *reply)
+{
+    sim *s = ctx;
+    s->calls++;
+    uint64_t t0 = stats_now_ns();
+    uint64_t deadline = t0 + (uint64_t)recsys_llm_call_deadline_ms(call) * 1000000u;
+    recsys_status st = sim_answer(s, call, reply);
+    uint64_t t1 = stats_now_ns();
+    if (t1 > deadline)
+        s->over_ns += t1 - deadline;
+    return st;
+}
+
+static recsys_status sim_answer(sim *s, const recsys_llm_call *call, recsys_llm_reply *reply)
+{
+    card cards[MAX_CARDS];
+    hist_ref hist[16];
+    size_t nhist;
+    size_t n = read_prompt(s, recsys_llm_call_prompt(call), cards, hist, &nhist);
+    static char out[65536];
+    switch (recsys_llm_call_task(call)) {
+    case RECSYS_LLM_RERANK:
+        answer_rerank(s, call, cards, n, out, sizeof out);
+        break;
+    case RECSYS_LLM_EXPLAIN:
+        answer_explain(s, call, cards, n, hist, nhist, out, sizeof out);
+        break;
+    default:
+        return recsys_error_set(RECSYS_E_UNSUPPORTED, "simulated LLM: task not simulated");
+    }
+    return recsys_llm_reply_set_text(reply, out, strlen(out));
+}
+
+/* ------------------------------------------------------------------ the bench's own check */
+
+static bool word_char(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (unsigned char)c >= 0x80;
+}
+
+/* needle (lowercase) occurs in hay as whole words, case-insensitively. */
+static bool has_words(const char *hay, const char *needle)
+{
+    size_t nl = strlen(needle);
+    if (!nl)
+        return false;
+    for (const char *p = hay; (p = strcasestr(p, needle)); p++) {
+        bool left = p == hay || !word_char(p[-1]);
+        bool right = !word_char(p[nl]);
+        if (left && right)
+            return true;
+    }
+    return false;
+}
+
+typedef struct judge {
+    const world *w;
+    uint32_t user;
+    uint32_t item;
+    uint32_t cited[8];
+    size_t ncited;
+} judge;
+
+/* Blanks every case-insensitive occurrence of t in buf (quotes of a title are no claim). */
+static void blank(char *buf, const char *t)
+{
+    size_t n = strlen(t);
+    if (!n)
+        return;
+    for (char *p = buf; (p = strcasestr(p, t));)
+        memset(p, ' ', n);
+}
+
+static bool evidence_true(judge *j, int32_t kind, const char *name, const char *value)
+{
+    const world *w = j->w;
+    uint32_t it = j->item;
+    switch (kind) {
+    case RECSYS_EVIDENCE_ATTRIBUTE:
+        if (!strcmp(name, "available"))
+            return (!strcasecmp(value, "true") || !strcmp(value, "1")) == !w->unavailable[it];
+        if (w->unavailable[it])
+            return false;
+        if (!strcmp(name, "category"))
+            return !strcasecmp(value, "film");
+        if (!strcmp(name, "tag")) {
+            for (size_t g = 0; g < w->ngenres; g++)
+                if ((w->genres[it] >> g & 1) && !strcasecmp(w->genre[g], value))
+                    return true;
+            return false;
+        }
+        if (!strcmp(name, "year"))
+            return w->year[it] && atof(value) == (double)w->year[it];
+        if (!strcmp(name, "title"))
+            return !strcasecmp(value, w->title[it]);
+        return false;
+    case RECSYS_EVIDENCE_HISTORY: {
+        uint32_t h = item_of_key(w, value);
+        if (w->unavailable[it] || h == UINT32_MAX || strcmp(name, "view") != 0 ||
+            !in_part(&w->train, j->user, h) || !(h == it || (w->genres[h] & w->genres[it])))
+            return false;
+        if (j->ncited < 8)
+            j->cited[j->ncited++] = h;
+        return true;
+    }
+    case RECSYS_EVIDENCE_POPULARITY: /* the library's counters: positive, and the item was
+                                        interacted with in train */
+        return !w->unavailable[it] && atof(value) > 0 &&
+               (!strcmp(name, "popular") || !strcmp(name, "trending"));
+    default: /* no interests and no query in this bench */
+        return false;
+    }
+}
+
+static bool text_true(const judge *j, const char *text)
+{
+    const world *w = j->w;
+    /* the item's own title and the cited history titles may be quoted: the rest is checked */
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (size_t k = 0; k < j->ncited; k++) { /* first: a cited title may hold the item's */
+        blank(buf, w->title[j->cited[k]]);
+        blank(buf, w->bare + w->bare_off[j->cited[k]]);
+    }
+    blank(buf, w->title[j->item]);
+    blank(buf, w->bare + w->bare_off[j->item]);
+    /* numbers: only the year */
+    for (const char *p = buf; *p;) {
+        if (!(*p >= '0' && *p <= '9')) {
+            p++;
+            continue;
+        }
+        char num[32];
+        size_t n = 0;
+        while (((*p >= '0' && *p <= '9') || *p == '.') && n < sizeof num - 1)
+            num[n++] = *p++;
+        num[n] = '\0';
+        if (!w->year[j->item] || atof(num) != (double)w->year[j->item])
+            return false;
+    }
+    /* genres: the item's own */
+    for (size_t g = 0; g < w->ngenres; g++) {
+        char lg[64];
+        lower_copy(lg, w->genre[g], strlen(w->genre[g]) < 63 ? strlen(w->genre[g]) : 63);
+        if (!(w->genres[j->item] >> g & 1) && has_words(buf, lg))
+            return false;
+    }
+    /* other items' titles (without the year; 8+ bytes) */
+    for (size_t i = 0; i < w->d.items.n; i++) {
+        const char *b = w->bare + w->bare_off[i];
+        if (strlen(b) >= 8 && has_words(buf, b))
+            return false;
+    }
+    return true;
+}
+
+/* The bench's verdict on one served explanation. */
+static bool served_true(const world *w, uint32_t user, const recsys_result *res, size_t i,
+                        uint32_t item)
+{
+    const char *text = recsys_result_explanation(res, i);
+    size_t nev = recsys_result_evidence_count(res, i);
+    if (!text)
+        return true; /* none served */
+    if (w->unavailable[item])
+        return !strcmp(text, "Currently unavailable.") && nev == 0;
+    judge j = { .w = w, .user = user, .item = item };
+    for (size_t k = 0; k < nev; k++) {
+        int32_t kind;
+        const char *name, *value;
+        if (recsys_result_evidence(res, i, k, &kind, &name, &value) != RECSYS_OK ||
+            !evidence_true(&j, kind, name, value))
+            return false;
+    }
+    return text_true(&j, text);
+}
+
+/* ------------------------------------------------------------------ the runs */
+
+typedef struct llm_run {
+    bench_ctx *ctx;
+    world *w;
+    recsys_engine *e;
+    sim *s;
+    bool with_llm;
+    uint32_t *base; /* per user: the list without the LLM (up to KMAX), UINT32_MAX padded */
+    uint8_t *base_n;
+    /* LLM pass tallies */
+    uint64_t requests, invented_served, false_served, served, llm_served;
+    uint64_t deadline_misses;
+    stats_samples stage_ms;
+    double stage_max_ms;
+    uint64_t raw_misses; /* the same, the transport's overrun included */
+    double over_max_ms;  /* the longest time a request's transport calls ran past the deadline */
+    double deadline_ms;
+    const char *phase;
+} llm_run;
+
+static recsys_status rank_user(void *ctx, uint32_t user, const uint8_t *known, uint32_t *list,
+                               size_t *n)
+{
+    llm_run *r = ctx;
+    const world *w = r->w;
+    recsys_request *req = NULL;
+    recsys_result *res = NULL;
+    r->s->user = user;
+    r->s->over_ns = 0;
+    recsys_status st = recsys_request_new(&req);
+    if (st == RECSYS_OK)
+        st = recsys_request_set_user(req, w->user_key[user]);
+    if (st == RECSYS_OK)
+        st = recsys_recommend(r->e, req, &res);
+    uint32_t raw[RECSYS__EVAL_KMAX * 2];
+    size_t nraw = 0;
+    *n = 0;
+    size_t got = st == RECSYS_OK ? recsys_result_count(res) : 0;
+    for (size_t i = 0; i < got && nraw < RECSYS__EVAL_KMAX * 2; i++)
+        raw[nraw++] = item_of_key(w, recsys_result_item_id(res, i));
+    if (st == RECSYS_OK && !r->with_llm) {
+        uint32_t *b = r->base + (size_t)user * RECSYS__EVAL_KMAX;
+        r->base_n[user] = (uint8_t)(nraw < RECSYS__EVAL_KMAX ? nraw : RECSYS__EVAL_KMAX);
+        for (size_t i = 0; i < r->base_n[user]; i++)
+            b[i] = raw[i];
+    } else if (st == RECSYS_OK) {
+        r->requests++;
+        const uint32_t *b = r->base + (size_t)user * RECSYS__EVAL_KMAX;
+        for (size_t i = 0; i < nraw; i++) {
+            bool found = false;
+            for (size_t k = 0; k < r->base_n[user] && !found; k++)
+                found = b[k] == raw[i];
+            r->invented_served += !found;
+            if (raw[i] == UINT32_MAX)
+                continue;
+            const char *text = recsys_result_explanation(res, i);
+            if (text) {
+                r->served++;
+                /* the template's sentences start like this; anything else is the LLM's */
+                if (strncmp(text, "Because ", 8) != 0 && strcmp(text, "Recommended for you.") &&
+                    strcmp(text, "Currently unavailable."))
+                    r->llm_served++;
+                else if (!strncmp(text, "Because you watched ", 20))
+                    r->llm_served++;
+            }
+            bool ok = served_true(w, user, res, i, raw[i]);
+            r->false_served += !ok;
+            if (!ok && getenv("RECSYS_BENCH_LLM_DEBUG")) /* which, and why (by hand) */
+                fprintf(stderr, "false served: user %u item %s \"%s\": %s\n", user,
+                        w->title[raw[i]], text ? text : "(none)",
+                        recsys_result_evidence_count(res, i) ? "with evidence" : "no evidence");
+        }
+        double ms = (double)(recsys_result_stage_ns(res, RECSYS_STAGE_LLM) +
+                             recsys_result_stage_ns(res, RECSYS_STAGE_EXPLAIN)) / 1e6;
+        double over = (double)r->s->over_ns / 1e6;
+        stats_push(&r->stage_ms, ms);
+        r->raw_misses += ms > r->deadline_ms + 10.0;
+        r->deadline_misses += ms - over > r->deadline_ms + 10.0;
+        if (over > r->over_max_ms)
+            r->over_max_ms = over;
+        if (ms > r->deadline_ms + 10.0 && getenv("RECSYS_BENCH_LLM_DEBUG"))
+            fprintf(stderr, "deadline miss: user %u: stage 6 %.3f ms, stage 7 %.3f ms\n", user,
+                    (double)recsys_result_stage_ns(res, RECSYS_STAGE_LLM) / 1e6,
+                    (double)recsys_result_stage_ns(res, RECSYS_STAGE_EXPLAIN) / 1e6);
+        if (ms > r->stage_max_ms)
+            r->stage_max_ms = ms;
+    }
+    if (st == RECSYS_OK)
+        recsys__eval_final_list(raw, nraw, w->d.items.n, known, list, n, NULL);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", st != RECSYS_OK ? recsys_last_error() : "");
+    recsys_result_free(res);
+    recsys_request_free(req);
+    if (st != RECSYS_OK)
+        recsys_error_set(st, msg);
+    return st;
+}
+
+static void run_progress(void *ctx, size_t done, size_t total)
+{
+    llm_run *r = ctx;
+    if (done % 32 == 0 || done == total)
+        bench_progress(r->ctx, "%s: user %zu/%zu", r->phase, done, total);
+}
+
+static void set_num(recsys_engine *e, int32_t key, double v)
+{
+    recsys_option_desc d;
+    memset(&d, 0, sizeof d);
+    d.struct_size = sizeof d;
+    if (recsys_option_info(key, &d) != RECSYS_OK)
+        llm_fail("reading the option table");
+    recsys_status st = d.type == RECSYS_OPTTYPE_INT ? recsys_engine_set_int(e, key, (int64_t)v)
+                                                    : recsys_engine_set_double(e, key, v);
+    if (st != RECSYS_OK)
+        llm_fail(d.name);
+}
+
+static const struct {
+    const char *name;
+    const char *sources[MAX_SOURCES];
+} pipelines[] = {
+    { "popular", { "popular" } }, { "itemknn", { "itemknn" } }, { "rp3beta", { "rp3beta" } },
+    { "ease", { "ease" } },       { "ials", { "ials" } },       { "content", { "content" } },
+    { "hybrid", { "itemknn", "rp3beta", "ease", "ials", "popular" } },
+};
+static const char *const all_sources[] = { "content", "popular", "trending", "itemknn",
+                                           "rp3beta", "ease",    "ials",     "session",
+                                           "vector",  "search",  "campaign" };
+
+static int llm_cmp_time(const void *a, const void *b)
+{
+    const recsys__eval_event *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    if (x->user != y->user)
+        return x->user < y->user ? -1 : 1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+static recsys_engine *make_engine(const world *w, const char *const *sources, size_t nsources)
+{
+    recsys_engine *e = NULL;
+    RECSYS_INIT(recsys_engine_opts, opts, .seed = BENCH_SEED);
+    BENCH_CHECK(recsys_engine_new(&opts, &e), "creating the engine");
+    int64_t now = 1;
+    for (size_t i = 0; i < w->train.n; i++)
+        if (w->train.ev[i].ts + w->shift + 1 > now)
+            now = w->train.ev[i].ts + w->shift + 1;
+    set_num(e, RECSYS_OPT_NOW, (double)now);
+    set_num(e, RECSYS_OPT_HISTORY_MAX, 1000000);
+    recsys_option_desc cand = { .struct_size = sizeof cand };
+    if (recsys_option_info(RECSYS_OPT_CANDIDATES_PER_SOURCE, &cand) != RECSYS_OK)
+        llm_fail("reading the option table");
+    set_num(e, RECSYS_OPT_CANDIDATES_PER_SOURCE,
+            (double)w->d.items.n < cand.max_value ? (double)w->d.items.n : cand.max_value);
+    set_num(e, RECSYS_OPT_TOP_N, RECSYS__EVAL_KMAX);
+    set_num(e, RECSYS_OPT_FILTER_SEEN, 1);
+    set_num(e, RECSYS_OPT_LOG_IMPRESSIONS, 0);
+    set_num(e, RECSYS_OPT_EXPLAIN, 0);
+    for (size_t i = 0; i < sizeof all_sources / sizeof all_sources[0]; i++) {
+        recsys_status st = recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, all_sources[i], 0);
+        if (st != RECSYS_OK && st != RECSYS_E_NOT_FOUND)
+            llm_fail("disabling a source");
+    }
+    for (size_t i = 0; i < nsources; i++)
+        BENCH_CHECK(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, sources[i], 1),
+                    "enabling a source of the pipeline");
+    BENCH_CHECK(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_RANKER, "blend", 0), "ranker off");
+    /* unavailable items reach the lists on purpose (see the top of this file) */
+    BENCH_CHECK(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_FILTER, "availability", 0),
+                "availability filter off");
+    for (size_t i = 0; i < w->d.items.n; i++) {
+        recsys_item_spec *spec = NULL;
+        BENCH_CHECK(recsys_item_spec_new(w->item_key[i], &spec), "item spec");
+        if (*w->title[i])
+            BENCH_CHECK(recsys_item_spec_set_text(spec, RECSYS_FIELD_TITLE, w->title[i]), "title");
+        BENCH_CHECK(recsys_item_spec_set_text(spec, RECSYS_FIELD_CATEGORY, "film"), "category");
+        for (size_t g = 0; g < w->ngenres; g++)
+            if (w->genres[i] >> g & 1)
+                BENCH_CHECK(recsys_item_spec_add_tag(spec, w->genre[g]), "tag");
+        if (w->year[i])
+            BENCH_CHECK(recsys_item_spec_set_number(spec, "year", w->year[i]), "year");
+        BENCH_CHECK(recsys_item_spec_set_flags(spec, !w->unavailable[i], 0, 0), "availability");
+        BENCH_CHECK(recsys_catalog_upsert(e, spec), "loading an item");
+        recsys_item_spec_free(spec);
+    }
+    recsys__eval_event *ev = xcalloc(w->train.n, sizeof *ev);
+    memcpy(ev, w->train.ev, w->train.n * sizeof *ev);
+    /* time order, as a host streams them */
+    qsort(ev, w->train.n, sizeof *ev, llm_cmp_time);
+    recsys_event rec;
+    recsys_event_init(&rec);
+    rec.type = RECSYS_EVENT_VIEW;
+    for (size_t i = 0; i < w->train.n; i++) {
+        rec.user_id = w->user_key[ev[i].user];
+        rec.item_id = w->item_key[ev[i].item];
+        rec.timestamp = ev[i].ts + w->shift;
+        BENCH_CHECK(recsys_feedback(e, &rec), "recording an event");
+    }
+    free(ev);
+    BENCH_CHECK(recsys_refresh(e), "recsys_refresh (training)");
+    return e;
+}
+
+static void stats_get(recsys_engine *e, recsys_llm_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    s->struct_size = sizeof *s;
+    BENCH_CHECK(recsys_engine_llm_stats(e, s), "recsys_engine_llm_stats");
+}
+
+int bench_llm(bench_ctx *ctx, int argc, char **argv)
+{
+    const char *data = NULL, *dataset = "ml-100k", *pipeline = "hybrid", *simtext = NULL;
+    long rounds = 1, rerank_n = 20;
+    double weight = -1, deadline_ms = 200, unavailable = 0.02;
+    struct {
+        int32_t key;
+        double value;
+        const char *text;
+    } sets[16];
+    int nsets = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--data"))
+            data = bench_arg(argc, argv, &i);
+        else if (!strcmp(argv[i], "--dataset"))
+            dataset = bench_arg(argc, argv, &i);
+        else if (!strcmp(argv[i], "--pipeline"))
+            pipeline = bench_arg(argc, argv, &i);
+        else if (!strcmp(argv[i], "--sim"))
+            simtext = bench_arg(argc, argv, &i);
+        else if (!strcmp(argv[i], "--rounds"))
+            rounds = bench_long("--rounds", bench_arg(argc, argv, &i), 1, 100);
+        else if (!strcmp(argv[i], "--rerank-n"))
+            rerank_n = bench_long("--rerank-n", bench_arg(argc, argv, &i), 0, 1000);
+        else if (!strcmp(argv[i], "--deadline-ms"))
+            deadline_ms = (double)bench_long("--deadline-ms", bench_arg(argc, argv, &i), 1,
+                                             600000);
+        else if (!strcmp(argv[i], "--weight")) {
+            char *end;
+            const char *t = bench_arg(argc, argv, &i);
+            weight = strtod(t, &end);
+            if (*end || !(weight >= 0 && weight <= 1))
+                bench_usage("llm: --weight must be a number in 0..1, not '%s'", t);
+        } else if (!strcmp(argv[i], "--unavailable")) {
+            char *end;
+            const char *t = bench_arg(argc, argv, &i);
+            unavailable = strtod(t, &end);
+            if (*end || !(unavailable >= 0 && unavailable <= 1))
+                bench_usage("llm: --unavailable must be a fraction in 0..1, not '%s'", t);
+        } else if (!strcmp(argv[i], "--set")) {
+            const char *t = bench_arg(argc, argv, &i);
+            const char *eq = strchr(t, '=');
+            char name[128], *end;
+            if (!eq || (size_t)(eq - t) >= sizeof name || nsets == 16)
+                bench_usage("llm: --set wants OPTION=VALUE (at most 16), not '%s'", t);
+            memcpy(name, t, (size_t)(eq - t));
+            name[eq - t] = '\0';
+            if (recsys_option_by_name(name, &sets[nsets].key) != RECSYS_OK)
+                bench_usage("llm: --set: unknown option '%s'", name);
+            sets[nsets].value = strtod(eq + 1, &end);
+            if (*end || eq[1] == '\0')
+                bench_usage("llm: --set %s: '%s' is not a number", name, eq + 1);
+            sets[nsets++].text = t;
+        } else {
+            bench_usage("llm: unknown option '%s'", argv[i]);
+        }
+    }
+    if (!data)
+        bench_usage("llm: --data DIR is required");
+    if (!simtext)
+        bench_usage("llm: --sim oracle:ACC|random|adversarial is required");
+    sim s = { .rng = BENCH_SEED ^ 0x5151 };
+    if (!strncmp(simtext, "oracle:", 7)) {
+        char *end;
+        s.kind = SIM_ORACLE;
+        s.acc = strtod(simtext + 7, &end);
+        if (*end || !(s.acc >= 0 && s.acc <= 1))
+            bench_usage("llm: oracle accuracy must be in 0..1, not '%s'", simtext + 7);
+    } else if (!strcmp(simtext, "random")) {
+        s.kind = SIM_RANDOM;
+    } else if (!strcmp(simtext, "adversarial")) {
+        s.kind = SIM_ADVERSARIAL;
+    } else {
+        bench_usage("llm: --sim must be oracle:ACC, random or adversarial, not '%s'", simtext);
+    }
+    const char *sources[MAX_SOURCES];
+    size_t nsources = 0;
+    for (size_t p = 0; p < sizeof pipelines / sizeof pipelines[0]; p++)
+        if (!strcmp(pipelines[p].name, pipeline))
+            for (; nsources < MAX_SOURCES && pipelines[p].sources[nsources]; nsources++)
+                sources[nsources] = pipelines[p].sources[nsources];
+    if (!nsources)
+        bench_usage("llm: --pipeline must be popular, itemknn, rp3beta, ease, ials, content or "
+                    "hybrid, not '%s'", pipeline);
+
+    world w;
+    memset(&w, 0, sizeof w);
+    load_world(&w, data, dataset, unavailable);
+    make_keys(&w);
+    s.w = &w;
+    size_t test_users = recsys__eval_part_users(&w.test);
+    printf("llm: %s, pipeline %s (option defaults), SIMULATED LLM '%s' (measurement only)\n",
+           dataset, pipeline, simtext);
+    size_t nun = 0;
+    for (size_t i = 0; i < w.d.items.n; i++)
+        nun += w.unavailable[i];
+    printf("data: %zu users, %zu items (%zu unavailable on purpose), train %zu / test %zu "
+           "(%zu users)\n",
+           w.d.users.n, w.d.items.n, nun, w.train.n, w.test.n, test_users);
+    bench_progress(ctx, "loading and training");
+    uint64_t t0 = stats_now_ns();
+    recsys_engine *e = make_engine(&w, sources, nsources);
+    double train_s = (double)(stats_now_ns() - t0) / 1e9;
+    bench_progress_clear(ctx);
+
+    llm_run r = { .ctx = ctx, .w = &w, .e = e, .s = &s, .deadline_ms = deadline_ms };
+    r.base = xcalloc(w.d.users.n * RECSYS__EVAL_KMAX, sizeof *r.base);
+    r.base_n = xcalloc(w.d.users.n, 1);
+    recsys__eval_metrics m0, m;
+    r.phase = "without the LLM";
+    t0 = stats_now_ns();
+    if (recsys__eval_run(mem, w.d.items.n, &w.train, &w.test, rank_user, &r, run_progress, &m0) !=
+        RECSYS_OK)
+        llm_fail("evaluating without the LLM");
+    double base_s = (double)(stats_now_ns() - t0) / 1e9;
+    bench_progress_clear(ctx);
+
+    /* the LLM path */
+    recsys_llm_vtable vt;
+    recsys_llm_vtable_init(&vt);
+    vt.ctx = &s;
+    vt.complete = sim_complete;
+    BENCH_CHECK(recsys_engine_set_llm(e, "simulated", &vt), "registering the simulated LLM");
+    set_num(e, RECSYS_OPT_LLM_RERANK_N, (double)rerank_n);
+    if (weight >= 0)
+        set_num(e, RECSYS_OPT_LLM_RERANK_WEIGHT, weight);
+    set_num(e, RECSYS_OPT_LLM_DEADLINE_MS, deadline_ms);
+    set_num(e, RECSYS_OPT_LLM_CACHE_BYTES, 0);
+    set_num(e, RECSYS_OPT_EXPLAIN, 1);
+    set_num(e, RECSYS_OPT_EXPLAIN_LLM, 1);
+    json_t *set_json = json_array();
+    for (int k = 0; k < nsets; k++) { /* the LLM run only: after the bench's own settings */
+        set_num(e, sets[k].key, sets[k].value);
+        printf("set: %s\n", sets[k].text);
+        json_array_append_new(set_json, json_string(sets[k].text));
+    }
+    double used_weight = 0;
+    BENCH_CHECK(recsys_engine_get_double(e, RECSYS_OPT_LLM_RERANK_WEIGHT, &used_weight),
+                "reading llm.rerank_weight");
+    recsys_llm_stats before, after;
+    stats_get(e, &before);
+    r.with_llm = true;
+    double ndcg = 0;
+    t0 = stats_now_ns();
+    for (long k = 0; k < rounds; k++) {
+        char phase[64];
+        snprintf(phase, sizeof phase, "with the LLM, round %ld/%ld", k + 1, rounds);
+        r.phase = phase;
+        if (recsys__eval_run(mem, w.d.items.n, &w.train, &w.test, rank_user, &r, run_progress,
+                             &m) != RECSYS_OK)
+            llm_fail("evaluating with the LLM");
+        ndcg += m.ndcg[0] / (double)rounds;
+    }
+    double llm_s = (double)(stats_now_ns() - t0) / 1e9;
+    bench_progress_clear(ctx);
+    stats_get(e, &after);
+    uint64_t calls = after.calls - before.calls;
+    uint64_t tokens = (after.prompt_tokens - before.prompt_tokens) +
+                      (after.completion_tokens - before.completion_tokens);
+    uint64_t expl = after.explanations - before.explanations;
+    uint64_t caught = after.explanations_failed - before.explanations_failed;
+    uint64_t rejected = after.rejected - before.rejected;
+    uint64_t timeouts = after.timeouts - before.timeouts;
+    double req = r.requests ? (double)r.requests : 1;
+    double p50 = stats_percentile(r.stage_ms.v, r.stage_ms.n, 50);
+    double p99 = stats_percentile(r.stage_ms.v, r.stage_ms.n, 99);
+    printf("unavailable items: %zu of %zu; train %.1f s, pass without the LLM %.1f s, "
+           "with it %.1f s (%ld round%s)\n",
+           nun, w.d.items.n, train_s, base_s, llm_s, rounds, rounds > 1 ? "s" : "");
+    printf("  %-34s %10.6f\n", "NDCG@10 without the LLM", m0.ndcg[0]);
+    printf("  %-34s %10.6f  (%+.2f%%; rerank_n %ld, weight %g)\n", "NDCG@10 with the LLM", ndcg,
+           m0.ndcg[0] > 0 ? 100.0 * (ndcg - m0.ndcg[0]) / m0.ndcg[0] : 0.0, rerank_n,
+           used_weight);
+    printf("  %-34s %10" PRIu64 "\n", "requests", r.requests);
+    printf("  %-34s %10" PRIu64 "\n", "invented items served", r.invented_served);
+    printf("  %-34s %10" PRIu64 "  (of %" PRIu64 " checked)\n", "LLM explanations failed (caught)",
+           caught, expl);
+    printf("  %-34s %10" PRIu64 "  (of %" PRIu64 " served, %" PRIu64 " the LLM's)\n",
+           "false explanations served", r.false_served, r.served, r.llm_served);
+    printf("  %-34s %10" PRIu64 "\n", "false explanations written (sim)", s.false_written);
+    printf("  %-34s %10" PRIu64 "  (broken %" PRIu64 ", late %" PRIu64 ", invented %" PRIu64
+           ")\n",
+           "rejected replies", rejected, s.broken, s.late, s.invented);
+    printf("  %-34s %10.3f  (budget %s)\n", "calls per request", (double)calls / req,
+           "llm.calls_per_request");
+    printf("  %-34s %10.1f\n", "tokens per request", (double)tokens / req);
+    printf("  %-34s %10" PRIu64 "  (%" PRIu64 " with the transport's own overrun, at most "
+           "%.3f ms; guard timeouts %" PRIu64 ")\n",
+           "deadline misses", r.deadline_misses, r.raw_misses, r.over_max_ms, timeouts);
+    printf("  %-34s %10.3f ms (p50 %.3f ms, max %.3f ms; deadline %.0f ms)\n", "LLM stages p99",
+           p99, p50, r.stage_max_ms, deadline_ms);
+
+    json_t *out = ctx->out;
+    json_object_set_new(out, "sim", json_string(simtext));
+    json_object_set_new(out, "simulated", json_true());
+    json_object_set_new(out, "dataset", json_string(dataset));
+    json_object_set_new(out, "pipeline", json_string(pipeline));
+    json_object_set_new(out, "users", json_integer((json_int_t)test_users));
+    json_object_set_new(out, "rounds", json_integer(rounds));
+    json_object_set_new(out, "set", set_json);
+    json_object_set_new(out, "rerank_n", json_integer(rerank_n));
+    json_object_set_new(out, "rerank_weight", json_real(used_weight));
+    json_object_set_new(out, "deadline_ms", json_real(deadline_ms));
+    json_object_set_new(out, "unavailable", json_integer((json_int_t)nun));
+    json_object_set_new(out, "ndcg@10", json_real(ndcg));
+    json_object_set_new(out, "ndcg@10_no_llm", json_real(m0.ndcg[0]));
+    json_object_set_new(out, "requests", json_integer((json_int_t)r.requests));
+    json_object_set_new(out, "invented_items_served", json_integer((json_int_t)r.invented_served));
+    json_object_set_new(out, "false_explanations_served", json_integer((json_int_t)r.false_served));
+    json_object_set_new(out, "false_explanations_caught", json_integer((json_int_t)caught));
+    json_object_set_new(out, "false_explanations_written",
+                        json_integer((json_int_t)s.false_written));
+    json_object_set_new(out, "llm_explanations", json_integer((json_int_t)expl));
+    json_object_set_new(out, "explanations_served", json_integer((json_int_t)r.served));
+    json_object_set_new(out, "llm_explanations_served", json_integer((json_int_t)r.llm_served));
+    json_object_set_new(out, "hallucination_rate_before",
+                        json_real(expl ? (double)caught / (double)expl : 0.0));
+    json_object_set_new(out, "hallucination_rate_after",
+                        json_real(r.served ? (double)r.false_served / (double)r.served : 0.0));
+    json_object_set_new(out, "rejected_replies", json_integer((json_int_t)rejected));
+    json_object_set_new(out, "calls_per_request", json_real((double)calls / req));
+    json_object_set_new(out, "tokens_per_request", json_real((double)tokens / req));
+    json_object_set_new(out, "deadline_misses", json_integer((json_int_t)r.deadline_misses));
+    json_object_set_new(out, "timeouts", json_integer((json_int_t)timeouts));
+    json_object_set_new(out, "deadline_misses_with_transport",
+                        json_integer((json_int_t)r.raw_misses));
+    json_object_set_new(out, "transport_overrun_max_ms", json_real(r.over_max_ms));
+    json_object_set_new(out, "llm_stage_p99_ms", json_real(p99));
+    json_object_set_new(out, "llm_stage_p50_ms", json_real(p50));
+    json_object_set_new(out, "llm_stage_max_ms", json_real(r.stage_max_ms));
+
+    stats_free(&r.stage_ms);
+    free(r.base);
+    free(r.base_n);
+    recsys_engine_free(e);
+    world_free(&w);
+    return 0;
+}

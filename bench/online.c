@@ -1,0 +1,512 @@
+/*
+ * online.c - `recsys-bench online --data DIR --dataset ml-100k|ml-latest-small --arms A,B
+ *             [--top K] [--json]`
+ *
+ * A SIMULATION of online traffic, replayed from the test part of the offline protocol
+ * (../shared/data/EVAL_PROTOCOL.md: the positive interactions of the data set, the per-user
+ * temporal split; lib/eval reads and splits them, as for `eval`). Nothing here is a
+ * measurement of real users: each test user makes one request, sees the top K (default 10)
+ * of the pipeline their arm serves, and "clicks" every shown item that is among their test
+ * interactions. The library's own public API does the rest:
+ *
+ *   - one engine per pipeline (A, B: popular, itemknn, rp3beta, ease, ials, content or
+ *     hybrid, the sources of `eval`'s pipelines with their option defaults, no tuning),
+ *     over the memory store, holding the catalog ids and the training interactions as
+ *     RECSYS_EVENT_VIEW events, refreshed; requests as in `eval` (filter.seen on, the full
+ *     catalog as candidates, impressions off, explanations off): two engine configurations
+ *     behind one experiment, as a host with two pipelines would run them;
+ *   - a log engine (memory store, the catalog ids) on which the experiment is defined
+ *     (recsys_experiment_set) and which assigns each user (recsys_experiment_assign, 50/50);
+ *     the impressions of every answer (request id, position) and the clicks (answering the
+ *     request id) are recorded on it with recsys_feedback_batch, and
+ *     recsys_experiment_report_json gives the report (bootstrap over users, 1000 replicates,
+ *     95 %, a fixed seed; the sample-ratio check);
+ *   - an A/B test "ab" (A control, B treatment), an A/A test "aa" (A in both arms, another
+ *     salt), and a team-draft interleaving test of A against B on the same users (both
+ *     lists for every user, recsys_interleave with a seed from the user id; a session goes
+ *     to the ranker whose items got more clicks; recsys_interleave_test, the two-sided sign
+ *     test over the sessions).
+ *
+ * Output: both reports as tables (every metric per arm, the difference to the control, its
+ * interval, significance) and the interleaving line. JSON (the last line with --json): the
+ * common keys of main.c plus
+ *   "ab": {"control": A, "treatment": B, "metric": "ctr", "control_value", "treatment_value",
+ *          "diff", "ci_low", "ci_high", "srm_p"}, "aa": {the same keys, A and A},
+ *   "interleaving": {"winner": A|B|null (no session won), "p"}.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "eval/eval.h"
+
+#define MAX_SRC 5
+
+static const struct {
+    const char *name;
+    const char *sources[MAX_SRC + 1];
+} pipes[] = {
+    { "popular", { "popular" } },
+    { "itemknn", { "itemknn" } },
+    { "rp3beta", { "rp3beta" } },
+    { "ease", { "ease" } },
+    { "ials", { "ials" } },
+    { "content", { "content" } },
+    { "hybrid", { "itemknn", "rp3beta", "ease", "ials", "popular" } },
+};
+#define NPIPES (sizeof pipes / sizeof pipes[0])
+
+/* every source name there is: all switched off first, then the pipeline's switched on */
+static const char *const every_source[] = { "content", "popular", "trending", "itemknn",
+                                            "rp3beta", "ease",    "ials",     "session",
+                                            "vector",  "search",  "campaign" };
+
+typedef struct sim {
+    bench_ctx *ctx;
+    recsys__eval_data d;
+    recsys__eval_part train, test;
+    char **item_key, **user_key;
+    int64_t shift, now;
+    int top;
+} sim;
+
+static const recsys__mem *mem = &recsys__mem_default;
+
+static _Noreturn void oom(void)
+{
+    fprintf(stderr, "recsys-bench online: out of memory\n");
+    exit(1);
+}
+
+static int pipe_index(const char *name)
+{
+    for (size_t i = 0; i < NPIPES; i++)
+        if (!strcmp(pipes[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+/* Engine ids as `eval` makes them: items zero-padded to sort like the protocol's order. */
+static void make_keys(sim *s)
+{
+    const recsys__eval_data *d = &s->d;
+    int width = 7;
+    char probe[32];
+    unsigned long long max = d->items.numeric ? (unsigned long long)d->items.num[d->items.n - 1]
+                                              : (unsigned long long)d->items.n;
+    int w = snprintf(probe, sizeof probe, "%llu", max);
+    width = w > width ? w : width;
+    s->item_key = calloc(d->items.n, sizeof *s->item_key);
+    s->user_key = calloc(d->users.n, sizeof *s->user_key);
+    if (!s->item_key || !s->user_key)
+        oom();
+    for (size_t i = 0; i < d->items.n; i++) {
+        unsigned long long v = d->items.numeric ? (unsigned long long)d->items.num[i] : i;
+        if (!(s->item_key[i] = malloc((size_t)width + 1)))
+            oom();
+        snprintf(s->item_key[i], (size_t)width + 1, "%0*llu", width, v);
+    }
+    for (size_t u = 0; u < d->users.n; u++) {
+        if (!(s->user_key[u] = malloc(24)))
+            oom();
+        snprintf(s->user_key[u], 24, "u%07zu", u);
+    }
+    s->shift = d->min_ts < 1 ? 1 - d->min_ts : 0;
+    s->now = s->shift + 1;
+    for (size_t i = 0; i < s->train.n; i++)
+        if (s->train.ev[i].ts + s->shift + 1 > s->now)
+            s->now = s->train.ev[i].ts + s->shift + 1;
+}
+
+static recsys_engine *new_engine(const sim *s, int64_t now)
+{
+    recsys_engine *e = NULL;
+    RECSYS_INIT(recsys_engine_opts, opts, .seed = BENCH_SEED);
+    BENCH_CHECK(recsys_engine_new(&opts, &e), "creating an engine");
+    BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_NOW, now), "engine.now");
+    BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_LOG_IMPRESSIONS, 0), "log_impressions");
+    BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_EXPLAIN, 0), "explain");
+    for (size_t i = 0; i < s->d.items.n; i++) {
+        recsys_item_spec *spec = NULL;
+        BENCH_CHECK(recsys_item_spec_new(s->item_key[i], &spec), "item spec");
+        BENCH_CHECK(recsys_catalog_upsert(e, spec), "loading an item");
+        recsys_item_spec_free(spec);
+    }
+    return e;
+}
+
+static int cmp_time(const void *a, const void *b)
+{
+    const recsys__eval_event *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    if (x->user != y->user)
+        return x->user < y->user ? -1 : 1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+/* The engine serving pipeline p: catalog, training views in time order, refreshed. */
+static recsys_engine *pipeline_engine(const sim *s, int p)
+{
+    recsys_engine *e = new_engine(s, s->now);
+    BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_HISTORY_MAX, 1000000), "history_max");
+    BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_CANDIDATES_PER_SOURCE,
+                                      (int64_t)(s->d.items.n < 100000 ? s->d.items.n : 100000)),
+                "candidates_per_source");
+    BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_FILTER_SEEN, 1), "filter.seen");
+    for (size_t i = 0; i < sizeof every_source / sizeof *every_source; i++) {
+        recsys_status st = recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, every_source[i], 0);
+        if (st != RECSYS_OK && st != RECSYS_E_NOT_FOUND)
+            bench_fail("disabling a source");
+    }
+    for (int i = 0; pipes[p].sources[i]; i++)
+        BENCH_CHECK(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, pipes[p].sources[i], 1),
+                    "enabling a source");
+    BENCH_CHECK(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_RANKER, "blend", 0), "ranker off");
+    recsys__eval_event *ev = malloc((s->train.n ? s->train.n : 1) * sizeof *ev);
+    recsys_event *batch = calloc(1000, sizeof *batch);
+    if (!ev || !batch)
+        oom();
+    memcpy(ev, s->train.ev, s->train.n * sizeof *ev);
+    qsort(ev, s->train.n, sizeof *ev, cmp_time);
+    for (size_t i = 0; i < s->train.n;) {
+        size_t n = 0;
+        for (; i < s->train.n && n < 1000; i++, n++) {
+            recsys_event_init(&batch[n]);
+            batch[n].type = RECSYS_EVENT_VIEW;
+            batch[n].user_id = s->user_key[ev[i].user];
+            batch[n].item_id = s->item_key[ev[i].item];
+            batch[n].timestamp = ev[i].ts + s->shift;
+        }
+        BENCH_CHECK(recsys_feedback_batch(e, batch, n), "recording the training events");
+        bench_progress(s->ctx, "%s: loading %zu/%zu", pipes[p].name, i, s->train.n);
+    }
+    free(batch);
+    free(ev);
+    bench_progress(s->ctx, "%s: training", pipes[p].name);
+    BENCH_CHECK(recsys_refresh(e), "recsys_refresh");
+    bench_progress_clear(s->ctx);
+    return e;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The top list engine e shows user u: dense item indices in list[0..*n), at most top. */
+static void show(const sim *s, recsys_engine *e, uint32_t u, const char *req_id, uint32_t *list,
+                 size_t *n)
+{
+    recsys_request *req = NULL;
+    recsys_result *res = NULL;
+    BENCH_CHECK(recsys_request_new(&req), "request");
+    BENCH_CHECK(recsys_request_set_user(req, s->user_key[u]), "request user");
+    if (req_id)
+        BENCH_CHECK(recsys_request_set_id(req, req_id), "request id");
+    BENCH_CHECK(recsys_request_set_int(req, RECSYS_OPT_TOP_N, s->top), "request top_n");
+    BENCH_CHECK(recsys_recommend(e, req, &res), "recsys_recommend");
+    *n = 0;
+    for (size_t i = 0; i < recsys_result_count(res) && *n < (size_t)s->top; i++) {
+        const char *id = recsys_result_item_id(res, i);
+        char **hit = bsearch(&id, s->item_key, s->d.items.n, sizeof *s->item_key, cmp_key);
+        if (hit)
+            list[(*n)++] = (uint32_t)(hit - s->item_key);
+    }
+    recsys_result_free(res);
+    recsys_request_free(req);
+}
+
+/* Whether item is among u's test interactions. */
+static bool relevant(const sim *s, uint32_t u, uint32_t item)
+{
+    for (size_t i = s->test.off[u]; i < s->test.off[u + 1]; i++)
+        if (s->test.ev[i].item == item)
+            return true;
+    return false;
+}
+
+/* One A/B (or A/A) experiment replayed; returns the report as JSON (jansson). */
+static json_t *run_experiment(sim *s, const char *exp, const char *salt, recsys_engine *arm[2],
+                              const char *names[2])
+{
+    int64_t t = BENCH_NOW - 3600;
+    recsys_engine *log = new_engine(s, BENCH_NOW);
+    char def[512];
+    snprintf(def, sizeof def,
+             "{\"name\":\"%s\",\"salt\":\"%s\",\"arms\":[{\"name\":\"%s\",\"percent\":50},"
+             "{\"name\":\"%s\",\"percent\":50}]}", exp, salt, names[0], names[1]);
+    BENCH_CHECK(recsys_experiment_set(log, def, strlen(def)), "recsys_experiment_set");
+    uint32_t *list = malloc((size_t)s->top * sizeof *list);
+    recsys_event *ev = calloc((size_t)s->top, sizeof *ev);
+    if (!list || !ev)
+        oom();
+    size_t done = 0, users = recsys__eval_part_users(&s->test);
+    for (uint32_t u = 0; u < s->test.nusers; u++) {
+        if (s->test.off[u] == s->test.off[u + 1])
+            continue;
+        char a[64], req[64];
+        BENCH_CHECK(recsys_experiment_assign(log, exp, s->user_key[u], a, sizeof a, NULL),
+                    "recsys_experiment_assign");
+        int which = !strcmp(a, names[1]);
+        snprintf(req, sizeof req, "%s-%s", exp, s->user_key[u]);
+        size_t n = 0;
+        show(s, arm[which], u, req, list, &n);
+        for (size_t i = 0; i < n; i++) {
+            recsys_event_init(&ev[i]);
+            ev[i].type = RECSYS_EVENT_IMPRESSION;
+            ev[i].user_id = s->user_key[u];
+            ev[i].item_id = s->item_key[list[i]];
+            ev[i].request_id = req;
+            ev[i].position = (int32_t)i;
+            ev[i].timestamp = t;
+        }
+        if (n)
+            BENCH_CHECK(recsys_feedback_batch(log, ev, n), "logging impressions");
+        size_t nc = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!relevant(s, u, list[i]))
+                continue;
+            recsys_event_init(&ev[nc]);
+            ev[nc].type = RECSYS_EVENT_CLICK;
+            ev[nc].user_id = s->user_key[u];
+            ev[nc].item_id = s->item_key[list[i]];
+            ev[nc].request_id = req;
+            ev[nc].position = (int32_t)i;
+            ev[nc].timestamp = t + 10;
+            nc++;
+        }
+        if (nc)
+            BENCH_CHECK(recsys_feedback_batch(log, ev, nc), "logging clicks");
+        if (++done % 64 == 0)
+            bench_progress(s->ctx, "%s: user %zu/%zu", exp, done, users);
+    }
+    bench_progress_clear(s->ctx);
+    char *text = NULL;
+    BENCH_CHECK(recsys_experiment_report_json(log, exp, &text), "recsys_experiment_report_json");
+    json_error_t err;
+    json_t *report = json_loads(text, 0, &err);
+    if (!report) {
+        fprintf(stderr, "recsys-bench online: the report is not JSON: %s\n", err.text);
+        exit(1);
+    }
+    recsys_string_free(text);
+    free(list);
+    free(ev);
+    recsys_engine_free(log);
+    return report;
+}
+
+static double jnum(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* Prints a report as a table; returns the treatment's ctr comparison. */
+static const json_t *print_report(const json_t *r, const char *title, const char *names[2])
+{
+    const json_t *arms = json_object_get(r, "arms"), *srm = json_object_get(r, "srm");
+    printf("\n%s (experiment \"%s\"; %s interval, %.0f %%, %.0f bootstrap replicates)\n", title,
+           json_string_value(json_object_get(r, "experiment")),
+           json_string_value(json_object_get(r, "method")), 100 * jnum(r, "confidence"),
+           jnum(r, "bootstrap"));
+    size_t i;
+    const json_t *a;
+    json_array_foreach(arms, i, a) {
+        printf("  arm %-10s (%s) users %5.0f (expected %.1f %%, observed %.1f %%), "
+               "impressions %.0f, clicks %.0f, coverage %.4f\n",
+               json_string_value(json_object_get(a, "name")), names[i < 2 ? i : 1],
+               jnum(a, "users"), 100 * jnum(a, "share_expected"), 100 * jnum(a, "share_observed"),
+               jnum(a, "impressions"), jnum(a, "clicks"), jnum(a, "coverage"));
+    }
+    printf("  sample-ratio check: chi2 %.4f, p %.4f -> %s (alpha %g)\n", jnum(srm, "chi2"),
+           jnum(srm, "p"), json_is_true(json_object_get(srm, "pass")) ? "pass" : "FAIL",
+           jnum(srm, "alpha"));
+    printf("  %-22s %11s %11s %11s  %-25s %s\n", "metric", "control", "treatment", "diff",
+           "interval", "significant");
+    const json_t *ctr = NULL, *c;
+    json_array_foreach(json_object_get(r, "comparisons"), i, c) {
+        const char *m = json_string_value(json_object_get(c, "metric"));
+        if (!strcmp(m, "ctr"))
+            ctr = c;
+        char ci[64];
+        snprintf(ci, sizeof ci, "[%+.5f, %+.5f]", jnum(c, "ci_low"), jnum(c, "ci_high"));
+        printf("  %-22s %11.5f %11.5f %+11.5f  %-25s %s\n", m, jnum(c, "control_value"),
+               jnum(c, "value"), jnum(c, "diff"), ci,
+               json_is_true(json_object_get(c, "significant")) ? "yes" : "no");
+    }
+    fflush(stdout);
+    return ctr;
+}
+
+static json_t *real_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *summary(const json_t *report, const json_t *ctr, const char *names[2])
+{
+    if (!ctr) {
+        fprintf(stderr, "recsys-bench online: the report has no ctr comparison\n");
+        exit(1);
+    }
+    return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "control", names[0], "treatment",
+                     names[1], "metric", "ctr",
+                     "control_value", real_or_null(jnum(ctr, "control_value")),
+                     "treatment_value", real_or_null(jnum(ctr, "value")),
+                     "diff", real_or_null(jnum(ctr, "diff")),
+                     "ci_low", real_or_null(jnum(ctr, "ci_low")),
+                     "ci_high", real_or_null(jnum(ctr, "ci_high")),
+                     "srm_p", real_or_null(jnum(json_object_get(report, "srm"), "p")));
+}
+
+/* Team-draft interleaving of engines a and b over every test user, through the public
+ * recsys_interleave and recsys_interleave_test. */
+static json_t *run_interleaving(sim *s, recsys_engine *a, recsys_engine *b, const char *names[2])
+{
+    size_t k = (size_t)s->top;
+    uint32_t *la = malloc(k * sizeof *la), *lb = malloc(k * sizeof *lb);
+    const char **ia = malloc(k * sizeof *ia), **ib = malloc(k * sizeof *ib);
+    const char **out = malloc(2 * k * sizeof *out);
+    uint8_t *team = malloc(2 * k);
+    if (!la || !lb || !ia || !ib || !out || !team)
+        oom();
+    uint64_t wa = 0, wb = 0, ties = 0, sessions = 0, clicks[2] = { 0, 0 };
+    for (uint32_t u = 0; u < s->test.nusers; u++) {
+        if (s->test.off[u] == s->test.off[u + 1])
+            continue;
+        size_t na = 0, nb = 0, n = 0;
+        show(s, a, u, NULL, la, &na);
+        show(s, b, u, NULL, lb, &nb);
+        for (size_t i = 0; i < na; i++)
+            ia[i] = s->item_key[la[i]];
+        for (size_t i = 0; i < nb; i++)
+            ib[i] = s->item_key[lb[i]];
+        uint64_t seed = BENCH_SEED ^ ((uint64_t)u * 0x9e3779b97f4a7c15ULL);
+        BENCH_CHECK(recsys_interleave(ia, na, ib, nb, k, seed, out, team, &n),
+                    "recsys_interleave");
+        size_t credit[2] = { 0, 0 };
+        for (size_t i = 0; i < n; i++) {
+            char **hit = bsearch(&out[i], s->item_key, s->d.items.n, sizeof *s->item_key,
+                                 cmp_key);
+            if (hit && relevant(s, u, (uint32_t)(hit - s->item_key)))
+                credit[team[i]]++;
+        }
+        clicks[0] += credit[0];
+        clicks[1] += credit[1];
+        wa += credit[0] > credit[1];
+        wb += credit[1] > credit[0];
+        ties += credit[0] == credit[1];
+        sessions++;
+        if (sessions % 64 == 0)
+            bench_progress(s->ctx, "interleaving: user %llu", (unsigned long long)sessions);
+    }
+    bench_progress_clear(s->ctx);
+    double p = 1;
+    BENCH_CHECK(recsys_interleave_test(wa, wb, &p), "recsys_interleave_test");
+    const char *winner = wa > wb ? names[0] : wb > wa ? names[1] : NULL;
+    printf("\ninterleaving (team draft, %s vs %s, the same %llu sessions): %s won %llu, %s won "
+           "%llu, %llu tied; credited clicks %llu vs %llu; sign test p = %.3g -> %s\n",
+           names[0], names[1], (unsigned long long)sessions, names[0], (unsigned long long)wa,
+           names[1], (unsigned long long)wb, (unsigned long long)ties,
+           (unsigned long long)clicks[0], (unsigned long long)clicks[1], p,
+           winner ? (p < 0.05 ? winner : "no significant winner") : "no winner");
+    free(la);
+    free(lb);
+    free(ia);
+    free(ib);
+    free(out);
+    free(team);
+    return json_pack("{s:o,s:f}", "winner", winner ? json_string(winner) : json_null(), "p", p);
+}
+
+int bench_online(bench_ctx *ctx, int argc, char **argv)
+{
+    const char *data = NULL, *dataset = NULL, *arms = NULL;
+    sim s = { .ctx = ctx, .top = 10 };
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--data"))
+            data = bench_arg(argc, argv, &i);
+        else if (!strcmp(argv[i], "--dataset"))
+            dataset = bench_arg(argc, argv, &i);
+        else if (!strcmp(argv[i], "--arms"))
+            arms = bench_arg(argc, argv, &i);
+        else if (!strcmp(argv[i], "--top"))
+            s.top = (int)bench_long("--top", bench_arg(argc, argv, &i), 1, 100);
+        else
+            bench_usage("online: unknown option '%s'", argv[i]);
+    }
+    if (!data || !dataset || !arms)
+        bench_usage("online needs --data DIR, --dataset NAME and --arms A,B");
+    char a_name[64], b_name[64];
+    const char *comma = strchr(arms, ',');
+    if (!comma || comma == arms || !comma[1] || (size_t)(comma - arms) >= sizeof a_name ||
+        strchr(comma + 1, ',') || strlen(comma + 1) >= sizeof b_name)
+        bench_usage("--arms: expected A,B (two pipeline names), got '%s'", arms);
+    snprintf(a_name, sizeof a_name, "%.*s", (int)(comma - arms), arms);
+    snprintf(b_name, sizeof b_name, "%s", comma + 1);
+    int pa = pipe_index(a_name), pb = pipe_index(b_name);
+    if (pa < 0 || pb < 0)
+        bench_usage("--arms: '%s' is not a pipeline (popular, itemknn, rp3beta, ease, ials, "
+                    "content, hybrid)", pa < 0 ? a_name : b_name);
+    char path[4096];
+    int fmt;
+    if (!strcmp(dataset, "ml-100k")) {
+        fmt = RECSYS__EVAL_ML100K;
+        snprintf(path, sizeof path, "%s/ml-100k/u.data", data);
+    } else if (!strcmp(dataset, "ml-latest-small")) {
+        fmt = RECSYS__EVAL_MLLATEST;
+        snprintf(path, sizeof path, "%s/ml-latest-small/ratings.csv", data);
+    } else {
+        bench_usage("--dataset: ml-100k or ml-latest-small, not '%s'", dataset);
+    }
+    if (recsys__eval_read(mem, path, fmt, RECSYS__EVAL_ALL, &s.d) != RECSYS_OK ||
+        recsys__eval_split(mem, &s.d.all, &s.train, &s.test) != RECSYS_OK)
+        bench_fail("reading and splitting the interactions");
+    make_keys(&s);
+    printf("SIMULATION: %s test interactions replayed as clicks on the items shown (not real "
+           "users); %zu items, train %zu / test %zu interactions, %zu test users, top %d "
+           "shown\n", dataset, s.d.items.n, s.train.n, s.test.n,
+           recsys__eval_part_users(&s.test), s.top);
+    fflush(stdout);
+    recsys_engine *ea = pipeline_engine(&s, pa);
+    recsys_engine *eb = pa == pb ? ea : pipeline_engine(&s, pb);
+    const char *names[2] = { a_name, b_name };
+
+    recsys_engine *ab_arms[2] = { ea, eb };
+    const char *ab_names[2] = { "control", "treatment" };
+    json_t *ab = run_experiment(&s, "ab", "online-ab", ab_arms, ab_names);
+    char title[256];
+    snprintf(title, sizeof title, "A/B test: control %s, treatment %s", a_name, b_name);
+    json_t *ab_sum = summary(ab, print_report(ab, title, names), names);
+
+    recsys_engine *aa_arms[2] = { ea, ea };
+    const char *aa_pipes[2] = { a_name, a_name };
+    json_t *aa = run_experiment(&s, "aa", "online-aa", aa_arms, ab_names);
+    snprintf(title, sizeof title, "A/A test: %s in both arms", a_name);
+    json_t *aa_sum = summary(aa, print_report(aa, title, aa_pipes), aa_pipes);
+
+    json_t *il = run_interleaving(&s, ea, eb, names);
+    printf("(a simulation: the clicks are the protocol's test interactions, one session per "
+           "test user; see the top of bench/online.c)\n");
+    json_object_set_new(ctx->out, "ab", ab_sum);
+    json_object_set_new(ctx->out, "aa", aa_sum);
+    json_object_set_new(ctx->out, "interleaving", il);
+    json_decref(ab);
+    json_decref(aa);
+    if (eb != ea)
+        recsys_engine_free(eb);
+    recsys_engine_free(ea);
+    recsys__eval_part_free(mem, &s.train);
+    recsys__eval_part_free(mem, &s.test);
+    for (size_t i = 0; i < s.d.items.n; i++)
+        free(s.item_key[i]);
+    for (size_t u = 0; u < s.d.users.n; u++)
+        free(s.user_key[u]);
+    free(s.item_key);
+    free(s.user_key);
+    recsys__eval_data_free(&s.d);
+    return 0;
+}

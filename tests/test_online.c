@@ -1,0 +1,260 @@
+/* test_online.c - attribution and online metrics (lib/eval/online.c) on a hand-made log whose
+ * every figure is worked out below: joins by request id, by time within the window, the
+ * fall-back from an unknown request id to time, unattributed feedback (an item not shown, a
+ * click after the window), the cut by position, sessions and the return proxy, revenue from
+ * the event value and from the host's attribute, popularity and coverage of what was shown,
+ * groups (and users left out), the time window, bad options, and the out-of-memory loop. */
+#include "testkit.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "eval/online.h"
+
+static void add(recsys__online_log *log, const char *user, const char *item, int32_t type,
+                const char *req, int32_t pos, int64_t ts, double value)
+{
+    recsys_event ev;
+    recsys_event_init(&ev);
+    ev.user_id = user;
+    ev.item_id = item;
+    ev.type = type;
+    ev.request_id = req;
+    ev.position = pos;
+    ev.timestamp = ts;
+    ev.value = value;
+    assert_int_equal(recsys__online_log_add(log, &ev), RECSYS_OK);
+}
+
+static void build(recsys__online_log *log)
+{
+    const int32_t I = RECSYS_EVENT_IMPRESSION;
+    add(log, "a", "i1", I, "r1", 0, 1000, 0);
+    add(log, "a", "i2", I, "r1", 1, 1000, 0);
+    add(log, "a", "i3", I, "r1", 2, 1000, 0);
+    add(log, "a", "i2", RECSYS_EVENT_CLICK, "r1", 1, 1010, 0);       /* by request id */
+    add(log, "a", "i2", RECSYS_EVENT_PURCHASE, "r1", 1, 1020, 30);   /* by request id */
+    add(log, "a", "i3", RECSYS_EVENT_ADD_TO_CART, NULL, -1, 1015, 0); /* by time */
+    add(log, "a", "i1", RECSYS_EVENT_DWELL, "r-unknown", 0, 1030, 40); /* unknown id: by time */
+    add(log, "a", "i4", RECSYS_EVENT_CLICK, NULL, -1, 1040, 0);      /* never shown */
+    add(log, "a", "i1", RECSYS_EVENT_CLICK, NULL, -1, 6000, 0);      /* after the window;
+                                                                        a second session */
+    add(log, "b", "i1", I, "r2", 0, 2000, 0);
+    add(log, "b", "i5", I, "r2", 1, 2000, 0);
+    add(log, "b", "i5", RECSYS_EVENT_SKIP, "r2", 1, 2005, 0);
+    add(log, "b", "i9", RECSYS_EVENT_PURCHASE, NULL, -1, 2010, 0);   /* revenue: the price */
+    add(log, "c", "i1", I, "r3", 0, 3000, 0);                        /* left out */
+    recsys_event search;
+    recsys_event_init(&search);
+    search.type = RECSYS_EVENT_SEARCH;
+    search.user_id = "a";
+    search.query = "films";
+    assert_int_equal(recsys__online_log_add(log, &search), RECSYS_OK); /* no item: skipped */
+}
+
+static int group_of(void *arg, const char *user)
+{
+    (void)arg;
+    return !strcmp(user, "a") ? 0 : !strcmp(user, "b") ? 1 : -1;
+}
+
+static double price(void *arg, const char *item)
+{
+    (void)arg;
+    return !strcmp(item, "i9") ? 12 : 0;
+}
+
+static recsys__online_opts opts(void)
+{
+    recsys__online_opts o = {
+        .window_s = 1800, .session_gap_s = 1800, .return_s = 7 * 86400, .ngroups = 2,
+        .group = group_of, .revenue = price, .catalog_items = 10,
+    };
+    return o;
+}
+
+static double metric(const recsys__online_group *g, const char *name)
+{
+    for (size_t j = 0; j < recsys__online_nmetrics; j++)
+        if (!strcmp(recsys__online_metrics[j].name, name))
+            return recsys__online_value(g, j);
+    fail_msg("no metric %s", name);
+    return 0;
+}
+
+#define NEAR(a, b) assert_true(fabs((a) - (b)) < 1e-12)
+
+static void attribution_and_metrics(void **state)
+{
+    (void)state;
+    recsys__online_log log;
+    recsys__online_log_init(&log, &recsys__mem_default);
+    build(&log);
+    assert_int_equal(log.n, 14);
+    recsys__online_opts o = opts();
+    recsys__online_result r;
+    assert_int_equal(recsys__online_compute(&log, &o, &r), RECSYS_OK);
+    assert_int_equal(r.impressions, 6);
+    assert_int_equal(r.feedback, 8);
+    assert_int_equal(r.by_request, 3);
+    assert_int_equal(r.by_time, 2);
+    assert_int_equal(r.unattributed, 3);
+    const recsys__online_group *a = &r.g[0], *b = &r.g[1];
+    assert_int_equal(a->nusers, 1);
+    assert_int_equal(b->nusers, 1);
+    NEAR(metric(a, "impressions_per_user"), 3);
+    NEAR(metric(a, "ctr"), 1.0 / 3);
+    NEAR(metric(a, "conversion"), 1.0 / 3);
+    NEAR(metric(a, "add_to_cart"), 1.0 / 3);
+    NEAR(metric(a, "dwell_per_impression"), 40.0 / 3);
+    NEAR(metric(a, "skip_rate"), 0);
+    NEAR(metric(a, "revenue_per_session"), 30.0 / 2); /* two sessions */
+    NEAR(metric(a, "return_rate"), 1);
+    NEAR(metric(a, "requests_per_user"), 1);
+    /* popularity: i1, i2, i3 each had a positive event of 1 of the 3 window users */
+    NEAR(metric(a, "popularity"), 1.0 / 3);
+    NEAR(recsys__online_coverage(&r, a), 0.3);
+    NEAR(metric(b, "ctr"), 0);
+    NEAR(metric(b, "skip_rate"), 0.5);
+    NEAR(metric(b, "revenue_per_session"), 12);
+    NEAR(metric(b, "return_rate"), 0);
+    NEAR(metric(b, "popularity"), (1.0 / 3 + 0) / 2);
+    NEAR(recsys__online_coverage(&r, b), 0.2);
+    /* by position: a's click was at position 1 */
+    assert_int_equal(a->pos_impr[0], 1);
+    assert_int_equal(a->pos_click[0], 0);
+    assert_int_equal(a->pos_click[1], 1);
+    assert_int_equal(b->pos_impr[1], 1);
+    recsys__online_result_free(&r);
+
+    /* a one-second attribution window: the cart (15 s) and the dwell (30 s) are lost */
+    o.window_s = 1;
+    assert_int_equal(recsys__online_compute(&log, &o, &r), RECSYS_OK);
+    assert_int_equal(r.by_time, 0);
+    assert_int_equal(r.unattributed, 5);
+    NEAR(metric(&r.g[0], "add_to_cart"), 0);
+    recsys__online_result_free(&r);
+
+    /* a window from 1500: a's impressions are outside, a is no longer exposed */
+    o = opts();
+    o.from = 1500;
+    assert_int_equal(recsys__online_compute(&log, &o, &r), RECSYS_OK);
+    assert_int_equal(r.g[0].nusers, 0);
+    assert_int_equal(r.g[1].nusers, 1);
+    assert_int_equal(r.impressions, 3);
+    NEAR(metric(&r.g[0], "ctr"), 0); /* no impressions: 0, not NaN */
+    recsys__online_result_free(&r);
+    o.to = 1500;
+    assert_int_equal(recsys__online_compute(&log, &o, &r), RECSYS_OK);
+    assert_int_equal(r.events, 0);
+    recsys__online_result_free(&r);
+
+    /* every user in one group when no group function is given */
+    o = opts();
+    o.group = NULL;
+    o.ngroups = 1;
+    assert_int_equal(recsys__online_compute(&log, &o, &r), RECSYS_OK);
+    assert_int_equal(r.g[0].nusers, 3);
+    NEAR(metric(&r.g[0], "ctr"), 1.0 / 6);
+    recsys__online_result_free(&r);
+
+    /* bad options */
+    o = opts();
+    o.ngroups = 0;
+    assert_int_equal(recsys__online_compute(&log, &o, &r), RECSYS_E_INVALID_ARG);
+    assert_non_null(strstr(recsys_last_error(), "groups"));
+    o = opts();
+    o.window_s = -1;
+    assert_int_equal(recsys__online_compute(&log, &o, &r), RECSYS_E_INVALID_ARG);
+    assert_null(r.g);
+    recsys__online_log_free(&log);
+}
+
+static void empty_log(void **state)
+{
+    (void)state;
+    recsys__online_log log;
+    recsys__online_log_init(&log, &recsys__mem_default);
+    recsys__online_opts o = opts();
+    recsys__online_result r;
+    assert_int_equal(recsys__online_compute(&log, &o, &r), RECSYS_OK);
+    assert_int_equal(r.g[0].nusers, 0);
+    NEAR(recsys__online_coverage(&r, &r.g[0]), 0);
+    recsys__online_result_free(&r);
+    recsys__online_log_free(&log);
+}
+
+static void out_of_memory(void **state)
+{
+    (void)state;
+    tk_alloc ta;
+    recsys_allocator rec;
+    tk_alloc_init(&ta, &rec);
+    recsys__mem m;
+    assert_int_equal(recsys__mem_init(&m, &rec), RECSYS_OK);
+    /* building the log */
+    for (long k = 0;; k++) {
+        recsys__online_log log;
+        recsys__online_log_init(&log, &m);
+        ta.fail_at = ta.count + k;
+        recsys_event ev;
+        recsys_event_init(&ev);
+        ev.user_id = "u";
+        ev.item_id = "i";
+        ev.request_id = "r";
+        ev.type = RECSYS_EVENT_CLICK;
+        recsys_status st = RECSYS_OK;
+        for (int i = 0; i < 40 && st == RECSYS_OK; i++)
+            st = recsys__online_log_add(&log, &ev);
+        ta.fail_at = -1;
+        size_t n = log.n;
+        recsys__online_log_free(&log);
+        assert_int_equal(ta.live, 0);
+        if (st == RECSYS_OK) {
+            assert_int_equal(n, 40);
+            break;
+        }
+        assert_int_equal(st, RECSYS_E_NOMEM);
+    }
+    /* computing */
+    recsys__online_log log;
+    recsys__online_log_init(&log, &m);
+    build(&log);
+    long base = ta.live;
+    recsys__online_opts o = opts();
+    for (long k = 0;; k++) {
+        recsys__online_result r;
+        ta.fail_at = ta.count + k;
+        recsys_status st = recsys__online_compute(&log, &o, &r);
+        ta.fail_at = -1;
+        if (st == RECSYS_OK) {
+            NEAR(metric(&r.g[0], "ctr"), 1.0 / 3);
+            recsys__online_result_free(&r);
+            assert_int_equal(ta.live, base);
+            break;
+        }
+        assert_int_equal(st, RECSYS_E_NOMEM);
+        assert_non_null(strstr(recsys_last_error(), "memory"));
+        assert_null(r.g);
+        assert_int_equal(ta.live, base);
+    }
+    recsys__online_log_free(&log);
+    assert_int_equal(ta.live, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(attribution_and_metrics),
+        cmocka_unit_test(empty_log),
+        cmocka_unit_test(out_of_memory),
+    };
+    cmocka_set_test_filter(getenv("RECSYS_TEST_FILTER"));
+    return cmocka_run_group_tests_name("eval/online", tests, NULL, NULL);
+}
