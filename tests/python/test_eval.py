@@ -15,22 +15,6 @@ from conftest import ROOT
 BENCH_SEED = 2025  # bench/bench.h
 
 
-@pytest.fixture
-def small_csv(tmp_path):
-    # 6 users x 10 interactions (items i0..i11), one a second apart; the last 2 of each
-    # user are test, and inside train the last 1 of 8 is validation
-    lines = ["user_id,item_id,timestamp"]
-    for u in range(6):
-        for k in range(10):
-            lines.append("user%d,i%d,%d" % (u, (u + k) % 12, 1000 + 100 * u + k))
-    path = tmp_path / "events.csv"
-    path.write_text("\n".join(lines) + "\n")
-    items = tmp_path / "items.csv"
-    items.write_text("item_id,title,tags\n" + "".join(
-        "i%d,Item %d,%s\n" % (i, i, "a|b" if i % 2 else "c") for i in range(12)))
-    return str(path), str(items)
-
-
 def test_dataset_split_and_ids(small_csv):
     path, items = small_csv
     with recsys.Dataset(path, "csv", items_path=items) as ds:

@@ -125,6 +125,12 @@ class StoreVtable(ctypes.Structure):
                 ("put_blob", c_void_p), ("get_blob", c_void_p)]
 
 
+class EnrichReport(ctypes.Structure):
+    _fields_ = [("struct_size", c_uint32), ("reserved0", c_uint32)] + [
+        (n, c_uint64) for n in ("asked", "cached", "enriched", "rejected", "skipped", "calls",
+                                "dropped")]
+
+
 class EngineOpts(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("flags", c_uint32), ("seed", c_uint64),
                 ("allocator", c_void_p), ("store", POINTER(StoreVtable)), ("reserved", c_uint64)]
@@ -280,6 +286,47 @@ _protos = {
     "recsys_eval_run_free": (None, [c_void_p]),
     "recsys_eval_run_add": (status_t, [c_void_p, c_char_p, _P(c_char_p), c_size_t]),
     "recsys_eval_run_metrics_json": (status_t, [c_void_p, _P(c_void_p)]),
+    "recsys_eval_run_add_result": (status_t, [c_void_p, c_char_p, c_void_p]),
+    # 0.2: status of the last call (a warning with RECSYS_OK), item builder extras, anchor
+    "recsys_last_status": (status_t, []),
+    "recsys_item_spec_add_region": (status_t, [c_void_p, c_char_p]),
+    "recsys_item_spec_set_flags": (status_t, [c_void_p, c_int, c_int, c_int64]),
+    "recsys_item_spec_set_bool": (status_t, [c_void_p, c_char_p, c_int]),
+    "recsys_query_anchor": (c_void_p, [c_void_p]),
+    # the library's own struct_size of each plug-in vtable (checked by the tests)
+    "recsys_source_vtable_init": (None, [c_void_p]),
+    "recsys_filter_vtable_init": (None, [c_void_p]),
+    "recsys_ranker_vtable_init": (None, [c_void_p]),
+    "recsys_diversifier_vtable_init": (None, [c_void_p]),
+    "recsys_llm_vtable_init": (None, [c_void_p]),
+    "recsys_embedder_vtable_init": (None, [c_void_p]),
+    # metadata enrichment
+    "recsys_catalog_enrich": (status_t, [c_void_p, _P(c_char_p), c_size_t, _P(EnrichReport)]),
+    # conversations
+    "recsys_conversation_new": (status_t, [c_void_p, c_char_p, _P(c_void_p)]),
+    "recsys_conversation_free": (None, [c_void_p]),
+    "recsys_conversation_say": (status_t, [c_void_p, c_char_p, _P(c_void_p)]),
+    "recsys_conversation_constraints_json": (status_t, [c_void_p, _P(c_void_p)]),
+    "recsys_turn_free": (None, [c_void_p]),
+    "recsys_turn_kind": (c_int32, [c_void_p]),
+    "recsys_turn_question": (c_char_p, [c_void_p]),
+    "recsys_turn_facet": (c_char_p, [c_void_p]),
+    "recsys_turn_candidates": (c_size_t, [c_void_p]),
+    "recsys_turn_result": (c_void_p, [c_void_p]),
+    # online evaluation and experiments
+    "recsys_experiment_set": (status_t, [c_void_p, c_char_p, c_size_t]),
+    "recsys_experiment_remove": (status_t, [c_void_p, c_char_p]),
+    "recsys_experiment_get_json": (status_t, [c_void_p, c_char_p, _P(c_void_p)]),
+    "recsys_experiment_assign": (status_t, [c_void_p, c_char_p, c_char_p, c_char_p, c_size_t,
+                                            _P(c_size_t)]),
+    "recsys_experiment_recommend": (status_t, [c_void_p, c_char_p, c_void_p, _P(c_void_p)]),
+    "recsys_experiment_report_json": (status_t, [c_void_p, c_char_p, _P(c_void_p)]),
+    "recsys_online_metrics_json": (status_t, [c_void_p, c_int64, c_int64, _P(c_void_p)]),
+    "recsys_interleave": (status_t, [_P(c_char_p), c_size_t, _P(c_char_p), c_size_t, c_size_t,
+                                     c_uint64, _P(c_char_p), _P(ctypes.c_uint8), _P(c_size_t)]),
+    "recsys_interleave_test": (status_t, [c_uint64, c_uint64, _P(c_double)]),
+    "recsys_result_experiment": (c_char_p, [c_void_p]),
+    "recsys_result_arm": (c_char_p, [c_void_p]),
 }
 
 missing = []

@@ -4,7 +4,9 @@ Ownership: every native handle is freed by the object that made it (Engine.close
 context manager); a Result copies what it needs out of the library's result and frees it at
 once, so Python objects never point into freed memory. Plug-in callables are kept alive (with
 the ctypes thunks the library calls) until the engine is closed: the library may call a
-plug-in on any thread that calls into the engine, up to its destroy.
+plug-in on any thread that calls into the engine, up to its destroy. A Conversation keeps its
+engine alive, and the engine's close() closes its open conversations first; a Turn, like a
+Result, is copied out of the library and the native turn freed at once.
 
 Errors: every failing call raises RecsysError(status, message) with the library's thread-local
 message. A Python exception raised inside a plug-in never crosses into C: the thunk catches
@@ -15,6 +17,7 @@ plug-in's exception as __cause__.
 import ctypes
 import json
 import threading
+import weakref
 
 from . import _native as N
 
@@ -110,6 +113,14 @@ def _take_string(ptr):
         return ctypes.string_at(ptr.value).decode()
     finally:
         lib.recsys_string_free(ptr)
+
+
+def _json_call(fn, *args):
+    """fn(*args, &out) for a library call returning JSON text (recsys_string_free): the
+    parsed value, or RecsysError."""
+    out = N.c_void_p()
+    check(fn(*args, ctypes.byref(out)))
+    return json.loads(_take_string(out))
 
 
 def version():
@@ -219,10 +230,13 @@ class Result:
     """The answer to one request. .items (RecommendedItem), .request_id, .stage_ns {stage:
     ns}, .sources_skipped; iterable and indexable; .item_ids and .scores as lists. A result
     read without details (the batch fast path) holds only ids and scores (request_id None);
-    its items are made on first use."""
+    its items are made on first use. .experiment and .arm name the experiment and the arm
+    that served it (Engine.experiment_recommend; arm "" when the user is not enrolled), both
+    None for a plain recommend."""
 
     def __init__(self, request_id, items=None, stage_ns=None, sources_skipped=0, json_text=None,
-                 ids=None, scores=None):
+                 ids=None, scores=None, experiment=None, arm=None):
+        self.experiment, self.arm = experiment, arm
         self.request_id, self._items = request_id, items
         self.stage_ns, self.sources_skipped = stage_ns or {}, sources_skipped
         self._json = json_text
@@ -263,7 +277,9 @@ class Result:
         out = N.c_void_p()
         check(lib.recsys_result_to_json(res, ctypes.byref(out)))
         return cls(_s(lib.recsys_result_request_id(res)), items, stage_ns,
-                   lib.recsys_result_sources_skipped(res), _take_string(out))
+                   lib.recsys_result_sources_skipped(res), _take_string(out),
+                   experiment=_s(lib.recsys_result_experiment(res)),
+                   arm=_s(lib.recsys_result_arm(res)))
 
     @property
     def item_ids(self):
@@ -370,6 +386,12 @@ class Query:
             out.append((Item(it.value).id if it.value else None,
                         _s(lib.recsys_event_type_name(ty.value)), ts.value))
         return out
+
+    @property
+    def anchor(self):
+        """The request's anchor item (an Item view), or None."""
+        p = lib.recsys_query_anchor(self._p)
+        return Item(p) if p else None
 
     def item(self, item_id):
         p = lib.recsys_query_item(self._p, _b(item_id))
@@ -685,6 +707,7 @@ class Engine(_Owned):
     def __init__(self, seed=0, store=None, store_dir=None, builtins=True, **opts):
         self._h = None
         self._keep = []  # ctypes thunks and Python plug-ins: alive until close()
+        self._conversations = weakref.WeakSet()  # closed before the engine is freed
         o = N.EngineOpts()
         lib.recsys_engine_opts_init(ctypes.byref(o))
         o.seed = seed
@@ -711,7 +734,10 @@ class Engine(_Owned):
     _what = "engine"
 
     def close(self):
-        """Frees the engine (each plug-in's destroy runs once), then drops the plug-ins."""
+        """Frees the engine (each plug-in's destroy runs once), then drops the plug-ins.
+        Conversations still open on it are closed first."""
+        for conv in list(getattr(self, "_conversations", ())):
+            conv.close()
         _Owned.close(self)
         self._keep = []
 
@@ -761,10 +787,13 @@ class Engine(_Owned):
         check(lib.recsys_catalog_upsert_json(self.handle, data, len(data)))
 
     def upsert_item(self, item_id, title=None, category=None, description=None, provider=None,
-                    tags=(), numbers=None, strings=None, embeddings=None):
+                    tags=(), numbers=None, strings=None, embeddings=None, bools=None,
+                    regions=(), available=None, min_age=None, created=None):
         """One item through the item builder; embeddings {name: float32 array} are handed
         to the library by pointer (no copy on the Python side when already float32 and
-        contiguous)."""
+        contiguous). bools {name: bool} are boolean attributes; regions where the item may
+        be shown (none: everywhere); available (default True), min_age (default 0) and
+        created (Unix seconds, default 0 = unknown) as recsys_item_spec_set_flags."""
         import numpy as np
         spec = N.c_void_p()
         check(lib.recsys_item_spec_new(_b(item_id), ctypes.byref(spec)))
@@ -779,6 +808,17 @@ class Engine(_Owned):
                 check(lib.recsys_item_spec_set_number(spec, _b(k), float(v)))
             for k, v in (strings or {}).items():
                 check(lib.recsys_item_spec_set_string(spec, _b(k), _b(v)))
+            for k, v in (bools or {}).items():
+                check(lib.recsys_item_spec_set_bool(spec, _b(k), 1 if v else 0))
+            if isinstance(regions, (str, bytes)):
+                raise RecsysError(E_INVALID_ARG, "regions is a list of region names")
+            for r in regions:
+                check(lib.recsys_item_spec_add_region(spec, _b(r)))
+            if available is not None or min_age is not None or created is not None:
+                check(lib.recsys_item_spec_set_flags(
+                    spec, 1 if available is None or available else 0,
+                    0 if min_age is None else _int_arg("min_age", min_age, -2**31, 2**31 - 1),
+                    0 if created is None else _int_arg("created", created, -2**63, 2**63 - 1)))
             for name, vec in (embeddings or {}).items():
                 arr = _f32(vec, np, ndim=1)
                 check(lib.recsys_item_spec_set_embedding(spec, _b(name), arr.ctypes.data,
@@ -817,18 +857,14 @@ class Engine(_Owned):
         check(lib.recsys_catalog_remove(self.handle, _b(item_id)))
 
     def get_item(self, item_id):
-        out = N.c_void_p()
-        check(lib.recsys_catalog_get_json(self.handle, _b(item_id), ctypes.byref(out)))
-        return json.loads(_take_string(out))
+        return _json_call(lib.recsys_catalog_get_json, self.handle, _b(item_id))
 
     def upsert_users(self, users):
         data = _b(self._json(users))
         check(lib.recsys_user_upsert_json(self.handle, data, len(data)))
 
     def get_user(self, user_id):
-        out = N.c_void_p()
-        check(lib.recsys_user_get_json(self.handle, _b(user_id), ctypes.byref(out)))
-        return json.loads(_take_string(out))
+        return _json_call(lib.recsys_user_get_json, self.handle, _b(user_id))
 
     def forget_user(self, user_id):
         check(lib.recsys_user_forget(self.handle, _b(user_id)))
@@ -1017,10 +1053,18 @@ class Engine(_Owned):
         """One request (recsys_recommend): user, query, top_n, exclude, include, anchor,
         ranker, request_id, rules [dict(kind=..., expr=...)], and per-request options as
         keywords. Returns a Result with every detail."""
+        return self._serve(lambda req, out: lib.recsys_recommend(self.handle, req, out),
+                           user, kw)
+
+    def _serve(self, call, user, kw, visit=None):
+        """Builds the request, runs call(req, &res), lets visit(res) read the native result,
+        and returns the Result copied out; the request and the result are freed."""
         req = self._request(user, **kw)
         res = N.c_void_p()
         try:
-            check(lib.recsys_recommend(self.handle, req, ctypes.byref(res)))
+            check(call(req, ctypes.byref(res)))
+            if visit is not None:
+                visit(res)
             return Result._from_native(res)
         finally:
             lib.recsys_result_free(res)
@@ -1067,6 +1111,98 @@ class Engine(_Owned):
             for i in range(made):
                 lib.recsys_request_free(reqs[i])
 
+    # the LLM layer: metadata enrichment and conversations
+    def enrich(self, item_ids=None):
+        """Asks the engine's LLM (set_llm) for tags, a summary and attributes of catalog items
+        (recsys_catalog_enrich; item_ids None: the whole catalog) and returns the report as
+        a dict: asked, cached, enriched, rejected, skipped, calls, dropped, and warning:
+        None, or {"status", "status_name", "message"} when the call succeeded without doing
+        everything (no LLM, its failure, a budget or deadline spent). A failing call raises
+        RecsysError whose .report holds what was done until then."""
+        h = self.handle
+        if isinstance(item_ids, (str, bytes)):
+            raise RecsysError(E_INVALID_ARG, "enrich: item_ids is a list of ids, not one id")
+        rep = N.EnrichReport()
+        rep.struct_size = ctypes.sizeof(rep)
+        if item_ids is None:
+            ids, n = None, 0
+        else:
+            enc = [_b(i) for i in item_ids]
+            n = len(enc)
+            ids = (N.c_char_p * max(n, 1))(*enc)
+        st = lib.recsys_catalog_enrich(h, ids, n, ctypes.byref(rep))
+        warn_status = lib.recsys_last_status() if st == OK else st
+        warn_text = _s(lib.recsys_last_error())
+        out = {name: getattr(rep, name) for name, _ in N.EnrichReport._fields_[2:]}
+        out["warning"] = None
+        if st != OK:
+            try:
+                check(st)
+            except RecsysError as e:
+                e.report = out
+                raise
+        if warn_status != OK:
+            out["warning"] = {"status": int(warn_status),
+                              "status_name": lib.recsys_status_str(warn_status).decode(),
+                              "message": warn_text}
+        return out
+
+    def conversation(self, user_id=None):
+        """Starts a conversation (recsys_conversation_new) for a user (None: anonymous): a
+        Conversation, to use as a context manager; say(text) returns a Turn. It is closed
+        with the engine at the latest."""
+        conv = Conversation(self, user_id)
+        self._conversations.add(conv)
+        return conv
+
+    # online evaluation and experiments
+    def set_experiment(self, definition):
+        """Defines or replaces an experiment (recsys_experiment_set) from a dict or JSON text:
+        {"name", "salt", "holdout", "start", "end", "arms": [{"name", "percent", "ranker",
+        "options": {name: value}}]}; arms[0] is the control."""
+        data = _b(self._json(definition))
+        check(lib.recsys_experiment_set(self.handle, data, len(data)))
+
+    def remove_experiment(self, name):
+        check(lib.recsys_experiment_remove(self.handle, _b(name)))
+
+    def get_experiment(self, name):
+        """The experiment's definition as a dict (keys as the library normalised them)."""
+        return _json_call(lib.recsys_experiment_get_json, self.handle, _b(name))
+
+    def experiment_arm(self, name, user_id):
+        """The arm user_id is in (recsys_experiment_assign): an arm's name, "holdout", or ""
+        when the user is not enrolled."""
+        need = N.c_size_t()
+        buf = ctypes.create_string_buffer(64)
+        st = lib.recsys_experiment_assign(self.handle, _b(name), _b(user_id), buf, 64,
+                                          ctypes.byref(need))
+        if st == E_TOO_SMALL:  # 64 bytes always suffice today
+            buf = ctypes.create_string_buffer(need.value)
+            st = lib.recsys_experiment_assign(self.handle, _b(name), _b(user_id), buf,
+                                              need.value, ctypes.byref(need))
+        check(st)
+        return buf.value.decode()
+
+    def experiment_recommend(self, name, user=None, **kw):
+        """recommend() under an experiment (recsys_experiment_recommend): the user's arm's
+        option overrides and ranker apply on top of the request's. The Result's .experiment
+        and .arm say which arm served it."""
+        return self._serve(lambda req, out: lib.recsys_experiment_recommend(
+            self.handle, _b(name), req, out), user, kw)
+
+    def experiment_report(self, name):
+        """The experiment's report (recsys_experiment_report_json) as a dict: arms with
+        their metrics, comparisons to the control with intervals, the sample-ratio check."""
+        return _json_call(lib.recsys_experiment_report_json, self.handle, _b(name))
+
+    def online_metrics(self, start=0, end=0):
+        """The online metrics of all traffic in [start, end) (Unix seconds; end 0 = open) as
+        a dict (recsys_online_metrics_json)."""
+        return _json_call(lib.recsys_online_metrics_json, self.handle,
+                          _int_arg("start", start, -2**63, 2**63 - 1),
+                          _int_arg("end", end, -2**63, 2**63 - 1))
+
 
 def _score_batch(engine, users, item_ids, threads=0, **kw):
     import numpy as np
@@ -1094,3 +1230,125 @@ def _f32(a, np, ndim):
     if not np.all(np.isfinite(arr)):
         raise RecsysError(E_INVALID_ARG, "embedding values must be finite")
     return arr
+
+
+def _int_arg(what, v, lo, hi):
+    """v as an int in lo..hi (a bool or a float with a fraction is refused), else
+    RecsysError(E_INVALID_ARG) naming what."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        else:
+            raise RecsysError(E_INVALID_ARG, "%s takes an int, not %r" % (what, v))
+    if not lo <= v <= hi:
+        raise RecsysError(E_INVALID_ARG, "%s: %d is outside %d..%d" % (what, v, lo, hi))
+    return v
+
+
+# ---------------------------------------------------------------------------- conversations
+
+TURN_KINDS = {1: "question", 2: "result"}
+
+
+class Turn:
+    """The library's answer to one thing the shopper said, copied out of the native turn
+    (freed at once): kind ("question" or "result"), question and facet (the facet asked
+    about: an attribute name, "category" or "tag:<tag>"; "" for a result), candidates (how
+    many passed every filter under the constraints), result (a Result: the list as it
+    stands, on a question turn too). Iterating a Turn iterates its result's items."""
+    __slots__ = ("kind", "question", "facet", "candidates", "result")
+
+    def __init__(self, kind, question, facet, candidates, result):
+        self.kind, self.question, self.facet = kind, question, facet
+        self.candidates, self.result = candidates, result
+
+    @classmethod
+    def _from_native(cls, t):
+        k = lib.recsys_turn_kind(t)
+        return cls(TURN_KINDS.get(k, k), _s(lib.recsys_turn_question(t)),
+                   _s(lib.recsys_turn_facet(t)), lib.recsys_turn_candidates(t),
+                   Result._from_native(lib.recsys_turn_result(t)))
+
+    @property
+    def items(self):
+        return self.result.items
+
+    def __iter__(self):
+        return iter(self.result.items)
+
+    def __len__(self):
+        return len(self.result)
+
+    def __repr__(self):
+        return "Turn(%s, %r, %d candidates, %r)" % (self.kind, self.question or self.facet,
+                                                    self.candidates, self.result.item_ids)
+
+
+class Conversation(_Owned):
+    """A shopper's multi-turn request (recsys_conversation): made by Engine.conversation(),
+    closed by close(), the context manager, or the engine's close(). say(text) -> Turn;
+    constraints() -> the accumulated constraints as a dict. One thread at a time."""
+
+    _free = lib.recsys_conversation_free
+    _what = "conversation"
+
+    def __init__(self, engine, user_id=None):
+        self._engine = engine  # the engine outlives the conversation
+        h = N.c_void_p()
+        check(lib.recsys_conversation_new(engine.handle, _b(user_id), ctypes.byref(h)))
+        self._h = h
+        self.user_id = user_id
+
+    def say(self, text):
+        """One turn (recsys_conversation_say): a request, a refinement or the answer to the
+        last question. A failing turn raises and leaves the conversation unchanged."""
+        if not isinstance(text, (str, bytes)):
+            raise RecsysError(E_INVALID_ARG, "say: text must be a str, not %r" % (text,))
+        t = N.c_void_p()
+        try:
+            check(lib.recsys_conversation_say(self.handle, _b(text), ctypes.byref(t)))
+            return Turn._from_native(t)
+        finally:
+            lib.recsys_turn_free(t)
+
+    def constraints(self):
+        """{"category", "ranges", "equals", "require_tags", "exclude_tags", "terms",
+        "expression"}: what was understood so far, and the filter the requests carry."""
+        return _json_call(lib.recsys_conversation_constraints_json, self.handle)
+
+
+# ---------------------------------------------------------------------------- interleaving
+
+INTERLEAVE_MAX = 1000
+
+
+def interleave(a, b, k, seed=0):
+    """Team-draft interleaving of two rankings (recsys_interleave): a and b are item ids,
+    best first, distinct within each list (at most INTERLEAVE_MAX each); k the most items to
+    show; seed the coin flips (the same inputs and seed give the same list). Returns
+    [(item_id, team)], team 0 where ranking a contributed the item, 1 where b did."""
+    if isinstance(a, (str, bytes)) or isinstance(b, (str, bytes)):
+        raise RecsysError(E_INVALID_ARG, "interleave: a and b are lists of ids")
+    k = _int_arg("interleave: k", k, 0, 2**63 - 1)
+    seed = _int_arg("interleave: seed", seed, 0, 2**64 - 1)
+    ea, eb = [_b(i) for i in a], [_b(i) for i in b]
+    arr_a = (N.c_char_p * max(len(ea), 1))(*ea)
+    arr_b = (N.c_char_p * max(len(eb), 1))(*eb)
+    cap = min(k, len(ea) + len(eb))
+    out = (N.c_char_p * max(cap, 1))()
+    team = (ctypes.c_uint8 * max(cap, 1))()
+    n = N.c_size_t()
+    check(lib.recsys_interleave(arr_a, len(ea), arr_b, len(eb), cap, seed, out, team,
+                                ctypes.byref(n)))
+    return [(out[i].decode(), team[i]) for i in range(n.value)]
+
+
+def interleave_test(wins_a, wins_b):
+    """The two-sided sign test over interleaved sessions (recsys_interleave_test): wins_a
+    sessions ranking a won, wins_b that b won (ties left out). Returns p (1.0 when there
+    are no decided sessions)."""
+    wa = _int_arg("interleave_test: wins_a", wins_a, 0, 2**64 - 1)
+    wb = _int_arg("interleave_test: wins_b", wins_b, 0, 2**64 - 1)
+    p = N.c_double()
+    check(lib.recsys_interleave_test(wa, wb, ctypes.byref(p)))
+    return p.value

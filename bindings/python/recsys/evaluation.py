@@ -10,10 +10,9 @@ lists.
         metrics = ds.evaluate(e, "test")      # a dict: {"ndcg@10": ..., "mostpop": {...}}
 """
 import ctypes
-import json
 
 from . import _native as N
-from .engine import E_INVALID_ARG, RecsysError, _b, _Owned, _take_string, check
+from .engine import E_INVALID_ARG, RecsysError, Result, _b, _json_call, _Owned, check
 
 lib = N.lib
 PARTS = {"train": 1, "test": 2, "fit": 3, "validation": 4, "all": 5}
@@ -45,9 +44,7 @@ class Dataset(_Owned):
 
     def info(self):
         """Counts: users, items, interactions, train, test, fit, validation, test_users..."""
-        out = N.c_void_p()
-        check(lib.recsys_eval_dataset_info_json(self.handle, ctypes.byref(out)))
-        return json.loads(_take_string(out))
+        return _json_call(lib.recsys_eval_dataset_info_json, self.handle)
 
     @property
     def item_ids(self):
@@ -100,12 +97,20 @@ class Run(_Owned):
         self._h = h
 
     def add(self, user_id, item_ids):
-        """The user's ranked list (engine item ids, best first)."""
+        """The user's ranked list (engine item ids, best first, or a Result)."""
+        if isinstance(item_ids, Result):
+            item_ids = item_ids.item_ids
         n = len(item_ids)
         arr = (N.c_char_p * n)(*[_b(i) for i in item_ids])
         check(lib.recsys_eval_run_add(self.handle, _b(user_id), arr, n))
 
+    def add_recommendation(self, engine, user_id, **request_opts):
+        """Recommends for user_id (engine.recommend's keywords) and adds the list straight
+        from the library's result (recsys_eval_run_add_result). Returns the Result."""
+        def add(res):
+            check(lib.recsys_eval_run_add_result(self.handle, _b(user_id), res))
+        return engine._serve(lambda req, out: lib.recsys_recommend(engine.handle, req, out),
+                             user_id, request_opts, visit=add)
+
     def metrics(self):
-        out = N.c_void_p()
-        check(lib.recsys_eval_run_metrics_json(self.handle, ctypes.byref(out)))
-        return json.loads(_take_string(out))
+        return _json_call(lib.recsys_eval_run_metrics_json, self.handle)
