@@ -216,23 +216,32 @@ tsan:
 	  TSAN_OPTIONS="halt_on_error=1" $(BUILD)/tsan/tests/$$t || exit 1; done
 
 # ---------------------------------------------------------------- fuzzing
+# The library is compiled once with coverage instrumentation (fuzzer-no-link) and the
+# sanitizers, then each target links its own file against those objects.
 FUZZ_SECONDS ?= 20
-FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
                -Iinclude -Ilib -D_GNU_SOURCE -fvisibility=hidden
-fuzz: deps-check
-	@mkdir -p $(BUILD)/fuzz
-	@for f in $(FUZZ_SRC); do \
-	  name=$$(basename $$f .c); \
-	  cxxobj=""; for c in $(LIB_CXX_SRC); do \
-	    o=$(BUILD)/fuzz/$$(basename $$c .cc).o; cxxobj="$$cxxobj $$o"; \
-	    clang++ -std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize=vptr -fPIC -Iinclude \
-	      -c $$c -o $$o || exit 1; \
-	  done; \
-	  clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$name $$f $(LIB_SRC) $$cxxobj $(LIBS) || exit 1; \
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o) $(LIB_CXX_SRC:%.cc=$(BUILD)/fuzz/obj/%.o)
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	clang++ -std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize=vptr -fPIC -Iinclude \
+	  -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(LIBS)
+
+fuzz: deps-check $(FUZZ_BIN)
+	@for bin in $(FUZZ_BIN); do \
+	  name=$$(basename $$bin); \
 	  mkdir -p $(BUILD)/fuzz/corpus-$$name; \
 	  seeds=""; [ -d tests/fuzz/corpus/$$name ] && seeds=tests/fuzz/corpus/$$name; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-	  $(BUILD)/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 \
+	  $$bin -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 \
 	    -artifact_prefix=$(BUILD)/fuzz/ \
 	    $(BUILD)/fuzz/corpus-$$name $$seeds >$(BUILD)/fuzz/$$name.log 2>&1 \
 	    || { tail -40 $(BUILD)/fuzz/$$name.log; exit 1; }; \
@@ -273,4 +282,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)
