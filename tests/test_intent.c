@@ -57,7 +57,11 @@ static const char *const CATALOG =
     "\"screen_in\":15.6}},"
     "{\"item_id\":\"t1\",\"title\":\"Tab 11\",\"category\":\"tablet\",\"tags\":"
     "[\"touchscreen\"],\"attributes\":{\"price\":499,\"ram_gb\":8,\"storage_gb\":128,"
-    "\"battery_hours\":12,\"weight_kg\":0.5,\"screen_in\":11}}]";
+    "\"battery_hours\":12,\"weight_kg\":0.5,\"screen_in\":11}},"
+    /* a vocabulary in another case than the query's words (MovieLens: "Sci-Fi") */
+    "{\"item_id\":\"m1\",\"title\":\"Alien\",\"category\":\"Film\",\"tags\":[\"Horror\","
+    "\"Sci-Fi\"]},{\"item_id\":\"m2\",\"title\":\"Spaceballs\",\"category\":\"Film\","
+    "\"tags\":[\"Sci-Fi\",\"Comedy\"]}]";
 
 static recsys__catalog cat;
 
@@ -153,6 +157,8 @@ static const phrase PHRASES[] = {
       "", false },
     { "cheaper than 800", "attr(\"price\") < 800", "c1,b1,t1", "", false },
     { "under 4 lbs", "attr(\"weight_kg\") < 1.81436948", "u1,u2,c1,t1", "", false },
+    { "sci-fi films without horror",
+      "category == \"Film\" && \"Sci-Fi\" in tags && \"Horror\" not in tags", "m2", "", false },
     { "", NULL, "", "", false },
     { "hello, please recommend something nice", NULL, "", "", false },
 };

@@ -853,16 +853,36 @@ static recsys_status set_eq(parser *P, const char *name, int32_t type, bool bval
     return RECSYS_OK;
 }
 
-/* Looks "<kind>:<s>" up in the facets (kind 'c' or 't'). */
-static bool facet_exists(const recsys__catalog *c, char kind, const char *s, size_t len)
+/* Looks "<kind>:<s>" up in the facets (kind 'c' or 't'). The query's words are lower case
+ * and a catalog's vocabulary need not be ("Horror", "Sci-Fi", "GPU"): s is tried as written,
+ * then with each word capitalised (words split at ' ', '-', '_'), then in upper case. The
+ * spelling found, the catalog's own, goes to canon (len + 1 bytes): the filter compares it
+ * exactly. */
+static bool facet_exists(const recsys__catalog *c, char kind, const char *s, size_t len,
+                         char *canon)
 {
     char buf[WORD_MAX * 4 + 8];
     if (len + 2 > sizeof buf)
         return false;
     buf[0] = kind;
     buf[1] = ':';
-    memcpy(buf + 2, s, len);
-    return recsys__ids_find(&c->facets.ids, buf, len + 2) != RECSYS_IDS_NONE;
+    for (int form = 0; form < 3; form++) {
+        for (size_t i = 0; i < len; i++) {
+            char ch = s[i];
+            bool start = i == 0 || s[i - 1] == ' ' || s[i - 1] == '-' || s[i - 1] == '_';
+            if (form && (form == 2 || start) && ch >= 'a' && ch <= 'z')
+                ch = (char)(ch - 'a' + 'A');
+            buf[2 + i] = ch;
+        }
+        if (form && !memcmp(buf + 2, s, len))
+            continue; /* nothing to capitalise: tried already */
+        if (recsys__ids_find(&c->facets.ids, buf, len + 2) != RECSYS_IDS_NONE) {
+            memcpy(canon, buf + 2, len);
+            canon[len] = '\0';
+            return true;
+        }
+    }
+    return false;
 }
 
 /* What a run of words is in the catalog: a category, a tag or a bool attribute. */
@@ -876,18 +896,20 @@ static bool try_variant(const parser *P, const char *s, match *mt)
     size_t len = strlen(s);
     if (!len)
         return false;
-    if (restricted_to(P, RECSYS__FACET_CATEGORY) && facet_exists(P->c, 'c', s, len)) {
+    if (len >= sizeof mt->text)
+        return false;
+    if (restricted_to(P, RECSYS__FACET_CATEGORY) && facet_exists(P->c, 'c', s, len, mt->text)) {
         mt->kind = RECSYS__FACET_CATEGORY;
-    } else if (restricted_to(P, RECSYS__FACET_TAG) && facet_exists(P->c, 't', s, len) &&
-               (!P->only || !strcmp(P->only->name, s))) {
+    } else if (restricted_to(P, RECSYS__FACET_TAG) && facet_exists(P->c, 't', s, len, mt->text) &&
+               (!P->only || !strcmp(P->only->name, mt->text))) {
         mt->kind = RECSYS__FACET_TAG;
     } else if (restricted_to(P, RECSYS__FACET_ATTR) &&
                (recsys__catalog_attr_types(P->c, s) & (1u << RECSYS__ATTR_BOOL)) &&
                (!P->only || (P->only->name && !strcmp(P->only->name, s)))) {
         mt->kind = RECSYS__FACET_ATTR;
+        memcpy(mt->text, s, len + 1);
     } else
         return false;
-    snprintf(mt->text, sizeof mt->text, "%s", s);
     return true;
 }
 
