@@ -130,7 +130,7 @@ const recsys__optdef recsys__optdefs[] = {
     { RECSYS_OPT_DIVERSIFY_METHOD, I, "diversify.method", "0 none, 1 MMR, 2 DPP", 0, 2, 0,
       NULL },
     { RECSYS_OPT_DIVERSIFY_LAMBDA, D, "diversify.lambda",
-      "relevance share of MMR and DPP (1 = relevance only)", 0, 1, 0.7, NULL },
+      "relevance share of MMR and DPP (1 = relevance only)", 0, 1, 0.66, NULL },
     { RECSYS_OPT_DIVERSIFY_WINDOW, I, "diversify.window",
       "best candidates a diversifier chooses from", 1, 100000, 200, NULL },
     { RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, I, "diversify.category_cap",

@@ -28,7 +28,9 @@ typedef struct work {
     uint8_t *state;
     uint8_t *hasvec;
     double *unit;           /* P x dim, normalised */
-    double *msim;           /* MMR: max similarity to the picks */
+    double *msum;           /* MMR: sum of the similarities to the picks */
+    double *psim;           /* page search: P x page similarities (DPP: kernel entries) */
+    double *ptot;           /* MMR page search: per pool item, the sum of its psim row */
     double *d2;             /* DPP: conditional variance in S */
     double *chol;           /* DPP: P x kmax rows of the incremental Cholesky factor */
     size_t nchol;
@@ -43,7 +45,9 @@ typedef struct work {
     size_t *expl;           /* exploration picks (emax), best first */
     size_t ne;
     size_t *sel;            /* every pick in order (k); the first ne are expl */
+    size_t *selp;           /* the pool index of each pick (k) */
     size_t nsel;
+    int method;             /* the method asked for (mode may fall back to MODE_REL) */
     size_t *order;          /* the final order (k) */
     uint8_t *reserved;      /* final positions held by exploration (k) */
 } work;
@@ -132,7 +136,9 @@ static void plan(work *w, layout *l)
     w->state = take(l, P, sizeof *w->state);
     w->hasvec = take(l, w->dim ? P : 0, sizeof *w->hasvec);
     w->unit = take(l, w->dim ? P : 0, w->dim * sizeof *w->unit);
-    w->msim = take(l, w->mode == MODE_MMR ? P : 0, sizeof *w->msim);
+    w->msum = take(l, w->mode == MODE_MMR ? P : 0, sizeof *w->msum);
+    w->psim = take(l, w->mode != MODE_REL ? P : 0, RECSYS__DIVERSIFY_PAGE * sizeof *w->psim);
+    w->ptot = take(l, w->mode == MODE_MMR ? P : 0, sizeof *w->ptot);
     w->d2 = take(l, w->mode == MODE_DPP ? P : 0, sizeof *w->d2);
     w->chol = take(l, w->mode == MODE_DPP ? P : 0, w->kmax * sizeof *w->chol);
     w->tg = take(l, w->hcap ? P : 0, sizeof *w->tg);
@@ -141,6 +147,7 @@ static void plan(work *w, layout *l)
     w->klin = take(l, w->hcap, sizeof *w->klin);
     w->expl = take(l, w->emax, sizeof *w->expl);
     w->sel = take(l, w->k, sizeof *w->sel);
+    w->selp = take(l, w->k, sizeof *w->selp);
     w->order = take(l, w->k, sizeof *w->order);
     w->reserved = take(l, w->k, sizeof *w->reserved);
 }
@@ -207,11 +214,29 @@ static double dot(const double *a, const double *b, size_t n)
     return (s0 + s1) + (s2 + s3);
 }
 
+/* The collaborative similarity when the request's model knows the pair; else the vectors'
+ * cosine (or the facets' Jaccard index), held to the bound the model proves. */
 static double sim(const work *w, size_t i, size_t j)
 {
-    if (w->dim && w->hasvec[i] && w->hasvec[j])
-        return dot(w->unit + i * w->dim, w->unit + j * w->dim, w->dim);
-    return jaccard(w->it[i], w->it[j]);
+    double cap = 1;
+    if (w->q->item_sim) {
+        double s = w->q->item_sim(w->q, w->c->v[w->ci[i]].item, w->c->v[w->ci[j]].item, &cap);
+        if (s == s)
+            return s;
+    }
+    double f = w->dim && w->hasvec[i] && w->hasvec[j]
+                   ? dot(w->unit + i * w->dim, w->unit + j * w->dim, w->dim)
+                   : jaccard(w->it[i], w->it[j]);
+    return f > cap ? cap : f;
+}
+
+/* The DPP's kernel entry S_ij = sign(s) sqrt(1 - exp(-c|s|)), s = sim(i,j), i != j: a pair's
+ * log det is then -c|s| (see diversify.h). */
+static double dpp_sim(const work *w, size_t i, size_t j)
+{
+    double s = sim(w, i, j);
+    double f = sqrt(-expm1(-RECSYS__DPP_SCALE * fabs(s)));
+    return s < 0 ? -f : f;
 }
 
 static bool same_category(const recsys_item *a, const recsys_item *b)
@@ -225,13 +250,17 @@ static bool same_provider(const recsys_item *a, const recsys_item *b)
     return a && b && a->provider[0] && strcmp(a->provider, b->provider) == 0;
 }
 
-/* True when adding it to the picks list[0..n) (candidate indices) keeps both caps. */
-static bool caps_allow(const work *w, const size_t *list, size_t n, const recsys_item *it)
+/* True when adding it to the picks list[0..n) (candidate indices) keeps both caps, with the
+ * pick at position skip left out (SIZE_MAX: none; a page swap replaces it). */
+static bool caps_allow(const work *w, const size_t *list, size_t n, const recsys_item *it,
+                       size_t skip)
 {
     if (!it || (!w->ccap && !w->pcap))
         return true;
     size_t nc = 0, np = 0;
     for (size_t s = 0; s < n; s++) {
+        if (s == skip)
+            continue;
         const recsys_item *o = cand_item(w, list[s]);
         nc += same_category(o, it);
         np += same_provider(o, it);
@@ -342,7 +371,8 @@ static double gain(const work *w, size_t i)
     double g;
     switch (w->mode) {
     case MODE_MMR:
-        g = w->lambda * w->rel[i] - (1 - w->lambda) * (w->nsel ? w->msim[i] : 0);
+        g = w->lambda * w->rel[i] -
+            (1 - w->lambda) * (w->nsel ? w->msum[i] / (double)w->nsel : 0);
         break;
     case MODE_DPP:
         g = w->lambda * w->rel[i] + (1 - w->lambda) * log(w->d2[i]);
@@ -361,32 +391,233 @@ static double gain(const work *w, size_t i)
 static void commit(work *w, size_t j)
 {
     w->state[j] = PICKED;
+    w->selp[w->nsel] = j;
     w->sel[w->nsel++] = w->ci[j];
     block_full(w, j);
     if (w->G && w->tg[j] >= 0)
         w->tcnt[w->tg[j]] += 1;
     if (w->mode == MODE_MMR) {
         for (size_t i = 0; i < w->P; i++)
-            if (w->state[i] == AVAIL) {
-                double s = sim(w, i, j);
-                if (s > w->msim[i])
-                    w->msim[i] = s;
-            }
-    } else if (w->mode == MODE_DPP && w->d2[j] > RECSYS__DPP_EPS && w->nchol < w->kmax) {
+            if (w->state[i] != PICKED) /* blocked ones too: a page swap may free them */
+                w->msum[i] += sim(w, i, j);
+    } else if (w->mode == MODE_DPP) {
         /* Chen et al. Algorithm 1: e_i = (S_ji - <c_j, c_i>) / d_j; c_i += [e_i];
-         * d_i^2 -= e_i^2. A pick already in the span (forced by exploration) adds nothing. */
+         * d_i^2 -= e_i^2. A pick already in the span (forced by exploration) adds nothing.
+         * The kernel entries go to column (nsel-1) % PAGE of psim for the page search, for
+         * every item not picked (a blocked one may be freed by a swap). */
+        size_t col = (w->nsel - 1) % RECSYS__DIVERSIFY_PAGE;
+        bool add = w->d2[j] > RECSYS__DPP_EPS && w->nchol < w->kmax;
+        double dj = add ? sqrt(w->d2[j]) : 1;
+        const double *cj = w->chol + j * w->kmax;
+        for (size_t i = 0; i < w->P; i++) {
+            if (w->state[i] == PICKED)
+                continue;
+            double sij = dpp_sim(w, i, j);
+            w->psim[i * RECSYS__DIVERSIFY_PAGE + col] = sij;
+            if (!add || w->state[i] != AVAIL)
+                continue;
+            double *cv = w->chol + i * w->kmax;
+            double e = (sij - dot(cj, cv, w->nchol)) / dj;
+            cv[w->nchol] = e;
+            w->d2[i] -= e * e;
+        }
+        w->nchol += add;
+    }
+}
+
+/* A page search's swap: the pick at position s gives way to pool item b; with caps on, a's
+ * place is free again, so who is blocked is re-derived. The method's state is the caller's. */
+static void swap_pick(work *w, size_t s, size_t b)
+{
+    w->state[w->selp[s]] = AVAIL;
+    w->state[b] = PICKED;
+    w->selp[s] = b;
+    w->sel[s] = w->ci[b];
+    if (w->ccap || w->pcap)
+        for (size_t i = 0; i < w->P; i++)
+            if (w->state[i] != PICKED)
+                w->state[i] = caps_allow(w, w->sel, w->nsel, w->it[i], SIZE_MAX) ? AVAIL
+                                                                        : BLOCKED;
+}
+
+/* MMR's page search (see diversify.h): swaps of the page sel[p0..nsel) with the window's
+ * available candidates while one raises the page's objective. */
+static void page_search(work *w, size_t p0)
+{
+    const size_t PG = RECSYS__DIVERSIFY_PAGE;
+    size_t B = w->nsel - p0, first = RECSYS_MAX(w->ne, p0 + 1);
+    if (B < 2 || first >= w->nsel)
+        return;
+    double lam = w->lambda, mu = (1 - lam) * 2.0 / (double)(B - 1);
+    for (size_t i = 0; i < w->P; i++)
+        for (size_t t = 0; t < B; t++)
+            w->psim[i * PG + t] = sim(w, i, w->selp[p0 + t]);
+    for (size_t round = 0; round < RECSYS__DIVERSIFY_SWAPS; round++) {
+        for (size_t i = 0; i < w->P; i++) {
+            double tot = 0;
+            for (size_t t = 0; t < B; t++)
+                tot += w->selp[p0 + t] == i ? 0 : w->psim[i * PG + t];
+            w->ptot[i] = tot;
+        }
+        double bestd = RECSYS__DIVERSIFY_SWAP_MIN;
+        size_t bs = SIZE_MAX, bb = SIZE_MAX;
+        for (size_t s = first; s < w->nsel; s++) {
+            size_t a = w->selp[s], t = s - p0;
+            for (size_t b = 0; b < w->P; b++) {
+                if (w->state[b] != AVAIL)
+                    continue;
+                double d = lam * (w->rel[b] - w->rel[a]) -
+                           mu * ((w->ptot[b] - w->psim[b * PG + t]) - w->ptot[a]);
+                if (d > bestd && caps_allow(w, w->sel, w->nsel, w->it[b], s)) {
+                    bestd = d;
+                    bs = s;
+                    bb = b;
+                }
+            }
+        }
+        if (bs == SIZE_MAX)
+            break;
+        size_t a = w->selp[bs], t = bs - p0;
+        swap_pick(w, bs, bb);
+        double ma = 0; /* a is a candidate again: its sum over the picks as they now are */
+        for (size_t u = 0; u < w->nsel; u++)
+            ma += sim(w, a, w->selp[u]);
+        for (size_t i = 0; i < w->P; i++) {
+            double v = sim(w, i, bb);
+            w->msum[i] += v - w->psim[i * PG + t];
+            w->psim[i * PG + t] = v;
+        }
+        w->msum[a] = ma;
+    }
+}
+
+/* DPP, after a page search changed picks: the incremental Cholesky state (d2, chol) redone
+ * from scratch over the picks in their order, as commit() builds it. O(k*P*(k + sim)). */
+static void dpp_rebuild(work *w)
+{
+    for (size_t i = 0; i < w->P; i++)
+        w->d2[i] = 1.0; /* S_ii */
+    w->nchol = 0;
+    for (size_t s = 0; s < w->nsel; s++)
+        w->state[w->selp[s]] = AVAIL; /* made PICKED again in pick order below */
+    for (size_t s = 0; s < w->nsel; s++) {
+        size_t j = w->selp[s];
+        w->state[j] = PICKED;
+        if (!(w->d2[j] > RECSYS__DPP_EPS) || w->nchol >= w->kmax)
+            continue;
         double dj = sqrt(w->d2[j]);
         const double *cj = w->chol + j * w->kmax;
         for (size_t i = 0; i < w->P; i++) {
-            if (w->state[i] != AVAIL)
+            if (w->state[i] == PICKED)
                 continue;
             double *cv = w->chol + i * w->kmax;
-            double e = (sim(w, i, j) - dot(cj, cv, w->nchol)) / dj;
+            double e = (dpp_sim(w, i, j) - dot(cj, cv, w->nchol)) / dj;
             cv[w->nchol] = e;
             w->d2[i] -= e * e;
         }
         w->nchol++;
     }
+}
+
+/* K = S^{-1} of the page's B x B similarity (from psim) by Cholesky; false when S is not
+ * (numerically) positive definite. O(B^3). */
+static bool page_inverse(const work *w, size_t p0, size_t B, double *K)
+{
+    enum { PG = RECSYS__DIVERSIFY_PAGE };
+    double Lc[PG * PG], y[PG];
+    for (size_t a = 0; a < B; a++)
+        for (size_t b = 0; b <= a; b++) {
+            double s = a == b ? 1.0 : w->psim[w->selp[p0 + a] * PG + b];
+            for (size_t t = 0; t < b; t++)
+                s -= Lc[a * PG + t] * Lc[b * PG + t];
+            if (a == b) {
+                if (!(s > RECSYS__DPP_EPS))
+                    return false;
+                Lc[a * PG + a] = sqrt(s);
+            } else {
+                Lc[a * PG + b] = s / Lc[b * PG + b];
+            }
+        }
+    for (size_t col = 0; col < B; col++) { /* K e_col: L y = e_col, then L^T x = y */
+        for (size_t a = 0; a < B; a++) {
+            double s = a == col ? 1.0 : 0.0;
+            for (size_t t = 0; t < a; t++)
+                s -= Lc[a * PG + t] * y[t];
+            y[a] = s / Lc[a * PG + a];
+        }
+        for (size_t a = B; a-- > 0;) {
+            double s = y[a];
+            for (size_t t = a + 1; t < B; t++)
+                s -= Lc[t * PG + a] * K[t * PG + col];
+            K[a * PG + col] = s / Lc[a * PG + a];
+        }
+    }
+    return true;
+}
+
+/* DPP's page search (see diversify.h): swaps of the page sel[p0..nsel) with the window's
+ * available candidates while one raises lambda*sum rel + (1-lambda)*log det S_page. */
+static void dpp_page_search(work *w, size_t p0)
+{
+    enum { PG = RECSYS__DIVERSIFY_PAGE };
+    size_t B = w->nsel - p0, first = RECSYS_MAX(w->ne, p0 + 1);
+    if (B < 2 || first >= w->nsel)
+        return;
+    double lam = w->lambda, K[PG * PG], v[PG], base[PG];
+    bool swapped = false; /* psim holds the kernel entries commit() stored */
+    for (size_t round = 0; round < RECSYS__DIVERSIFY_SWAPS; round++) {
+        if (!page_inverse(w, p0, B, K))
+            break;
+        /* a swap's change is base[t] + lam*rel(b) + (1-lam)*log(cond), cond <= 1 (S_page is
+         * positive definite, so is the rest of the page): the bound prunes without a log */
+        double maxbase = -INFINITY;
+        for (size_t s = first; s < w->nsel; s++) {
+            size_t t = s - p0;
+            base[t] = (1 - lam) * log(K[t * PG + t]) - lam * w->rel[w->selp[s]];
+            maxbase = RECSYS_MAX(maxbase, base[t]);
+        }
+        double bestd = RECSYS__DIVERSIFY_SWAP_MIN;
+        size_t bs = SIZE_MAX, bb = SIZE_MAX;
+        for (size_t b = 0; b < w->P; b++) {
+            if (w->state[b] != AVAIL || !(lam * w->rel[b] + maxbase > bestd))
+                continue;
+            const double *sb = w->psim + b * PG;
+            double qf = 0; /* sb' K sb, and v = K sb */
+            for (size_t t = 0; t < B; t++) {
+                v[t] = dot(K + t * PG, sb, B);
+                qf += sb[t] * v[t];
+            }
+            for (size_t s = first; s < w->nsel; s++) {
+                size_t t = s - p0;
+                double ktt = K[t * PG + t], st = sb[t], d = base[t] + lam * w->rel[b];
+                if (!(d > bestd))
+                    continue;
+                /* b's conditional variance given the page without its item t */
+                double x = v[t] - st * ktt;
+                double cond = 1 - (qf - 2 * st * v[t] + st * st * ktt - x * x / ktt);
+                if (!(cond > RECSYS__DPP_EPS))
+                    continue;
+                d += (1 - lam) * log(cond);
+                if (d > bestd && caps_allow(w, w->sel, w->nsel, w->it[b], s)) {
+                    bestd = d;
+                    bs = s;
+                    bb = b;
+                }
+            }
+        }
+        if (bs == SIZE_MAX)
+            break;
+        size_t a = w->selp[bs], t = bs - p0;
+        swap_pick(w, bs, bb);
+        for (size_t u = 0; u < B; u++) /* a's row: commit() skipped it once a was picked */
+            w->psim[a * PG + u] = dpp_sim(w, a, w->selp[p0 + u]);
+        for (size_t i = 0; i < w->P; i++)
+            if (i != a)
+                w->psim[i * PG + t] = dpp_sim(w, i, bb);
+        swapped = true;
+    }
+    if (swapped && w->nsel < w->k) /* the greedy goes on: its state must match the picks */
+        dpp_rebuild(w);
 }
 
 static void greedy(work *w)
@@ -417,6 +648,13 @@ static void greedy(work *w)
         if (best == SIZE_MAX)
             return;
         commit(w, best);
+        if (w->G || (w->nsel % RECSYS__DIVERSIFY_PAGE != 0 && w->nsel != w->k))
+            continue;
+        size_t p0 = (w->nsel - 1) / RECSYS__DIVERSIFY_PAGE * RECSYS__DIVERSIFY_PAGE;
+        if (w->mode == MODE_MMR)
+            page_search(w, p0);
+        else if (w->mode == MODE_DPP)
+            dpp_page_search(w, p0);
     }
 }
 
@@ -428,7 +666,7 @@ static void find_explore(work *w)
     for (size_t i = 0; i < w->c->n && w->ne < w->emax; i++) {
         const recsys_item *it = cand_item(w, i);
         if (it && recsys__query_popular_count(w->q, w->c->v[i].item) <= w->explore_max &&
-            caps_allow(w, w->expl, w->ne, it))
+            caps_allow(w, w->expl, w->ne, it, SIZE_MAX))
             w->expl[w->ne++] = i;
     }
 }
@@ -454,8 +692,8 @@ static void build_pool(work *w)
         w->state[i] = AVAIL;
         if (w->tg)
             w->tg[i] = target_of(w, w->it[i]);
-        if (w->msim)
-            w->msim[i] = -INFINITY;
+        if (w->msum)
+            w->msum[i] = 0;
         if (w->d2)
             w->d2[i] = 1.0; /* S_ii */
         if (!w->dim)
@@ -479,7 +717,7 @@ static void fill_beyond(work *w)
         bool taken = false;
         for (size_t e = 0; e < w->ne && !taken; e++)
             taken = w->expl[e] == i;
-        if (!taken && caps_allow(w, w->sel, w->nsel, cand_item(w, i)))
+        if (!taken && caps_allow(w, w->sel, w->nsel, cand_item(w, i), SIZE_MAX))
             w->sel[w->nsel++] = i;
     }
 }
@@ -495,6 +733,24 @@ static bool assemble(work *w)
     size_t next_e = 0, next_g = e;
     for (size_t pos = 0; pos < L; pos++)
         w->order[pos] = w->reserved[pos] ? w->sel[next_e++] : w->sel[next_g++];
+    /* MMR and DPP chose each page's items; the page shows them best score first (candidate
+     * index order), around the positions exploration holds: insertion sort, pages of 10 */
+    for (size_t p0 = 0; w->method != MODE_REL && p0 < L; p0 += RECSYS__DIVERSIFY_PAGE) {
+        size_t p1 = RECSYS_MIN(L, p0 + RECSYS__DIVERSIFY_PAGE);
+        for (size_t p = p0; p < p1; p++) {
+            for (size_t q = p; !w->reserved[q] && q > p0;) {
+                size_t r = q - 1;
+                while (r > p0 && w->reserved[r])
+                    r--;
+                if (w->reserved[r] || w->order[r] <= w->order[q])
+                    break;
+                size_t tmp = w->order[r];
+                w->order[r] = w->order[q];
+                w->order[q] = tmp;
+                q = r;
+            }
+        }
+    }
     bool identity = L == RECSYS_MIN(w->k, w->c->n);
     for (size_t pos = 0; pos < L && identity; pos++)
         identity = w->order[pos] == pos;
@@ -535,6 +791,7 @@ static recsys_status diversity_select(void *ctx, const recsys_query *q, recsys_c
     w.M = RECSYS_MIN(c->n, RECSYS_MAX(w.M, n));
     w.emax = RECSYS_MIN(slots, w.k);
     w.dim = (w.mode != MODE_REL && q->item_vec) ? q->vec_dim : 0;
+    w.method = w.mode;
     w.kmax = RECSYS_MIN(w.k, w.M + w.emax);
     w.hcap = (w.calw > 0 && q->user) ? q->user->nhist : 0;
 

@@ -102,8 +102,8 @@ recsys_status recsys__engine_load_campaigns(recsys_engine *e);
 recsys_status recsys__engine_embed(void *arg, const char *text, size_t len,
                                    recsys_vector_sink *out, bool *none);
 
-/* Sets q's item_vec, vec_dim and vec_ctx from q->derived (lib/engine/vectors.c says which
- * space). Allocates nothing. */
+/* Sets q's item_vec, vec_dim and vec_ctx, and item_sim and sim_ctx, from q->derived
+ * (lib/engine/vectors.c says which space). Allocates nothing. */
 void recsys__engine_query_vectors(recsys_query *q);
 /* Sets q->user_vec in that space when the user has one (nothing when it is set already or
  * there is no space); *owned receives it when it was computed for this request (the caller

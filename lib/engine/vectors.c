@@ -15,10 +15,18 @@
  * user vector then points at the anchor. The item space costs nothing per request; the user
  * vector is computed only for stages that read it (the feature vector of the learned
  * rankers): a pointer for a trained iALS user, else a fold-in (one k x k solve) or a mean over
- * the user's positives. */
+ * the user's positives.
+ *
+ * The collaborative similarity (item_sim, sim_ctx), from the same derived set: when it holds
+ * an itemknn state (the "itemknn" or "session" source is on), the cosine of two items' user
+ * sets as the neighbour lists keep it (recsys__itemknn_cosine: unshrunk, the same measure as
+ * the intra-list diversity metric of lib/eval), NaN with the bound the lists prove for a pair
+ * they do not hold; else NULL. The diversifier reads it before the vectors. O(k) per pair,
+ * nothing per request. */
 #include "engine.h"
 #include "../retrieve/ials.h"
 #include "../retrieve/interactions.h"
+#include "../retrieve/item2item.h"
 #include "../retrieve/vector.h"
 
 static const float *ials_vec(const recsys_query *q, uint32_t item)
@@ -52,9 +60,18 @@ static bool finite_nonzero(const float *v, size_t k)
     return any;
 }
 
+static double knn_sim(const recsys_query *q, uint32_t a, uint32_t b, double *cap)
+{
+    return recsys__itemknn_cosine(q->sim_ctx, a, b, cap);
+}
+
 void recsys__engine_query_vectors(recsys_query *q)
 {
     const recsys__derived *d = q->derived;
+    if (d && d->state[RECSYS__DERIVED_ITEMKNN]) {
+        q->item_sim = knn_sim;
+        q->sim_ctx = d->state[RECSYS__DERIVED_ITEMKNN];
+    }
     const void *is = d ? d->state[RECSYS__DERIVED_IALS] : NULL;
     const void *vs = d ? d->state[RECSYS__DERIVED_VECTOR] : NULL;
     const float *f;

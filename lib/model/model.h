@@ -455,6 +455,13 @@ struct recsys_query {
     size_t vec_dim;
     const float *user_vec;
     const void *vec_ctx;       /* item_vec's own state */
+    /* The collaborative similarity of two items (what users do together, as opposed to the
+     * vectors' latent space), set with the vectors from the request's derived set: the
+     * itemknn lists' cosine when built (lib/engine/vectors.c), else NULL. item_sim(q, a, b,
+     * cap) returns the similarity (0..1; 1 for a == b) when the model knows it; else NaN,
+     * and *cap (cap may be NULL) gets an upper bound the model proves (1: nothing known). */
+    double (*item_sim)(const recsys_query *q, uint32_t a, uint32_t b, double *cap);
+    const void *sim_ctx;       /* item_sim's own state */
     /* The business rules in force (lib/filter/rules.h): the engine's, then the request's,
      * bound to the catalog; NULL when none. */
     const struct recsys__rule *rules;

@@ -769,6 +769,34 @@ recsys_status recsys__itemknn_similar(const void *state, uint32_t item, size_t k
                                  out_scores, n);
 }
 
+/* The kept pair's dot product over the norms; else NaN with the cap its rows prove. */
+double recsys__itemknn_cosine(const void *state, uint32_t a, uint32_t b, double *cap)
+{
+    const knn_state *s = state;
+    if (cap)
+        *cap = 1;
+    if (!s || a >= s->nbr.nrows || b >= s->nbr.nrows || !(s->norm2[a] > 0) ||
+        !(s->norm2[b] > 0))
+        return NAN;
+    if (a == b)
+        return 1;
+    const recsys__itemrows *r = &s->nbr;
+    double den = sqrt(s->norm2[a]) * sqrt(s->norm2[b]), bound = 1;
+    uint32_t row[2] = { a, b }, other[2] = { b, a };
+    for (int x = 0; x < 2; x++) {
+        size_t from = r->off[row[x]], end = recsys__itemrows_end(r, row[x]);
+        for (size_t e = from; e < end; e++)
+            if (r->col[e] == other[x])
+                return RECSYS_MIN(1.0, RECSYS_MAX(0.0, s->dot[e] / den));
+        /* a row shorter than k kept every positive pair; a full one, pairs down to its last */
+        double last = end - from < s->k ? 0 : r->w[end - 1] * (1 + s->shrink / den);
+        bound = RECSYS_MIN(bound, last);
+    }
+    if (cap)
+        *cap = bound;
+    return NAN;
+}
+
 static recsys_status knn_build_state(const recsys__build_ctx *c, void **out)
 {
     double k = c->opt[recsys__opt_slot(RECSYS_OPT_ITEMKNN_K)];

@@ -123,6 +123,16 @@ recsys_status recsys__source_itemknn(const recsys__mem *m, recsys_source_vtable 
 recsys_status recsys__itemknn_similar(const void *state, uint32_t item, size_t k,
                                       uint32_t *out_items, float *out_scores, size_t *n);
 
+/* The cosine of items a and b without the shrinkage, (x_a . x_b) / (||x_a|| ||x_b||) in 0..1,
+ * when the state knows it: one of the two lists N_k(a), N_k(b) holds the pair (1 for a == b).
+ * Else NaN, and *cap (when cap is not NULL) receives what the lists prove about it: 0 when
+ * a list is shorter than k (it kept every item with a common user, so the pair has none),
+ * else the smaller of the two lists' last similarity, unshrunk (the pair was not kept, so
+ * it is at most that); 1 when nothing is known (a NULL state, an item beyond it or without
+ * interactions). O(k). Thread-safe (reads only; the incremental upkeep makes the lists and
+ * bounds approximate until the next refresh, as for the source). */
+double recsys__itemknn_cosine(const void *state, uint32_t a, uint32_t b, double *cap);
+
 /* Keeping the lists current between refreshes (Papagelis et al. 2005, incremental item-based
  * CF). The state keeps the squared column norms and, for every kept pair, the raw dot product
  * x_i . x_j; each row has room for RECSYS__ITEMKNN_ROOM more entries (up to k). When one
