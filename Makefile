@@ -207,8 +207,9 @@ asan:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT="-O1 -g" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
-# the tests whose point is threads: the engine under concurrent use, the pool, parallel sources
-TSAN_TESTS := test_concurrency test_pool test_source_settings
+# the tests whose point is threads: the engine under concurrent use, the pool, parallel sources,
+# the LLM guard from several threads, batch requests beside feedback, enrichment beside writers
+TSAN_TESTS := test_concurrency test_pool test_source_settings test_llm_guard test_batch test_enrich
 tsan:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan OPT="-O1 -g" SAN="-fsanitize=thread" \
 	  $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
