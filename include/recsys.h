@@ -484,6 +484,13 @@ typedef struct recsys_event {
     uint32_t reserved0;
     uint64_t reserved;
     /* above: since 0.1 */
+    const char *sources;    /**< impressions: comma-separated names of the sources that
+                                 proposed the item, in provenance order ("als,popular");
+                                 NULL otherwise or when unknown. A caller built against 0.1
+                                 (a smaller struct_size) reads as NULL. @since 0.2 */
+    const char *ranker;     /**< impressions: the ranker that ordered the list, or NULL
+                                 (none ran, or unknown). @since 0.2 */
+    /* above: since 0.2 */
 } recsys_event;
 
 /**
@@ -1820,15 +1827,19 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_experiment_recommend(recsys_e
  * The experiment's report as JSON, read from the events in the engine's store (between the
  * experiment's start and end): `{"experiment", "control", "users", "arms": [{"name",
  * "users", "share_expected", "share_observed", "impressions", "clicks", "coverage",
- * "metrics": {NAME: value}, "by_position": [{"position", "impressions", "ctr"}]}],
- * "comparisons": [{"arm", "metric", "control_value", "value", "diff", "rel_diff",
- * "ci_low", "ci_high", "significant"}], "srm": {"chi2", "p", "alpha", "pass"},
+ * "metrics": {NAME: value}, "by_position": [{"position", "impressions", "ctr"}],
+ * "by_source": [CUT], "by_ranker": [CUT]}], "comparisons": [{"arm", "metric",
+ * "control_value", "value", "diff", "rel_diff", "ci_low", "ci_high", "significant"}], "srm": {"chi2", "p", "alpha", "pass"},
  * "attribution": {"feedback", "by_request_id", "by_window", "unattributed"}, "method",
  * "confidence", "bootstrap", "seed", "llm": {"requests", "calls_per_request",
  * "tokens_per_request"}}`. The metrics: impressions_per_user, ctr, conversion, add_to_cart,
  * dwell_per_impression, revenue_per_session, skip_rate, popularity (mean share of users
  * who interacted with the items shown), return_rate (RECSYS_OPT_ONLINE_RETURN_DAYS),
- * requests_per_user. Intervals bound arm - control: a percentile bootstrap over users
+ * requests_per_user. A CUT is `{"name", "impressions", "clicks", "ctr", "conversion",
+ * "add_to_cart"}` over the impressions whose recsys_event::sources name that source (an
+ * item several sources proposed counts for each) or whose recsys_event::ranker is that
+ * ranker; impressions logged without them (before 0.2, or by a store that drops them) are
+ * in no cut. Intervals bound arm - control: a percentile bootstrap over users
  * (RECSYS_OPT_EXPERIMENT_BOOTSTRAP replicates, a fixed seed: the same log gives the same
  * report) or the delta method, at RECSYS_OPT_EXPERIMENT_CONFIDENCE. The sample-ratio check
  * is Pearson's chi-square of the exposed users per arm (and holdout) against the split; it
@@ -1846,7 +1857,7 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_experiment_report_json(recsys
  * The online metrics of all traffic in [from, to) (Unix seconds; to 0 = open) as JSON, in
  * the shape of one arm of recsys_experiment_report_json() plus "attribution" and "llm":
  * `{"from", "to", "users", "impressions", "clicks", "coverage", "metrics", "by_position",
- * "attribution", "llm"}`.
+ * "by_source", "by_ranker", "attribution", "llm"}`.
  * @param[out] out freed with recsys_string_free().
  * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL, from < 0, to not after from);
  *         RECSYS_E_NOMEM; a store error. Thread-safe. @since 0.2

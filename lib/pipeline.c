@@ -48,6 +48,7 @@ typedef struct run {
     recsys__cand *ranked;     /* with rules: the ranked list stage 4 left, for the final
                                  arrangement's promotions and backfill */
     size_t nranked;
+    const char *ranker;       /* the ranker stage 4 ran (the engine's name), or NULL */
     src_job *jobs;            /* one per enabled source (stage 2) */
     size_t njobs;
     const char **names;       /* enabled sources' names, by provenance index */
@@ -423,6 +424,7 @@ static recsys_status rank(run *r)
     if (!p && r->req->ranker)
         return recsys__err(RECSYS_E_NOT_FOUND, "no ranker named '%.64s' is registered",
                            r->req->ranker);
+    r->ranker = p ? p->name : NULL; /* named in the impressions (log_impressions) */
     bool learn = p && p->builtin && !strcmp(p->name, "linear") && r->c.n && r->req->user_id &&
                  opt(r, RECSYS_OPT_RANK_LINEAR_LEARN) != 0 &&
                  opt(r, RECSYS_OPT_LOG_IMPRESSIONS) != 0;
@@ -681,15 +683,36 @@ static recsys_status respond(run *r, recsys_result **out)
 /* Logs res's items as impressions. With group commit (a store with deferred appends) they
  * are written here and *ticket says what recsys_recommend waits for once it released the
  * shared lock, so that no request holds the lock through a flush; else *ticket stays 0 and
- * they are durable on return. */
+ * they are durable on return. Each names the sources that proposed its item (comma-separated,
+ * in provenance order) and the ranker (NULL when none ran), for online cuts by source and
+ * ranker (lib/eval/online.c). */
 static recsys_status log_impressions(recsys_engine *e, const recsys_result *res, const char *user,
-                                     int64_t now, uint64_t *ticket)
+                                     const char *ranker, int64_t now, uint64_t *ticket)
 {
+    size_t bytes = 0; /* the sources' texts, one buffer */
+    for (size_t i = 0; i < res->n; i++)
+        for (size_t k = 0; k < res->items[i].nsrc; k++)
+            bytes += strlen(res->items[i].src[k].name) + 1;
     recsys_event *ev = recsys__alloc(&e->mem, res->n * sizeof *ev);
-    if (!ev)
+    char *text = ev ? recsys__alloc(&e->mem, bytes ? bytes : 1) : NULL;
+    if (!text) {
+        recsys__free(&e->mem, ev);
         return RECSYS_E_NOMEM;
+    }
+    char *at = text;
     for (size_t i = 0; i < res->n; i++) {
+        const recsys__res_item *it = &res->items[i];
         recsys_event_init(&ev[i]);
+        ev[i].ranker = ranker;
+        if (it->nsrc) {
+            ev[i].sources = at;
+            for (size_t k = 0; k < it->nsrc; k++) {
+                size_t len = strlen(it->src[k].name);
+                memcpy(at, it->src[k].name, len);
+                at += len;
+                *at++ = k + 1 < it->nsrc ? ',' : '\0';
+            }
+        }
         ev[i].type = RECSYS_EVENT_IMPRESSION;
         ev[i].timestamp = now;
         ev[i].user_id = user;
@@ -702,6 +725,7 @@ static recsys_status log_impressions(recsys_engine *e, const recsys_result *res,
                            : recsys__engine_store_append(e, ev, res->n);
     if (st == RECSYS_OK)
         atomic_fetch_add(&e->impressions, res->n);
+    recsys__free(&e->mem, text);
     recsys__free(&e->mem, ev);
     return st;
 }
@@ -805,7 +829,7 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
     bool log = opt(&r, RECSYS_OPT_LOG_IMPRESSIONS) != 0 && req->user_id;
     uint64_t ticket = 0;
     if (st == RECSYS_OK && log && res->n)
-        st = log_impressions(e, res, req->user_id, r.q.now, &ticket);
+        st = log_impressions(e, res, req->user_id, r.ranker, r.q.now, &ticket);
     t2 = recsys__clock_mono_ns();
     r.stage_ns[RECSYS_STAGE_RESPOND] += t2 - t;
 #undef STAGE

@@ -344,7 +344,21 @@ static recsys_status h_append(void *ctx, const recsys_event *ev, size_t n)
     pthread_mutex_lock(&h->mu);
     h->plain++;
     pthread_mutex_unlock(&h->mu);
-    return h->inner.append_events(h->inner.ctx, ev, n);
+    /* cut to 0.1's vtable, the host gets 0.1's event layout (ending before sources); the
+     * store inside is this build's: widened for it */
+    const size_t size01 = offsetof(recsys_event, sources);
+    if (!n || ev->struct_size != size01)
+        return h->inner.append_events(h->inner.ctx, ev, n);
+    recsys_event *full = calloc(n, sizeof *full);
+    if (!full)
+        return RECSYS_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(&full[i], (const char *)ev + i * size01, size01);
+        full[i].struct_size = sizeof full[i];
+    }
+    recsys_status st = h->inner.append_events(h->inner.ctx, full, n);
+    free(full);
+    return st;
 }
 static recsys_status h_scan_records(void *ctx, int32_t kind, recsys_record_visit_fn fn, void *arg)
 {

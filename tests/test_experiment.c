@@ -4,7 +4,9 @@
  * identical in another process (this binary re-executed) and after a restart over the file
  * store; arms applied by recsys_experiment_recommend; the statistics (chi-square tail, sign
  * test, probit, bootstrap and delta intervals); reports end to end, the sample-ratio check
- * passing for a 50/50 split and failing for a deliberately skewed one; store failures and
+ * passing for a 50/50 split and failing for a deliberately skewed one; the cuts by source
+ * and by ranker, over both event layouts of the file store; a host store built against 0.1
+ * handed events in its own layout; store failures and
  * the out-of-memory loop leaving the engine as it was. */
 #include "testkit.h"
 #include <setjmp.h>
@@ -653,6 +655,252 @@ static void report_reads_only_the_experiment_window_and_holdout(void **state)
     recsys_engine_free(e);
 }
 
+/* The cut named name in a report's array of cuts, or NULL. */
+static const json_t *cut_named(const json_t *cuts, const char *name)
+{
+    for (size_t i = 0; i < json_array_size(cuts); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(cuts, i), "name")), name))
+            return json_array_get(cuts, i);
+    return NULL;
+}
+
+#define CUT_NAMES 8
+typedef struct cut_tally {
+    char name[CUT_NAMES][32];
+    double impr[CUT_NAMES], click[CUT_NAMES];
+    size_t n;
+} cut_tally;
+
+static void tally(cut_tally *t, const char *name, int clicked)
+{
+    size_t i = 0;
+    while (i < t->n && strcmp(t->name[i], name))
+        i++;
+    if (i == t->n) {
+        assert_true(t->n < CUT_NAMES);
+        snprintf(t->name[t->n++], sizeof t->name[0], "%s", name);
+    }
+    t->impr[i] += 1;
+    t->click[i] += clicked;
+}
+
+static void expect_cuts(const json_t *cuts, const cut_tally *t)
+{
+    assert_int_equal(json_array_size(cuts), t->n);
+    for (size_t i = 0; i < t->n; i++) {
+        const json_t *c = cut_named(cuts, t->name[i]);
+        if (!c)
+            fail_msg("no cut for %s", t->name[i]);
+        assert_true(jnum(c, "impressions") == t->impr[i]);
+        assert_true(jnum(c, "clicks") == t->click[i]);
+        assert_true(fabs(jnum(c, "ctr") - t->click[i] / t->impr[i]) < 1e-12);
+    }
+}
+
+/* Impressions logged by recsys_recommend name their sources and ranker; the online metrics
+ * and the report cut by both (an item of several sources counts for each), over the file
+ * store, before and after a restart, next to impressions in the layout of 0.1 (no such
+ * fields, from a caller built against 0.1) that count in the totals and in no cut. */
+static void cuts_by_source_and_ranker(void **state)
+{
+    (void)state;
+    char *dir = tk_mkdtemp();
+    recsys_engine *e = open_file_engine(dir);
+    tk_load(e);
+    assert_int_equal(recsys_engine_set_int(e, RECSYS_OPT_NOW, TK_NOW + 86400), RECSYS_OK);
+    set_ok(e, "{\"name\":\"rk\",\"salt\":\"rk\",\"arms\":[{\"name\":\"b\",\"percent\":50,"
+              "\"ranker\":\"blend\"},{\"name\":\"l\",\"percent\":50,\"ranker\":\"linear\"}]}");
+    /* an old caller's impressions: struct_size of 0.1, so no sources or ranker */
+    recsys_event old[3];
+    for (int p = 0; p < 3; p++) {
+        memset(&old[p], 0, sizeof old[p]);
+        old[p].struct_size = (uint32_t)offsetof(recsys_event, sources); /* 0.1 */
+        old[p].type = RECSYS_EVENT_IMPRESSION;
+        old[p].user_id = "old-user";
+        old[p].item_id = tk_item_ids[p];
+        old[p].request_id = "r-old";
+        old[p].position = p;
+    }
+    assert_int_equal(recsys_feedback_batch(e, old, 3), RECSYS_OK);
+    cut_tally src = { .n = 0 }, rk[2] = { { .n = 0 }, { .n = 0 } };
+    size_t multi = 0, total = 3;
+    char user[32];
+    for (int u = 0; u < 16; u++) {
+        snprintf(user, sizeof user, "cut-%d", u);
+        recsys_request *rq = NULL;
+        recsys_result *res = NULL;
+        assert_int_equal(recsys_request_new(&rq), RECSYS_OK);
+        assert_int_equal(recsys_request_set_user(rq, user), RECSYS_OK);
+        assert_int_equal(recsys_request_set_int(rq, RECSYS_OPT_TOP_N, 5), RECSYS_OK);
+        assert_int_equal(recsys_experiment_recommend(e, "rk", rq, &res), RECSYS_OK);
+        int arm = !strcmp(recsys_result_arm(res), "l");
+        size_t n = recsys_result_count(res);
+        total += n;
+        for (size_t i = 0; i < n; i++) {
+            int clicked = i == 0;
+            if (clicked) {
+                recsys_event ck;
+                recsys_event_init(&ck);
+                ck.type = RECSYS_EVENT_CLICK;
+                ck.user_id = user;
+                ck.item_id = recsys_result_item_id(res, i);
+                ck.request_id = recsys_result_request_id(res);
+                ck.position = 0;
+                assert_int_equal(recsys_feedback(e, &ck), RECSYS_OK);
+            }
+            size_t ns = recsys_result_source_count(res, i);
+            multi += ns > 1;
+            for (size_t j = 0; j < ns; j++) {
+                const char *name = NULL;
+                double score;
+                assert_int_equal(recsys_result_source(res, i, j, &name, &score), RECSYS_OK);
+                tally(&src, name, clicked);
+            }
+            tally(&rk[arm], arm ? "linear" : "blend", clicked);
+        }
+        recsys_result_free(res);
+        recsys_request_free(rq);
+    }
+    assert_true(src.n >= 2);  /* two sources at least */
+    assert_true(multi > 0);   /* and items several of them proposed */
+    assert_true(rk[0].n == 1 && rk[1].n == 1);
+    for (int round = 0; round < 2; round++) {
+        char *text = NULL;
+        assert_int_equal(recsys_online_metrics_json(e, 0, 0, &text), RECSYS_OK);
+        json_t *root = json_loads(text, 0, NULL);
+        recsys_string_free(text);
+        assert_non_null(root);
+        assert_true(jnum(root, "impressions") == (double)total); /* the old ones included */
+        expect_cuts(json_object_get(root, "by_source"), &src);
+        cut_tally both = rk[0];
+        snprintf(both.name[1], sizeof both.name[1], "linear");
+        both.impr[1] = rk[1].impr[0];
+        both.click[1] = rk[1].click[0];
+        both.n = 2;
+        expect_cuts(json_object_get(root, "by_ranker"), &both);
+        json_decref(root);
+        /* the report: each arm's ranker cut is its own ranker only */
+        root = report(e, "rk");
+        const json_t *arms = json_object_get(root, "arms");
+        for (size_t g = 0; g < 2; g++) {
+            const json_t *a = json_array_get(arms, g);
+            int l = !strcmp(json_string_value(json_object_get(a, "name")), "l");
+            expect_cuts(json_object_get(a, "by_ranker"), &rk[l]);
+            assert_true(json_array_size(json_object_get(a, "by_source")) >= 1);
+        }
+        json_decref(root);
+        /* a restart reads both layouts back from the log */
+        recsys_engine_free(e);
+        e = open_file_engine(dir);
+        assert_int_equal(recsys_engine_set_int(e, RECSYS_OPT_NOW, TK_NOW + 86400), RECSYS_OK);
+    }
+    recsys_engine_free(e);
+    tk_rm_rf(dir);
+    free(dir);
+}
+
+/* A host store built against 0.1: its vtable ends at compact and it reads append_events'
+ * array with 0.1's recsys_event (ending before sources). It wraps the memory store and
+ * keeps the item ids it read, as such a host would. */
+typedef struct ev01 {
+    uint32_t struct_size;
+    int32_t type;
+    int64_t timestamp;
+    double value;
+    const char *user_id, *item_id, *request_id, *query;
+    int32_t position;
+    uint32_t reserved0;
+    uint64_t reserved;
+} ev01;
+
+static recsys_store_vtable inner01;
+static char seen01[64][16];
+static size_t nseen01;
+
+static recsys_status append01(void *ctx, const recsys_event *events, size_t n)
+{
+    const ev01 *v = (const ev01 *)(const void *)events;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].struct_size != sizeof(ev01))
+            return recsys_error_set(RECSYS_E_INTERNAL, "event not in 0.1 layout");
+        if (v[i].type == RECSYS_EVENT_IMPRESSION && nseen01 < 64)
+            snprintf(seen01[nseen01++], sizeof seen01[0], "%s", v[i].item_id);
+    }
+    /* the memory store inside is this build's: it gets this build's layout */
+    recsys_event *full = calloc(n ? n : 1, sizeof *full);
+    if (!full)
+        return RECSYS_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(&full[i], &v[i], sizeof v[i]);
+        full[i].struct_size = sizeof full[i];
+    }
+    recsys_status st = inner01.append_events(ctx, full, n);
+    free(full);
+    return st;
+}
+
+typedef struct scan01 {
+    recsys_event_visit_fn fn;
+    void *arg;
+} scan01;
+
+/* hands each event on as a 0.1 host would: a record of exactly 0.1's size */
+static recsys_status visit01(void *arg, const recsys_event *ev)
+{
+    scan01 *s = arg;
+    ev01 *old = malloc(sizeof *old);
+    if (!old)
+        return RECSYS_E_NOMEM;
+    memcpy(old, ev, sizeof *old);
+    old->struct_size = sizeof *old;
+    recsys_status st = s->fn(s->arg, (const recsys_event *)(void *)old);
+    free(old);
+    return st;
+}
+
+static recsys_status scan_events01(void *ctx, recsys_event_visit_fn fn, void *arg)
+{
+    scan01 s = { fn, arg };
+    return inner01.scan_events(ctx, visit01, &s);
+}
+
+static void old_host_store_reads_its_own_layout(void **state)
+{
+    (void)state;
+    assert_int_equal(sizeof(ev01), offsetof(recsys_event, sources));
+    recsys_store_vtable_init(&inner01);
+    assert_int_equal(recsys_store_memory_new(NULL, &inner01), RECSYS_OK);
+    recsys_store_vtable vt = inner01;
+    vt.struct_size = (uint32_t)(offsetof(recsys_store_vtable, compact) + sizeof vt.compact);
+    vt.append_events = append01;
+    vt.scan_events = scan_events01;
+    nseen01 = 0;
+    recsys_engine *e = mem_engine(NULL, &vt);
+    recsys_request *rq = NULL;
+    recsys_result *res = NULL;
+    assert_int_equal(recsys_request_new(&rq), RECSYS_OK);
+    assert_int_equal(recsys_request_set_user(rq, "old-host"), RECSYS_OK);
+    assert_int_equal(recsys_request_set_int(rq, RECSYS_OPT_TOP_N, 5), RECSYS_OK);
+    assert_int_equal(recsys_recommend(e, rq, &res), RECSYS_OK);
+    size_t n = recsys_result_count(res);
+    assert_true(n > 1);
+    assert_int_equal(nseen01, n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(seen01[i], recsys_result_item_id(res, i));
+    recsys_result_free(res);
+    recsys_request_free(rq);
+    /* its events come back at 0.1's size: reports read them, with no cut */
+    char *text = NULL;
+    assert_int_equal(recsys_online_metrics_json(e, 0, 0, &text), RECSYS_OK);
+    json_t *root = json_loads(text, 0, NULL);
+    recsys_string_free(text);
+    assert_true(jnum(root, "impressions") == (double)n);
+    assert_int_equal(json_array_size(json_object_get(root, "by_source")), 0);
+    assert_int_equal(json_array_size(json_object_get(root, "by_ranker")), 0);
+    json_decref(root);
+    recsys_engine_free(e);
+}
+
 /* ------------------------------------------------------------ failures */
 
 /* A memory store whose put_blob fails while fail_blobs is set (the definitions' saving). */
@@ -807,6 +1055,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(intervals_cover_what_they_should),
         cmocka_unit_test(report_detects_the_better_arm_and_checks_the_ratio),
         cmocka_unit_test(report_reads_only_the_experiment_window_and_holdout),
+        cmocka_unit_test(cuts_by_source_and_ranker),
+        cmocka_unit_test(old_host_store_reads_its_own_layout),
         cmocka_unit_test(failures_change_nothing),
         cmocka_unit_test(damaged_saved_definitions_are_reported),
     };

@@ -3,7 +3,9 @@
  * fall-back from an unknown request id to time, unattributed feedback (an item not shown, a
  * click after the window), the cut by position, sessions and the return proxy, revenue from
  * the event value and from the host's attribute, popularity and coverage of what was shown,
- * groups (and users left out), the time window, bad options, and the out-of-memory loop. */
+ * groups (and users left out), the time window, bad options, and the out-of-memory loop;
+ * the cuts by source and by ranker (an item of two sources counts for both, impressions
+ * without attribution, as logs before 0.2 hold, are in no cut). */
 #include "testkit.h"
 #include <setjmp.h>
 #include <stdarg.h>
@@ -176,6 +178,85 @@ static void attribution_and_metrics(void **state)
     recsys__online_log_free(&log);
 }
 
+static void add_impr(recsys__online_log *log, const char *user, const char *item,
+                     const char *req, int32_t pos, const char *sources, const char *ranker)
+{
+    recsys_event ev;
+    recsys_event_init(&ev);
+    ev.type = RECSYS_EVENT_IMPRESSION;
+    ev.user_id = user;
+    ev.item_id = item;
+    ev.request_id = req;
+    ev.position = pos;
+    ev.timestamp = 1000;
+    ev.sources = sources;
+    ev.ranker = ranker;
+    assert_int_equal(recsys__online_log_add(log, &ev), RECSYS_OK);
+}
+
+static const recsys__online_cut *cut_of(const recsys__online_result *r, size_t g, bool ranker,
+                                        const char *name)
+{
+    const recsys__ids *ids = ranker ? r->ranker_names : r->src_names;
+    size_t n = ranker ? r->nranker : r->nsrc;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(recsys__ids_name(ids, (uint32_t)i), name))
+            return ranker ? &r->g[g].by_ranker[i] : &r->g[g].by_src[i];
+    fail_msg("no cut named %s", name);
+    return NULL;
+}
+
+static void expect_cut(const recsys__online_cut *c, uint64_t impr, uint64_t click,
+                       uint64_t conv, uint64_t cart)
+{
+    assert_int_equal(c->impr, impr);
+    assert_int_equal(c->click, click);
+    assert_int_equal(c->conv, conv);
+    assert_int_equal(c->cart, cart);
+}
+
+/* Two sources and two rankers, over two groups: a's list (ranker "linear") has i1 from both
+ * sources, i2 from "als" only, i3 from "popular" only; b's list (ranker "score") has i1
+ * from "popular" and i4 with an empty name around a comma; c's impressions carry nothing
+ * (an old log). */
+static void cuts_by_source_and_ranker(void **state)
+{
+    (void)state;
+    recsys__online_log log;
+    recsys__online_log_init(&log, &recsys__mem_default);
+    add_impr(&log, "a", "i1", "r1", 0, "als,popular", "linear");
+    add_impr(&log, "a", "i2", "r1", 1, "als", "linear");
+    add_impr(&log, "a", "i3", "r1", 2, "popular", "linear");
+    add(&log, "a", "i1", RECSYS_EVENT_CLICK, "r1", 0, 1010, 0);
+    add(&log, "a", "i1", RECSYS_EVENT_PURCHASE, "r1", 0, 1020, 5);
+    add(&log, "a", "i3", RECSYS_EVENT_CLICK, "r1", 2, 1010, 0);
+    add(&log, "a", "i2", RECSYS_EVENT_ADD_TO_CART, "r1", 1, 1010, 0);
+    add_impr(&log, "b", "i1", "r2", 0, "popular", "score");
+    add_impr(&log, "b", "i4", "r2", 1, ",als,", "score");
+    add(&log, "b", "i4", RECSYS_EVENT_CLICK, "r2", 1, 1010, 0);
+    add_impr(&log, "b", "i5", "r2b", 0, NULL, NULL);       /* before 0.2: no attribution */
+    add(&log, "b", "i5", RECSYS_EVENT_CLICK, "r2b", 0, 1010, 0);
+    recsys__online_opts o = opts();
+    recsys__online_result r;
+    assert_int_equal(recsys__online_compute(&log, &o, &r), RECSYS_OK);
+    assert_int_equal(r.nsrc, 2);
+    assert_int_equal(r.nranker, 2);
+    /* group 0 (a) */
+    expect_cut(cut_of(&r, 0, false, "als"), 2, 1, 1, 1);     /* i1 (click, buy), i2 (cart) */
+    expect_cut(cut_of(&r, 0, false, "popular"), 2, 2, 1, 0); /* i1 (click, buy), i3 (click) */
+    expect_cut(cut_of(&r, 0, true, "linear"), 3, 2, 1, 1);
+    expect_cut(cut_of(&r, 0, true, "score"), 0, 0, 0, 0);
+    /* group 1 (b): the unattributed i5 is in the group's totals but in no cut */
+    expect_cut(cut_of(&r, 1, false, "als"), 1, 1, 0, 0);
+    expect_cut(cut_of(&r, 1, false, "popular"), 1, 0, 0, 0);
+    expect_cut(cut_of(&r, 1, true, "score"), 2, 1, 0, 0);
+    expect_cut(cut_of(&r, 1, true, "linear"), 0, 0, 0, 0);
+    NEAR(r.g[1].tot[RECSYS__ONLINE_F_IMPR], 3);
+    NEAR(r.g[1].tot[RECSYS__ONLINE_F_CLICK], 2);
+    recsys__online_result_free(&r);
+    recsys__online_log_free(&log);
+}
+
 static void empty_log(void **state)
 {
     (void)state;
@@ -208,7 +289,9 @@ static void out_of_memory(void **state)
         ev.user_id = "u";
         ev.item_id = "i";
         ev.request_id = "r";
-        ev.type = RECSYS_EVENT_CLICK;
+        ev.type = RECSYS_EVENT_IMPRESSION;
+        ev.sources = "als,popular,,x";
+        ev.ranker = "linear";
         recsys_status st = RECSYS_OK;
         for (int i = 0; i < 40 && st == RECSYS_OK; i++)
             st = recsys__online_log_add(&log, &ev);
@@ -221,6 +304,31 @@ static void out_of_memory(void **state)
             break;
         }
         assert_int_equal(st, RECSYS_E_NOMEM);
+        assert_true(n < 40);
+    }
+    /* and a failure inside an event's sources takes back that event's entries */
+    for (long k = 0;; k++) {
+        recsys__online_log log;
+        recsys__online_log_init(&log, &m);
+        recsys_event ev;
+        recsys_event_init(&ev);
+        ev.user_id = "u";
+        ev.item_id = "i";
+        ev.type = RECSYS_EVENT_IMPRESSION;
+        ev.sources = "s1,s2,s3,s4,s5,s6,s7,s8,s9,s10,s11,s12,s13,s14,s15,s16,s17,s18";
+        ta.fail_at = ta.count + k;
+        recsys_status st = recsys__online_log_add(&log, &ev);
+        ta.fail_at = -1;
+        size_t nsrcv = log.nsrcv, n = log.n;
+        recsys__online_log_free(&log);
+        assert_int_equal(ta.live, 0);
+        if (st == RECSYS_OK) {
+            assert_int_equal(nsrcv, 18);
+            break;
+        }
+        assert_int_equal(st, RECSYS_E_NOMEM);
+        assert_int_equal(n, 0);
+        assert_int_equal(nsrcv, 0);
     }
     /* computing */
     recsys__online_log log;
@@ -252,6 +360,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attribution_and_metrics),
+        cmocka_unit_test(cuts_by_source_and_ranker),
         cmocka_unit_test(empty_log),
         cmocka_unit_test(out_of_memory),
     };

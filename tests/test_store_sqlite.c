@@ -46,6 +46,7 @@ static void fx_cleanup(void *arg)
 static sqlite_fx fx;
 static store_conformance conf = {
     .name = "sqlite",
+    .drops_attribution = true,
     .open = fx_open,
     .reopen = fx_reopen,
     .files_dir = fx_dir,

@@ -41,9 +41,25 @@ recsys_status recsys__engine_store_remove(recsys_engine *e, int32_t kind, const 
 
 recsys_status recsys__engine_store_append(recsys_engine *e, const recsys_event *ev, size_t n)
 {
+    /* a 0.1 host store indexes the array with 0.1's size: the events in that layout (their
+     * sources and ranker, which it could not keep anyway, left out) */
+    const size_t size01 = offsetof(recsys_event, sources);
+    unsigned char *old = NULL;
+    if (e->store_events_01 && n) {
+        old = recsys__alloc(&e->mem, n * size01);
+        if (!old)
+            return RECSYS_E_NOMEM;
+        for (size_t i = 0; i < n; i++) {
+            memcpy(old + i * size01, &ev[i], size01);
+            uint32_t size = (uint32_t)size01;
+            memcpy(old + i * size01, &size, sizeof size);
+        }
+    }
     pthread_mutex_lock(&e->store_mu);
-    recsys_status st = e->store.append_events(e->store.ctx, ev, n);
+    recsys_status st = e->store.append_events(e->store.ctx,
+                                              old ? (const recsys_event *)(void *)old : ev, n);
     pthread_mutex_unlock(&e->store_mu);
+    recsys__free(&e->mem, old);
     return store_result(st, "append_events");
 }
 
@@ -448,6 +464,10 @@ RECSYS_API recsys_status recsys_engine_new(const recsys_engine_opts *opts, recsy
     e->mem = mem;
     e->seed = o.seed ? o.seed : 0x5eed5eed5eedull;
     e->store = store;
+    /* a vtable no larger than 0.1's comes from a host built against 0.1, whose recsys_event
+     * ended before sources: recsys__engine_store_append hands it arrays of that size */
+    e->store_events_01 =
+        o.store && o.store->struct_size <= RECSYS_OFFSETOFEND(recsys_store_vtable, compact);
     pthread_rwlockattr_t ra;
     pthread_rwlockattr_init(&ra);
     pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);

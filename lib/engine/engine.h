@@ -71,6 +71,8 @@ struct recsys_engine {
     recsys__model model;
     recsys__optvals opts;
     recsys_store_vtable store;
+    bool store_events_01;       /* a host store built against 0.1: it reads append_events'
+                                   array with 0.1's recsys_event size (engine.c) */
     recsys__plugins plugins[7]; /* by recsys_plugin_kind (1..6) */
     recsys__derived *derived;
     recsys__pool *pool; /* helper threads for a request's sources (RECSYS_OPT_RETRIEVE_THREADS) */

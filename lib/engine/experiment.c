@@ -452,6 +452,37 @@ static json_t *num(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* The cuts by source or by ranker: [{"name", "impressions", "clicks", "ctr", "conversion",
+ * "add_to_cart"}] in the order the names first appear in the log, names without impressions
+ * in this group left out. */
+static json_t *cuts_json(const recsys__ids *names, const recsys__online_cut *cut, size_t n,
+                         int *bad)
+{
+    json_t *arr = json_array();
+    if (!arr) {
+        *bad = 1;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const recsys__online_cut *c = &cut[i];
+        if (!c->impr)
+            continue;
+        json_t *e = json_object();
+        if (!e || json_array_append_new(arr, e)) {
+            *bad = 1;
+            continue;
+        }
+        double d = (double)c->impr;
+        put(e, "name", json_string(recsys__ids_name(names, (uint32_t)i)), bad);
+        put(e, "impressions", json_integer((json_int_t)c->impr), bad);
+        put(e, "clicks", json_integer((json_int_t)c->click), bad);
+        put(e, "ctr", num((double)c->click / d), bad);
+        put(e, "conversion", num((double)c->conv / d), bad);
+        put(e, "add_to_cart", num((double)c->cart / d), bad);
+    }
+    return arr;
+}
+
 static json_t *group_json(const recsys__online_result *r, const recsys__online_group *g, int *bad)
 {
     json_t *o = json_object(), *m = json_object(), *pos = json_array();
@@ -483,6 +514,8 @@ static json_t *group_json(const recsys__online_result *r, const recsys__online_g
         put(e, "ctr", num((double)g->pos_click[p] / (double)g->pos_impr[p]), bad);
     }
     put(o, "by_position", pos, bad);
+    put(o, "by_source", cuts_json(r->src_names, g->by_src, r->nsrc, bad), bad);
+    put(o, "by_ranker", cuts_json(r->ranker_names, g->by_ranker, r->nranker, bad), bad);
     return o;
 }
 

@@ -1,5 +1,6 @@
 /* online.c - attribution of feedback to impressions and the online metrics (online.h). */
 #include "online.h"
+#include "../core/abi.h"
 #include "../core/error.h"
 #include "../model/model.h"
 
@@ -24,6 +25,8 @@ void recsys__online_log_init(recsys__online_log *log, const recsys__mem *m)
     recsys__ids_init(&log->users, m);
     recsys__ids_init(&log->items, m);
     recsys__ids_init(&log->reqs, m);
+    recsys__ids_init(&log->srcs, m);
+    recsys__ids_init(&log->rankers, m);
 }
 
 void recsys__online_log_free(recsys__online_log *log)
@@ -31,6 +34,9 @@ void recsys__online_log_free(recsys__online_log *log)
     recsys__ids_free(&log->users);
     recsys__ids_free(&log->items);
     recsys__ids_free(&log->reqs);
+    recsys__ids_free(&log->srcs);
+    recsys__ids_free(&log->rankers);
+    recsys__free(log->mem, log->srcv);
     recsys__free(log->mem, log->ev);
     memset(log, 0, sizeof *log);
 }
@@ -47,6 +53,35 @@ recsys_status recsys__online_log_add(recsys__online_log *log, const recsys_event
     if (ev->request_id)
         RECSYS_TRY(recsys__ids_intern(&log->reqs, ev->request_id, strlen(ev->request_id),
                                       &o->req, NULL));
+    /* sources and ranker only when the record has them (a 0.1 host store's events do not) */
+    bool attr = ev->struct_size >= RECSYS_OFFSETOFEND(recsys_event, ranker);
+    o->ranker = RECSYS_IDS_NONE;
+    if (attr && ev->ranker && *ev->ranker)
+        RECSYS_TRY(recsys__ids_intern(&log->rankers, ev->ranker, strlen(ev->ranker), &o->ranker,
+                                      NULL));
+    /* the sources, split at commas (a failure takes back this event's entries) */
+    o->src_at = (uint32_t)log->nsrcv;
+    o->nsrc = 0;
+    recsys_status st = RECSYS_OK;
+    for (const char *p = attr ? ev->sources : NULL; p && *p && st == RECSYS_OK;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len && log->nsrcv >= UINT32_MAX)
+            st = recsys__err(RECSYS_E_NOMEM, "online log: too many source names");
+        else if (len)
+            st = RECSYS_GROW(log->mem, log->srcv, log->srccap, log->nsrcv + 1);
+        if (len && st == RECSYS_OK)
+            st = recsys__ids_intern(&log->srcs, p, len, &log->srcv[log->nsrcv], NULL);
+        if (len && st == RECSYS_OK) {
+            log->nsrcv++;
+            o->nsrc++;
+        }
+        p = end ? end + 1 : p + len;
+    }
+    if (st != RECSYS_OK) {
+        log->nsrcv = o->src_at;
+        return st;
+    }
     o->type = ev->type;
     o->pos = ev->position;
     o->ts = ev->timestamp;
@@ -57,8 +92,11 @@ recsys_status recsys__online_log_add(recsys__online_log *log, const recsys_event
 
 void recsys__online_result_free(recsys__online_result *r)
 {
-    for (size_t i = 0; r->g && i < r->ngroups; i++)
+    for (size_t i = 0; r->g && i < r->ngroups; i++) {
         recsys__free(r->mem, r->g[i].u);
+        recsys__free(r->mem, r->g[i].by_src);
+        recsys__free(r->mem, r->g[i].by_ranker);
+    }
     recsys__free(r->mem, r->g);
     memset(r, 0, sizeof *r);
 }
@@ -116,6 +154,14 @@ typedef struct outcome {
     uint8_t click, conv, cart, skip;
     double dwell;
 } outcome;
+
+static void cut_add(recsys__online_cut *c, const outcome *oc)
+{
+    c->impr++;
+    c->click += oc->click;
+    c->conv += oc->conv;
+    c->cart += oc->cart;
+}
 
 typedef struct work {
     const recsys__mem *m;
@@ -218,10 +264,17 @@ static recsys_status compute(const recsys__online_log *log, const recsys__online
             w->row[e->user] = (uint32_t)r->g[g].nusers++;
     }
     r->impressions = w->nimp;
+    r->src_names = &log->srcs;
+    r->ranker_names = &log->rankers;
+    r->nsrc = log->srcs.n;
+    r->nranker = log->rankers.n;
     for (size_t g = 0; g < o->ngroups; g++) {
         r->g[g].u = recsys__calloc(m, r->g[g].nusers ? r->g[g].nusers : 1,
                                    RECSYS__ONLINE_NF * sizeof(double));
-        if (!r->g[g].u)
+        r->g[g].by_src = recsys__calloc(m, r->nsrc ? r->nsrc : 1, sizeof *r->g[g].by_src);
+        r->g[g].by_ranker = recsys__calloc(m, r->nranker ? r->nranker : 1,
+                                           sizeof *r->g[g].by_ranker);
+        if (!r->g[g].u || !r->g[g].by_src || !r->g[g].by_ranker)
             return RECSYS_E_NOMEM;
     }
     size_t nimp = w->nimp;
@@ -307,6 +360,10 @@ static recsys_status compute(const recsys__online_log *log, const recsys__online
         size_t p = e->pos < 0 || e->pos >= RECSYS__ONLINE_POS ? RECSYS__ONLINE_POS : (size_t)e->pos;
         gr->pos_impr[p]++;
         gr->pos_click[p] += oc->click;
+        for (uint32_t k = 0; k < e->nsrc; k++)
+            cut_add(&gr->by_src[log->srcv[e->src_at + k]], oc);
+        if (e->ranker != RECSYS_IDS_NONE)
+            cut_add(&gr->by_ranker[e->ranker], oc);
         w->mask[e->item] |= 1u << g;
     }
     for (size_t it = 0; it < ni; it++)

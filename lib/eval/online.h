@@ -12,7 +12,12 @@
  *      and item at or before the event and at most window_s seconds before it;
  *   3. else it is unattributed (counted, not used by the per-impression metrics).
  * Each impression keeps its position (the event's `position`, 0-based; -1 unknown), so
- * the metrics can be cut by position.
+ * the metrics can be cut by position, and its attribution (the event's `sources`, split at
+ * commas, empty names skipped, and `ranker`; since 0.2), so they can be cut by source and by
+ * ranker: per group and per name, impressions and the clicks, conversions and add-to-carts
+ * attributed to them (recsys__online_cut). An item several sources proposed counts for each
+ * of them; an impression without sources or ranker (logged before 0.2, by a store that drops
+ * them, or by the host) is in no source's or ranker's cut.
  *
  * Groups. group(arg, user_id) puts each user in a group 0..ngroups-1 or leaves it out (< 0).
  * A user is counted in its group when it has at least one impression in the window (the
@@ -33,7 +38,8 @@
  *   requests_per_user     REQ / ONE (distinct request ids among the user's impressions)
  * and, not per user, coverage = distinct items shown / catalog_items (0 when unknown).
  *
- * Cost: O(E log E) time for E events in the window, O(E + U + I) memory.
+ * Cost: O(E log E) time for E events in the window, O(E + U + I + G (S + R)) memory for
+ * G groups, S source and R ranker names.
  */
 #ifndef RECSYS_EVAL_ONLINE_H
 #define RECSYS_EVAL_ONLINE_H
@@ -42,6 +48,8 @@
 
 typedef struct recsys__online_ev {
     uint32_t user, item, req; /* interned; req RECSYS_IDS_NONE when the event has none */
+    uint32_t ranker;          /* interned in rankers, or RECSYS_IDS_NONE */
+    uint32_t src_at, nsrc;    /* the sources: srcv[src_at .. src_at + nsrc) */
     int32_t type, pos;
     int64_t ts;
     double value;
@@ -50,8 +58,11 @@ typedef struct recsys__online_ev {
 typedef struct recsys__online_log {
     const recsys__mem *mem;
     recsys__ids users, items, reqs;
+    recsys__ids srcs, rankers; /* impressions' source and ranker names */
     recsys__online_ev *ev;
     size_t n, cap;
+    uint32_t *srcv;            /* the events' source ids, each event's run contiguous */
+    size_t nsrcv, srccap;
 } recsys__online_log;
 
 void recsys__online_log_init(recsys__online_log *log, const recsys__mem *m);
@@ -84,6 +95,11 @@ typedef struct recsys__online_metric {
 extern const recsys__online_metric recsys__online_metrics[];
 extern const size_t recsys__online_nmetrics;
 
+/* One cut (a source or a ranker, in one group): impressions and what was attributed to them. */
+typedef struct recsys__online_cut {
+    uint64_t impr, click, conv, cart;
+} recsys__online_cut;
+
 #define RECSYS__ONLINE_POS 20 /* positions 0..19 cut apart; 20 = "20 or later" */
 
 typedef struct recsys__online_group {
@@ -92,6 +108,8 @@ typedef struct recsys__online_group {
     double tot[RECSYS__ONLINE_NF]; /* the sums over the users */
     uint64_t items_shown;          /* distinct items among the group's impressions */
     uint64_t pos_impr[RECSYS__ONLINE_POS + 1], pos_click[RECSYS__ONLINE_POS + 1];
+    recsys__online_cut *by_src;    /* by source id (result's src_names), nsrc entries */
+    recsys__online_cut *by_ranker; /* by ranker id (result's ranker_names), nranker entries */
 } recsys__online_group;
 
 typedef struct recsys__online_opts {
@@ -116,6 +134,8 @@ typedef struct recsys__online_result {
     uint64_t feedback;     /* feedback events of the window (every user) */
     uint64_t by_request, by_time, unattributed;
     size_t catalog_items;
+    const recsys__ids *src_names, *ranker_names; /* the log's: valid while the log lives */
+    size_t nsrc, nranker;
 } recsys__online_result;
 
 /* Computes the groups' metrics over log. RECSYS_E_INVALID_ARG (ngroups 0, negative windows),

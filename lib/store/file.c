@@ -415,7 +415,7 @@ static recsys_status each_events_record(file_store *fs, events_rec_fn fn, void *
                              : "unexpected end of file (changed since it was opened?)");
                 break;
             }
-            if (rec.type == RECSYS__LOG_T_EVENTS) {
+            if (recsys__log_is_events(rec.type)) {
                 st = fn(arg, &rec, parts[i].name);
                 if (st != RECSYS_OK)
                     break;
@@ -458,7 +458,7 @@ static recsys_status sw_events(void *arg, const recsys__log_rec *rec, const char
     if (!w->forget) {
         size_t count;
         const char *why;
-        if (!recsys__log_events_check(rec->payload, rec->len, &count, &why))
+        if (!recsys__log_events_check(rec->type, rec->payload, rec->len, &count, &why))
             return corrupt(w->fs, name, rec->off, why);
         RECSYS_TRY(recsys__log_buf_reserve(b, RECSYS__LOG_HDR_SIZE + (size_t)rec->len));
         memcpy(b->p + b->len, rec->raw, RECSYS__LOG_HDR_SIZE + (size_t)rec->len);
@@ -468,7 +468,7 @@ static recsys_status sw_events(void *arg, const recsys__log_rec *rec, const char
     }
     recsys_event *evs;
     size_t n, kept = 0;
-    recsys_status st = recsys__log_events_decode(rec->payload, rec->len, &w->scratch, &evs, &n);
+    recsys_status st = recsys__log_events_decode(rec->type, rec->payload, rec->len, &w->scratch, &evs, &n);
     if (st == RECSYS_E_CORRUPT)
         return corrupt(w->fs, name, rec->off, "events record does not decode");
     RECSYS_TRY(st);
@@ -959,7 +959,7 @@ static recsys_status scan_events_rec(void *arg, const recsys__log_rec *rec, cons
     scan_events_ctx *c = arg;
     recsys_event *evs;
     size_t n;
-    recsys_status st = recsys__log_events_decode(rec->payload, rec->len, &c->scratch, &evs, &n);
+    recsys_status st = recsys__log_events_decode(rec->type, rec->payload, rec->len, &c->scratch, &evs, &n);
     if (st == RECSYS_E_CORRUPT)
         return corrupt(c->fs, name, rec->off, "events record does not decode");
     RECSYS_TRY(st);
@@ -1090,7 +1090,8 @@ static recsys_status load_snapshot(file_store *fs)
                 nrec++;
                 break;
             case RECSYS__LOG_T_EVENTS:
-                if (!recsys__log_events_check(rec.payload, rec.len, &count, &why))
+            case RECSYS__LOG_T_EVENTS2:
+                if (!recsys__log_events_check(rec.type, rec.payload, rec.len, &count, &why))
                     break;
                 if (!events_off)
                     events_off = off;
@@ -1220,7 +1221,8 @@ static recsys_status replay_log(file_store *fs, int fd, uint64_t size, replay_in
                                            kind == RECSYS_RECORD_USER);
                 break;
             case RECSYS__LOG_T_EVENTS:
-                recsys__log_events_check(rec.payload, rec.len, &count, &why);
+            case RECSYS__LOG_T_EVENTS2:
+                recsys__log_events_check(rec.type, rec.payload, rec.len, &count, &why);
                 break;
             case RECSYS__LOG_T_FLUSHED:
                 /* the writer's invariants: its generation, a claim no further than where it

@@ -198,17 +198,29 @@ static size_t ostr_size(const char *s)
     return n >= RECSYS__LOG_NULL_STR ? SIZE_MAX : 4 + n;
 }
 
-size_t recsys__log_event_size(const recsys_event *ev)
+/* Whether ev needs an EVENTS2 record (it names its sources or ranker). */
+static bool event_ext(const recsys_event *ev)
+{
+    return ev->sources || ev->ranker;
+}
+
+static size_t event_size(const recsys_event *ev, bool ext)
 {
     size_t total = RECSYS__LOG_EVENT_FIXED - 16;
-    const char *strs[4] = { ev->user_id, ev->item_id, ev->request_id, ev->query };
-    for (int i = 0; i < 4; i++) {
+    const char *strs[6] = { ev->user_id, ev->item_id, ev->request_id, ev->query,
+                            ev->sources, ev->ranker };
+    for (int i = 0; i < (ext ? 6 : 4); i++) {
         size_t n = ostr_size(strs[i]);
         if (n == SIZE_MAX || n > SIZE_MAX - total)
             return SIZE_MAX;
         total += n;
     }
     return total;
+}
+
+size_t recsys__log_event_size(const recsys_event *ev)
+{
+    return event_size(ev, true); /* the EVENTS2 layout: a bound for either */
 }
 
 static unsigned char *put_ostr(unsigned char *p, const char *s)
@@ -227,9 +239,14 @@ recsys_status recsys__log_enc_events(recsys__log_buf *b, const recsys_event *evs
 {
     if (n > UINT32_MAX)
         return recsys__err(RECSYS_E_INVALID_ARG, "file store: %zu events in one record", n);
+    /* EVENTS2 only when an event needs it: a batch without sources or ranker stays readable
+     * by earlier versions */
+    bool ext = false;
+    for (size_t i = 0; i < n && !ext; i++)
+        ext = event_ext(&evs[i]);
     size_t len = 4;
     for (size_t i = 0; i < n; i++) {
-        size_t s = recsys__log_event_size(&evs[i]);
+        size_t s = event_size(&evs[i], ext);
         if (s == SIZE_MAX || s > RECSYS__LOG_MAX_PAYLOAD || len > RECSYS__LOG_MAX_PAYLOAD - s)
             return recsys__err(RECSYS_E_INVALID_ARG,
                                "file store: event %zu makes a record larger than the maximum "
@@ -254,8 +271,12 @@ recsys_status recsys__log_enc_events(recsys__log_buf *b, const recsys_event *evs
         q = put_ostr(q, ev->item_id);
         q = put_ostr(q, ev->request_id);
         q = put_ostr(q, ev->query);
+        if (ext) {
+            q = put_ostr(q, ev->sources);
+            q = put_ostr(q, ev->ranker);
+        }
     }
-    finish(b, RECSYS__LOG_T_EVENTS, len);
+    finish(b, ext ? RECSYS__LOG_T_EVENTS2 : RECSYS__LOG_T_EVENTS, len);
     return RECSYS_OK;
 }
 
@@ -431,9 +452,10 @@ static bool walk_ostr(const unsigned char *p, size_t len, size_t *pos, size_t *s
     return true;
 }
 
-static bool events_walk(const unsigned char *p, size_t len, size_t *count, size_t *str_bytes,
-                        const char **why)
+static bool events_walk(uint16_t type, const unsigned char *p, size_t len, size_t *count,
+                        size_t *str_bytes, const char **why)
 {
+    int nstr = type == RECSYS__LOG_T_EVENTS2 ? 6 : 4;
     if (len < 4) {
         *why = "events record too short";
         return false;
@@ -447,7 +469,7 @@ static bool events_walk(const unsigned char *p, size_t len, size_t *count, size_
             return false;
         }
         pos += 24;
-        for (int s = 0; s < 4; s++)
+        for (int s = 0; s < nstr; s++)
             if (!walk_ostr(p, len, &pos, str_bytes, why))
                 return false;
     }
@@ -459,10 +481,11 @@ static bool events_walk(const unsigned char *p, size_t len, size_t *count, size_
     return true;
 }
 
-bool recsys__log_events_check(const unsigned char *p, size_t len, size_t *count, const char **why)
+bool recsys__log_events_check(uint16_t type, const unsigned char *p, size_t len, size_t *count,
+                              const char **why)
 {
     size_t str_bytes;
-    return events_walk(p, len, count, &str_bytes, why);
+    return events_walk(type, p, len, count, &str_bytes, why);
 }
 
 static const char *take_ostr(const unsigned char *p, size_t *pos, char **strs)
@@ -479,12 +502,12 @@ static const char *take_ostr(const unsigned char *p, size_t *pos, char **strs)
     return d;
 }
 
-recsys_status recsys__log_events_decode(const unsigned char *p, size_t len, recsys__log_buf *out,
-                                        recsys_event **evs, size_t *n)
+recsys_status recsys__log_events_decode(uint16_t type, const unsigned char *p, size_t len,
+                                        recsys__log_buf *out, recsys_event **evs, size_t *n)
 {
     size_t count, str_bytes;
     const char *why;
-    if (!events_walk(p, len, &count, &str_bytes, &why))
+    if (!events_walk(type, p, len, &count, &str_bytes, &why))
         return recsys__err(RECSYS_E_CORRUPT, "file store: events record: %s", why);
     out->len = 0;
     *evs = NULL;
@@ -510,6 +533,10 @@ recsys_status recsys__log_events_decode(const unsigned char *p, size_t len, recs
         e[i].item_id = take_ostr(p, &pos, &strs);
         e[i].request_id = take_ostr(p, &pos, &strs);
         e[i].query = take_ostr(p, &pos, &strs);
+        if (type == RECSYS__LOG_T_EVENTS2) {
+            e[i].sources = take_ostr(p, &pos, &strs);
+            e[i].ranker = take_ostr(p, &pos, &strs);
+        }
     }
     out->len = need;
     *evs = e;

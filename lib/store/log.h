@@ -26,7 +26,12 @@
  *   EVENTS  u32 count, then count events, each:
  *             i32 type, i32 position, i64 timestamp, u64 value (IEEE-754 bits),
  *             ostr user_id, ostr item_id, ostr request_id, ostr query.
- *           One append_events call is one EVENTS record (split only past the maximum payload),
+ *   EVENTS2 (since 0.2) as EVENTS with two more strings after query in each event:
+             ostr sources, ostr ranker (recsys_event's impression attribution).
+           Written only for a batch where some event has either; else EVENTS, so logs stay
+           readable by earlier versions when nothing needs the new fields. Below, "EVENTS"
+           means either type.
+           One append_events call is one EVENTS record (split only past the maximum payload),
  *           so a batch is recovered all or nothing.
  *   END     u64 records, u64 events: the last record of a snapshot, counting the PUT records
  *           and events before it. A snapshot without it is incomplete, hence corrupt.
@@ -62,8 +67,15 @@ enum {
     RECSYS__LOG_T_REMOVE = 3,
     RECSYS__LOG_T_EVENTS = 4,
     RECSYS__LOG_T_END = 5,
-    RECSYS__LOG_T_FLUSHED = 6
+    RECSYS__LOG_T_FLUSHED = 6,
+    RECSYS__LOG_T_EVENTS2 = 7
 };
+
+/* Whether a record type holds events (EVENTS or EVENTS2). */
+static inline bool recsys__log_is_events(uint16_t type)
+{
+    return type == RECSYS__LOG_T_EVENTS || type == RECSYS__LOG_T_EVENTS2;
+}
 
 enum { RECSYS__LOG_ROLE_SNAPSHOT = 1, RECSYS__LOG_ROLE_LOG = 2 };
 
@@ -96,7 +108,8 @@ recsys_status recsys__log_enc_flushed(recsys__log_buf *b, uint64_t flushed, uint
 recsys_status recsys__log_enc_raw(recsys__log_buf *b, uint16_t type, const void *payload,
                                   size_t len);
 
-/* Encoded bytes of one event inside an EVENTS payload (SIZE_MAX when a string is too long). */
+/* Encoded bytes of one event inside an EVENTS2 payload, a bound for an EVENTS one (SIZE_MAX
+ * when a string is too long). */
 size_t recsys__log_event_size(const recsys_event *ev);
 
 /* Writes the HEADER record that starts every file (RECSYS__LOG_FILE_HDR_SIZE bytes) without
@@ -134,14 +147,16 @@ bool recsys__log_dec_end(const unsigned char *p, size_t len, uint64_t *records, 
 /* A FLUSHED payload (its size only; where it may stand is the caller's to check). */
 bool recsys__log_dec_flushed(const unsigned char *p, size_t len, uint64_t *flushed, uint64_t *gen,
                              const char **why);
-/* Checks an EVENTS payload completely (every length, no NUL inside a string, no trailing
+/* type: RECSYS__LOG_T_EVENTS or RECSYS__LOG_T_EVENTS2 (the layout of each event).
+ * Checks an EVENTS payload completely (every length, no NUL inside a string, no trailing
  * bytes) without allocating; *count gets the number of events. */
-bool recsys__log_events_check(const unsigned char *p, size_t len, size_t *count, const char **why);
+bool recsys__log_events_check(uint16_t type, const unsigned char *p, size_t len, size_t *count,
+                              const char **why);
 /* Decodes an EVENTS payload into out (reset first): *evs points at *n events inside out whose
  * strings are NUL-terminated copies, valid until out changes. RECSYS_E_CORRUPT (message from
  * the check) or RECSYS_E_NOMEM. */
-recsys_status recsys__log_events_decode(const unsigned char *p, size_t len, recsys__log_buf *out,
-                                        recsys_event **evs, size_t *n);
+recsys_status recsys__log_events_decode(uint16_t type, const unsigned char *p, size_t len,
+                                        recsys__log_buf *out, recsys_event **evs, size_t *n);
 
 /* ---------------------------------------------------------------- reading --------------- */
 

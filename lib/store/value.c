@@ -145,8 +145,9 @@ static const char *place(char **cursor, const char *s)
 recsys_event *recsys__store_event_dup(const recsys__mem *mem, const recsys_event *ev)
 {
     size_t total = sizeof(recsys_event);
-    const char *strs[4] = { ev->user_id, ev->item_id, ev->request_id, ev->query };
-    for (size_t i = 0; i < 4; i++) {
+    const char *strs[6] = { ev->user_id, ev->item_id, ev->request_id, ev->query, ev->sources,
+                            ev->ranker };
+    for (size_t i = 0; i < 6; i++) {
         size_t n = opt_len(strs[i]);
         if (n > SIZE_MAX - total) {
             recsys__err(RECSYS_E_NOMEM, "event of more than %zu bytes", SIZE_MAX);
@@ -168,6 +169,8 @@ recsys_event *recsys__store_event_dup(const recsys__mem *mem, const recsys_event
     copy->item_id = place(&cursor, ev->item_id);
     copy->request_id = place(&cursor, ev->request_id);
     copy->query = place(&cursor, ev->query);
+    copy->sources = place(&cursor, ev->sources);
+    copy->ranker = place(&cursor, ev->ranker);
     return copy;
 }
 
@@ -176,7 +179,8 @@ void recsys__store_event_wipe_free(const recsys__mem *mem, recsys_event *copy)
     if (!copy)
         return;
     size_t total = sizeof(recsys_event) + opt_len(copy->user_id) + opt_len(copy->item_id) +
-                   opt_len(copy->request_id) + opt_len(copy->query);
+                   opt_len(copy->request_id) + opt_len(copy->query) +
+                   opt_len(copy->sources) + opt_len(copy->ranker);
     explicit_bzero(copy, total);
     recsys__free(mem, copy);
 }

@@ -126,7 +126,8 @@ bool store_test_event_equal(const recsys_event *a, const recsys_event *b)
     return a->type == b->type && a->timestamp == b->timestamp &&
            memcmp(&a->value, &b->value, sizeof a->value) == 0 && a->position == b->position &&
            str_same(a->user_id, b->user_id) && str_same(a->item_id, b->item_id) &&
-           str_same(a->request_id, b->request_id) && str_same(a->query, b->query);
+           str_same(a->request_id, b->request_id) && str_same(a->query, b->query) &&
+           str_same(a->sources, b->sources) && str_same(a->ranker, b->ranker);
 }
 
 static char *dup_or_null(const char *s)
@@ -152,6 +153,8 @@ static recsys_status collect_event(void *arg, const recsys_event *ev)
     c.item_id = dup_or_null(ev->item_id);
     c.request_id = dup_or_null(ev->request_id);
     c.query = dup_or_null(ev->query);
+    c.sources = dup_or_null(ev->sources);
+    c.ranker = dup_or_null(ev->ranker);
     e->ev[e->n++] = c;
     return RECSYS_OK;
 }
@@ -169,6 +172,8 @@ void store_test_events_free(store_test_events *e)
         free((char *)e->ev[i].item_id);
         free((char *)e->ev[i].request_id);
         free((char *)e->ev[i].query);
+        free((char *)e->ev[i].sources);
+        free((char *)e->ev[i].ranker);
     }
     free(e->ev);
     memset(e, 0, sizeof *e);
@@ -763,6 +768,45 @@ void store_conf_events_round_trip(void **state)
         expect_events(&s->vt, ev, n);
     }
     free(long_str);
+}
+
+/* Impression attribution (sources, ranker; since 0.2): kept exactly (NULL and "" distinct)
+ * next to a batch without it (the layout earlier versions wrote), through a compaction and a
+ * reopen; a store that documents dropping it (drops_attribution) gives NULL for both. */
+void store_conf_events_attribution(void **state)
+{
+    conf_state *s = *state;
+    recsys_event ev[4];
+    for (size_t i = 0; i < 4; i++) {
+        recsys_event_init(&ev[i]);
+        ev[i].type = RECSYS_EVENT_IMPRESSION;
+        ev[i].timestamp = 1700000000 + (int64_t)i;
+        ev[i].user_id = "u1";
+        ev[i].item_id = "i1";
+        ev[i].request_id = "r-1";
+        ev[i].position = (int32_t)i;
+    }
+    ev[0].sources = "als,popular";
+    ev[0].ranker = "linear";
+    ev[1].ranker = "score";
+    ev[2].sources = "";
+    /* ev[3]: neither, in a batch of its own */
+    assert_int_equal(s->vt.append_events(s->vt.ctx, ev, 3), RECSYS_OK);
+    assert_int_equal(s->vt.append_events(s->vt.ctx, &ev[3], 1), RECSYS_OK);
+    recsys_event want[4];
+    memcpy(want, ev, sizeof want);
+    if (s->fx->drops_attribution)
+        for (size_t i = 0; i < 4; i++)
+            want[i].sources = want[i].ranker = NULL;
+    expect_events(&s->vt, want, 4);
+    if (s->vt.compact) {
+        assert_int_equal(s->vt.compact(s->vt.ctx), RECSYS_OK);
+        expect_events(&s->vt, want, 4);
+    }
+    if (s->fx->reopen) {
+        conf_reopen(s);
+        expect_events(&s->vt, want, 4);
+    }
 }
 
 void store_conf_events_batches_in_order(void **state)

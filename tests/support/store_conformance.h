@@ -13,6 +13,7 @@
  *   - the kinds are separate key spaces; values are bytes (NULs inside, empty values);
  *   - events come back from scan_events in append order with every field exact: NULL and ""
  *     strings distinct, negative positions, extreme timestamps, UTF-8, the value's bits;
+ *     an impression's sources and ranker too (or NULL, for a store with drops_attribution);
  *   - a visitor's non-OK status stops a scan and is returned unchanged;
  *   - forget_user removes the user's record and exactly the events whose user_id is theirs,
  *     keeps everything else in order, and is idempotent (an unknown user is RECSYS_OK);
@@ -42,6 +43,9 @@ typedef struct store_conformance {
     void *arg;
     /* scan_records visits records in insertion order (a replaced key keeps its place). */
     bool insertion_order;
+    /* The store drops an impression's sources and ranker (scan_events gives NULL for them);
+     * the SQLite example does, to keep its table layout. */
+    bool drops_attribution;
 } store_conformance;
 
 void store_conf_put_get(void **state);
@@ -53,6 +57,7 @@ void store_conf_scan_records(void **state);
 void store_conf_scan_records_stops(void **state);
 void store_conf_many_records(void **state);
 void store_conf_events_round_trip(void **state);
+void store_conf_events_attribution(void **state);
 void store_conf_events_batches_in_order(void **state);
 void store_conf_scan_events_stops(void **state);
 void store_conf_forget_user(void **state);
@@ -74,6 +79,7 @@ int store_conf_teardown(void **state);
     STORE_CONF_TEST(store_conf_scan_records_stops, fx),                                       \
     STORE_CONF_TEST(store_conf_many_records, fx),                                             \
     STORE_CONF_TEST(store_conf_events_round_trip, fx),                                        \
+    STORE_CONF_TEST(store_conf_events_attribution, fx),                                       \
     STORE_CONF_TEST(store_conf_events_batches_in_order, fx),                                  \
     STORE_CONF_TEST(store_conf_scan_events_stops, fx),                                        \
     STORE_CONF_TEST(store_conf_forget_user, fx),                                              \

@@ -65,7 +65,8 @@ class Event(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("type", c_int32), ("timestamp", c_int64),
                 ("value", c_double), ("user_id", c_char_p), ("item_id", c_char_p),
                 ("request_id", c_char_p), ("query", c_char_p), ("position", c_int32),
-                ("reserved0", c_uint32), ("reserved", c_uint64)]
+                ("reserved0", c_uint32), ("reserved", c_uint64),
+                ("sources", c_char_p), ("ranker", c_char_p)]  # since 0.2
 
 
 class Rule(ctypes.Structure):
