@@ -310,16 +310,6 @@ static bool applies_at_ingest(int32_t key)
 }
 
 
-static int cmp_time(const void *a, const void *b)
-{
-    const recsys__eval_event *x = a, *y = b;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
-    if (x->user != y->user)
-        return x->user < y->user ? -1 : 1;
-    return x->item < y->item ? -1 : x->item > y->item;
-}
-
 static void make_keys(ev_run *r)
 {
     const recsys__eval_data *d = &r->d;
@@ -389,7 +379,7 @@ static void feed_part(ev_run *r, recsys_engine *e, const recsys__eval_part *part
         exit(1);
     }
     memcpy(ev, part->ev, part->n * sizeof *ev);
-    qsort(ev, part->n, sizeof *ev, cmp_time);
+    qsort(ev, part->n, sizeof *ev, recsys__eval_event_cmp_time);
     recsys_event rec;
     recsys_event_init(&rec);
     rec.type = RECSYS_EVENT_VIEW;

@@ -1235,16 +1235,6 @@ static const char *const all_sources[] = { "content", "popular", "trending", "it
                                            "rp3beta", "ease",    "ials",     "session",
                                            "vector",  "search",  "campaign" };
 
-static int llm_cmp_time(const void *a, const void *b)
-{
-    const recsys__eval_event *x = a, *y = b;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
-    if (x->user != y->user)
-        return x->user < y->user ? -1 : 1;
-    return x->item < y->item ? -1 : x->item > y->item;
-}
-
 static recsys_engine *make_engine(const world *w, const char *const *sources, size_t nsources)
 {
     recsys_engine *e = NULL;
@@ -1295,7 +1285,7 @@ static recsys_engine *make_engine(const world *w, const char *const *sources, si
     recsys__eval_event *ev = xcalloc(w->train.n, sizeof *ev);
     memcpy(ev, w->train.ev, w->train.n * sizeof *ev);
     /* time order, as a host streams them */
-    qsort(ev, w->train.n, sizeof *ev, llm_cmp_time);
+    qsort(ev, w->train.n, sizeof *ev, recsys__eval_event_cmp_time);
     recsys_event rec;
     recsys_event_init(&rec);
     rec.type = RECSYS_EVENT_VIEW;

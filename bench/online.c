@@ -136,16 +136,6 @@ static recsys_engine *new_engine(const sim *s, int64_t now)
     return e;
 }
 
-static int cmp_time(const void *a, const void *b)
-{
-    const recsys__eval_event *x = a, *y = b;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
-    if (x->user != y->user)
-        return x->user < y->user ? -1 : 1;
-    return x->item < y->item ? -1 : x->item > y->item;
-}
-
 /* The engine serving pipeline p: catalog, training views in time order, refreshed. */
 static recsys_engine *pipeline_engine(const sim *s, int p)
 {
@@ -169,7 +159,7 @@ static recsys_engine *pipeline_engine(const sim *s, int p)
     if (!ev || !batch)
         oom();
     memcpy(ev, s->train.ev, s->train.n * sizeof *ev);
-    qsort(ev, s->train.n, sizeof *ev, cmp_time);
+    qsort(ev, s->train.n, sizeof *ev, recsys__eval_event_cmp_time);
     for (size_t i = 0; i < s->train.n;) {
         size_t n = 0;
         for (; i < s->train.n && n < 1000; i++, n++) {

@@ -203,8 +203,16 @@ static recsys_status context(run *r)
     recsys__engine_query_vectors(q); /* the user's vector: only for a ranker that reads it */
     RECSYS_TRY(recsys__engine_query_rules(e, req, &r->rules, &q->nrules));
     /* the query text's constraints (lib/llm/intent.h): one more FILTER rule */
-    RECSYS_TRY(recsys__intent_apply(e, q, llm_vtable(r), intent_budget, r, &r->rules,
-                                    &q->nrules));
+    char *expr = NULL;
+    RECSYS_TRY(recsys__intent_query_expr(&e->mem, e->llm_guard, q, llm_vtable(r), intent_budget,
+                                         r, &expr));
+    if (expr) {
+        recsys_status st = recsys__engine_add_query_filter(e, expr, &r->rules, &q->nrules);
+        recsys__free(&e->mem, expr);
+        if (st == RECSYS_E_NOMEM)
+            return st;
+        recsys__err_clear(); /* cannot happen (names come from the registry): read nothing */
+    }
     q->rules = r->rules;
     if (!req->id) {
         uint64_t seq = atomic_fetch_add(&e->request_seq, 1);

@@ -125,6 +125,11 @@ void recsys__engine_free_rules(recsys_engine *e);
  * holds the lock shared. */
 recsys_status recsys__engine_query_rules(recsys_engine *e, const recsys_request *req,
                                          recsys__rule **out, size_t *n);
+/* Appends one FILTER rule of expr (compiled and bound to the catalog) to the request's rules
+ * of recsys__engine_query_rules (*rules, *n grown; freed with them). A bad expression or an
+ * unknown attribute is RECSYS_E_INVALID_ARG, RECSYS_E_NOMEM; on failure nothing changes. */
+recsys_status recsys__engine_add_query_filter(recsys_engine *e, const char *expr,
+                                             recsys__rule **rules, size_t *n);
 /* Frees what recsys__engine_query_rules made (the lock still held as then). */
 void recsys__engine_free_query_rules(recsys_engine *e, recsys__rule *v, size_t n);
 

@@ -234,6 +234,31 @@ recsys_status recsys__engine_query_rules(recsys_engine *e, const recsys_request 
     return RECSYS_OK;
 }
 
+recsys_status recsys__engine_add_query_filter(recsys_engine *e, const char *expr,
+                                             recsys__rule **rules, size_t *n)
+{
+    recsys_rule pub;
+    memset(&pub, 0, sizeof pub);
+    pub.struct_size = (uint32_t)sizeof pub;
+    pub.kind = RECSYS_RULE_FILTER;
+    pub.expr = expr;
+    recsys__rule r;
+    RECSYS_TRY(recsys__rule_compile(&e->mem, &pub, &r));
+    recsys_status st = recsys__rule_bind(&r, &e->model.catalog);
+    recsys__rule *v = st == RECSYS_OK ? recsys__realloc_array(&e->mem, *rules, *n + 1, sizeof *v)
+                                      : NULL;
+    if (st == RECSYS_OK && !v)
+        st = RECSYS_E_NOMEM;
+    if (st != RECSYS_OK) {
+        recsys__rule_free(&e->mem, &r);
+        return st;
+    }
+    v[*n] = r;
+    *rules = v;
+    (*n)++;
+    return RECSYS_OK;
+}
+
 void recsys__engine_free_query_rules(recsys_engine *e, recsys__rule *v, size_t n)
 {
     for (size_t i = e->nrules; v && i < n; i++) /* the request's copies; the engine's are shared */

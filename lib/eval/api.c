@@ -349,16 +349,6 @@ RECSYS_API recsys_status recsys_eval_dataset_configure(const recsys_eval_dataset
     return RECSYS_OK;
 }
 
-static int cmp_time(const void *a, const void *b)
-{
-    const recsys__eval_event *x = a, *y = b;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
-    if (x->user != y->user)
-        return x->user < y->user ? -1 : 1;
-    return x->item < y->item ? -1 : x->item > y->item;
-}
-
 static recsys_status feed_items(const recsys_eval_dataset *ds, recsys_engine *e, bool meta)
 {
     for (size_t i = 0; i < ds->d.items.n; i++) {
@@ -409,7 +399,7 @@ RECSYS_API recsys_status recsys_eval_dataset_feed(const recsys_eval_dataset *ds,
         st = feed_items(ds, engine, (flags & RECSYS_EVAL_FEED_METADATA) != 0);
     if (st == RECSYS_OK) {
         memcpy(ev, p->ev, p->n * sizeof *ev);
-        qsort(ev, p->n, sizeof *ev, cmp_time);
+        qsort(ev, p->n, sizeof *ev, recsys__eval_event_cmp_time);
     }
     for (size_t at = 0; st == RECSYS_OK && at < p->n; at += chunk) {
         size_t k = p->n - at < chunk ? p->n - at : chunk;

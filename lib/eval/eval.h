@@ -113,6 +113,9 @@ recsys_status recsys__eval_slurp(const recsys__mem *m, const char *path, char **
 recsys_status recsys__eval_split(const recsys__mem *m, const recsys__eval_part *in,
                                  recsys__eval_part *head, recsys__eval_part *tail);
 void recsys__eval_part_free(const recsys__mem *m, recsys__eval_part *p);
+/* qsort comparator of recsys__eval_event: timestamp, then user, then item (the order in
+ * which a part is fed to an engine as feedback). */
+int recsys__eval_event_cmp_time(const void *a, const void *b);
 /* The number of users with at least one interaction in p (the evaluated users of a test or
  * validation part). */
 size_t recsys__eval_part_users(const recsys__eval_part *p);

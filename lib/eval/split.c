@@ -70,3 +70,13 @@ recsys_status recsys__eval_split(const recsys__mem *m, const recsys__eval_part *
     }
     return RECSYS_OK;
 }
+
+int recsys__eval_event_cmp_time(const void *a, const void *b)
+{
+    const recsys__eval_event *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    if (x->user != y->user)
+        return x->user < y->user ? -1 : 1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}

@@ -79,14 +79,6 @@ static const char *user_interest_ci(const recsys__user *u, const char *value)
     return NULL;
 }
 
-static bool in_list(const recsys__user *u, int list, uint32_t idx)
-{
-    for (uint32_t j = 0; j < u->nlists[list]; j++)
-        if (u->lists[list][j] == idx)
-            return true;
-    return false;
-}
-
 /* A plain decimal number, the whole string (no spaces, no inf/nan). */
 static bool parse_number(const char *s, double *out)
 {
@@ -181,11 +173,11 @@ static bool ground_history(const recsys_query *q, const recsys_item *it, const c
     for (size_t k = u->nhist; k > 0 && !found; k--)
         found = u->hist[k - 1].item == idx && u->hist[k - 1].type == type;
     if (!found && type == RECSYS_EVENT_VIEW)
-        found = in_list(u, RECSYS_LIST_RECENT_VIEWS, idx);
+        found = recsys__user_in_list(u, RECSYS_LIST_RECENT_VIEWS, idx);
     if (!found && type == RECSYS_EVENT_PURCHASE)
-        found = in_list(u, RECSYS_LIST_PURCHASED, idx);
+        found = recsys__user_in_list(u, RECSYS_LIST_PURCHASED, idx);
     if (!found && type == RECSYS_EVENT_DISLIKE)
-        found = in_list(u, RECSYS_LIST_NEGATIVE, idx);
+        found = recsys__user_in_list(u, RECSYS_LIST_NEGATIVE, idx);
     if (!found)
         return false;
     if (idx == it->idx)
@@ -346,7 +338,7 @@ static bool disliked_after(const recsys__user *u, uint32_t idx, size_t k)
     for (size_t j = k + 1; j < u->nhist; j++)
         if (u->hist[j].item == idx && u->hist[j].type == RECSYS_EVENT_DISLIKE)
             return true;
-    return in_list(u, RECSYS_LIST_NEGATIVE, idx);
+    return recsys__user_in_list(u, RECSYS_LIST_NEGATIVE, idx);
 }
 
 /* The history item to cite: it must share at least one tag with the recommended item (a
@@ -390,7 +382,7 @@ static void plan_history(plan *p)
             const recsys_item *hi = recsys__catalog_get(c, idx);
             uint32_t sh = (hi && idx != p->it->idx) ? shared_tags(hi, p->it) : 0;
             if (sh == 0 || sh < best_shared || (sh == best_shared && lists[l].s <= best) ||
-                in_list(u, RECSYS_LIST_NEGATIVE, idx))
+                recsys__user_in_list(u, RECSYS_LIST_NEGATIVE, idx))
                 continue;
             best_shared = sh;
             best = lists[l].s;

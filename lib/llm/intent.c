@@ -5,8 +5,7 @@
 #include "../core/error.h"
 #include "../core/options.h"
 #include "../core/utf8.h"
-#include "../engine/engine.h"
-#include "../filter/rules.h"
+#include "../model/derived.h"
 #include "../model/context.h"
 #include "../model/json_read.h"
 #include "../model/json_write.h"
@@ -2092,18 +2091,18 @@ recsys_status recsys__intent_json(const recsys__mem *m, const recsys__intent *in
 
 /* ============================================================ stage 1 */
 
-recsys_status recsys__intent_apply(recsys_engine *e, recsys_query *q,
-                                   const recsys_llm_vtable *vt,
-                                   recsys__llm_budget *(*get_budget)(void *arg), void *arg,
-                                   recsys__rule **rules, size_t *n)
+recsys_status recsys__intent_query_expr(const recsys__mem *m, recsys__llm_guard *g,
+                                        const recsys_query *q, const recsys_llm_vtable *vt,
+                                        recsys__llm_budget *(*get_budget)(void *arg),
+                                        void *arg, char **expr)
 {
+    *expr = NULL;
     if (!q->text || !q->text[0] || recsys__query_opt(q, RECSYS_OPT_LLM_INTENT) == 0)
         return RECSYS_OK;
-    const recsys__mem *m = &e->mem;
-    const recsys__catalog *c = &e->model.catalog;
+    const recsys__catalog *c = &q->model->catalog;
     recsys__intent_llm llm = { 0 };
     if (vt && get_budget && recsys__query_opt(q, RECSYS_OPT_LLM_CALLS_PER_REQUEST) > 0) {
-        llm.guard = e->llm_guard;
+        llm.guard = g;
         llm.vt = vt;
         llm.opt = q->opt;
         llm.get_budget = get_budget;
@@ -2117,34 +2116,7 @@ recsys_status recsys__intent_apply(recsys_engine *e, recsys_query *q,
     for (size_t i = 0; i < in.ntags; i++)
         recsys__free(m, in.tags[i]);
     in.ntags = 0;
-    char *expr = NULL;
-    recsys_status st = recsys__intent_expr(m, &in, &expr);
+    recsys_status st = recsys__intent_expr(m, &in, expr);
     recsys__intent_free(m, &in);
-    if (st != RECSYS_OK || !expr)
-        return st;
-    recsys_rule pub;
-    memset(&pub, 0, sizeof pub);
-    pub.struct_size = (uint32_t)sizeof pub;
-    pub.kind = RECSYS_RULE_FILTER;
-    pub.expr = expr;
-    recsys__rule r;
-    st = recsys__rule_compile(m, &pub, &r);
-    if (st == RECSYS_OK && (st = recsys__rule_bind(&r, c)) != RECSYS_OK)
-        recsys__rule_free(m, &r);
-    recsys__free(m, expr);
-    if (st == RECSYS_OK) {
-        recsys__rule *v = recsys__realloc_array(m, *rules, *n + 1, sizeof *v);
-        if (!v) {
-            recsys__rule_free(m, &r);
-            return RECSYS_E_NOMEM;
-        }
-        v[*n] = r;
-        *rules = v;
-        (*n)++;
-        return RECSYS_OK;
-    }
-    if (st == RECSYS_E_NOMEM)
-        return st;
-    recsys__err_clear(); /* cannot happen (names come from the registry): read nothing */
-    return RECSYS_OK;
+    return st;
 }

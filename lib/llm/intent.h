@@ -205,20 +205,18 @@ recsys_status recsys__intent_json(const recsys__mem *m, const recsys__intent *in
 
 /* ------------------------------------------------------------ the pipeline's stage 1 */
 
-struct recsys_engine;
-struct recsys__rule;
 /* When q->text is set and RECSYS_OPT_LLM_INTENT is on: understands the text (rules; the LLM
  * vt, NULL when none, when ambiguous and the request's LLM budget allows: get_budget(arg),
- * asked only then, is the request's one budget) and appends one
- * FILTER rule with the constraints' expression to the request's rules (*rules, *n: the
- * array of recsys__engine_query_rules, grown here). On a plain request the tags the text
- * names are not required (they rank, through the search source reading the same text); the
- * category, ranges, bool attributes and excluded tags filter. A conversation requires them
- * (the shopper commits to them turn by turn). Caller holds e's lock shared. Only
- * RECSYS_E_NOMEM fails; nothing is appended when nothing was understood. */
-recsys_status recsys__intent_apply(struct recsys_engine *e, recsys_query *q,
-                                   const recsys_llm_vtable *vt,
-                                   recsys__llm_budget *(*get_budget)(void *arg), void *arg,
-                                   struct recsys__rule **rules, size_t *n);
+ * asked only then, is the request's one budget; g the engine's guard) and sets *expr to the
+ * constraints' filter expression (lib/filter/expr.h; allocated with m), or NULL when nothing
+ * was understood. The pipeline turns it into one FILTER rule of the request. On a plain
+ * request the tags the text names are not required (they rank, through the search source
+ * reading the same text); the category, ranges, bool attributes and excluded tags filter. A
+ * conversation requires them (the shopper commits to them turn by turn). Read-only on q.
+ * Only RECSYS_E_NOMEM fails. */
+recsys_status recsys__intent_query_expr(const recsys__mem *m, recsys__llm_guard *g,
+                                        const recsys_query *q, const recsys_llm_vtable *vt,
+                                        recsys__llm_budget *(*get_budget)(void *arg),
+                                        void *arg, char **expr);
 
 #endif

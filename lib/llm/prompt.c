@@ -240,21 +240,13 @@ static bool listed(const recsys__llm_hist *h, uint32_t item)
     return false;
 }
 
-static bool in_list(const recsys__user *u, int list, uint32_t idx)
-{
-    for (uint32_t j = 0; j < u->nlists[list]; j++)
-        if (u->lists[list][j] == idx)
-            return true;
-    return false;
-}
-
 /* Disliked or skipped after position k of the history, or on the negative list. */
 static bool turned_down(const recsys__user *u, uint32_t item, size_t k)
 {
     for (size_t j = k + 1; j < u->nhist; j++)
         if (u->hist[j].item == item && recsys__event_negative(u->hist[j].type))
             return true;
-    return in_list(u, RECSYS_LIST_NEGATIVE, item);
+    return recsys__user_in_list(u, RECSYS_LIST_NEGATIVE, item);
 }
 
 /* Collects the history items the profile block lists (see prompt.h). */
@@ -281,7 +273,7 @@ static void collect_history(const recsys_query *q, recsys__llm_hist *h)
              j++) {
             uint32_t idx = u->lists[lists[l].list][j];
             if (!recsys__catalog_get(c, idx) || listed(h, idx) ||
-                in_list(u, RECSYS_LIST_NEGATIVE, idx))
+                recsys__user_in_list(u, RECSYS_LIST_NEGATIVE, idx))
                 continue;
             h->item[h->n] = idx;
             h->type[h->n++] = lists[l].type;

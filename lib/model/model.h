@@ -239,6 +239,8 @@ recsys_status recsys__users_get_or_add(recsys__users *u, const char *id, recsys_
 /* Undoes a just-made creation (failure path). */
 void recsys__users_undo_add(recsys__users *u, recsys__user *usr);
 void recsys__user_free(const recsys__mem *m, recsys__user *usr);
+/* True when item is on u's profile list (RECSYS_LIST_*): a linear scan of the list. */
+bool recsys__user_in_list(const recsys__user *u, int list, uint32_t item);
 
 /* A user profile under construction (builder, or parsed from JSON), before it is applied. */
 typedef struct recsys__profile {

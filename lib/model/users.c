@@ -13,6 +13,14 @@ void recsys__users_init(recsys__users *u, const recsys__mem *m)
     recsys__ids_init(&u->ids, m);
 }
 
+bool recsys__user_in_list(const recsys__user *u, int list, uint32_t item)
+{
+    for (uint32_t j = 0; j < u->nlists[list]; j++)
+        if (u->lists[list][j] == item)
+            return true;
+    return false;
+}
+
 void recsys__user_free(const recsys__mem *m, recsys__user *usr)
 {
     if (!usr)
