@@ -10,15 +10,20 @@
  * interactions. The library's own public API does the rest:
  *
  *   - one engine per pipeline (A, B: popular, itemknn, rp3beta, ease, ials, content or
- *     hybrid, the sources of `eval`'s pipelines with their option defaults, no tuning),
+ *     hybrid, the sources of `eval`'s pipelines with their option defaults, no tuning;
+ *     NAME+llm adds LLM re-ranking of the top K (llm.rerank_n) through a stand-in LLM that
+ *     answers with the list as shown, so the order, hence the clicks, hardly move and the
+ *     arm shows what the LLM costs: its tokens are the library's estimate, prompt bytes / 4;
+ *     the reply cache off, as the items carry no text and every prompt would be the same),
  *     over the memory store, holding the catalog ids and the training interactions as
  *     RECSYS_EVENT_VIEW events, refreshed; requests as in `eval` (filter.seen on, the full
  *     catalog as candidates, impressions off, explanations off): two engine configurations
  *     behind one experiment, as a host with two pipelines would run them;
  *   - a log engine (memory store, the catalog ids) on which the experiment is defined
  *     (recsys_experiment_set) and which assigns each user (recsys_experiment_assign, 50/50);
- *     the impressions of every answer (request id, position) and the clicks (answering the
- *     request id) are recorded on it with recsys_feedback_batch, and
+ *     the impressions of every answer (request id, position, and the request's LLM calls and
+ *     tokens from recsys_result_llm_stats) and the clicks (answering the request id) are
+ *     recorded on it with recsys_feedback_batch, and
  *     recsys_experiment_report_json gives the report (bootstrap over users, 1000 replicates,
  *     95 %, a fixed seed; the sample-ratio check);
  *   - an A/B test "ab" (A control, B treatment), an A/A test "aa" (A in both arms, another
@@ -79,12 +84,28 @@ static _Noreturn void oom(void)
     exit(1);
 }
 
-static int pipe_index(const char *name)
+/* The pipeline named name ("hybrid", or "hybrid+llm": *llm set), or -1. */
+static int pipe_index(const char *name, bool *llm)
 {
+    size_t len = strlen(name);
+    *llm = len > 4 && !strcmp(name + len - 4, "+llm");
+    if (*llm)
+        len -= 4;
     for (size_t i = 0; i < NPIPES; i++)
-        if (!strcmp(pipes[i].name, name))
+        if (strlen(pipes[i].name) == len && !strncmp(pipes[i].name, name, len))
             return (int)i;
     return -1;
+}
+
+/* The stand-in LLM of NAME+llm: every re-ranking call is answered with the first handle
+ * (the library appends the rest in the order shown), no usage reported (the library
+ * estimates the tokens). */
+static recsys_status echo_complete(void *ctx, const recsys_llm_call *call,
+                                   recsys_llm_reply *reply)
+{
+    (void)ctx;
+    (void)call;
+    return recsys_llm_reply_set_text(reply, "[1]", 3);
 }
 
 /* Engine ids as `eval` makes them: items zero-padded to sort like the protocol's order. */
@@ -136,10 +157,19 @@ static recsys_engine *new_engine(const sim *s, int64_t now)
     return e;
 }
 
-/* The engine serving pipeline p: catalog, training views in time order, refreshed. */
-static recsys_engine *pipeline_engine(const sim *s, int p)
+/* The engine serving pipeline p: catalog, training views in time order, refreshed; with llm
+ * the stand-in LLM re-ranks the top K. */
+static recsys_engine *pipeline_engine(const sim *s, int p, bool llm)
 {
     recsys_engine *e = new_engine(s, s->now);
+    if (llm) {
+        RECSYS_INIT(recsys_llm_vtable, vt, .complete = echo_complete);
+        BENCH_CHECK(recsys_engine_set_llm(e, "echo", &vt), "recsys_engine_set_llm");
+        BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_LLM_RERANK_N, s->top), "llm.rerank_n");
+        /* the items have no text here, so every prompt would be the same and all but the
+         * first answered from the reply cache: off, so that each request pays */
+        BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_LLM_CACHE_BYTES, 0), "llm.cache_bytes");
+    }
     BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_HISTORY_MAX, 1000000), "history_max");
     BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_CANDIDATES_PER_SOURCE,
                                       (int64_t)(s->d.items.n < 100000 ? s->d.items.n : 100000)),
@@ -185,9 +215,10 @@ static int cmp_key(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The top list engine e shows user u: dense item indices in list[0..*n), at most top. */
+/* The top list engine e shows user u: dense item indices in list[0..*n), at most top; the
+ * request's LLM calls and tokens in *calls, *tokens when not NULL. */
 static void show(const sim *s, recsys_engine *e, uint32_t u, const char *req_id, uint32_t *list,
-                 size_t *n)
+                 size_t *n, uint32_t *calls, uint32_t *tokens)
 {
     recsys_request *req = NULL;
     recsys_result *res = NULL;
@@ -203,6 +234,12 @@ static void show(const sim *s, recsys_engine *e, uint32_t u, const char *req_id,
         char **hit = bsearch(&id, s->item_key, s->d.items.n, sizeof *s->item_key, cmp_key);
         if (hit)
             list[(*n)++] = (uint32_t)(hit - s->item_key);
+    }
+    if (calls) {
+        RECSYS_INIT(recsys_llm_stats, ls, .calls = 0);
+        BENCH_CHECK(recsys_result_llm_stats(res, &ls), "recsys_result_llm_stats");
+        *calls = (uint32_t)ls.calls;
+        *tokens = (uint32_t)(ls.prompt_tokens + ls.completion_tokens);
     }
     recsys_result_free(res);
     recsys_request_free(req);
@@ -242,7 +279,8 @@ static json_t *run_experiment(sim *s, const char *exp, const char *salt, recsys_
         int which = !strcmp(a, names[1]);
         snprintf(req, sizeof req, "%s-%s", exp, s->user_key[u]);
         size_t n = 0;
-        show(s, arm[which], u, req, list, &n);
+        uint32_t calls = 0, tokens = 0;
+        show(s, arm[which], u, req, list, &n, &calls, &tokens);
         for (size_t i = 0; i < n; i++) {
             recsys_event_init(&ev[i]);
             ev[i].type = RECSYS_EVENT_IMPRESSION;
@@ -251,6 +289,8 @@ static json_t *run_experiment(sim *s, const char *exp, const char *salt, recsys_
             ev[i].request_id = req;
             ev[i].position = (int32_t)i;
             ev[i].timestamp = t;
+            ev[i].llm_calls = calls;
+            ev[i].llm_tokens = tokens;
         }
         if (n)
             BENCH_CHECK(recsys_feedback_batch(log, ev, n), "logging impressions");
@@ -368,8 +408,8 @@ static json_t *run_interleaving(sim *s, recsys_engine *a, recsys_engine *b, cons
         if (s->test.off[u] == s->test.off[u + 1])
             continue;
         size_t na = 0, nb = 0, n = 0;
-        show(s, a, u, NULL, la, &na);
-        show(s, b, u, NULL, lb, &nb);
+        show(s, a, u, NULL, la, &na, NULL, NULL);
+        show(s, b, u, NULL, lb, &nb, NULL, NULL);
         for (size_t i = 0; i < na; i++)
             ia[i] = s->item_key[la[i]];
         for (size_t i = 0; i < nb; i++)
@@ -437,10 +477,11 @@ int bench_online(bench_ctx *ctx, int argc, char **argv)
         bench_usage("--arms: expected A,B (two pipeline names), got '%s'", arms);
     snprintf(a_name, sizeof a_name, "%.*s", (int)(comma - arms), arms);
     snprintf(b_name, sizeof b_name, "%s", comma + 1);
-    int pa = pipe_index(a_name), pb = pipe_index(b_name);
+    bool la, lb;
+    int pa = pipe_index(a_name, &la), pb = pipe_index(b_name, &lb);
     if (pa < 0 || pb < 0)
         bench_usage("--arms: '%s' is not a pipeline (popular, itemknn, rp3beta, ease, ials, "
-                    "content, hybrid)", pa < 0 ? a_name : b_name);
+                    "content, hybrid, each optionally +llm)", pa < 0 ? a_name : b_name);
     char path[4096];
     int fmt;
     if (!strcmp(dataset, "ml-100k")) {
@@ -461,8 +502,8 @@ int bench_online(bench_ctx *ctx, int argc, char **argv)
            "shown\n", dataset, s.d.items.n, s.train.n, s.test.n,
            recsys__eval_part_users(&s.test), s.top);
     fflush(stdout);
-    recsys_engine *ea = pipeline_engine(&s, pa);
-    recsys_engine *eb = pa == pb ? ea : pipeline_engine(&s, pb);
+    recsys_engine *ea = pipeline_engine(&s, pa, la);
+    recsys_engine *eb = pa == pb && la == lb ? ea : pipeline_engine(&s, pb, lb);
     const char *names[2] = { a_name, b_name };
 
     recsys_engine *ab_arms[2] = { ea, eb };

@@ -11,9 +11,10 @@
  * - Order: scan_records visits records in insertion order (ORDER BY rowid; an upsert keeps
  *   the row), scan_events in append order (seq).
  * - NULL strings of an event stay NULL (SQL NULL), distinct from "" (an empty TEXT).
- * - An impression's sources and ranker (recsys_event, since 0.2) are not stored, to keep the
- *   table layout of existing databases: they scan back as NULL, so online metrics over this
- *   store cannot be cut by source or ranker (store_conformance's drops_attribution).
+ * - An impression's sources, ranker and LLM cost (recsys_event, since 0.2) are not stored,
+ *   to keep the table layout of existing databases: they scan back as NULL and 0, so online
+ *   metrics over this store cannot be cut by source or ranker and give no LLM cost
+ *   (store_conformance's drops_attribution).
  *   The value column has no type affinity, so a double comes back with the same bits
  *   (a REAL column would turn -0.0 into 0); SQLite stores NaN as NULL, which reads back as
  *   0 (the engine never stores NaN).

@@ -377,6 +377,10 @@ typedef enum recsys_option {
                                               report's intervals. @since 0.2 */
     RECSYS_OPT_EXPERIMENT_SRM_ALPHA = 806, /**< double: the sample-ratio check fails below this
                                               p-value. @since 0.2 */
+    RECSYS_OPT_ONLINE_LLM_COST_PER_1K_TOKENS = 807, /**< double: the price of 1000 LLM tokens
+                                              (prompt and completion) in the host's currency:
+                                              the online metrics' llm_cost_per_request (0 = no
+                                              price, the cost reads 0). @since 0.2 */
     RECSYS_OPT_RANK_OBJ_MAIN = 811,      /**< double: weight of the "linear" ranker's main model
                                               (every outcome blended by the RECSYS_OPT_RANK_LABEL_*
                                               weights) in its score (default 1). @since 0.2 */
@@ -490,6 +494,11 @@ typedef struct recsys_event {
                                  (a smaller struct_size) reads as NULL. @since 0.2 */
     const char *ranker;     /**< impressions: the ranker that ordered the list, or NULL
                                  (none ran, or unknown). @since 0.2 */
+    uint32_t llm_calls;     /**< impressions: the calls the request made to the host's LLM
+                                 (recsys_result_llm_stats), the same on each of its
+                                 impressions; 0 otherwise. @since 0.2 */
+    uint32_t llm_tokens;    /**< impressions: the tokens (prompt and completion) those calls
+                                 spent; 0 otherwise. @since 0.2 */
     /* above: since 0.2 */
 } recsys_event;
 
@@ -1657,6 +1666,17 @@ RECSYS_API uint64_t recsys_result_stage_ns(const recsys_result *res, int32_t sta
  * @since 0.2
  */
 RECSYS_API size_t recsys_result_sources_skipped(const recsys_result *res);
+/**
+ * Fills *out with what this request asked of the LLM and how it went: the counters of
+ * recsys_engine_llm_stats() (calls, prompt and completion tokens, cache hits, fallbacks and
+ * why, explanations checked), counted for this request alone, every stage together (intent,
+ * re-ranking, explanations). All 0 when the request did not ask. The same numbers go with
+ * the request's impressions (recsys_event.llm_calls, llm_tokens) into the online metrics'
+ * LLM cost per request. Thread-safe for distinct results.
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG for NULL or a too small struct_size. @since 0.2
+ */
+RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_result_llm_stats(const recsys_result *res,
+                                                                    recsys_llm_stats *out);
 
 /**
  * Returns the whole result as JSON: {"request_id":..,"items":[{"item_id","score",
@@ -1813,7 +1833,8 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_experiment_assign(recsys_engi
 /**
  * recsys_recommend() under an experiment: the request's user is assigned, and the arm's
  * option overrides and ranker apply on top of the request's own (the arm's win where both
- * set one); the control, the holdout and users not enrolled get the request unchanged.
+ * set one), the control's as any other arm's; the holdout and users not enrolled get the
+ * request unchanged.
  * The request itself is not modified. An anonymous request (no user) is not enrolled.
  * @param[out] out the result, as recsys_recommend().
  * @return as recsys_recommend(); RECSYS_E_NOT_FOUND (no such experiment).
@@ -1835,16 +1856,22 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_experiment_recommend(recsys_e
  * "tokens_per_request"}}`. The metrics: impressions_per_user, ctr, conversion, add_to_cart,
  * dwell_per_impression, revenue_per_session, skip_rate, popularity (mean share of users
  * who interacted with the items shown), return_rate (RECSYS_OPT_ONLINE_RETURN_DAYS),
- * requests_per_user. A CUT is `{"name", "impressions", "clicks", "ctr", "conversion",
- * "add_to_cart"}` over the impressions whose recsys_event::sources name that source (an
- * item several sources proposed counts for each) or whose recsys_event::ranker is that
- * ranker; impressions logged without them (before 0.2, or by a store that drops them) are
- * in no cut. Intervals bound arm - control: a percentile bootstrap over users
+ * requests_per_user, llm_calls_per_request, llm_tokens_per_request, llm_cost_per_request
+ * (each request once, its impressions' recsys_event::llm_calls and llm_tokens; the cost is
+ * tokens / 1000 x RECSYS_OPT_ONLINE_LLM_COST_PER_1K_TOKENS). A CUT is `{"name",
+ * "impressions", "clicks", "ctr", "conversion", "add_to_cart"}` over the impressions whose
+ * recsys_event::sources name that source (an item several sources proposed counts for
+ * each) or whose recsys_event::ranker is that ranker, a ranker's with `"requests",
+ * "llm_calls_per_request", "llm_tokens_per_request", "llm_cost_per_request"` too;
+ * impressions logged without them (before 0.2, or by a store that drops them) are in no
+ * cut. Intervals bound arm - control: a percentile bootstrap over users
  * (RECSYS_OPT_EXPERIMENT_BOOTSTRAP replicates, a fixed seed: the same log gives the same
  * report) or the delta method, at RECSYS_OPT_EXPERIMENT_CONFIDENCE. The sample-ratio check
  * is Pearson's chi-square of the exposed users per arm (and holdout) against the split; it
- * passes when p >= RECSYS_OPT_EXPERIMENT_SRM_ALPHA. The LLM figures are the engine's
- * (recsys_engine_llm_stats over the requests it served), not per arm. O(E log E + B U) for
+ * passes when p >= RECSYS_OPT_EXPERIMENT_SRM_ALPHA. The "llm" object is the engine's
+ * (recsys_engine_llm_stats since it started, over every request it served); the per-arm
+ * LLM cost is in the metrics. Every arm, the control included, applies its options and
+ * ranker. O(E log E + B U) for
  * E events, U users, B replicates; the store is scanned once.
  * @param[out] out freed with recsys_string_free().
  * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOT_FOUND; RECSYS_E_NOMEM; a store

@@ -693,7 +693,8 @@ static recsys_status respond(run *r, recsys_result **out)
  * shared lock, so that no request holds the lock through a flush; else *ticket stays 0 and
  * they are durable on return. Each names the sources that proposed its item (comma-separated,
  * in provenance order) and the ranker (NULL when none ran), for online cuts by source and
- * ranker (lib/eval/online.c). */
+ * ranker, and carries the request's LLM calls and tokens, for the LLM cost per request
+ * (lib/eval/online.c). */
 static recsys_status log_impressions(recsys_engine *e, const recsys_result *res, const char *user,
                                      const char *ranker, int64_t now, uint64_t *ticket)
 {
@@ -708,10 +709,13 @@ static recsys_status log_impressions(recsys_engine *e, const recsys_result *res,
         return RECSYS_E_NOMEM;
     }
     char *at = text;
+    uint64_t tokens = res->llm.prompt_tokens + res->llm.completion_tokens;
     for (size_t i = 0; i < res->n; i++) {
         const recsys__res_item *it = &res->items[i];
         recsys_event_init(&ev[i]);
         ev[i].ranker = ranker;
+        ev[i].llm_calls = res->llm.calls > UINT32_MAX ? UINT32_MAX : (uint32_t)res->llm.calls;
+        ev[i].llm_tokens = tokens > UINT32_MAX ? UINT32_MAX : (uint32_t)tokens;
         if (it->nsrc) {
             ev[i].sources = at;
             for (size_t k = 0; k < it->nsrc; k++) {
@@ -826,6 +830,8 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
     if (!r.reranked) /* the stage did not run: 0, as recsys_result_stage_ns documents */
         r.stage_ns[RECSYS_STAGE_LLM] = 0;
     STAGE(RECSYS_STAGE_RESPOND, respond(&r, &res));
+    if (res) /* every LLM use of the request is behind it (stages 1, 6, 7) */
+        res->llm = r.llm.used;
     /* Impressions are logged before the shared lock is released, so that a concurrent
      * recsys_user_forget (which takes the lock exclusively) cannot run between the answer
      * and its log and leave the forgotten user's id in the store. */

@@ -5,10 +5,12 @@
  * store; arms applied by recsys_experiment_recommend; the statistics (chi-square tail, sign
  * test, probit, bootstrap and delta intervals); reports end to end, the sample-ratio check
  * passing for a 50/50 split and failing for a deliberately skewed one; the cuts by source
- * and by ranker, over both event layouts of the file store; a host store built against 0.1
+ * and by ranker, over both event layouts of the file store; the LLM calls, tokens and cost
+ * per request of each arm and ranker, equal to what the results said; a host store built against 0.1
  * handed events in its own layout; store failures and
  * the out-of-memory loop leaving the engine as it was. */
 #include "testkit.h"
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -701,6 +703,19 @@ static void expect_cuts(const json_t *cuts, const cut_tally *t)
  * and the report cut by both (an item of several sources counts for each), over the file
  * store, before and after a restart, next to impressions in the layout of 0.1 (no such
  * fields, from a caller built against 0.1) that count in the totals and in no cut. */
+/* recsys_experiment_recommend of the top 5 for user under experiment exp. */
+static recsys_result *serve(recsys_engine *e, const char *exp, const char *user)
+{
+    recsys_request *rq = NULL;
+    recsys_result *res = NULL;
+    assert_int_equal(recsys_request_new(&rq), RECSYS_OK);
+    assert_int_equal(recsys_request_set_user(rq, user), RECSYS_OK);
+    assert_int_equal(recsys_request_set_int(rq, RECSYS_OPT_TOP_N, 5), RECSYS_OK);
+    assert_int_equal(recsys_experiment_recommend(e, exp, rq, &res), RECSYS_OK);
+    recsys_request_free(rq);
+    return res;
+}
+
 static void cuts_by_source_and_ranker(void **state)
 {
     (void)state;
@@ -727,12 +742,7 @@ static void cuts_by_source_and_ranker(void **state)
     char user[32];
     for (int u = 0; u < 16; u++) {
         snprintf(user, sizeof user, "cut-%d", u);
-        recsys_request *rq = NULL;
-        recsys_result *res = NULL;
-        assert_int_equal(recsys_request_new(&rq), RECSYS_OK);
-        assert_int_equal(recsys_request_set_user(rq, user), RECSYS_OK);
-        assert_int_equal(recsys_request_set_int(rq, RECSYS_OPT_TOP_N, 5), RECSYS_OK);
-        assert_int_equal(recsys_experiment_recommend(e, "rk", rq, &res), RECSYS_OK);
+        recsys_result *res = serve(e, "rk", user);
         int arm = !strcmp(recsys_result_arm(res), "l");
         size_t n = recsys_result_count(res);
         total += n;
@@ -759,7 +769,6 @@ static void cuts_by_source_and_ranker(void **state)
             tally(&rk[arm], arm ? "linear" : "blend", clicked);
         }
         recsys_result_free(res);
-        recsys_request_free(rq);
     }
     assert_true(src.n >= 2);  /* two sources at least */
     assert_true(multi > 0);   /* and items several of them proposed */
@@ -793,6 +802,103 @@ static void cuts_by_source_and_ranker(void **state)
         recsys_engine_free(e);
         e = open_file_engine(dir);
         assert_int_equal(recsys_engine_set_int(e, RECSYS_OPT_NOW, TK_NOW + 86400), RECSYS_OK);
+    }
+    recsys_engine_free(e);
+    tk_rm_rf(dir);
+    free(dir);
+}
+
+/* A host LLM for the re-ranking stage: it answers every call with the first handles in
+ * order and reports 100 prompt and 20 completion tokens. */
+static recsys_status llm_first(void *ctx, const recsys_llm_call *call, recsys_llm_reply *reply)
+{
+    (void)ctx;
+    (void)call;
+    recsys_llm_reply_set_usage(reply, 100, 20);
+    return recsys_llm_reply_set_text(reply, "[1,2,3]", 7);
+}
+
+/* Issue 7: the LLM's calls and cost per request, per arm and per ranker. Arm "llm" re-ranks
+ * with the LLM, arm "plain" asks but has it off (llm.calls_per_request 0: each ask refused,
+ * counted in the result's budget_denied and fallbacks); the reply cache is off so
+ * every request of "llm" calls. The report's llm_calls_per_request and
+ * llm_tokens_per_request equal what recsys_result_llm_stats said of the arm's results
+ * (0 for "plain"), llm_cost_per_request follows online.llm_cost_per_1k_tokens, the ranker
+ * cut of each arm says the same, and a restart over the file store reads them back. */
+static void llm_cost_per_arm(void **state)
+{
+    (void)state;
+    char *dir = tk_mkdtemp();
+    recsys_engine *e = open_file_engine(dir);
+    tk_load(e);
+    assert_int_equal(recsys_engine_set_int(e, RECSYS_OPT_NOW, TK_NOW + 86400), RECSYS_OK);
+    assert_int_equal(recsys_engine_set_int(e, RECSYS_OPT_LLM_CACHE_BYTES, 0), RECSYS_OK);
+    assert_int_equal(recsys_engine_set_double(e, RECSYS_OPT_ONLINE_LLM_COST_PER_1K_TOKENS, 2.5),
+                     RECSYS_OK);
+    recsys_llm_vtable vt;
+    recsys_llm_vtable_init(&vt);
+    vt.complete = llm_first;
+    assert_int_equal(recsys_engine_set_llm(e, "first", &vt), RECSYS_OK);
+    set_ok(e, "{\"name\":\"cost\",\"salt\":\"c\",\"arms\":[{\"name\":\"plain\",\"percent\":50,"
+              "\"ranker\":\"blend\",\"options\":{\"llm.rerank_n\":5,\"llm.calls_per_request\":0}},{\"name\":\"llm\","
+              "\"percent\":50,\"ranker\":\"blend\",\"options\":{\"llm.rerank_n\":5}}]}");
+    uint64_t calls[2] = { 0, 0 }, tokens[2] = { 0, 0 }, requests[2] = { 0, 0 };
+    char user[32];
+    for (int u = 0; u < 24; u++) {
+        snprintf(user, sizeof user, "cost-%d", u);
+        recsys_result *res = serve(e, "cost", user);
+        int arm = !strcmp(recsys_result_arm(res), "llm");
+        recsys_llm_stats ls;
+        memset(&ls, 0, sizeof ls);
+        ls.struct_size = (uint32_t)sizeof ls;
+        assert_int_equal(recsys_result_llm_stats(res, &ls), RECSYS_OK);
+        assert_true(arm ? ls.calls >= 1 : ls.calls == 0);
+        assert_int_equal(ls.prompt_tokens, 100 * ls.calls);
+        assert_int_equal(ls.completion_tokens, 20 * ls.calls);
+        if (!arm)
+            assert_true(ls.budget_denied >= 1 && ls.fallbacks == ls.budget_denied);
+        calls[arm] += ls.calls;
+        tokens[arm] += ls.prompt_tokens + ls.completion_tokens;
+        requests[arm]++;
+        assert_true(recsys_result_count(res) > 0);
+        if (u == 0) { /* bad arguments */
+            recsys_llm_stats small;
+            memset(&small, 0, sizeof small);
+            small.struct_size = 8;
+            expect(recsys_result_llm_stats(NULL, &small), RECSYS_E_INVALID_ARG, "res");
+            expect(recsys_result_llm_stats(res, &small), RECSYS_E_INVALID_ARG, "struct_size 8");
+            expect(recsys_result_llm_stats(res, NULL), RECSYS_E_INVALID_ARG, "out");
+        }
+        recsys_result_free(res);
+    }
+    assert_true(requests[0] >= 4 && requests[1] >= 4);
+    for (int round = 0; round < 2; round++) {
+        json_t *root = report(e, "cost");
+        const json_t *arms = json_object_get(root, "arms");
+        for (size_t g = 0; g < 2; g++) {
+            const json_t *a = json_array_get(arms, g);
+            int l = !strcmp(json_string_value(json_object_get(a, "name")), "llm");
+            const json_t *m = json_object_get(a, "metrics");
+            double q = (double)requests[l];
+            assert_true(fabs(jnum(m, "requests_per_user") - 1.0) < 1e-12);
+            assert_true(fabs(jnum(m, "llm_calls_per_request") - (double)calls[l] / q) < 1e-9);
+            assert_true(fabs(jnum(m, "llm_tokens_per_request") - (double)tokens[l] / q) < 1e-9);
+            assert_true(fabs(jnum(m, "llm_cost_per_request") -
+                             (double)tokens[l] / 1000.0 * 2.5 / q) < 1e-9);
+            const json_t *cut = cut_named(json_object_get(a, "by_ranker"), "blend");
+            assert_true(jnum(cut, "requests") == q);
+            assert_true(fabs(jnum(cut, "llm_calls_per_request") - (double)calls[l] / q) < 1e-9);
+            assert_true(fabs(jnum(cut, "llm_tokens_per_request") - (double)tokens[l] / q) < 1e-9);
+        }
+        /* the LLM arm's extra cost against control, with an interval */
+        const json_t *c = comparison(root, "llm", "llm_calls_per_request");
+        assert_true(jnum(c, "diff") > 0);
+        json_decref(root);
+        recsys_engine_free(e);
+        e = open_file_engine(dir);
+        assert_int_equal(recsys_engine_set_int(e, RECSYS_OPT_NOW, TK_NOW + 86400), RECSYS_OK);
+        assert_int_equal(recsys_engine_set_double(e, RECSYS_OPT_ONLINE_LLM_COST_PER_1K_TOKENS,
+                                                  2.5), RECSYS_OK);
     }
     recsys_engine_free(e);
     tk_rm_rf(dir);
@@ -1056,6 +1162,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(report_detects_the_better_arm_and_checks_the_ratio),
         cmocka_unit_test(report_reads_only_the_experiment_window_and_holdout),
         cmocka_unit_test(cuts_by_source_and_ranker),
+        cmocka_unit_test(llm_cost_per_arm),
         cmocka_unit_test(old_host_store_reads_its_own_layout),
         cmocka_unit_test(failures_change_nothing),
         cmocka_unit_test(damaged_saved_definitions_are_reported),

@@ -651,6 +651,18 @@ static void test_events(void **state)
         recsys__events_vec_free(D, &v);
     }
 
+    /* an impression's attribution and LLM cost */
+    assert_int_equal(events("{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"impression\","
+                            "\"request_id\":\"r\",\"position\":0,\"sources\":[\"als\",\"popular\"],"
+                            "\"ranker\":\"linear\",\"llm_calls\":2,\"llm_tokens\":4294967295}",
+                            &v),
+                     RECSYS_OK);
+    assert_string_equal(v.v[0].sources, "als,popular");
+    assert_string_equal(v.v[0].ranker, "linear");
+    assert_int_equal(v.v[0].llm_calls, 2);
+    assert_int_equal(v.v[0].llm_tokens, UINT32_MAX);
+    recsys__events_vec_free(D, &v);
+
     static const struct { const char *json, *msg; } bad[] = {
         { "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"clicks\"}",
           "event: field 'type': 'clicks' is not an event type" },
@@ -683,6 +695,24 @@ static void test_events(void **state)
           "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"view\",\"extra\":1}]",
           "event 1: unknown field 'extra'" },
         { "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"view\"} []", "events: invalid JSON" },
+        { "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"impression\",\"sources\":\"als\"}",
+          "event: field 'sources' must be an array of 1 to 64 source names" },
+        { "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"impression\",\"sources\":[]}",
+          "field 'sources' must be an array" },
+        { "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"impression\","
+          "\"sources\":[\"a,b\"]}", "field 'sources': element 0 is not a source name" },
+        { "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"impression\","
+          "\"sources\":[\"als\",7]}", "field 'sources': element 1 is not a source name" },
+        { "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"impression\","
+          "\"sources\":[\"Als\"]}", "event: field 'sources': a source name 'Als'" },
+        { "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"impression\",\"ranker\":\"x y\"}",
+          "field 'ranker': a ranker name 'x y'" },
+        { "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"impression\",\"llm_calls\":-1}",
+          "field 'llm_calls' is -1" },
+        { "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"impression\","
+          "\"llm_tokens\":4294967296}", "field 'llm_tokens' is 4294967296" },
+        { "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"click\",\"ranker\":\"linear\"}",
+          "are for impressions only" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         recsys_status st = events(bad[i].json, &v);

@@ -217,6 +217,63 @@ static void request_budget_bounds_calls(void **state)
     assert_int_equal(b.calls_left, 0);
 }
 
+/* The budget counts the request's share of the counters: every ask run with it (calls,
+ * tokens, cache hits, each refusal and failure with its fallback), the rejections and the
+ * explanations reported with it; the engine's counters rise by the same. */
+static void budget_counts_the_request(void **state)
+{
+    fx *f = *state;
+    set(f, RECSYS_OPT_LLM_CALLS_PER_REQUEST, 3);
+    f->h.usage_prompt = 40;
+    f->h.usage_completion = 20;
+    recsys__llm_budget b;
+    recsys__llm_budget_init(&b, f->ov.num);
+    recsys__llm_counters zero;
+    memset(&zero, 0, sizeof zero);
+    assert_memory_equal(&b.used, &zero, sizeof zero);
+    char *t = NULL;
+    assert_int_equal(ask(f->g, &f->vt, f->ov.num, &b, "a", 0, &t), RECSYS_OK);
+    free(t);
+    assert_int_equal(ask(f->g, &f->vt, f->ov.num, &b, "a", 0, &t), RECSYS_OK); /* cached */
+    free(t);
+    recsys__llm_ask a = mk("a", 0);
+    recsys__llm_reject(f->g, &b, &a); /* the reply was unusable: also drops it from the cache */
+    f->h.status = RECSYS_E_CALLBACK;
+    assert_int_equal(ask(f->g, &f->vt, f->ov.num, &b, "b", 0, &t), RECSYS_E_CALLBACK);
+    f->h.status = RECSYS_OK;
+    assert_int_equal(ask(f->g, &f->vt, f->ov.num, &b, "c", 0, &t), RECSYS_OK);
+    free(t);
+    assert_int_equal(ask(f->g, &f->vt, f->ov.num, &b, "d", 0, &t), RECSYS_E_BUDGET); /* 3 */
+    recsys__llm_count_explanation(f->g, &b, true);
+    recsys__llm_count_explanation(f->g, &b, false);
+    assert_int_equal(b.used.calls, 3);
+    /* two answers report 40 + 20; the failed call reported none: its prompt estimated,
+     * ("sys" + "b") / 4 = 1, no reply */
+    assert_int_equal(b.used.prompt_tokens, 81);
+    assert_int_equal(b.used.completion_tokens, 40);
+    assert_int_equal(b.used.cache_hits, 1);
+    assert_int_equal(b.used.rejected, 1);
+    assert_int_equal(b.used.failures, 1);
+    assert_int_equal(b.used.budget_denied, 1);
+    assert_int_equal(b.used.fallbacks, 3); /* rejected, failed, denied */
+    assert_int_equal(b.used.explanations, 2);
+    assert_int_equal(b.used.explanations_failed, 1);
+    assert_int_equal(b.used.timeouts + b.used.breaker_open, 0);
+    /* this request was the engine's only one: the same counters */
+    recsys__llm_counters c = counters(f);
+    assert_memory_equal(&c, &b.used, sizeof c);
+    /* a rejection or explanation without a budget counts for the engine only */
+    recsys__llm_reject(f->g, NULL, &a);
+    recsys__llm_count_explanation(f->g, NULL, false);
+    c = counters(f);
+    assert_int_equal(c.rejected, 2);
+    assert_int_equal(c.explanations, 3);
+    assert_int_equal(b.used.rejected, 1);
+    /* a new budget starts from 0 */
+    recsys__llm_budget_init(&b, f->ov.num);
+    assert_memory_equal(&b.used, &zero, sizeof zero);
+}
+
 static void request_budget_bounds_tokens(void **state)
 {
     fx *f = *state;
@@ -333,7 +390,7 @@ static void rejected_reply_is_evicted(void **state)
     fx *f = *state;
     assert_int_equal(ask1(f, "x"), RECSYS_OK);
     recsys__llm_ask a = mk("x", 0);
-    recsys__llm_reject(f->g, &a);
+    recsys__llm_reject(f->g, NULL, &a);
     assert_int_equal(ask1(f, "x"), RECSYS_OK); /* asked again, not served from the cache */
     assert_int_equal(atomic_load(&f->h.calls), 2);
     recsys__llm_accept(f->g, &a);
@@ -470,7 +527,7 @@ static void breaker_rejections_open_it(void **state)
         snprintf(p, sizeof p, "g%d", i);
         assert_int_equal(ask1(f, p), RECSYS_OK);
         recsys__llm_ask a = mk(p, 0);
-        recsys__llm_reject(f->g, &a);
+        recsys__llm_reject(f->g, NULL, &a);
     }
     assert_true(recsys__llm_breaker_is_open(f->g));
     assert_int_equal(ask1(f, "g3"), RECSYS_E_BUDGET);
@@ -527,7 +584,7 @@ static void breaker_half_open_then_closed(void **state)
     set(f, RECSYS_OPT_LLM_BREAKER_COOLDOWN_MS, 60000);
     assert_int_equal(ask(g2, &vt2, f->ov.num, &b, "refresh settings", 0, &t), RECSYS_OK);
     free(t);
-    recsys__llm_reject(g2, &a);
+    recsys__llm_reject(g2, NULL, &a);
     assert_true(recsys__llm_breaker_is_open(g2));
     recsys__llm_guard_free(g2);
 
@@ -606,8 +663,8 @@ static void host_failure_is_counted(void **state)
     size_t n, bytes;
     recsys__llm_cache_usage(f->g, &n, &bytes);
     assert_int_equal(n, 0);
-    recsys__llm_count_explanation(f->g, true);
-    recsys__llm_count_explanation(f->g, false);
+    recsys__llm_count_explanation(f->g, NULL, true);
+    recsys__llm_count_explanation(f->g, NULL, false);
     c = counters(f);
     assert_int_equal(c.explanations, 2);
     assert_int_equal(c.explanations_failed, 1);
@@ -704,7 +761,7 @@ static void *work(void *arg)
             w->ok++;
             recsys__llm_ask a = mk(p, 0);
             if (i % 13 == 0)
-                recsys__llm_reject(w->f->g, &a);
+                recsys__llm_reject(w->f->g, NULL, &a);
             else
                 recsys__llm_accept(w->f->g, &a);
         } else {
@@ -754,6 +811,7 @@ int main(void)
         T(no_llm_registered),
         T(request_budget_bounds_calls),
         T(request_budget_bounds_tokens),
+        T(budget_counts_the_request),
         T(budget_zero_never_calls),
         T(engine_budget_per_minute),
         T(cache_hit_on_repeat),

@@ -771,6 +771,55 @@ static void test_check_event(void **state)
         assert_int_equal(recsys__model_check_event(&m, &e, &copy), bad[i].st);
         assert_err_has(bad[i].msg);
     }
+    /* an impression's attribution and LLM cost (since 0.2): names as the engine's parts
+     * have them; none of the four on other events */
+    static const struct {
+        int32_t type;
+        const char *sources, *ranker;
+        uint32_t calls;
+        recsys_status st;
+        const char *msg;
+    } attr[] = {
+        { 1, "als,popular", "linear", 3, RECSYS_OK, NULL },
+        { 1, "als", NULL, 0, RECSYS_OK, NULL },
+        { 1, "als,,popular", NULL, 0, RECSYS_E_INVALID_ARG,
+          "field 'sources': a source name must be 1..63 bytes, got 0" },
+        { 1, ",als", NULL, 0, RECSYS_E_INVALID_ARG, "got 0" },
+        { 1, "als,", NULL, 0, RECSYS_E_INVALID_ARG, "got 0" },
+        { 1, "", NULL, 0, RECSYS_E_INVALID_ARG, "got 0" },
+        { 1, "ALS", NULL, 0, RECSYS_E_INVALID_ARG,
+          "field 'sources': a source name 'ALS': byte 0 is not one of [a-z0-9_.-]" },
+        { 1, "als", "my ranker", 0, RECSYS_E_INVALID_ARG,
+          "field 'ranker': a ranker name 'my ranker': byte 2" },
+        { 1, NULL, "", 0, RECSYS_E_INVALID_ARG, "field 'ranker': a ranker name must be 1..63" },
+        { 1, NULL, "0123456789012345678901234567890123456789012345678901234567890123", 0,
+          RECSYS_E_INVALID_ARG, "got 64" },
+        { 3, "als", NULL, 0, RECSYS_E_INVALID_ARG, "are for impressions only" },
+        { 3, NULL, "linear", 0, RECSYS_E_INVALID_ARG, "are for impressions only" },
+        { 3, NULL, NULL, 2, RECSYS_E_INVALID_ARG, "are for impressions only" },
+    };
+    for (size_t i = 0; i < sizeof attr / sizeof attr[0]; i++) {
+        recsys_event e = mkev(attr[i].type, "u", "i1", 0, 1);
+        e.sources = attr[i].sources;
+        e.ranker = attr[i].ranker;
+        e.llm_calls = attr[i].calls;
+        recsys__err_clear();
+        recsys_status st = recsys__model_check_event(&m, &e, &copy);
+        if (st != attr[i].st)
+            fail_msg("attribution case %zu gave %d: %s", i, st, recsys_last_error());
+        if (attr[i].msg)
+            assert_err_has(attr[i].msg);
+        else
+            assert_int_equal(copy.llm_calls, attr[i].calls);
+    }
+    /* a caller built against 0.1 (struct_size before sources) has none of them */
+    recsys_event old = mkev(RECSYS_EVENT_CLICK, "u", "i1", 0, 1);
+    old.struct_size = (uint32_t)offsetof(recsys_event, sources);
+    old.sources = "not read";
+    old.llm_calls = 9;
+    assert_int_equal(recsys__model_check_event(&m, &old, &copy), RECSYS_OK);
+    assert_null(copy.sources);
+    assert_int_equal(copy.llm_calls, 0);
     recsys_event s = mkev(RECSYS_EVENT_SEARCH, "u", NULL, 0, 5);
     s.query = "red shoes";
     assert_int_equal(recsys__model_check_event(&m, &s, &copy), RECSYS_OK);

@@ -5,8 +5,10 @@
  * the event value and from the host's attribute, popularity and coverage of what was shown,
  * groups (and users left out), the time window, bad options, and the out-of-memory loop;
  * the cuts by source and by ranker (an item of two sources counts for both, impressions
- * without attribution, as logs before 0.2 hold, are in no cut). */
+ * without attribution, as logs before 0.2 hold, are in no cut); the LLM cost per request,
+ * per group and per ranker, read once per request. */
 #include "testkit.h"
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -178,11 +180,14 @@ static void attribution_and_metrics(void **state)
     recsys__online_log_free(&log);
 }
 
-static void add_impr(recsys__online_log *log, const char *user, const char *item,
-                     const char *req, int32_t pos, const char *sources, const char *ranker)
+/* An impression with its attribution and LLM cost, from a record of struct_size bytes. */
+static void add_full(recsys__online_log *log, const char *user, const char *item, const char *req,
+                     int32_t pos, const char *sources, const char *ranker, uint32_t calls,
+                     uint32_t tokens, uint32_t struct_size)
 {
     recsys_event ev;
     recsys_event_init(&ev);
+    ev.struct_size = struct_size;
     ev.type = RECSYS_EVENT_IMPRESSION;
     ev.user_id = user;
     ev.item_id = item;
@@ -191,7 +196,22 @@ static void add_impr(recsys__online_log *log, const char *user, const char *item
     ev.timestamp = 1000;
     ev.sources = sources;
     ev.ranker = ranker;
+    ev.llm_calls = calls;
+    ev.llm_tokens = tokens;
     assert_int_equal(recsys__online_log_add(log, &ev), RECSYS_OK);
+}
+
+static void add_impr(recsys__online_log *log, const char *user, const char *item,
+                     const char *req, int32_t pos, const char *sources, const char *ranker)
+{
+    add_full(log, user, item, req, pos, sources, ranker, 0, 0, (uint32_t)sizeof(recsys_event));
+}
+
+static void add_llm(recsys__online_log *log, const char *user, const char *item, const char *req,
+                    int32_t pos, const char *ranker, uint32_t calls, uint32_t tokens,
+                    uint32_t struct_size)
+{
+    add_full(log, user, item, req, pos, NULL, ranker, calls, tokens, struct_size);
 }
 
 static const recsys__online_cut *cut_of(const recsys__online_result *r, size_t g, bool ranker,
@@ -254,6 +274,64 @@ static void cuts_by_source_and_ranker(void **state)
     NEAR(r.g[1].tot[RECSYS__ONLINE_F_IMPR], 3);
     NEAR(r.g[1].tot[RECSYS__ONLINE_F_CLICK], 2);
     recsys__online_result_free(&r);
+    recsys__online_log_free(&log);
+}
+
+/* Requests' LLM cost: a's two requests (ranker "llm": 2 calls / 3000 tokens on each of r1's
+ * three impressions, counted once; r2: 1 call / 1000 tokens) and one without the LLM
+ * (ranker "plain"); b's request r4 comes from a store whose records end before llm_calls
+ * (a smaller struct_size): its values are not read. Per group: a 3 calls, 4000 tokens over
+ * 3 requests; b 0 over 1. Per ranker: "llm" 2 requests, 3 calls, 4000 tokens; "plain" 2
+ * requests (a's r3 and b's r4), 0. The cost uses the price of 1000 tokens. */
+static void llm_cost_per_request(void **state)
+{
+    (void)state;
+    recsys__online_log log;
+    recsys__online_log_init(&log, &recsys__mem_default);
+    const uint32_t full = (uint32_t)sizeof(recsys_event);
+    for (int p = 0; p < 3; p++)
+        add_llm(&log, "a", p == 0 ? "i1" : p == 1 ? "i2" : "i3", "r1", p, "llm", 2, 3000, full);
+    add_llm(&log, "a", "i4", "r2", 0, "llm", 1, 1000, full);
+    add_llm(&log, "a", "i5", "r3", 0, "plain", 0, 0, full);
+    add_llm(&log, "b", "i1", "r4", 0, "plain", 7, 7000,
+            (uint32_t)offsetof(recsys_event, llm_calls));
+    recsys__online_opts o = opts();
+    o.llm_cost_per_1k = 0.5;
+    recsys__online_result r;
+    assert_int_equal(recsys__online_compute(&log, &o, &r), RECSYS_OK);
+    size_t calls = 0, tokens = 0, cost = 0;
+    for (size_t j = 0; j < recsys__online_nmetrics; j++) {
+        const char *name = recsys__online_metrics[j].name;
+        calls = !strcmp(name, "llm_calls_per_request") ? j : calls;
+        tokens = !strcmp(name, "llm_tokens_per_request") ? j : tokens;
+        cost = !strcmp(name, "llm_cost_per_request") ? j : cost;
+    }
+    assert_true(calls && tokens && cost);
+    NEAR(r.g[0].tot[RECSYS__ONLINE_F_REQ], 3);
+    NEAR(recsys__online_value(&r.g[0], calls), 1.0);           /* 3 calls / 3 requests */
+    NEAR(recsys__online_value(&r.g[0], tokens), 4000.0 / 3);
+    NEAR(recsys__online_value(&r.g[0], cost), 2.0 / 3);        /* 4 x 0.5 / 3 */
+    NEAR(r.g[1].tot[RECSYS__ONLINE_F_REQ], 1);
+    NEAR(recsys__online_value(&r.g[1], calls), 0);
+    NEAR(recsys__online_value(&r.g[1], tokens), 0);
+    const recsys__online_cut *c = cut_of(&r, 0, true, "llm");
+    assert_int_equal(c->impr, 4);
+    assert_int_equal(c->req, 2);
+    assert_int_equal(c->llm_calls, 3);
+    assert_int_equal(c->llm_tokens, 4000);
+    c = cut_of(&r, 0, true, "plain");
+    assert_int_equal(c->req, 1);
+    assert_int_equal(c->llm_calls, 0);
+    c = cut_of(&r, 1, true, "plain");
+    assert_int_equal(c->req, 1);
+    assert_int_equal(c->llm_calls, 0);
+    assert_int_equal(c->llm_tokens, 0);
+    recsys__online_result_free(&r);
+    /* a price that is not a number >= 0 is refused */
+    o.llm_cost_per_1k = -1;
+    assert_int_equal(recsys__online_compute(&log, &o, &r), RECSYS_E_INVALID_ARG);
+    o.llm_cost_per_1k = NAN;
+    assert_int_equal(recsys__online_compute(&log, &o, &r), RECSYS_E_INVALID_ARG);
     recsys__online_log_free(&log);
 }
 
@@ -361,6 +439,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attribution_and_metrics),
         cmocka_unit_test(cuts_by_source_and_ranker),
+        cmocka_unit_test(llm_cost_per_request),
         cmocka_unit_test(empty_log),
         cmocka_unit_test(out_of_memory),
     };

@@ -237,6 +237,9 @@ const recsys__optdef recsys__optdefs[] = {
       "confidence level of the report's intervals", 0.5, 0.999, 0.95, NULL },
     { RECSYS_OPT_EXPERIMENT_SRM_ALPHA, D, "experiment.srm_alpha",
       "the sample-ratio check fails below this p-value", 1e-12, 0.5, 0.001, NULL },
+    { RECSYS_OPT_ONLINE_LLM_COST_PER_1K_TOKENS, D, "online.llm_cost_per_1k_tokens",
+      "price of 1000 LLM tokens in the host's currency, for the online metrics' LLM cost per "
+      "request (0 = no price)", 0, 1e6, 0, NULL },
     { RECSYS_OPT_RANK_OBJ_MAIN, D, "rank.objective_main",
       "weight of the linear ranker's main (blended label) model in its score", -100, 100, 1,
       NULL },

@@ -1,4 +1,4 @@
-/* utf8.c - UTF-8 validation (RFC 3629). */
+/* utf8.c - UTF-8 validation (RFC 3629), and names. */
 #include "utf8.h"
 #include "error.h"
 
@@ -66,4 +66,19 @@ int recsys__utf8_quote_len(const char *s)
     while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
         n--;
     return (int)n;
+}
+
+recsys_status recsys__check_name(const char *s, size_t len, const char *what)
+{
+    if (len == 0 || len >= RECSYS_PLUGIN_NAME_MAX)
+        return recsys__err(RECSYS_E_INVALID_ARG, "%s name must be 1..%d bytes, got %zu", what,
+                           RECSYS_PLUGIN_NAME_MAX - 1, len);
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+            return recsys__err(RECSYS_E_INVALID_ARG,
+                               "%s name '%.*s': byte %zu is not one of [a-z0-9_.-]", what,
+                               (int)(len < 64 ? len : 64), s, i);
+    }
+    return RECSYS_OK;
 }

@@ -29,8 +29,7 @@
 #include "../rank/featlog.h"
 #include "../filter/rules.h"
 #include "../llm/guard.h"
-
-#define RECSYS_PLUGIN_NAME_MAX 64
+#include "../core/utf8.h" /* RECSYS_PLUGIN_NAME_MAX, recsys__check_name */
 
 typedef struct recsys__plugin {
     char name[RECSYS_PLUGIN_NAME_MAX];

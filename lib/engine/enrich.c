@@ -327,7 +327,7 @@ static recsys_status apply_reply(run *r, work **g, size_t k, const recsys__enric
     }
     recsys__unlock(r->e);
     if (ok == 0)
-        recsys__llm_reject(r->e->llm_guard, ask);
+        recsys__llm_reject(r->e->llm_guard, NULL, ask);
     else
         recsys__llm_accept(r->e->llm_guard, ask);
     return st;
@@ -379,7 +379,7 @@ static recsys_status ask_group(run *r, work **g, size_t k, recsys__llm_budget *b
     if (st == RECSYS_E_INVALID_ARG) { /* unusable as a whole */
         note(r);
         r->rep.rejected += k;
-        recsys__llm_reject(r->e->llm_guard, &ask);
+        recsys__llm_reject(r->e->llm_guard, NULL, &ask);
         st = RECSYS_OK;
     } else if (st == RECSYS_OK) {
         for (size_t j = 0; j < k; j++)

@@ -316,7 +316,7 @@ RECSYS_API recsys_status recsys_experiment_recommend(recsys_engine *e, const cha
         st = recsys__err(RECSYS_E_NOT_FOUND, "no experiment named '%.80s'", name);
     } else if (st != RECSYS_OK) {
         /* out of memory: reported below */
-    } else if (a > 0) { /* a treatment arm (arms[0] is the control) */
+    } else if (a >= 0) { /* an arm, the control included: its overrides and ranker */
         const recsys__exp_arm *arm = &x->arms[a];
         over = recsys__alloc(&e->mem, (req->nover + arm->nover + 1) * sizeof *over);
         if (arm->ranker && !(ranker = recsys__strdup(&e->mem, arm->ranker)))
@@ -394,6 +394,7 @@ typedef struct report_cfg {
     double level, alpha;
     char attr[128]; /* the revenue attribute, "" = none */
     size_t catalog_items;
+    double llm_price; /* of 1000 LLM tokens */
     uint64_t requests, llm_calls, llm_tokens;
 } report_cfg;
 
@@ -413,6 +414,7 @@ static void read_cfg(recsys_engine *e, report_cfg *c)
     const char *attr = e->opts.str[recsys__opt_slot(RECSYS_OPT_ONLINE_REVENUE_ATTRIBUTE)];
     snprintf(c->attr, sizeof c->attr, "%s", attr ? attr : "");
     c->catalog_items = e->model.catalog.live;
+    c->llm_price = optnum(e, RECSYS_OPT_ONLINE_LLM_COST_PER_1K_TOKENS);
     c->requests = atomic_load(&e->requests);
     recsys__llm_counters lc;
     recsys__llm_counters_get(e->llm_guard, &lc);
@@ -454,9 +456,10 @@ static json_t *num(double v)
 
 /* The cuts by source or by ranker: [{"name", "impressions", "clicks", "ctr", "conversion",
  * "add_to_cart"}] in the order the names first appear in the log, names without impressions
- * in this group left out. */
+ * in this group left out; a ranker's also {"requests", "llm_calls_per_request",
+ * "llm_tokens_per_request", "llm_cost_per_request"} (price: of 1000 tokens). */
 static json_t *cuts_json(const recsys__ids *names, const recsys__online_cut *cut, size_t n,
-                         int *bad)
+                         bool ranker, double price, int *bad)
 {
     json_t *arr = json_array();
     if (!arr) {
@@ -479,11 +482,20 @@ static json_t *cuts_json(const recsys__ids *names, const recsys__online_cut *cut
         put(e, "ctr", num((double)c->click / d), bad);
         put(e, "conversion", num((double)c->conv / d), bad);
         put(e, "add_to_cart", num((double)c->cart / d), bad);
+        if (!ranker)
+            continue;
+        double q = (double)c->req;
+        put(e, "requests", json_integer((json_int_t)c->req), bad);
+        put(e, "llm_calls_per_request", q ? num((double)c->llm_calls / q) : json_null(), bad);
+        put(e, "llm_tokens_per_request", q ? num((double)c->llm_tokens / q) : json_null(), bad);
+        put(e, "llm_cost_per_request",
+            q ? num((double)c->llm_tokens / 1000.0 * price / q) : json_null(), bad);
     }
     return arr;
 }
 
-static json_t *group_json(const recsys__online_result *r, const recsys__online_group *g, int *bad)
+static json_t *group_json(const recsys__online_result *r, const recsys__online_group *g,
+                          double price, int *bad)
 {
     json_t *o = json_object(), *m = json_object(), *pos = json_array();
     if (!o || !m || !pos) {
@@ -514,8 +526,9 @@ static json_t *group_json(const recsys__online_result *r, const recsys__online_g
         put(e, "ctr", num((double)g->pos_click[p] / (double)g->pos_impr[p]), bad);
     }
     put(o, "by_position", pos, bad);
-    put(o, "by_source", cuts_json(r->src_names, g->by_src, r->nsrc, bad), bad);
-    put(o, "by_ranker", cuts_json(r->ranker_names, g->by_ranker, r->nranker, bad), bad);
+    put(o, "by_source", cuts_json(r->src_names, g->by_src, r->nsrc, false, price, bad), bad);
+    put(o, "by_ranker", cuts_json(r->ranker_names, g->by_ranker, r->nranker, true, price, bad),
+        bad);
     return o;
 }
 
@@ -586,7 +599,7 @@ static recsys_status build_report(recsys_engine *e, const recsys__experiment *x,
         users += r->g[g].nusers;
     put(root, "users", json_integer((json_int_t)users), &bad);
     for (size_t g = 0; g < ng; g++) {
-        json_t *a = group_json(r, &r->g[g], &bad);
+        json_t *a = group_json(r, &r->g[g], c->llm_price, &bad);
         if (!a)
             continue;
         put(a, "name", json_string(g < x->narms ? x->arms[g].name : "holdout"), &bad);
@@ -676,7 +689,7 @@ RECSYS_API recsys_status recsys_experiment_report_json(recsys_engine *e, const c
         .from = x.start, .to = x.end, .window_s = c.window_s, .session_gap_s = c.session_gap_s,
         .return_s = c.return_s, .ngroups = x.narms + (x.holdout ? 1 : 0),
         .group = group_of_user, .group_arg = &x, .revenue = c.attr[0] ? revenue_of : NULL,
-        .revenue_arg = &ra, .catalog_items = c.catalog_items,
+        .revenue_arg = &ra, .catalog_items = c.catalog_items, .llm_cost_per_1k = c.llm_price,
     };
     if (st == RECSYS_OK)
         st = recsys__online_compute(&s.log, &o, &r);
@@ -709,13 +722,13 @@ RECSYS_API recsys_status recsys_online_metrics_json(recsys_engine *e, int64_t fr
     recsys__online_opts o = {
         .from = from, .to = to, .window_s = c.window_s, .session_gap_s = c.session_gap_s,
         .return_s = c.return_s, .ngroups = 1, .revenue = c.attr[0] ? revenue_of : NULL,
-        .revenue_arg = &ra, .catalog_items = c.catalog_items,
+        .revenue_arg = &ra, .catalog_items = c.catalog_items, .llm_cost_per_1k = c.llm_price,
     };
     if (st == RECSYS_OK)
         st = recsys__online_compute(&s.log, &o, &r);
     if (st == RECSYS_OK) {
         int bad = 0;
-        json_t *root = group_json(&r, &r.g[0], &bad);
+        json_t *root = group_json(&r, &r.g[0], c.llm_price, &bad);
         if (root) {
             put(root, "from", json_integer((json_int_t)from), &bad);
             put(root, "to", json_integer((json_int_t)to), &bad);

@@ -60,18 +60,7 @@ recsys_status recsys__engine_check_name(const char *name, const char *what)
 {
     if (!name)
         return recsys__err(RECSYS_E_INVALID_ARG, "%s name is NULL", what);
-    size_t n = strlen(name);
-    if (n == 0 || n >= RECSYS_PLUGIN_NAME_MAX)
-        return recsys__err(RECSYS_E_INVALID_ARG, "%s name must be 1..%d bytes, got %zu", what,
-                           RECSYS_PLUGIN_NAME_MAX - 1, n);
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-            return recsys__err(RECSYS_E_INVALID_ARG,
-                               "%s name '%.64s': byte %zu is not one of [a-z0-9_.-]", what, name,
-                               i);
-    }
-    return RECSYS_OK;
+    return recsys__check_name(name, strlen(name), what);
 }
 
 static recsys_status check_name(const char *name)

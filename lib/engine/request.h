@@ -49,6 +49,7 @@ struct recsys_result {
     size_t sources_skipped; /* by the retrieval budget */
     char *experiment;       /* recsys_experiment_recommend: the experiment, else NULL */
     char *arm;              /* and the user's arm ("holdout", or "" when not enrolled) */
+    recsys__llm_counters llm; /* what the request asked of the LLM (recsys_result_llm_stats) */
 };
 
 /* Runs stages 1 to 3 of the pipeline (context, retrieve, filter) for req, then fn(arg, q, c)

@@ -15,6 +15,9 @@ const recsys__online_metric recsys__online_metrics[] = {
     { "popularity", RECSYS__ONLINE_F_POP, RECSYS__ONLINE_F_IMPR },
     { "return_rate", RECSYS__ONLINE_F_RET, RECSYS__ONLINE_F_ONE },
     { "requests_per_user", RECSYS__ONLINE_F_REQ, RECSYS__ONLINE_F_ONE },
+    { "llm_calls_per_request", RECSYS__ONLINE_F_LLM_CALLS, RECSYS__ONLINE_F_REQ },
+    { "llm_tokens_per_request", RECSYS__ONLINE_F_LLM_TOKENS, RECSYS__ONLINE_F_REQ },
+    { "llm_cost_per_request", RECSYS__ONLINE_F_LLM_COST, RECSYS__ONLINE_F_REQ },
 };
 const size_t recsys__online_nmetrics = RECSYS_ARRAY_LEN(recsys__online_metrics);
 
@@ -53,8 +56,12 @@ recsys_status recsys__online_log_add(recsys__online_log *log, const recsys_event
     if (ev->request_id)
         RECSYS_TRY(recsys__ids_intern(&log->reqs, ev->request_id, strlen(ev->request_id),
                                       &o->req, NULL));
-    /* sources and ranker only when the record has them (a 0.1 host store's events do not) */
+    /* sources, ranker and LLM cost only when the record has them (a 0.1 host store's events
+     * do not) */
     bool attr = ev->struct_size >= RECSYS_OFFSETOFEND(recsys_event, ranker);
+    bool cost = ev->struct_size >= RECSYS_OFFSETOFEND(recsys_event, llm_tokens);
+    o->llm_calls = cost ? ev->llm_calls : 0;
+    o->llm_tokens = cost ? ev->llm_tokens : 0;
     o->ranker = RECSYS_IDS_NONE;
     if (attr && ev->ranker && *ev->ranker)
         RECSYS_TRY(recsys__ids_intern(&log->rankers, ev->ranker, strlen(ev->ranker), &o->ranker,
@@ -369,14 +376,26 @@ static recsys_status compute(const recsys__online_log *log, const recsys__online
     for (size_t it = 0; it < ni; it++)
         for (size_t g = 0; g < o->ngroups; g++)
             r->g[g].items_shown += (w->mask[it] >> g) & 1;
-    /* distinct requests per user (by_req is sorted by request, then item) */
+    /* distinct requests per user and their LLM cost, read from the first impression of each
+     * (by_req is sorted by request, then item), also per ranker */
     for (size_t k = 0; k < w->nreq; k++) {
         if (k && w->by_req[k].k >> 32 == w->by_req[k - 1].k >> 32)
             continue;
         const recsys__online_ev *e = &log->ev[w->imp[w->by_req[k].i]];
-        if (w->grp[e->user] >= 0)
-            r->g[w->grp[e->user]].u[(size_t)w->row[e->user] * RECSYS__ONLINE_NF +
-                                    RECSYS__ONLINE_F_REQ] += 1;
+        if (w->grp[e->user] < 0)
+            continue;
+        recsys__online_group *gr = &r->g[w->grp[e->user]];
+        double *row = gr->u + (size_t)w->row[e->user] * RECSYS__ONLINE_NF;
+        row[RECSYS__ONLINE_F_REQ] += 1;
+        row[RECSYS__ONLINE_F_LLM_CALLS] += e->llm_calls;
+        row[RECSYS__ONLINE_F_LLM_TOKENS] += e->llm_tokens;
+        row[RECSYS__ONLINE_F_LLM_COST] += e->llm_tokens / 1000.0 * o->llm_cost_per_1k;
+        if (e->ranker != RECSYS_IDS_NONE) {
+            recsys__online_cut *c = &gr->by_ranker[e->ranker];
+            c->req++;
+            c->llm_calls += e->llm_calls;
+            c->llm_tokens += e->llm_tokens;
+        }
     }
     /* sessions, the return proxy and revenue: each exposed user's events in time order */
     for (size_t i = 0; i < nt;) {
@@ -429,6 +448,10 @@ recsys_status recsys__online_compute(const recsys__online_log *log, const recsys
     if (o->window_s < 0 || o->session_gap_s < 0 || o->return_s < 0)
         return recsys__err(RECSYS_E_INVALID_ARG,
                            "online metrics: a window, session gap or return horizon is negative");
+    if (!(o->llm_cost_per_1k >= 0) || !isfinite(o->llm_cost_per_1k))
+        return recsys__err(RECSYS_E_INVALID_ARG,
+                           "online metrics: the price of 1000 LLM tokens is not a finite number "
+                           ">= 0");
     work w = { .m = log->mem };
     out->mem = log->mem;
     out->catalog_items = o->catalog_items;

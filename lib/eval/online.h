@@ -15,7 +15,8 @@
  * the metrics can be cut by position, and its attribution (the event's `sources`, split at
  * commas, empty names skipped, and `ranker`; since 0.2), so they can be cut by source and by
  * ranker: per group and per name, impressions and the clicks, conversions and add-to-carts
- * attributed to them (recsys__online_cut). An item several sources proposed counts for each
+ * attributed to them (recsys__online_cut); per ranker also the requests it ranked and their
+ * LLM calls and tokens (the LLM cost of each pipeline). An item several sources proposed counts for each
  * of them; an impression without sources or ranker (logged before 0.2, by a store that drops
  * them, or by the host) is in no source's or ranker's cut.
  *
@@ -36,6 +37,11 @@
  *   return_rate           RET / ONE (a user whose second session starts within return_s of
  *                         the end of the first; sessions split at gaps > session_gap_s)
  *   requests_per_user     REQ / ONE (distinct request ids among the user's impressions)
+ *   llm_calls_per_request LLM_CALLS / REQ, llm_tokens_per_request LLM_TOKENS / REQ and
+ *   llm_cost_per_request  LLM_COST / REQ: each request's LLM calls and tokens, as its
+ *                         impressions carry them (recsys_event llm_calls, llm_tokens: the
+ *                         first impression of the request is read, once per request), and
+ *                         tokens / 1000 x llm_cost_per_1k (0 without a price)
  * and, not per user, coverage = distinct items shown / catalog_items (0 when unknown).
  *
  * Cost: O(E log E) time for E events in the window, O(E + U + I + G (S + R)) memory for
@@ -53,6 +59,7 @@ typedef struct recsys__online_ev {
     int32_t type, pos;
     int64_t ts;
     double value;
+    uint32_t llm_calls, llm_tokens; /* impressions: the request's LLM cost (since 0.2) */
 } recsys__online_ev;
 
 typedef struct recsys__online_log {
@@ -83,6 +90,9 @@ enum {
     RECSYS__ONLINE_F_POP,
     RECSYS__ONLINE_F_RET,
     RECSYS__ONLINE_F_REQ,
+    RECSYS__ONLINE_F_LLM_CALLS,
+    RECSYS__ONLINE_F_LLM_TOKENS,
+    RECSYS__ONLINE_F_LLM_COST,
     RECSYS__ONLINE_F_ONE,
     RECSYS__ONLINE_NF
 };
@@ -95,9 +105,11 @@ typedef struct recsys__online_metric {
 extern const recsys__online_metric recsys__online_metrics[];
 extern const size_t recsys__online_nmetrics;
 
-/* One cut (a source or a ranker, in one group): impressions and what was attributed to them. */
+/* One cut (a source or a ranker, in one group): impressions and what was attributed to them;
+ * for a ranker also the requests it ranked and their LLM calls and tokens (0 for a source). */
 typedef struct recsys__online_cut {
     uint64_t impr, click, conv, cart;
+    uint64_t req, llm_calls, llm_tokens;
 } recsys__online_cut;
 
 #define RECSYS__ONLINE_POS 20 /* positions 0..19 cut apart; 20 = "20 or later" */
@@ -123,6 +135,7 @@ typedef struct recsys__online_opts {
     double (*revenue)(void *arg, const char *item_id); /* NULL: 0 */
     void *revenue_arg;
     size_t catalog_items;     /* for coverage; 0 = unknown */
+    double llm_cost_per_1k;   /* the price of 1000 LLM tokens (LLM_COST); 0 = no price */
 } recsys__online_opts;
 
 typedef struct recsys__online_result {

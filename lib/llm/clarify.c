@@ -552,7 +552,7 @@ recsys_status recsys__clarify_question(const recsys__mem *m, const recsys__facet
     if (st == RECSYS_OK) {
         st = recsys__clarify_from_reply(m, reply, len, &q);
         if (st == RECSYS_E_INVALID_ARG)
-            recsys__llm_reject(llm->guard, &ask);
+            recsys__llm_reject(llm->guard, budget, &ask);
     }
     recsys__free(m, reply);
     recsys__free(m, prompt);

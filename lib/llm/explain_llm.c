@@ -781,14 +781,14 @@ recsys_status recsys__explain_llm(const recsys__mem *m, recsys__llm_guard *g,
             if (st == RECSYS_OK) {
                 st = recsys__explain_llm_parse(m, q, items, nl, &hist, reply, rlen, out, vd);
                 if (st == RECSYS_E_CORRUPT) {
-                    recsys__llm_reject(g, &ask);
+                    recsys__llm_reject(g, b, &ask);
                     st = RECSYS_OK;
                 } else if (st == RECSYS_OK) {
                     recsys__llm_accept(g, &ask);
                     for (size_t i = 0; i < nl; i++)
                         if (vd[i] != RECSYS__EXPLAIN_LLM_NONE)
-                            recsys__llm_count_explanation(g, vd[i] ==
-                                                                 RECSYS__EXPLAIN_LLM_FAILED);
+                            recsys__llm_count_explanation(g, b, vd[i] ==
+                                                                    RECSYS__EXPLAIN_LLM_FAILED);
                 }
             } else if (st != RECSYS_E_NOMEM) {
                 st = RECSYS_OK; /* no LLM this time: templates */

@@ -85,6 +85,7 @@ void recsys__llm_budget_init(recsys__llm_budget *b, const double *opt)
     b->tokens_left = (int64_t)opt_num(opt, RECSYS_OPT_LLM_TOKENS_PER_REQUEST);
     b->deadline_ns = recsys__clock_mono_ns() +
                      (uint64_t)opt_num(opt, RECSYS_OPT_LLM_DEADLINE_MS) * 1000000u;
+    memset(&b->used, 0, sizeof b->used);
 }
 
 /* ------------------------------------------------------------------------ the key */
@@ -356,13 +357,17 @@ static void window_add(recsys__llm_guard *g, uint64_t sec, uint64_t calls, uint6
 
 /* ------------------------------------------------------------------------ the ask */
 
-static recsys_status refuse(recsys__llm_guard *g, uint64_t *field, recsys_status st,
-                            const char *why)
+/* Counts why (the same counter in the engine's counters, under the mutex, and in the
+ * request's) and a fallback in both. */
+static recsys_status refuse(recsys__llm_guard *g, uint64_t *engine_why, recsys__llm_budget *b,
+                            uint64_t *request_why, recsys_status st, const char *why)
 {
     pthread_mutex_lock(&g->mu);
-    (*field)++;
+    (*engine_why)++;
     g->n.fallbacks++;
     pthread_mutex_unlock(&g->mu);
+    (*request_why)++;
+    b->used.fallbacks++;
     return recsys__err(st, "llm: %s", why);
 }
 
@@ -377,7 +382,7 @@ recsys_status recsys__llm_ask_run(recsys__llm_guard *g, const recsys_llm_vtable 
         return recsys__err(RECSYS_E_NOT_FOUND, "llm: no LLM is registered");
     if (opt_num(opt, RECSYS_OPT_LLM_CALLS_PER_REQUEST) <= 0 ||
         opt_num(opt, RECSYS_OPT_LLM_TOKENS_PER_REQUEST) <= 0)
-        return refuse(g, &g->n.budget_denied, RECSYS_E_BUDGET,
+        return refuse(g, &g->n.budget_denied, b, &b->used.budget_denied, RECSYS_E_BUDGET,
                       "the LLM is off for this request (a per-request budget of 0)");
     /* 3. the cache */
     size_t cap = cache_cap(opt);
@@ -386,22 +391,24 @@ recsys_status recsys__llm_ask_run(recsys__llm_guard *g, const recsys_llm_vtable 
     if (cap) {
         bool hit;
         RECSYS_TRY(cache_get(g, k, m, text, len, &hit));
-        if (hit)
+        if (hit) {
+            b->used.cache_hits++;
             return RECSYS_OK;
+        }
     }
     /* 4. the request's budget */
     size_t plen = (a->system ? strlen(a->system) : 0) + (a->prompt ? strlen(a->prompt) : 0);
     int64_t estimate = (int64_t)(plen / 4) + (a->max_tokens > 0 ? a->max_tokens : 0);
     if (b->calls_left <= 0)
-        return refuse(g, &g->n.budget_denied, RECSYS_E_BUDGET,
+        return refuse(g, &g->n.budget_denied, b, &b->used.budget_denied, RECSYS_E_BUDGET,
                       "the request's call budget is spent");
     if (b->tokens_left <= 0 || estimate > b->tokens_left)
-        return refuse(g, &g->n.budget_denied, RECSYS_E_BUDGET,
+        return refuse(g, &g->n.budget_denied, b, &b->used.budget_denied, RECSYS_E_BUDGET,
                       "the request's token budget cannot pay for the call");
     /* 5. the deadline */
     uint64_t now = recsys__clock_mono_ns();
     if (b->deadline_ns && now >= b->deadline_ns)
-        return refuse(g, &g->n.timeouts, RECSYS_E_TIMEOUT,
+        return refuse(g, &g->n.timeouts, b, &b->used.timeouts, RECSYS_E_TIMEOUT,
                       "the request's LLM deadline has passed");
     /* 6. the breaker, 7. the engine's minute; the call is booked in the same locked step */
     uint64_t sec = now / 1000000000u;
@@ -420,6 +427,8 @@ recsys_status recsys__llm_ask_run(recsys__llm_guard *g, const recsys_llm_vtable 
         g->n.breaker_open++;
         g->n.fallbacks++;
         pthread_mutex_unlock(&g->mu);
+        b->used.breaker_open++;
+        b->used.fallbacks++;
         return recsys__err(RECSYS_E_BUDGET, "llm: the circuit breaker is open");
     }
     uint64_t wc, wt;
@@ -428,6 +437,8 @@ recsys_status recsys__llm_ask_run(recsys__llm_guard *g, const recsys_llm_vtable 
         g->n.budget_denied++;
         g->n.fallbacks++;
         pthread_mutex_unlock(&g->mu);
+        b->used.budget_denied++;
+        b->used.fallbacks++;
         return recsys__err(RECSYS_E_BUDGET, "llm: the engine's budget per minute is spent");
     }
     if (g->open_until) { /* the cool-down is over: this call is the trial */
@@ -444,6 +455,7 @@ recsys_status recsys__llm_ask_run(recsys__llm_guard *g, const recsys_llm_vtable 
     recsys_llm_reply reply;
     recsys__llm_reply_init(&reply, m);
     b->calls_left--;
+    b->used.calls++;
     recsys_status st = vt->complete(vt->ctx, &call, &reply);
     int64_t pt = reply.prompt_tokens, ct = reply.completion_tokens;
     if (!pt && !ct) { /* the host did not say: estimate */
@@ -451,6 +463,8 @@ recsys_status recsys__llm_ask_run(recsys__llm_guard *g, const recsys_llm_vtable 
         ct = (int64_t)(reply.len / 4);
     }
     b->tokens_left -= pt + ct;
+    b->used.prompt_tokens += (uint64_t)pt;
+    b->used.completion_tokens += (uint64_t)ct;
     uint64_t done = recsys__clock_mono_ns();
     bool late = st == RECSYS_OK && reply.text && b->deadline_ns && done > b->deadline_ns;
     pthread_mutex_lock(&g->mu);
@@ -474,6 +488,13 @@ recsys_status recsys__llm_ask_run(recsys__llm_guard *g, const recsys_llm_vtable 
         g->fails = limit ? limit - 1 : 0;
     }
     pthread_mutex_unlock(&g->mu);
+    if (st != RECSYS_E_NOMEM && (st != RECSYS_OK || !reply.text)) {
+        b->used.failures++;
+        b->used.fallbacks++;
+    } else if (late) {
+        b->used.timeouts++;
+        b->used.fallbacks++;
+    }
     if (st == RECSYS_E_NOMEM) {
         recsys__llm_reply_free(&reply);
         return recsys__err(RECSYS_E_NOMEM, "llm: out of memory for the reply");
@@ -493,8 +514,12 @@ recsys_status recsys__llm_ask_run(recsys__llm_guard *g, const recsys_llm_vtable 
     return RECSYS_OK;
 }
 
-void recsys__llm_reject(recsys__llm_guard *g, const recsys__llm_ask *a)
+void recsys__llm_reject(recsys__llm_guard *g, recsys__llm_budget *b, const recsys__llm_ask *a)
 {
+    if (b) {
+        b->used.rejected++;
+        b->used.fallbacks++;
+    }
     call_key k = key_of(a);
     cache_ent *dead = NULL;
     pthread_mutex_lock(&g->mu);
@@ -516,8 +541,12 @@ void recsys__llm_accept(recsys__llm_guard *g, const recsys__llm_ask *a)
     pthread_mutex_unlock(&g->mu);
 }
 
-void recsys__llm_count_explanation(recsys__llm_guard *g, bool failed)
+void recsys__llm_count_explanation(recsys__llm_guard *g, recsys__llm_budget *b, bool failed)
 {
+    if (b) {
+        b->used.explanations++;
+        b->used.explanations_failed += failed;
+    }
     pthread_mutex_lock(&g->mu);
     g->n.explanations++;
     g->n.explanations_failed += failed;

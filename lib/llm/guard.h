@@ -54,26 +54,8 @@
 
 typedef struct recsys__llm_guard recsys__llm_guard;
 
-/* What one request (or one batch call) may still spend. Filled by recsys__llm_budget_init
- * from the options; calls_left and tokens_left count down; deadline_ns is on the monotonic
- * clock (0 = none). */
-typedef struct recsys__llm_budget {
-    int64_t calls_left;
-    int64_t tokens_left;
-    uint64_t deadline_ns;
-} recsys__llm_budget;
-
-/* One question to the LLM. Every string is NUL-terminated UTF-8; schema may be NULL. */
-typedef struct recsys__llm_ask {
-    int32_t task; /* recsys_llm_task */
-    const char *system;
-    const char *prompt;
-    const char *schema;
-    int32_t max_tokens;
-    double temperature;
-} recsys__llm_ask;
-
-/* Counters since the engine was made (a snapshot; every field only grows). */
+/* Counters (a snapshot; every field only grows): the engine's since it was made, or one
+ * request's (recsys__llm_budget.used). */
 typedef struct recsys__llm_counters {
     uint64_t calls;          /* calls that reached the host's complete() */
     uint64_t prompt_tokens;  /* as the host reported them (or estimated: bytes / 4) */
@@ -89,6 +71,28 @@ typedef struct recsys__llm_counters {
     uint64_t explanations;   /* LLM explanations checked */
     uint64_t explanations_failed; /* of those, not grounded (replaced by the template) */
 } recsys__llm_counters;
+
+/* What one request (or one batch call) may still spend, and what it spent. Filled by
+ * recsys__llm_budget_init from the options (or by the caller, used zeroed); calls_left and
+ * tokens_left count down; deadline_ns is on the monotonic clock (0 = none); used counts what
+ * the guard counted for the asks run with this budget (the request's share of the engine's
+ * counters: recsys_result_llm_stats, and the impressions' llm_calls / llm_tokens). */
+typedef struct recsys__llm_budget {
+    int64_t calls_left;
+    int64_t tokens_left;
+    uint64_t deadline_ns;
+    recsys__llm_counters used;
+} recsys__llm_budget;
+
+/* One question to the LLM. Every string is NUL-terminated UTF-8; schema may be NULL. */
+typedef struct recsys__llm_ask {
+    int32_t task; /* recsys_llm_task */
+    const char *system;
+    const char *prompt;
+    const char *schema;
+    int32_t max_tokens;
+    double temperature;
+} recsys__llm_ask;
 
 recsys_status recsys__llm_guard_new(const recsys__mem *m, recsys__llm_guard **out);
 /* Frees g and its cache (NULL accepted). No ask may be running. */
@@ -109,15 +113,17 @@ recsys_status recsys__llm_ask_run(recsys__llm_guard *g, const recsys_llm_vtable 
                                   size_t *len);
 
 /* The caller could not use the reply it got for a (task): counted as rejected and as a
- * fallback, a failure for the breaker, and the cached reply for that call is dropped. */
-void recsys__llm_reject(recsys__llm_guard *g, const recsys__llm_ask *a);
+ * fallback (also in b->used when b is not NULL: the budget the ask ran with), a failure for
+ * the breaker, and the cached reply for that call is dropped. */
+void recsys__llm_reject(recsys__llm_guard *g, recsys__llm_budget *b, const recsys__llm_ask *a);
 
 /* The caller used the reply it got for a: the breaker's consecutive failures start again
  * from 0 (a reply alone does not: a transport that answers garbage must open it). */
 void recsys__llm_accept(recsys__llm_guard *g, const recsys__llm_ask *a);
 
-/* Counts one LLM explanation checked, and whether it failed the grounding check. */
-void recsys__llm_count_explanation(recsys__llm_guard *g, bool failed);
+/* Counts one LLM explanation checked, and whether it failed the grounding check (also in
+ * b->used when b is not NULL). */
+void recsys__llm_count_explanation(recsys__llm_guard *g, recsys__llm_budget *b, bool failed);
 
 void recsys__llm_counters_get(recsys__llm_guard *g, recsys__llm_counters *out);
 

@@ -1927,7 +1927,7 @@ recsys_status recsys__intent_understand(const recsys__mem *m, const recsys__cata
     if (st == RECSYS_OK) {
         st = recsys__intent_from_reply(m, c, reply, len, text, only, &got);
         if (st == RECSYS_E_INVALID_ARG)
-            recsys__llm_reject(llm->guard, &ask);
+            recsys__llm_reject(llm->guard, budget, &ask);
     }
     if (st == RECSYS_OK) {
         /* the rules' reading wins where both read something */

@@ -207,7 +207,7 @@ static recsys_status ask_window(const recsys__llm_route *llm, const recsys_query
                 for (size_t p = 0; p < w; p++) /* answer position p shows shown[parsed[p]] */
                     s->ranks[k * w + s->shown[s->parsed[p]]] = p;
             } else if (st != RECSYS_E_NOMEM) {
-                recsys__llm_reject(llm->guard, &a);
+                recsys__llm_reject(llm->guard, llm->budget, &a);
             }
         }
         recsys__free(m, reply);

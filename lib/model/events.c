@@ -85,6 +85,29 @@ static recsys_status check_id(const char *s, const char *field)
     return RECSYS_OK;
 }
 
+/* An impression's attribution and LLM cost (since 0.2): sources a comma-separated list of
+ * source names, ranker a ranker name (each as the engine names its parts); none of the four
+ * on other events. */
+static recsys_status check_attribution(const recsys_event *ev)
+{
+    if (ev->type != RECSYS_EVENT_IMPRESSION) {
+        if (ev->sources || ev->ranker || ev->llm_calls || ev->llm_tokens)
+            return recsys__err(RECSYS_E_INVALID_ARG,
+                               "fields 'sources', 'ranker', 'llm_calls' and 'llm_tokens' are for "
+                               "impressions only");
+        return RECSYS_OK;
+    }
+    if (ev->ranker)
+        RECSYS_TRY(recsys__check_name(ev->ranker, strlen(ev->ranker), "field 'ranker': a ranker"));
+    for (const char *p = ev->sources; p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        RECSYS_TRY(recsys__check_name(p, len, "field 'sources': a source"));
+        p = end ? end + 1 : NULL;
+    }
+    return RECSYS_OK;
+}
+
 recsys_status recsys__event_validate(const recsys_event *ev)
 {
     const char *name = recsys__event_name(ev->type);
@@ -114,5 +137,5 @@ recsys_status recsys__event_validate(const recsys_event *ev)
     if (ev->position < -1)
         return recsys__err(RECSYS_E_INVALID_ARG,
                            "field 'position': %" PRId32 " is below -1", ev->position);
-    return RECSYS_OK;
+    return check_attribution(ev);
 }

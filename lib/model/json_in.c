@@ -465,6 +465,7 @@ recsys_status recsys__json_parse_profiles(const recsys__mem *m, const char *json
 
 static const char *const event_keys[] = {
     "user_id", "item_id", "type", "value", "timestamp", "request_id", "query", "position",
+    "sources", "ranker", "llm_calls", "llm_tokens",
 };
 
 static void event_strings_free(const recsys__mem *m, recsys_event *ev)
@@ -473,7 +474,42 @@ static void event_strings_free(const recsys__mem *m, recsys_event *ev)
     recsys__free(m, (char *)ev->item_id);
     recsys__free(m, (char *)ev->request_id);
     recsys__free(m, (char *)ev->query);
-    ev->user_id = ev->item_id = ev->request_id = ev->query = NULL;
+    recsys__free(m, (char *)ev->sources);
+    recsys__free(m, (char *)ev->ranker);
+    ev->user_id = ev->item_id = ev->request_id = ev->query = ev->sources = ev->ranker = NULL;
+}
+
+/* An impression's "sources": an array of 1..64 source names, kept as recsys_event has them
+ * (comma-separated; each name is checked by recsys__event_validate). */
+static recsys_status event_sources(const recsys__mem *m, const json_t *val, const char *where,
+                                   const char **slot)
+{
+    size_t n = json_array_size(val);
+    if (!json_is_array(val) || n == 0 || n > 64)
+        return recsys__jr_failf(where, "field 'sources' must be an array of 1 to 64 source "
+                                "names");
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = json_string_value(json_array_get(val, i));
+        if (!name || !*name || strlen(name) >= RECSYS_PLUGIN_NAME_MAX || strchr(name, ','))
+            return recsys__jr_failf(where, "field 'sources': element %zu is not a source name "
+                                    "(1..%d bytes of [a-z0-9_.-])", i,
+                                    RECSYS_PLUGIN_NAME_MAX - 1);
+        len += strlen(name) + 1;
+    }
+    char *d = recsys__alloc(m, len);
+    if (!d)
+        return in_field(RECSYS_E_NOMEM, where, "sources");
+    char *at = d;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = json_string_value(json_array_get(val, i));
+        size_t k = strlen(name);
+        memcpy(at, name, k);
+        at += k;
+        *at++ = i + 1 < n ? ',' : '\0';
+    }
+    *slot = d;
+    return RECSYS_OK;
 }
 
 /* Copies a string field into *slot (owned by the vec). */
@@ -506,6 +542,17 @@ static recsys_status event_fields(const recsys__mem *m, recsys_event *ev, const 
             RECSYS_TRY(event_str(m, val, where, key, true, &ev->request_id));
         } else if (strcmp(key, "query") == 0) {
             RECSYS_TRY(event_str(m, val, where, key, false, &ev->query));
+        } else if (strcmp(key, "ranker") == 0) {
+            RECSYS_TRY(event_str(m, val, where, key, true, &ev->ranker));
+        } else if (strcmp(key, "sources") == 0) {
+            RECSYS_TRY(event_sources(m, val, where, &ev->sources));
+        } else if (strcmp(key, "llm_calls") == 0 || strcmp(key, "llm_tokens") == 0) {
+            int64_t v;
+            RECSYS_TRY(get_int(val, where, key, 0, UINT32_MAX, &v));
+            if (strcmp(key, "llm_calls") == 0)
+                ev->llm_calls = (uint32_t)v;
+            else
+                ev->llm_tokens = (uint32_t)v;
         } else if (strcmp(key, "type") == 0) {
             const char *name;
             RECSYS_TRY(get_str(val, where, key, 64, &name));

@@ -198,10 +198,10 @@ static size_t ostr_size(const char *s)
     return n >= RECSYS__LOG_NULL_STR ? SIZE_MAX : 4 + n;
 }
 
-/* Whether ev needs an EVENTS2 record (it names its sources or ranker). */
+/* Whether ev needs an EVENTS2 record (its impression attribution or LLM cost is set). */
 static bool event_ext(const recsys_event *ev)
 {
-    return ev->sources || ev->ranker;
+    return ev->sources || ev->ranker || ev->llm_calls || ev->llm_tokens;
 }
 
 static size_t event_size(const recsys_event *ev, bool ext)
@@ -215,7 +215,7 @@ static size_t event_size(const recsys_event *ev, bool ext)
             return SIZE_MAX;
         total += n;
     }
-    return total;
+    return ext ? total + 8 : total; /* EVENTS2: u32 llm_calls, u32 llm_tokens */
 }
 
 size_t recsys__log_event_size(const recsys_event *ev)
@@ -274,6 +274,9 @@ recsys_status recsys__log_enc_events(recsys__log_buf *b, const recsys_event *evs
         if (ext) {
             q = put_ostr(q, ev->sources);
             q = put_ostr(q, ev->ranker);
+            put_u32(q, ev->llm_calls);
+            put_u32(q + 4, ev->llm_tokens);
+            q += 8;
         }
     }
     finish(b, ext ? RECSYS__LOG_T_EVENTS2 : RECSYS__LOG_T_EVENTS, len);
@@ -472,6 +475,13 @@ static bool events_walk(uint16_t type, const unsigned char *p, size_t len, size_
         for (int s = 0; s < nstr; s++)
             if (!walk_ostr(p, len, &pos, str_bytes, why))
                 return false;
+        if (type == RECSYS__LOG_T_EVENTS2) { /* u32 llm_calls, u32 llm_tokens */
+            if (len - pos < 8) {
+                *why = "event fields beyond the record";
+                return false;
+            }
+            pos += 8;
+        }
     }
     if (pos != len) {
         *why = "trailing bytes after the last event";
@@ -536,6 +546,9 @@ recsys_status recsys__log_events_decode(uint16_t type, const unsigned char *p, s
         if (type == RECSYS__LOG_T_EVENTS2) {
             e[i].sources = take_ostr(p, &pos, &strs);
             e[i].ranker = take_ostr(p, &pos, &strs);
+            e[i].llm_calls = get_u32(p + pos);
+            e[i].llm_tokens = get_u32(p + pos + 4);
+            pos += 8;
         }
     }
     out->len = need;

@@ -26,12 +26,13 @@
  *   EVENTS  u32 count, then count events, each:
  *             i32 type, i32 position, i64 timestamp, u64 value (IEEE-754 bits),
  *             ostr user_id, ostr item_id, ostr request_id, ostr query.
- *   EVENTS2 (since 0.2) as EVENTS with two more strings after query in each event:
-             ostr sources, ostr ranker (recsys_event's impression attribution).
-           Written only for a batch where some event has either; else EVENTS, so logs stay
-           readable by earlier versions when nothing needs the new fields. Below, "EVENTS"
-           means either type.
-           One append_events call is one EVENTS record (split only past the maximum payload),
+ *   EVENTS2 (since 0.2) as EVENTS with more after query in each event:
+ *             ostr sources, ostr ranker, u32 llm_calls, u32 llm_tokens (recsys_event's
+ *             impression attribution and the request's LLM cost).
+ *           Written only for a batch where some event has one of them set; else EVENTS, so
+ *           logs stay readable by earlier versions when nothing needs the new fields. Below,
+ *           "EVENTS" means either type.
+ *           One append_events call is one EVENTS record (split only past the maximum payload),
  *           so a batch is recovered all or nothing.
  *   END     u64 records, u64 events: the last record of a snapshot, counting the PUT records
  *           and events before it. A snapshot without it is incomplete, hence corrupt.

@@ -164,6 +164,8 @@ recsys_event *recsys__store_event_dup(const recsys__mem *mem, const recsys_event
     copy->timestamp = ev->timestamp;
     copy->value = ev->value;
     copy->position = ev->position;
+    copy->llm_calls = ev->llm_calls;
+    copy->llm_tokens = ev->llm_tokens;
     char *cursor = (char *)(copy + 1);
     copy->user_id = place(&cursor, ev->user_id);
     copy->item_id = place(&cursor, ev->item_id);

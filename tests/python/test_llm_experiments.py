@@ -385,6 +385,63 @@ def test_experiment_report_and_online_metrics():
             assert ei.value.status == recsys.E_INVALID_ARG
 
 
+def test_llm_cost_per_request_and_arm():
+    """Result.llm_stats is the request's own share of the LLM counters; the report gives the
+    LLM calls, tokens and cost per request of each arm (the control arm's options apply
+    too), and impressions a host logs itself carry their sources, ranker and LLM cost."""
+    def llm(call):
+        return ("[1, 2]", 90, 10)
+
+    with recsys.Engine(seed=7, now=NOW, llm_cache_bytes=0,
+                       online_llm_cost_per_1k_tokens=3.0) as e:
+        load(e)
+        e.set_llm("py", llm)
+        e.set_experiment({"name": "cost", "salt": "c",
+                          "arms": [{"name": "off", "percent": 50,
+                                    "options": {"llm.rerank_n": 4,
+                                                "llm.calls_per_request": 0}},
+                                   {"name": "on", "percent": 50,
+                                    "options": {"llm.rerank_n": 4}}]})
+        spent = {"off": [0, 0, 0], "on": [0, 0, 0]}  # requests, calls, tokens
+        for i in range(30):
+            res = e.experiment_recommend("cost", "payer-%d" % i, top_n=4)
+            st = res.llm_stats
+            assert st["prompt_tokens"] == 90 * st["calls"]
+            if res.arm == "off":
+                assert st["calls"] == 0 and st["budget_denied"] >= 1
+            else:
+                assert st["calls"] >= 1
+            s = spent[res.arm]
+            s[0] += 1
+            s[1] += st["calls"]
+            s[2] += st["prompt_tokens"] + st["completion_tokens"]
+        assert spent["off"][0] and spent["on"][0]
+        rep = e.experiment_report("cost")
+        for arm in rep["arms"]:
+            req, calls, tokens = spent[arm["name"]]
+            m = arm["metrics"]
+            assert abs(m["llm_calls_per_request"] - calls / req) < 1e-9
+            assert abs(m["llm_tokens_per_request"] - tokens / req) < 1e-9
+            assert abs(m["llm_cost_per_request"] - tokens / 1000 * 3.0 / req) < 1e-9
+        # a host's own impressions, with attribution and cost
+        e.feedback_many([{"user_id": "host-user", "item_id": it, "type": "impression",
+                          "request_id": "host-r1", "position": p, "timestamp": NOW + 5,
+                          "sources": ["popular", "itemknn"], "ranker": "host-ranker",
+                          "llm_calls": 2, "llm_tokens": 500}
+                         for p, it in enumerate(e.recommend("host-user", top_n=2,
+                                                            log_impressions=0).item_ids)])
+        om = e.online_metrics(NOW + 5, 0)
+        cut = [c for c in om["by_ranker"] if c["name"] == "host-ranker"]
+        assert cut and cut[0]["requests"] == 1 and cut[0]["llm_calls_per_request"] == 2
+        assert abs(cut[0]["llm_cost_per_request"] - 1.5) < 1e-9
+        shown = e.recommend("host-user", top_n=1, log_impressions=0).item_ids[0]
+        with pytest.raises(recsys.RecsysError) as ei:  # a click names no ranker
+            e.feedback_many([{"user_id": "host-user", "item_id": shown, "type": "click",
+                              "ranker": "host-ranker"}])
+        assert ei.value.status == recsys.E_INVALID_ARG
+        assert "impressions only" in str(ei.value)
+
+
 def test_experiment_on_a_closed_engine():
     e = recsys.Engine()
     e.close()
@@ -530,6 +587,7 @@ NEW_API = [
     "recsys_experiment_get_json", "recsys_experiment_assign", "recsys_experiment_recommend",
     "recsys_experiment_report_json", "recsys_online_metrics_json", "recsys_interleave",
     "recsys_interleave_test", "recsys_result_experiment", "recsys_result_arm",
+    "recsys_result_llm_stats",
     "recsys_eval_run_add_result", "recsys_item_spec_add_region",
     "recsys_item_spec_set_flags", "recsys_item_spec_set_bool", "recsys_query_anchor",
     "recsys_source_vtable_init", "recsys_filter_vtable_init", "recsys_ranker_vtable_init",

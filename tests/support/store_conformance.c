@@ -127,7 +127,8 @@ bool store_test_event_equal(const recsys_event *a, const recsys_event *b)
            memcmp(&a->value, &b->value, sizeof a->value) == 0 && a->position == b->position &&
            str_same(a->user_id, b->user_id) && str_same(a->item_id, b->item_id) &&
            str_same(a->request_id, b->request_id) && str_same(a->query, b->query) &&
-           str_same(a->sources, b->sources) && str_same(a->ranker, b->ranker);
+           str_same(a->sources, b->sources) && str_same(a->ranker, b->ranker) &&
+           a->llm_calls == b->llm_calls && a->llm_tokens == b->llm_tokens;
 }
 
 static char *dup_or_null(const char *s)
@@ -770,14 +771,15 @@ void store_conf_events_round_trip(void **state)
     free(long_str);
 }
 
-/* Impression attribution (sources, ranker; since 0.2): kept exactly (NULL and "" distinct)
- * next to a batch without it (the layout earlier versions wrote), through a compaction and a
- * reopen; a store that documents dropping it (drops_attribution) gives NULL for both. */
+/* Impression attribution and LLM cost (sources, ranker, llm_calls, llm_tokens; since 0.2):
+ * kept exactly (NULL and "" distinct) next to a batch without them (the layout earlier
+ * versions wrote) and a batch with only the LLM cost, through a compaction and a reopen; a
+ * store that documents dropping them (drops_attribution) gives NULL and 0. */
 void store_conf_events_attribution(void **state)
 {
     conf_state *s = *state;
-    recsys_event ev[4];
-    for (size_t i = 0; i < 4; i++) {
+    recsys_event ev[5];
+    for (size_t i = 0; i < 5; i++) {
         recsys_event_init(&ev[i]);
         ev[i].type = RECSYS_EVENT_IMPRESSION;
         ev[i].timestamp = 1700000000 + (int64_t)i;
@@ -788,24 +790,31 @@ void store_conf_events_attribution(void **state)
     }
     ev[0].sources = "als,popular";
     ev[0].ranker = "linear";
+    ev[0].llm_calls = 2;
+    ev[0].llm_tokens = 3072;
     ev[1].ranker = "score";
+    ev[1].llm_tokens = UINT32_MAX;
     ev[2].sources = "";
-    /* ev[3]: neither, in a batch of its own */
+    /* ev[3]: none of them, in a batch of its own; ev[4]: only the LLM cost, alone too */
+    ev[4].llm_calls = 1;
     assert_int_equal(s->vt.append_events(s->vt.ctx, ev, 3), RECSYS_OK);
     assert_int_equal(s->vt.append_events(s->vt.ctx, &ev[3], 1), RECSYS_OK);
-    recsys_event want[4];
+    assert_int_equal(s->vt.append_events(s->vt.ctx, &ev[4], 1), RECSYS_OK);
+    recsys_event want[5];
     memcpy(want, ev, sizeof want);
     if (s->fx->drops_attribution)
-        for (size_t i = 0; i < 4; i++)
+        for (size_t i = 0; i < 5; i++) {
             want[i].sources = want[i].ranker = NULL;
-    expect_events(&s->vt, want, 4);
+            want[i].llm_calls = want[i].llm_tokens = 0;
+        }
+    expect_events(&s->vt, want, 5);
     if (s->vt.compact) {
         assert_int_equal(s->vt.compact(s->vt.ctx), RECSYS_OK);
-        expect_events(&s->vt, want, 4);
+        expect_events(&s->vt, want, 5);
     }
     if (s->fx->reopen) {
         conf_reopen(s);
-        expect_events(&s->vt, want, 4);
+        expect_events(&s->vt, want, 5);
     }
 }
 

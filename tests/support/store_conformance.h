@@ -13,7 +13,8 @@
  *   - the kinds are separate key spaces; values are bytes (NULs inside, empty values);
  *   - events come back from scan_events in append order with every field exact: NULL and ""
  *     strings distinct, negative positions, extreme timestamps, UTF-8, the value's bits;
- *     an impression's sources and ranker too (or NULL, for a store with drops_attribution);
+ *     an impression's sources, ranker and LLM cost too (or NULL and 0, for a store with
+ *     drops_attribution);
  *   - a visitor's non-OK status stops a scan and is returned unchanged;
  *   - forget_user removes the user's record and exactly the events whose user_id is theirs,
  *     keeps everything else in order, and is idempotent (an unknown user is RECSYS_OK);
@@ -43,8 +44,8 @@ typedef struct store_conformance {
     void *arg;
     /* scan_records visits records in insertion order (a replaced key keeps its place). */
     bool insertion_order;
-    /* The store drops an impression's sources and ranker (scan_events gives NULL for them);
-     * the SQLite example does, to keep its table layout. */
+    /* The store drops an impression's sources, ranker and LLM cost (scan_events gives NULL
+     * and 0 for them); the SQLite example does, to keep its table layout. */
     bool drops_attribution;
 } store_conformance;
 

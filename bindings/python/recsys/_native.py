@@ -66,7 +66,8 @@ class Event(ctypes.Structure):
                 ("value", c_double), ("user_id", c_char_p), ("item_id", c_char_p),
                 ("request_id", c_char_p), ("query", c_char_p), ("position", c_int32),
                 ("reserved0", c_uint32), ("reserved", c_uint64),
-                ("sources", c_char_p), ("ranker", c_char_p)]  # since 0.2
+                ("sources", c_char_p), ("ranker", c_char_p),  # since 0.2
+                ("llm_calls", c_uint32), ("llm_tokens", c_uint32)]
 
 
 class Rule(ctypes.Structure):
@@ -235,6 +236,7 @@ _protos = {
                                           _P(c_char_p), _P(c_char_p)]),
     "recsys_result_stage_ns": (c_uint64, [c_void_p, c_int32]),
     "recsys_result_sources_skipped": (c_size_t, [c_void_p]),
+    "recsys_result_llm_stats": (status_t, [c_void_p, _P(LlmStats)]),
     "recsys_result_to_json": (status_t, [c_void_p, _P(c_void_p)]),
     # plug-in views and sinks
     "recsys_item_id": (c_char_p, [c_void_p]),

@@ -232,11 +232,13 @@ class Result:
     read without details (the batch fast path) holds only ids and scores (request_id None);
     its items are made on first use. .experiment and .arm name the experiment and the arm
     that served it (Engine.experiment_recommend; arm "" when the user is not enrolled), both
-    None for a plain recommend."""
+    None for a plain recommend. .llm_stats is what the request asked of the LLM (the keys of
+    Engine.llm_stats, for this request alone; empty for a result read without details)."""
 
     def __init__(self, request_id, items=None, stage_ns=None, sources_skipped=0, json_text=None,
-                 ids=None, scores=None, experiment=None, arm=None):
+                 ids=None, scores=None, experiment=None, arm=None, llm_stats=None):
         self.experiment, self.arm = experiment, arm
+        self.llm_stats = llm_stats or {}
         self.request_id, self._items = request_id, items
         self.stage_ns, self.sources_skipped = stage_ns or {}, sources_skipped
         self._json = json_text
@@ -276,10 +278,14 @@ class Result:
         stage_ns = {k: lib.recsys_result_stage_ns(res, v) for k, v in STAGES.items()}
         out = N.c_void_p()
         check(lib.recsys_result_to_json(res, ctypes.byref(out)))
+        llm = N.LlmStats()
+        llm.struct_size = ctypes.sizeof(llm)
+        check(lib.recsys_result_llm_stats(res, ctypes.byref(llm)))
         return cls(_s(lib.recsys_result_request_id(res)), items, stage_ns,
                    lib.recsys_result_sources_skipped(res), _take_string(out),
                    experiment=_s(lib.recsys_result_experiment(res)),
-                   arm=_s(lib.recsys_result_arm(res)))
+                   arm=_s(lib.recsys_result_arm(res)),
+                   llm_stats={k: getattr(llm, k) for k, _ in N.LlmStats._fields_[2:]})
 
     @property
     def item_ids(self):
@@ -646,7 +652,8 @@ def _store_vtable(store, keep):
 
 def _event_struct(e, keep=None):
     """A recsys_event from a dict (user_id, item_id, type, value, timestamp, request_id,
-    position, query); keep receives the encoded strings."""
+    position, query; for an impression also sources (a list of names), ranker, llm_calls,
+    llm_tokens); keep receives the encoded strings."""
     ev = N.Event()
     lib.recsys_event_init(ctypes.byref(ev))
     t = e.get("type", "click")
@@ -657,6 +664,11 @@ def _event_struct(e, keep=None):
     ev.user_id, ev.item_id, ev.request_id, ev.query = strs
     pos = e.get("position")
     ev.position = -1 if pos is None else int(pos)
+    srcs = e.get("sources")
+    strs += [_b(",".join(srcs) if srcs else None), _b(e.get("ranker"))]
+    ev.sources, ev.ranker = strs[4], strs[5]
+    ev.llm_calls = int(e.get("llm_calls") or 0)
+    ev.llm_tokens = int(e.get("llm_tokens") or 0)
     if keep is not None:
         keep.append(strs)
     return ev
