@@ -1859,7 +1859,8 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_experiment_recommend(recsys_e
  * requests_per_user, llm_calls_per_request, llm_tokens_per_request, llm_cost_per_request
  * (each request once, its impressions' recsys_event::llm_calls and llm_tokens; the cost is
  * tokens / 1000 x RECSYS_OPT_ONLINE_LLM_COST_PER_1K_TOKENS). A CUT is `{"name",
- * "impressions", "clicks", "ctr", "conversion", "add_to_cart"}` over the impressions whose
+ * "impressions", "clicks", "ctr", "conversion", "add_to_cart", "skip_rate",
+ * "dwell_per_impression"}` over the impressions whose
  * recsys_event::sources name that source (an item several sources proposed counts for
  * each) or whose recsys_event::ranker is that ranker, a ranker's with `"requests",
  * "llm_calls_per_request", "llm_tokens_per_request", "llm_cost_per_request"` too;

@@ -254,6 +254,8 @@ static void cuts_by_source_and_ranker(void **state)
     add_impr(&log, "b", "i1", "r2", 0, "popular", "score");
     add_impr(&log, "b", "i4", "r2", 1, ",als,", "score");
     add(&log, "b", "i4", RECSYS_EVENT_CLICK, "r2", 1, 1010, 0);
+    add(&log, "b", "i4", RECSYS_EVENT_DWELL, "r2", 1, 1020, 30);
+    add(&log, "b", "i1", RECSYS_EVENT_SKIP, "r2", 0, 1005, 0);
     add_impr(&log, "b", "i5", "r2b", 0, NULL, NULL);       /* before 0.2: no attribution */
     add(&log, "b", "i5", RECSYS_EVENT_CLICK, "r2b", 0, 1010, 0);
     recsys__online_opts o = opts();
@@ -271,6 +273,14 @@ static void cuts_by_source_and_ranker(void **state)
     expect_cut(cut_of(&r, 1, false, "popular"), 1, 0, 0, 0);
     expect_cut(cut_of(&r, 1, true, "score"), 2, 1, 0, 0);
     expect_cut(cut_of(&r, 1, true, "linear"), 0, 0, 0, 0);
+    /* skips and dwell: b skipped i1 ("popular") and dwelt 30 s on i4 ("als"), both "score" */
+    assert_int_equal(cut_of(&r, 1, false, "popular")->skip, 1);
+    assert_int_equal(cut_of(&r, 1, false, "als")->skip, 0);
+    NEAR(cut_of(&r, 1, false, "als")->dwell, 30);
+    NEAR(cut_of(&r, 1, false, "popular")->dwell, 0);
+    assert_int_equal(cut_of(&r, 1, true, "score")->skip, 1);
+    NEAR(cut_of(&r, 1, true, "score")->dwell, 30);
+    assert_int_equal(cut_of(&r, 0, true, "linear")->skip, 0);
     NEAR(r.g[1].tot[RECSYS__ONLINE_F_IMPR], 3);
     NEAR(r.g[1].tot[RECSYS__ONLINE_F_CLICK], 2);
     recsys__online_result_free(&r);

@@ -455,7 +455,7 @@ static json_t *num(double v)
 }
 
 /* The cuts by source or by ranker: [{"name", "impressions", "clicks", "ctr", "conversion",
- * "add_to_cart"}] in the order the names first appear in the log, names without impressions
+ * "add_to_cart", "skip_rate", "dwell_per_impression"}] in the order the names first appear in the log, names without impressions
  * in this group left out; a ranker's also {"requests", "llm_calls_per_request",
  * "llm_tokens_per_request", "llm_cost_per_request"} (price: of 1000 tokens). */
 static json_t *cuts_json(const recsys__ids *names, const recsys__online_cut *cut, size_t n,
@@ -482,6 +482,8 @@ static json_t *cuts_json(const recsys__ids *names, const recsys__online_cut *cut
         put(e, "ctr", num((double)c->click / d), bad);
         put(e, "conversion", num((double)c->conv / d), bad);
         put(e, "add_to_cart", num((double)c->cart / d), bad);
+        put(e, "skip_rate", num((double)c->skip / d), bad);
+        put(e, "dwell_per_impression", num(c->dwell / d), bad);
         if (!ranker)
             continue;
         double q = (double)c->req;

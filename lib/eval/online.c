@@ -168,6 +168,8 @@ static void cut_add(recsys__online_cut *c, const outcome *oc)
     c->click += oc->click;
     c->conv += oc->conv;
     c->cart += oc->cart;
+    c->skip += oc->skip;
+    c->dwell += oc->dwell;
 }
 
 typedef struct work {

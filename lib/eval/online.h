@@ -14,8 +14,8 @@
  * Each impression keeps its position (the event's `position`, 0-based; -1 unknown), so
  * the metrics can be cut by position, and its attribution (the event's `sources`, split at
  * commas, empty names skipped, and `ranker`; since 0.2), so they can be cut by source and by
- * ranker: per group and per name, impressions and the clicks, conversions and add-to-carts
- * attributed to them (recsys__online_cut); per ranker also the requests it ranked and their
+ * ranker: per group and per name, impressions and the clicks, conversions, add-to-carts,
+ * skips and dwell attributed to them (recsys__online_cut); per ranker also the requests it ranked and their
  * LLM calls and tokens (the LLM cost of each pipeline). An item several sources proposed counts for each
  * of them; an impression without sources or ranker (logged before 0.2, by a store that drops
  * them, or by the host) is in no source's or ranker's cut.
@@ -105,10 +105,12 @@ typedef struct recsys__online_metric {
 extern const recsys__online_metric recsys__online_metrics[];
 extern const size_t recsys__online_nmetrics;
 
-/* One cut (a source or a ranker, in one group): impressions and what was attributed to them;
- * for a ranker also the requests it ranked and their LLM calls and tokens (0 for a source). */
+/* One cut (a source or a ranker, in one group): impressions and what was attributed to them
+ * (clicks, conversions, add-to-carts, skips, seconds of dwell); for a ranker also the
+ * requests it ranked and their LLM calls and tokens (0 for a source). */
 typedef struct recsys__online_cut {
-    uint64_t impr, click, conv, cart;
+    uint64_t impr, click, conv, cart, skip;
+    double dwell;
     uint64_t req, llm_calls, llm_tokens;
 } recsys__online_cut;
 
