@@ -1801,9 +1801,12 @@ RECSYS_API const recsys_result *recsys_turn_result(const recsys_turn *turn);
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_experiment_set(recsys_engine *engine,
                                                                   const char *json, size_t len);
 /**
- * Removes an experiment (and its saved definition).
- * @return RECSYS_OK; RECSYS_E_INVALID_ARG (NULL); RECSYS_E_NOT_FOUND; a store error.
- * Thread-safe. @since 0.2
+ * Removes an experiment (and its saved definition); with name NULL, every experiment, the
+ * saved definitions included even when they cannot be read: the way out of the
+ * RECSYS_E_CORRUPT every experiment call returns while the saved definitions are damaged
+ * (their bytes are then kept in the store's blob "experiments.damaged").
+ * @return RECSYS_OK; RECSYS_E_INVALID_ARG (engine NULL); RECSYS_E_NOT_FOUND; a store error
+ *         (nothing changed). Thread-safe. @since 0.2
  */
 RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_experiment_remove(recsys_engine *engine,
                                                                      const char *name);

@@ -25,6 +25,7 @@
 
 #include "core/error.h"
 #include "experiment/experiment.h"
+#include "store/store.h"
 
 #define NUSERS_CHILD 2000
 #define CHILD_FLAG "--assign-child"
@@ -1140,7 +1141,34 @@ static void damaged_saved_definitions_are_reported(void **state)
         char arm[64];
         expect(recsys_experiment_assign(e, "x", "u", arm, sizeof arm, NULL), RECSYS_E_CORRUPT,
                "saved experiments");
-        expect(recsys_experiment_set(e, AB, strlen(AB)), RECSYS_E_CORRUPT, "saved experiments");
+        expect(recsys_experiment_set(e, AB, strlen(AB)), RECSYS_E_CORRUPT,
+               "recsys_experiment_remove(engine, NULL)");
+        expect(recsys_experiment_remove(e, "x"), RECSYS_E_CORRUPT, "saved experiments");
+        /* the way out: drop them all; the damaged bytes are kept aside */
+        assert_int_equal(recsys_experiment_remove(e, NULL), RECSYS_OK);
+        recsys_store_value kept;
+        recsys__store_value_init(&kept, &recsys__mem_default);
+        assert_int_equal(vt.get_blob(vt.ctx, "experiments.damaged", &kept), RECSYS_OK);
+        assert_true(kept.set);
+        assert_int_equal(kept.len, strlen(bad[i]));
+        assert_memory_equal(kept.data, bad[i], kept.len);
+        recsys__store_value_free(&kept);
+        expect(recsys_experiment_assign(e, "x", "u", arm, sizeof arm, NULL), RECSYS_E_NOT_FOUND,
+               "no experiment named 'x'");
+        assert_int_equal(recsys_experiment_set(e, AB, strlen(AB)), RECSYS_OK);
+        assert_int_equal(recsys_experiment_assign(e, "ab", "u", arm, sizeof arm, NULL),
+                         RECSYS_OK);
+        recsys_engine_free(e);
+        /* a later engine over the store reads the new definitions */
+        assert_int_equal(recsys_engine_new(&o, &e), RECSYS_OK);
+        char again[64];
+        assert_int_equal(recsys_experiment_assign(e, "ab", "u", again, sizeof again, NULL),
+                         RECSYS_OK);
+        assert_string_equal(again, arm);
+        /* with nothing damaged, removing all empties the saved set */
+        assert_int_equal(recsys_experiment_remove(e, NULL), RECSYS_OK);
+        expect(recsys_experiment_get_json(e, "ab", &(char *){ NULL }), RECSYS_E_NOT_FOUND, "ab");
+        assert_int_equal(recsys_experiment_remove(e, NULL), RECSYS_OK); /* idempotent */
         recsys_engine_free(e);
     }
     vt.destroy(vt.ctx);

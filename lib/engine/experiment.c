@@ -7,7 +7,10 @@
  * "experiments" and loaded by the first experiment call of a later engine (lazily, so that
  * engine creation is not slowed or failed by them); a store without blobs keeps them for
  * the engine's life only (assignment needs no state, so the host redefining them at start
- * gives every user the same arm again).
+ * gives every user the same arm again). A saved array that cannot be read makes every
+ * experiment call fail with RECSYS_E_CORRUPT (no experiment runs on a guess) until
+ * recsys_experiment_remove(e, NULL) drops them all; the damaged bytes are then kept in the
+ * blob "experiments.damaged" for the host to inspect.
  *
  * Reports copy what they need under the shared lock (the definition, the options, the
  * catalog size), then scan the store's events under the store mutex only, and compute with
@@ -21,6 +24,8 @@
 #include <jansson.h>
 
 #define BLOB_NAME "experiments"
+#define DAMAGED_BLOB "experiments.damaged"
+#define WAY_OUT "; recsys_experiment_remove(engine, NULL) drops every saved definition"
 #define REPORT_SEED 0x6f6e6c696e65ull /* "online": every report's bootstrap seed is this ^ salt */
 
 struct recsys__experiments {
@@ -80,7 +85,7 @@ static recsys_status load_saved(recsys_engine *e, struct recsys__experiments *x)
     if (!json_is_array(root)) {
         json_decref(root);
         return recsys__err(RECSYS_E_CORRUPT, "the saved experiments (blob '%s') are not a JSON "
-                           "array", BLOB_NAME);
+                           "array" WAY_OUT, BLOB_NAME);
     }
     for (size_t i = 0; st == RECSYS_OK && i < json_array_size(root); i++) {
         char *text = json_dumps(json_array_get(root, i), JSON_COMPACT);
@@ -96,7 +101,10 @@ static recsys_status load_saved(recsys_engine *e, struct recsys__experiments *x)
         free(text);
     }
     json_decref(root);
-    if (st != RECSYS_OK)
+    if (st == RECSYS_E_CORRUPT)
+        recsys__err_prefix("loading the saved experiments (every experiment call fails until "
+                           "recsys_experiment_remove(engine, NULL) drops them)");
+    else if (st != RECSYS_OK)
         recsys__err_prefix("loading the saved experiments");
     return st;
 }
@@ -197,11 +205,52 @@ RECSYS_API recsys_status recsys_experiment_set(recsys_engine *e, const char *jso
     return st;
 }
 
+/* recsys_experiment_remove(e, NULL): every definition goes, the saved ones too, even when
+ * they cannot be read (then their bytes move to DAMAGED_BLOB first). */
+static recsys_status remove_all(recsys_engine *e)
+{
+    struct recsys__experiments *empty = recsys__calloc(&e->mem, 1, sizeof *empty);
+    if (!empty)
+        return recsys__err(RECSYS_E_NOMEM, "out of memory removing the experiments");
+    empty->loaded = true;
+    recsys_status st = RECSYS_OK;
+    recsys__wr(e);
+    if (recsys__engine_has_blobs(e)) {
+        void *data = NULL;
+        size_t len = 0;
+        st = recsys__engine_blob_get(e, BLOB_NAME, &data, &len);
+        if (st == RECSYS_E_NOT_FOUND) {
+            recsys__err_clear();
+            st = RECSYS_OK;
+        } else if (st == RECSYS_OK) {
+            struct recsys__experiments *probe = recsys__calloc(&e->mem, 1, sizeof *probe);
+            st = probe ? load_saved(e, probe) : RECSYS_E_NOMEM;
+            free_set(&e->mem, probe);
+            if (st == RECSYS_E_CORRUPT) /* kept for the host before it is overwritten */
+                st = recsys__engine_blob_put(e, DAMAGED_BLOB, data, len);
+            if (st == RECSYS_OK)
+                st = recsys__engine_blob_put(e, BLOB_NAME, "[]", 2);
+        }
+        recsys__free(&e->mem, data);
+    }
+    if (st == RECSYS_OK) {
+        free_set(&e->mem, e->experiments);
+        e->experiments = empty;
+        empty = NULL;
+    }
+    recsys__unlock(e);
+    free_set(&e->mem, empty);
+    if (st == RECSYS_OK)
+        recsys__err_clear();
+    return st;
+}
+
 RECSYS_API recsys_status recsys_experiment_remove(recsys_engine *e, const char *name)
 {
     recsys__err_clear();
     RECSYS_CHECK_ARG(e);
-    RECSYS_CHECK_ARG(name);
+    if (!name)
+        return remove_all(e);
     RECSYS_TRY(ensure_loaded(e));
     recsys__wr(e);
     struct recsys__experiments *x = e->experiments;

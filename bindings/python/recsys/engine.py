@@ -1176,6 +1176,8 @@ class Engine(_Owned):
         check(lib.recsys_experiment_set(self.handle, data, len(data)))
 
     def remove_experiment(self, name):
+        """Removes an experiment; name None removes every one, the saved definitions included
+        even when they are damaged (recsys_experiment_remove with NULL)."""
         check(lib.recsys_experiment_remove(self.handle, _b(name)))
 
     def get_experiment(self, name):
