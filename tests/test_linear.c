@@ -1,7 +1,9 @@
 /* test_linear.c - the "linear" ranker (lib/rank/linear.c): FTRL-Proximal learns a separable
  * synthetic problem (AUC > 0.95), L1 makes irrelevant weights exactly zero, missing values
- * and wild scales are handled, the saved form round-trips bit for bit and every damaged or
- * foreign copy is refused with RECSYS_E_CORRUPT, training is deterministic, bad arguments
+ * and wild scales are handled, the saved form (version 2: the main model and every outcome
+ * head) round-trips bit for bit, heads included, a version 1 form written field by field
+ * loads with untrained heads, and every damaged, truncated or foreign copy of either is
+ * refused with RECSYS_E_CORRUPT, training is deterministic, bad arguments
  * change nothing, concurrent predictions during updates, and the ranker plug-in (untrained:
  * the merged order stands; trained: the model's order; one allocation; out of memory). */
 #include <math.h>
@@ -101,6 +103,48 @@ static void train(recsys__linear *lm, uint64_t seed, size_t n)
         make_row(&seed, row, &y);
         assert_int_equal(recsys__linear_update(lm, row, y > 0, 1.0), RECSYS_OK);
     }
+}
+
+/* Teaches every head n rows from seed, each its own labels (head k: the row's label,
+ * inverted for odd k, every (k + 2)-th row left out) with weights 1..3. */
+static void train_heads(recsys__linear *lm, uint64_t seed, size_t n)
+{
+    float row[RECSYS__NFEAT], y;
+    for (size_t i = 0; i < n; i++) {
+        make_row(&seed, row, &y);
+        for (int k = 0; k < RECSYS__NOBJ; k++)
+            if (i % (size_t)(k + 2) != 0)
+                assert_int_equal(recsys__linear_update_objective(lm, k, row, (y > 0) ^ (k & 1),
+                                                                 1.0 + (double)(i % 3)),
+                                 RECSYS_OK);
+    }
+}
+
+/* Asserts a and b predict bit for bit alike, main model and every head, on n random rows
+ * from seed (NaNs and wild values included). */
+static void same_predictions(const recsys__linear *a, const recsys__linear *b, uint64_t seed,
+                             size_t n)
+{
+    float *x = malloc(n * RECSYS__NFEAT * sizeof *x), y;
+    double *pa = malloc(n * sizeof *pa), *pb = malloc(n * sizeof *pb);
+    assert_true(x && pa && pb);
+    for (size_t i = 0; i < n; i++)
+        make_row(&seed, x + i * RECSYS__NFEAT, &y);
+    x[0] = 1e30f; /* a wild value, clamped alike */
+    recsys__linear_predict_rows(a, x, n, pa);
+    recsys__linear_predict_rows(b, x, n, pb);
+    assert_memory_equal(pa, pb, n * sizeof *pa);
+    for (int k = 0; k < RECSYS__NOBJ; k++) {
+        assert_int_equal(recsys__linear_predict_objective_rows(a, k, x, n, pa), RECSYS_OK);
+        assert_int_equal(recsys__linear_predict_objective_rows(b, k, x, n, pb), RECSYS_OK);
+        assert_memory_equal(pa, pb, n * sizeof *pa);
+        assert_int_equal(recsys__linear_objective_updates(a, k),
+                         recsys__linear_objective_updates(b, k));
+    }
+    assert_int_equal(recsys__linear_updates(a), recsys__linear_updates(b));
+    free(x);
+    free(pa);
+    free(pb);
 }
 
 static double test_auc(const recsys__linear *lm, uint64_t seed, size_t n)
@@ -476,6 +520,7 @@ static void damaged_or_foreign_copies_are_refused(void **state)
     fixture *f = fixture_new(); /* for its counting allocator */
     recsys__linear *lm = model_with(0.05, 1, 1);
     train(lm, 3, 1000);
+    train_heads(lm, 4, 300); /* every head's bytes are guarded too */
     size_t len;
     unsigned char *good = saved(lm, &len);
     unsigned char *b = malloc(len + 16);
@@ -496,9 +541,19 @@ static void damaged_or_foreign_copies_are_refused(void **state)
     refused(f, good, 3, "magic");
     /* fields that parse but mean something else, each with a valid checksum */
     memcpy(b, good, len);
-    put_u32(b + 4, 2);
+    put_u32(b + 4, 3);
     reseal(b, len);
-    refused(f, b, len, "version 2");
+    refused(f, b, len, "version 3");
+    memcpy(b, good, len);
+    put_u32(b + 4, 1); /* a version 2 form that says 1: the length is version 1's, not this */
+    reseal(b, len);
+    char what[64];
+    snprintf(what, sizeof what, "expected %d", (int)RECSYS__LINEAR_BYTES_V1);
+    refused(f, b, len, what);
+    /* a version 2 form cut to version 1's length (checksum resealed): not a version 2 */
+    memcpy(b, good, RECSYS__LINEAR_BYTES_V1);
+    reseal(b, RECSYS__LINEAR_BYTES_V1);
+    refused(f, b, RECSYS__LINEAR_BYTES_V1, "truncated");
     memcpy(b, good, len);
     put_u32(b + 8, RECSYS__NFEAT - 1);
     reseal(b, len);
@@ -527,6 +582,32 @@ static void damaged_or_foreign_copies_are_refused(void **state)
     put_f64(b + 64 + 8 * RECSYS__LINEAR_DIM, INFINITY); /* n[0] */
     reseal(b, len);
     refused(f, b, len, "n[0]");
+    /* the heads: their count, a head's z and n */
+    const size_t heads_at = 64 + 16 * RECSYS__LINEAR_DIM;
+    memcpy(b, good, len);
+    put_u32(b + heads_at, RECSYS__NOBJ + 1);
+    reseal(b, len);
+    snprintf(what, sizeof what, "%d outcome heads", RECSYS__NOBJ + 1);
+    refused(f, b, len, what);
+    memcpy(b, good, len - 8 - RECSYS__LINEAR_HEAD_BYTES); /* the last head cut off */
+    put_u32(b + heads_at, RECSYS__NOBJ - 1);
+    reseal(b, len - RECSYS__LINEAR_HEAD_BYTES);
+    refused(f, b, len - RECSYS__LINEAR_HEAD_BYTES, "5 outcome heads");
+    const size_t purchase = heads_at + 8 + RECSYS__OBJ_PURCHASE * RECSYS__LINEAR_HEAD_BYTES;
+    memcpy(b, good, len);
+    put_f64(b + purchase + 8 + 8 * 3, NAN); /* purchase z[3] */
+    reseal(b, len);
+    refused(f, b, len, "head 'purchase' z[3]");
+    const size_t skip = heads_at + 8 + RECSYS__OBJ_SKIP * RECSYS__LINEAR_HEAD_BYTES;
+    memcpy(b, good, len);
+    put_f64(b + skip + 8 + 8 * RECSYS__LINEAR_DIM + 8 * 5, -1); /* skip n[5] */
+    reseal(b, len);
+    refused(f, b, len, "head 'skip' n[5]");
+    memcpy(b, good, len);
+    put_f64(b + skip + 8 + 8 * (2 * RECSYS__LINEAR_DIM - 1), INFINITY); /* skip's last n */
+    reseal(b, len);
+    snprintf(what, sizeof what, "head 'skip' n[%d]", RECSYS__LINEAR_DIM - 1);
+    refused(f, b, len, what);
     /* the untouched copy loads, also under every allocation failure */
     memcpy(b, good, len);
     recsys__linear *back = NULL;
@@ -548,6 +629,164 @@ static void damaged_or_foreign_copies_are_refused(void **state)
     assert_null(data);
     free(b);
     recsys__free(M, good);
+    recsys__linear_free(lm);
+    fixture_free(f);
+}
+
+
+static void round_trip_keeps_every_head_bit_for_bit(void **state)
+{
+    (void)state;
+    recsys__linear *lm = model_with(0.07, 0.3, 2);
+    train(lm, 31, 3000);
+    train_heads(lm, 32, 2000);
+    for (int k = 0; k < RECSYS__NOBJ; k++)
+        assert_true(recsys__linear_objective_updates(lm, k) > 900);
+    size_t len, len2;
+    unsigned char *b = saved(lm, &len);
+    assert_int_equal(len, RECSYS__LINEAR_BYTES);
+    assert_int_equal(b[4], 2); /* version 2 */
+    recsys__linear *back = NULL;
+    assert_int_equal(recsys__linear_load(M, b, len, &back), RECSYS_OK);
+    same_predictions(lm, back, 33, 500);
+    /* the heads are not all alike: the saved form keeps each apart */
+    float row[RECSYS__NFEAT], y;
+    uint64_t s = 34;
+    make_row(&s, row, &y);
+    double p0, p1;
+    assert_int_equal(recsys__linear_predict_objective_rows(back, 0, row, 1, &p0), RECSYS_OK);
+    assert_int_equal(recsys__linear_predict_objective_rows(back, 1, row, 1, &p1), RECSYS_OK);
+    assert_true(p0 != p1 && p0 != 0.5 && p1 != 0.5);
+    unsigned char *b2 = saved(back, &len2);
+    assert_memory_equal(b, b2, len); /* no slack */
+    recsys__free(M, b2);
+    /* both go on learning alike, heads included */
+    train(lm, 35, 300);
+    train(back, 35, 300);
+    train_heads(lm, 36, 300);
+    train_heads(back, 36, 300);
+    same_predictions(lm, back, 37, 200);
+    recsys__free(M, b);
+    b = saved(lm, &len);
+    b2 = saved(back, &len2);
+    assert_memory_equal(b, b2, len);
+    recsys__free(M, b);
+    recsys__free(M, b2);
+    recsys__linear_free(lm);
+    recsys__linear_free(back);
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int k = 0; k < 8; k++)
+        p[k] = (unsigned char)(v >> (8 * k));
+}
+
+/* A version 1 form written field by field from the layout linear.h documents (the 0.2
+ * builds before the heads were saved wrote exactly this), into b[RECSYS__LINEAR_BYTES_V1]. */
+static void v1_form(unsigned char *b, const recsys__linear_params *p, uint64_t updates,
+                    const double *z, const double *n)
+{
+    memcpy(b, "RSLR", 4);
+    put_u32(b + 4, 1);
+    put_u32(b + 8, RECSYS__NFEAT);
+    put_u32(b + 12, RECSYS__LINEAR_DIM);
+    put_u64(b + 16, recsys__features_fingerprint());
+    put_f64(b + 24, p->alpha);
+    put_f64(b + 32, p->beta);
+    put_f64(b + 40, p->l1);
+    put_f64(b + 48, p->l2);
+    put_u64(b + 56, updates);
+    for (size_t i = 0; i < RECSYS__LINEAR_DIM; i++) {
+        put_f64(b + 64 + 8 * i, z[i]);
+        put_f64(b + 64 + 8 * (RECSYS__LINEAR_DIM + i), n[i]);
+    }
+    reseal(b, RECSYS__LINEAR_BYTES_V1);
+}
+
+static void version_1_form_loads_with_untrained_heads(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new();
+    recsys__linear_params p = { 0.2, 1, 0.5, 1.5 };
+    double z[RECSYS__LINEAR_DIM], n[RECSYS__LINEAR_DIM];
+    for (size_t i = 0; i < RECSYS__LINEAR_DIM; i++) {
+        z[i] = i % 3 == 0 ? 0.25 : i % 3 == 1 ? -(double)i / 10 : 3.0; /* some under l1 */
+        n[i] = (double)i / 4;
+    }
+    z[RECSYS__LINEAR_BIAS] = -2;
+    n[RECSYS__LINEAR_BIAS] = 9;
+    unsigned char b[RECSYS__LINEAR_BYTES_V1];
+    v1_form(b, &p, 1234, z, n);
+    recsys__linear *lm = NULL;
+    assert_int_equal(recsys__linear_load(M, b, sizeof b, &lm), RECSYS_OK);
+    /* the main model is the one written: parameters, count and FTRL's weights of z and n */
+    recsys__linear_params got;
+    recsys__linear_get_params(lm, &got);
+    assert_memory_equal(&p, &got, sizeof p);
+    assert_int_equal(recsys__linear_updates(lm), 1234);
+    double w[RECSYS__LINEAR_DIM];
+    recsys__linear_weights(lm, w);
+    assert_true(w[0] == 0);                             /* |0.25| <= l1 */
+    assert_true(w[2] == -(3.0 - 0.5) / ((1 + sqrt(0.5)) / 0.2 + 1.5));
+    assert_true(w[RECSYS__LINEAR_BIAS] == 2.0 / ((1 + 3.0) / 0.2 + 1.5)); /* no l1 on it */
+    /* every head untrained */
+    float row[RECSYS__NFEAT], y;
+    uint64_t s = 5;
+    make_row(&s, row, &y);
+    for (int k = 0; k < RECSYS__NOBJ; k++) {
+        double ph = 0;
+        assert_int_equal(recsys__linear_predict_objective_rows(lm, k, row, 1, &ph), RECSYS_OK);
+        assert_true(ph == 0.5);
+        assert_int_equal(recsys__linear_objective_updates(lm, k), 0);
+    }
+    /* saved again, it is a version 2 form: the same fields, then the (empty) heads */
+    size_t len;
+    unsigned char *b2 = saved(lm, &len);
+    assert_int_equal(b2[4], 2);
+    assert_memory_equal(b + 8, b2 + 8, RECSYS__LINEAR_BYTES_V1 - 16);
+    recsys__linear *back = NULL;
+    assert_int_equal(recsys__linear_load(M, b2, len, &back), RECSYS_OK);
+    same_predictions(lm, back, 6, 100);
+    recsys__linear_free(back);
+    recsys__free(M, b2);
+    /* assigned into a model with heads, it keeps them (nothing learnt to hand over) */
+    recsys__linear *live = model_with(0.1, 0, 1);
+    train_heads(live, 7, 200);
+    uint64_t hu = recsys__linear_objective_updates(live, RECSYS__OBJ_RATING);
+    recsys__linear_assign(live, lm);
+    assert_int_equal(recsys__linear_objective_updates(live, RECSYS__OBJ_RATING), hu);
+    assert_int_equal(recsys__linear_updates(live), 1234);
+    recsys__linear_free(live);
+    /* a damaged version 1 form is refused like a version 2 one */
+    unsigned char d[RECSYS__LINEAR_BYTES_V1];
+    for (size_t i = 0; i < sizeof d; i += 7) {
+        memcpy(d, b, sizeof d);
+        d[i] ^= 0x01;
+        refused(f, d, sizeof d, NULL);
+    }
+    for (size_t k = 0; k < sizeof b; k += 5)
+        refused(f, b, k, NULL);
+    refused(f, b, sizeof b - 1, "expected");
+    memcpy(d, b, sizeof d);
+    put_f64(d + 64 + 8 * 7, NAN);
+    reseal(d, sizeof d);
+    refused(f, d, sizeof d, "z[7]");
+    /* and a version 1 form under every allocation failure: NOMEM, nothing leaked */
+    for (long k = 1;; k++) {
+        recsys__linear *o = NULL;
+        f->oom_stats.fail_at = k;
+        recsys_status st = recsys__linear_load(&f->oom, b, sizeof b, &o);
+        f->oom_stats.fail_at = 0;
+        if (st == RECSYS_OK) {
+            recsys__linear_free(o);
+            break;
+        }
+        assert_int_equal(st, RECSYS_E_NOMEM);
+        assert_null(o);
+        assert_int_equal(f->oom_stats.live, 0);
+    }
+    assert_int_equal(f->oom_stats.live, 0);
     recsys__linear_free(lm);
     fixture_free(f);
 }
@@ -726,6 +965,8 @@ int main(void)
         cmocka_unit_test(bad_arguments_change_nothing),
         cmocka_unit_test(save_and_load_round_trip_bit_exact),
         cmocka_unit_test(damaged_or_foreign_copies_are_refused),
+        cmocka_unit_test(round_trip_keeps_every_head_bit_for_bit),
+        cmocka_unit_test(version_1_form_loads_with_untrained_heads),
         cmocka_unit_test(predictions_run_during_updates),
         cmocka_unit_test(ranker_untrained_keeps_the_merged_order),
         cmocka_unit_test(ranker_trained_follows_the_model),

@@ -80,7 +80,7 @@ struct recsys_engine {
                                 a trained or loaded one is assigned into it) */
     recsys__llm_guard *llm_guard; /* budgets, cache, breaker and counters of every LLM call */
     recsys__featlog featlog; /* rows of lists "linear" ranked, awaiting their outcome */
-    _Atomic uint64_t linear_saved; /* the linear model's update count when last saved */
+    _Atomic uint64_t linear_saved; /* the linear model's change count when last saved */
     recsys__named_rule *rules; /* business rules, in the order they were first set */
     size_t nrules, caprules;
     uint64_t generation;

@@ -22,10 +22,12 @@
  * over aggregate features, no user id and nothing per user, so forgetting a user keeps it.
  *
  * "linear": a fresh FTRL model learns every row once (positives with their label weight, the
- * other candidates as negatives with RECSYS_OPT_RANK_LABEL_IMPRESSION), is saved as blob
- * "ranker.linear" (lib/rank/linear.h has the format) and assigned into the ranker's model,
- * which then goes on learning online from feedback (lib/rank/featlog.h); recsys_refresh
- * saves it again when it learnt since.
+ * other candidates as negatives with RECSYS_OPT_RANK_LABEL_IMPRESSION) and replaces the
+ * ranker's main model; the outcome heads the ranker learnt online (multi-objective ranking)
+ * are kept. It is saved as blob "ranker.linear" (lib/rank/linear.h has the format: the main
+ * model and every head) before the ranker changes, then its main model is assigned into the
+ * ranker's, which goes on learning online from feedback (lib/rank/featlog.h); recsys_refresh
+ * saves the whole model again when any part of it (main model or a head) changed since.
  *
  * Loading. recsys__engine_load_rankers reads the saved models when an engine opens; a model
  * that cannot be read (damaged, or from a release with other features) is not used, and the
@@ -248,7 +250,12 @@ static recsys_status learn_ltr(recsys_engine *e, const gather *g, const double *
 
 /* "linear": a fresh model learns every row once, in the gathered order (users by id), a
  * candidate with a positive label as a positive of that weight, the others as negatives of
- * weight RECSYS_OPT_RANK_LABEL_IMPRESSION; it is saved, then assigned into the ranker's. */
+ * weight RECSYS_OPT_RANK_LABEL_IMPRESSION. Training replaces the main model only: the outcome
+ * heads learnt online are kept. When the store keeps blobs, the fresh model takes a copy of
+ * the ranker's heads and is saved (the blob holds the trained main model and those heads; a
+ * failed save changes nothing); then its main model is assigned into the ranker's. Heads
+ * that learnt between the copy and the assignment are not in the blob: the saved change
+ * count is then left behind, so the next refresh saves again. */
 static recsys_status learn_linear(recsys_engine *e, const gather *g, const double *opt)
 {
     recsys__linear_params p;
@@ -259,14 +266,20 @@ static recsys_status learn_linear(recsys_engine *e, const gather *g, const doubl
         lm, g->x, g->y, g->rows, opt[recsys__opt_slot(RECSYS_OPT_RANK_LABEL_IMPRESSION)]);
     void *blob = NULL;
     size_t len = 0;
-    if (st == RECSYS_OK && recsys__engine_has_blobs(e))
+    uint64_t seen = 0; /* the ranker's change count when its heads were copied */
+    bool save = recsys__engine_has_blobs(e);
+    if (st == RECSYS_OK && save)
+        st = recsys__linear_copy_heads(lm, e->linear, &seen);
+    if (st == RECSYS_OK && save)
         st = recsys__linear_save(lm, &e->mem, &blob, &len);
     if (st == RECSYS_OK && blob)
         st = recsys__engine_blob_put(e, LINEAR_BLOB, blob, len);
     recsys__free(&e->mem, blob);
     if (st == RECSYS_OK) {
-        recsys__linear_assign(e->linear, lm); /* the model's own lock */
-        atomic_store(&e->linear_saved, recsys__linear_updates(e->linear));
+        uint64_t now = recsys__linear_assign_main(e->linear, lm); /* the model's own lock */
+        /* the blob is the ranker's state when nothing changed it between (one change: the
+         * assignment) */
+        atomic_store(&e->linear_saved, !save || now - 1 == seen ? now : seen);
     }
     recsys__linear_free(lm);
     return st;
@@ -274,7 +287,7 @@ static recsys_status learn_linear(recsys_engine *e, const gather *g, const doubl
 
 recsys_status recsys__engine_save_linear(recsys_engine *e)
 {
-    uint64_t n = recsys__linear_updates(e->linear);
+    uint64_t n = recsys__linear_changes(e->linear);
     if (n == atomic_load(&e->linear_saved) || !recsys__engine_has_blobs(e))
         return RECSYS_OK;
     void *blob = NULL;
@@ -334,13 +347,14 @@ RECSYS_API recsys_status recsys_ranker_train(recsys_engine *e, const char *ranke
     return st;
 }
 
-/* Installs the saved linear model data[0..len): assigned into the ranker's. */
+/* Installs the saved linear model data[0..len): assigned into the ranker's (a version 2
+ * form with its heads, a version 1 form with none: the ranker's heads stay untrained). */
 static recsys_status install_linear(recsys_engine *e, const void *data, size_t len)
 {
     recsys__linear *lm = NULL;
     RECSYS_TRY(recsys__linear_load(&e->mem, data, len, &lm));
     recsys__linear_assign(e->linear, lm);
-    atomic_store(&e->linear_saved, recsys__linear_updates(e->linear));
+    atomic_store(&e->linear_saved, recsys__linear_changes(e->linear));
     recsys__linear_free(lm);
     return RECSYS_OK;
 }

@@ -9,6 +9,7 @@ struct recsys__linear {
     const recsys__mem *m;
     pthread_rwlock_t lock; /* shared: predict, save; exclusive: update, set_params, assign */
     recsys__linear_params p;
+    uint64_t changes; /* bumped by every change of state (recsys__linear_changes) */
     uint64_t updates;
     double z[RECSYS__LINEAR_DIM];
     double n[RECSYS__LINEAR_DIM];
@@ -128,7 +129,10 @@ recsys_status recsys__linear_set_params(recsys__linear *lm, const recsys__linear
         return recsys__err(RECSYS_E_INVALID_ARG, "linear model: model is NULL");
     RECSYS_TRY(check_params(p));
     wr(lm);
-    lm->p = *p;
+    if (memcmp(&lm->p, p, sizeof *p) != 0) { /* the weights change: a change of state */
+        lm->p = *p;
+        lm->changes++;
+    }
     unlock(lm);
     return RECSYS_OK;
 }
@@ -146,6 +150,14 @@ uint64_t recsys__linear_updates(const recsys__linear *lm)
     uint64_t u = lm->updates;
     unlock(lm);
     return u;
+}
+
+uint64_t recsys__linear_changes(const recsys__linear *lm)
+{
+    rd(lm);
+    uint64_t c = lm->changes;
+    unlock(lm);
+    return c;
 }
 
 /* ------------------------------------------------------------ inputs and weights */
@@ -278,6 +290,7 @@ static void learn_obj(recsys__linear *lm, int obj, const float *row, int label, 
         lm->updates++;
     else
         lm->hupdates[obj]++;
+    lm->changes++;
 }
 
 static void learn_locked(recsys__linear *lm, const float *row, int label, double weight)
@@ -430,41 +443,68 @@ bool recsys__linear_blend(const double *opt, double w[1 + RECSYS__NOBJ])
     return blend;
 }
 
-/* Copies src's heads into dst when src learnt any (caller holds neither lock). */
-static void copy_heads(recsys__linear *dst, const recsys__linear *src)
+/* The learnt state of every head (z, n, update counts), copied out of a model. */
+typedef struct heads {
+    uint64_t hupdates[RECSYS__NOBJ];
+    double hz[RECSYS__NOBJ][RECSYS__LINEAR_DIM];
+    double hn[RECSYS__NOBJ][RECSYS__LINEAR_DIM];
+} heads;
+
+/* Copies src's heads into dst: always (learnt_only false) or only when src learnt any. Sets
+ * *src_changes (when not NULL) to src's change count at the copy. Never holds two locks at
+ * once: src's heads are copied out first, to the heap (about 8 KB: kept off the stacks of
+ * the host's threads). RECSYS_E_NOMEM (dst unchanged). */
+static recsys_status heads_copy(recsys__linear *dst, const recsys__linear *src, bool learnt_only,
+                                uint64_t *src_changes)
 {
-    uint64_t hu[RECSYS__NOBJ], any = 0;
-    double (*hz)[RECSYS__LINEAR_DIM] = NULL;
-    static const size_t bytes = sizeof ((recsys__linear *)0)->hz;
+    uint64_t any = 0;
     rd(src);
     for (size_t k = 0; k < RECSYS__NOBJ; k++)
-        any += hu[k] = src->hupdates[k];
+        any += src->hupdates[k];
+    if (src_changes)
+        *src_changes = src->changes;
     unlock(src);
-    if (!any)
-        return;
-    /* z and n of every head, copied out first: never two locks at once */
-    hz = recsys__alloc(dst->m, 2 * bytes);
-    if (!hz) { /* the heads stay as they were: a missed copy, not a broken model */
-        recsys__err_clear();
-        return;
-    }
+    if (!any && learnt_only)
+        return RECSYS_OK;
+    heads *h = recsys__alloc(dst->m, sizeof *h);
+    if (!h)
+        return RECSYS_E_NOMEM;
     rd(src);
-    memcpy(hu, src->hupdates, sizeof hu);
-    memcpy(hz, src->hz, bytes);
-    memcpy((char *)hz + bytes, src->hn, bytes);
+    memcpy(h->hupdates, src->hupdates, sizeof h->hupdates);
+    memcpy(h->hz, src->hz, sizeof h->hz);
+    memcpy(h->hn, src->hn, sizeof h->hn);
+    if (src_changes)
+        *src_changes = src->changes;
     unlock(src);
     wr(dst);
-    memcpy(dst->hupdates, hu, sizeof hu);
-    memcpy(dst->hz, hz, bytes);
-    memcpy(dst->hn, (char *)hz + bytes, bytes);
+    memcpy(dst->hupdates, h->hupdates, sizeof h->hupdates);
+    memcpy(dst->hz, h->hz, sizeof h->hz);
+    memcpy(dst->hn, h->hn, sizeof h->hn);
+    dst->changes++;
     unlock(dst);
-    recsys__free(dst->m, hz);
+    recsys__free(dst->m, h);
+    return RECSYS_OK;
 }
 
-void recsys__linear_assign(recsys__linear *dst, const recsys__linear *src)
+recsys_status recsys__linear_copy_heads(recsys__linear *dst, const recsys__linear *src,
+                                        uint64_t *src_changes)
 {
-    if (!dst || !src || dst == src)
-        return;
+    if (!dst || !src)
+        return recsys__err(RECSYS_E_INVALID_ARG, "linear model: model is NULL");
+    if (dst == src) {
+        if (src_changes)
+            *src_changes = recsys__linear_changes(src);
+        return RECSYS_OK;
+    }
+    return heads_copy(dst, src, false, src_changes);
+}
+
+uint64_t recsys__linear_assign_main(recsys__linear *dst, const recsys__linear *src)
+{
+    if (!dst)
+        return 0;
+    if (!src || dst == src)
+        return recsys__linear_changes(dst);
     /* copy out of src first: never two locks at once */
     recsys__linear_params p;
     uint64_t updates;
@@ -480,9 +520,20 @@ void recsys__linear_assign(recsys__linear *dst, const recsys__linear *src)
     dst->updates = updates;
     memcpy(dst->z, z, sizeof z);
     memcpy(dst->n, n, sizeof n);
+    uint64_t c = ++dst->changes;
     unlock(dst);
-    /* the heads (a model trained or loaded has none learnt: dst's are kept then) */
-    copy_heads(dst, src);
+    return c;
+}
+
+void recsys__linear_assign(recsys__linear *dst, const recsys__linear *src)
+{
+    if (!dst || !src || dst == src)
+        return;
+    (void)recsys__linear_assign_main(dst, src);
+    /* the heads (a model trained or loaded has none learnt: dst's are kept then); out of
+     * memory leaves dst's heads as they were: a missed copy, not a broken model */
+    if (heads_copy(dst, src, true, NULL) != RECSYS_OK)
+        recsys__err_clear();
 }
 
 /* ------------------------------------------------------------ saved form */
@@ -539,6 +590,15 @@ static double getf(cursor *c)
     return d;
 }
 
+/* One model's z[dim] then n[dim]. */
+static void put_zn(cursor *c, const double *z, const double *n)
+{
+    for (size_t i = 0; i < RECSYS__LINEAR_DIM; i++)
+        putf(c, z[i]);
+    for (size_t i = 0; i < RECSYS__LINEAR_DIM; i++)
+        putf(c, n[i]);
+}
+
 recsys_status recsys__linear_save(const recsys__linear *lm, const recsys__mem *m, void **data,
                                   size_t *len)
 {
@@ -558,22 +618,51 @@ recsys_status recsys__linear_save(const recsys__linear *lm, const recsys__mem *m
     put32(&c, RECSYS__NFEAT);
     put32(&c, RECSYS__LINEAR_DIM);
     put64(&c, recsys__features_fingerprint());
-    rd(lm);
+    rd(lm); /* one consistent state: the main model and every head as of one moment */
     putf(&c, lm->p.alpha);
     putf(&c, lm->p.beta);
     putf(&c, lm->p.l1);
     putf(&c, lm->p.l2);
     put64(&c, lm->updates);
-    for (size_t i = 0; i < RECSYS__LINEAR_DIM; i++)
-        putf(&c, lm->z[i]);
-    for (size_t i = 0; i < RECSYS__LINEAR_DIM; i++)
-        putf(&c, lm->n[i]);
+    put_zn(&c, lm->z, lm->n);
+    put64(&c, RECSYS__NOBJ);
+    for (size_t k = 0; k < RECSYS__NOBJ; k++) {
+        put64(&c, lm->hupdates[k]);
+        put_zn(&c, lm->hz[k], lm->hn[k]);
+    }
     unlock(lm);
     put64(&c, XXH3_64bits(b, c.at));
     *data = b;
     *len = c.at;
     return RECSYS_OK;
 }
+
+/* Checks one model's z[dim] and n[dim] at the cursor (moved past them): every value finite,
+ * n >= 0. RECSYS_E_CORRUPT with a message naming the value (who: "" for the main model,
+ * "head 'click' " for a head). */
+static recsys_status check_zn(cursor *c, const char *who)
+{
+    for (size_t i = 0; i < 2 * RECSYS__LINEAR_DIM; i++) {
+        double v = getf(c);
+        bool is_n = i >= RECSYS__LINEAR_DIM;
+        if (!isfinite(v) || (is_n && v < 0))
+            return recsys__err(RECSYS_E_CORRUPT, "linear model: %s%s[%zu] is %g (expected a "
+                               "finite value%s)", who, is_n ? "n" : "z", i % RECSYS__LINEAR_DIM,
+                               v, is_n ? " >= 0" : "");
+    }
+    return RECSYS_OK;
+}
+
+static void get_zn(cursor *c, double *z, double *n)
+{
+    for (size_t i = 0; i < RECSYS__LINEAR_DIM; i++)
+        z[i] = getf(c);
+    for (size_t i = 0; i < RECSYS__LINEAR_DIM; i++)
+        n[i] = getf(c);
+}
+
+/* Offset of the head count in a version 2 form (after the header and the main model). */
+#define HEADS_AT (HDR + 16 * RECSYS__LINEAR_DIM)
 
 recsys_status recsys__linear_load(const recsys__mem *m, const void *data, size_t len,
                                   recsys__linear **out)
@@ -588,17 +677,24 @@ recsys_status recsys__linear_load(const recsys__mem *m, const void *data, size_t
                            "no \"RSLR\" magic)", len);
     cursor c = { NULL, b, 4 };
     uint32_t version = get32(&c);
-    if (version != RECSYS__LINEAR_VERSION)
+    if (version != 1 && version != RECSYS__LINEAR_VERSION)
         return recsys__err(RECSYS_E_CORRUPT, "linear model: format version %" PRIu32
-                           " (this release reads %u)", version, RECSYS__LINEAR_VERSION);
-    if (len != RECSYS__LINEAR_BYTES) {
-        /* the feature count says which length the writer meant */
+                           " (this release reads 1 and %u)", version, RECSYS__LINEAR_VERSION);
+    size_t want = version == 1 ? (size_t)RECSYS__LINEAR_BYTES_V1 : (size_t)RECSYS__LINEAR_BYTES;
+    if (len != want) {
+        /* the feature count (and in version 2 the head count) says which length the writer
+         * meant */
         uint32_t nfeat = len >= 12 ? get32(&c) : 0;
         if (nfeat != RECSYS__NFEAT && len >= 12)
             return recsys__err(RECSYS_E_CORRUPT, "linear model: made for %" PRIu32
                                " features, this release computes %d", nfeat, (int)RECSYS__NFEAT);
-        return recsys__err(RECSYS_E_CORRUPT, "linear model: %zu bytes, expected %d (truncated "
-                           "or padded)", len, (int)RECSYS__LINEAR_BYTES);
+        cursor h = { NULL, b, HEADS_AT };
+        uint64_t nobj = version > 1 && len >= HEADS_AT + 16 ? get64(&h) : RECSYS__NOBJ;
+        if (nobj != RECSYS__NOBJ)
+            return recsys__err(RECSYS_E_CORRUPT, "linear model: %" PRIu64 " outcome heads, this "
+                               "release has %d", nobj, (int)RECSYS__NOBJ);
+        return recsys__err(RECSYS_E_CORRUPT, "linear model: %zu bytes, expected %zu for format "
+                           "version %" PRIu32 " (truncated or padded)", len, want, version);
     }
     cursor t = { NULL, b, len - 8 };
     uint64_t sum = get64(&t);
@@ -623,22 +719,31 @@ recsys_status recsys__linear_load(const recsys__mem *m, const void *data, size_t
         return RECSYS_E_CORRUPT;
     uint64_t updates = get64(&c);
     size_t zat = c.at;
-    for (size_t i = 0; i < 2 * RECSYS__LINEAR_DIM; i++) {
-        double v = getf(&c);
-        bool is_n = i >= RECSYS__LINEAR_DIM;
-        if (!isfinite(v) || (is_n && v < 0))
-            return recsys__err(RECSYS_E_CORRUPT, "linear model: %s[%zu] is %g (expected a "
-                               "finite value%s)", is_n ? "n" : "z", i % RECSYS__LINEAR_DIM, v,
-                               is_n ? " >= 0" : "");
+    RECSYS_TRY(check_zn(&c, ""));
+    if (version > 1) {
+        uint64_t nobj = get64(&c);
+        if (nobj != RECSYS__NOBJ) /* the length matched: a damaged count */
+            return recsys__err(RECSYS_E_CORRUPT, "linear model: %" PRIu64 " outcome heads, "
+                               "this release has %d", nobj, (int)RECSYS__NOBJ);
+        for (size_t k = 0; k < RECSYS__NOBJ; k++) {
+            char who[48];
+            snprintf(who, sizeof who, "head '%s' ", recsys__objective_names[k]);
+            c.at += 8; /* its update count: any value */
+            RECSYS_TRY(check_zn(&c, who));
+        }
     }
     recsys__linear *lm = NULL;
     RECSYS_TRY(recsys__linear_new(m, &p, &lm));
     lm->updates = updates;
     c.at = zat;
-    for (size_t i = 0; i < RECSYS__LINEAR_DIM; i++)
-        lm->z[i] = getf(&c);
-    for (size_t i = 0; i < RECSYS__LINEAR_DIM; i++)
-        lm->n[i] = getf(&c);
+    get_zn(&c, lm->z, lm->n);
+    if (version > 1) { /* a version 1 form has no heads: they stay untrained */
+        c.at += 8;
+        for (size_t k = 0; k < RECSYS__NOBJ; k++) {
+            lm->hupdates[k] = get64(&c);
+            get_zn(&c, lm->hz[k], lm->hn[k]);
+        }
+    }
     *out = lm;
     return RECSYS_OK;
 }

@@ -24,15 +24,27 @@
  * infinite leaves that coordinate as it was (guards: real models stay far inside).
  * All arithmetic is in double, in a fixed order: the same examples give the same bits.
  *
- * Saved form (recsys__linear_save / _load; the engine keeps it as a store blob), little
- * endian, 64 + 16 * RECSYS__LINEAR_DIM + 8 bytes:
- *   u32 magic "RSLR", u32 version 1, u32 nfeat, u32 dim (= 2 * nfeat + 1),
+ * Saved form (recsys__linear_save / _load; the engine keeps it as the store blob
+ * "ranker.linear"), little endian. Version 2 (the one written), RECSYS__LINEAR_BYTES bytes:
+ *   u32 magic "RSLR", u32 version 2, u32 nfeat, u32 dim (= 2 * nfeat + 1),
  *   u64 layout fingerprint (recsys__features_fingerprint), f64 alpha, beta, l1, l2,
- *   u64 updates, f64 z[dim], f64 n[dim], then u64 XXH3-64 of every byte before it.
- * _load treats its input as untrusted: a wrong magic, version, length, checksum, feature
- * count, fingerprint (a model of other columns), a parameter out of range or a z or n that is
- * not finite (n negative) gives RECSYS_E_CORRUPT with a message naming it, and nothing is
- * allocated.
+ *   u64 updates, f64 z[dim], f64 n[dim]                      (the main model: 64 + 16 dim)
+ *   u64 heads (= RECSYS__NOBJ), then per head in RECSYS__OBJ_* order:
+ *     u64 updates, f64 z[dim], f64 n[dim]
+ *   then u64 XXH3-64 of every byte before it.
+ * That is the whole learning state (FTRL needs z, n and the parameters; the weights follow
+ * from them, the update counts are kept for the engine and diagnostics), so a loaded model
+ * predicts and goes on learning bit for bit as the saved one would have, every head included.
+ * Version 1 (written by 0.2 builds before the heads were saved; RECSYS__LINEAR_BYTES_V1
+ * bytes) is the same without the heads section: it still loads, with every head untrained
+ * (predicting 0.5, 0 updates).
+ * _load treats its input as untrusted: a wrong magic, version, length (for its version),
+ * checksum, feature count, fingerprint (a model of other columns), head count, a parameter
+ * out of range or a z or n of the main model or of a head that is not finite (n negative)
+ * gives RECSYS_E_CORRUPT with a message naming it (a head's values as "head 'skip' z[3]"),
+ * and nothing is allocated. The form has no slack: a model loaded from a version 2 form
+ * saves back to the same bytes. Cost: save and load O(RECSYS__NOBJ * DIM): 9200 bytes with
+ * the 40 features of 0.2 (version 1: 1368).
  *
  * Threads. A model carries a read-write lock: predictions and saving take it shared (any
  * number at once), updates, parameter changes and assignment exclusively, so callers need
@@ -55,19 +67,29 @@
  *   w_main p + sum_k w_k p_k + RECSYS__LINEAR_TIEBREAK * merged score,
  * the weights RECSYS_OPT_RANK_OBJ_* of the request (so a host sets them per request, and an
  * experiment arm per arm; negative for skip and dislike). With the defaults (w_main 1, every
- * w_k 0) the score is exactly the single-model score above. The heads are not in the saved
- * form (version 1 is kept, so saved models stay readable): after a restart they learn again
- * from feedback; recsys__linear_assign copies them only from a model that learnt some, so
- * swapping in a trained or loaded main model keeps the heads learnt online. */
+ * w_k 0) the score is exactly the single-model score above. The heads are in the saved form
+ * (version 2), so after a restart the engine ranks with the weights exactly as before it.
+ * Replacing the main model keeps the heads learnt online: recsys__linear_assign copies heads
+ * only from a model that learnt some (a loaded version 2 model hands its heads over, a
+ * version 1 or freshly trained one keeps the destination's), and recsys_ranker_train
+ * (lib/engine/train.c) swaps in the trained main model with recsys__linear_assign_main, after
+ * saving a form that holds the trained main model and the heads as they were when it saved.
+ *
+ * Changes. recsys__linear_changes() counts every change of a model's state (an example learnt
+ * by the main model or a head, a change of parameters, an assignment): the engine saves the
+ * model again when it moved since the last save, whichever part moved. */
 #ifndef RECSYS_RANK_LINEAR_H
 #define RECSYS_RANK_LINEAR_H
 #include "features.h"
 
 #define RECSYS__LINEAR_DIM (2 * RECSYS__NFEAT + 1)
 #define RECSYS__LINEAR_BIAS (2 * RECSYS__NFEAT)
-#define RECSYS__LINEAR_VERSION 1u
-/* Bytes of the saved form. */
-#define RECSYS__LINEAR_BYTES (64 + 16 * RECSYS__LINEAR_DIM + 8)
+#define RECSYS__LINEAR_VERSION 2u
+/* Bytes of one head in the saved form, and of the saved form (version 2; version 1). */
+#define RECSYS__LINEAR_HEAD_BYTES (8 + 16 * RECSYS__LINEAR_DIM)
+#define RECSYS__LINEAR_BYTES                                                                   \
+    (64 + 16 * RECSYS__LINEAR_DIM + 8 + RECSYS__NOBJ * RECSYS__LINEAR_HEAD_BYTES + 8)
+#define RECSYS__LINEAR_BYTES_V1 (64 + 16 * RECSYS__LINEAR_DIM + 8)
 /* Largest parameter (alpha, beta, l1, l2) and largest absolute weight (a guard against a
  * division by zero in a loaded model; trained weights stay far below). */
 #define RECSYS__LINEAR_MAX_PARAM 1e9
@@ -115,8 +137,11 @@ void recsys__linear_free(recsys__linear *lm);
  * recsys__linear_new; the model is unchanged on failure. */
 recsys_status recsys__linear_set_params(recsys__linear *lm, const recsys__linear_params *p);
 void recsys__linear_get_params(const recsys__linear *lm, recsys__linear_params *p);
-/* Examples learnt so far (weight-0 examples and rejected calls not counted). */
+/* Examples the main model learnt so far (weight-0 examples and rejected calls not counted). */
 uint64_t recsys__linear_updates(const recsys__linear *lm);
+/* The model's change count (see "Changes" above): it grows by one with every change of state
+ * and never goes back; equal counts of one model mean the same state. */
+uint64_t recsys__linear_changes(const recsys__linear *lm);
 
 /* The probability (0..1) that a candidate with feature row row[0..RECSYS__NFEAT) is a
  * positive. 0.5 for an untrained model. */
@@ -159,16 +184,30 @@ uint64_t recsys__linear_objective_updates(const recsys__linear *lm, int obj);
  * head k's. True when they differ from the defaults (w_main 1, the rest 0). */
 bool recsys__linear_blend(const double *opt, double w[1 + RECSYS__NOBJ]);
 
-/* Copies src's parameters and learnt state into dst (the engine swaps a trained or loaded
- * model in without changing the pointer its ranker holds). Cannot fail. */
+/* Copies src's parameters and learnt state into dst (the engine swaps a loaded model in
+ * without changing the pointer its ranker holds): the main model always, the heads only when
+ * src learnt some (else dst keeps its own). Cannot fail (out of memory while copying the
+ * heads leaves dst's heads as they were). Never holds both models' locks at once. */
 void recsys__linear_assign(recsys__linear *dst, const recsys__linear *src);
+/* Copies src's parameters and main model into dst, dst's heads untouched (recsys_ranker_train
+ * replaces the main model and keeps the heads learnt online). Returns dst's change count
+ * after the copy (the copy is one change: the count before it was one less); dst's count for
+ * a NULL src or src == dst, 0 for a NULL dst. */
+uint64_t recsys__linear_assign_main(recsys__linear *dst, const recsys__linear *src);
+/* Copies every head of src (learnt or not) into dst, dst's main model untouched, and sets
+ * *src_changes (when not NULL) to src's change count at the moment of the copy.
+ * RECSYS_E_INVALID_ARG (NULL); RECSYS_E_NOMEM (dst unchanged). */
+recsys_status recsys__linear_copy_heads(recsys__linear *dst, const recsys__linear *src,
+                                        uint64_t *src_changes);
 
-/* The saved form (see above) in *data (allocated with m, RECSYS__LINEAR_BYTES bytes; the
- * caller frees it with recsys__free). RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. */
+/* The saved form (version 2, see above) in *data (allocated with m, RECSYS__LINEAR_BYTES
+ * bytes; the caller frees it with recsys__free), the main model and every head as of one
+ * moment (under the model's shared lock). RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. */
 recsys_status recsys__linear_save(const recsys__linear *lm, const recsys__mem *m, void **data,
                                   size_t *len);
-/* A model from data[0..len) (untrusted). RECSYS_E_CORRUPT with a message (see above);
- * RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. *out NULL on failure. */
+/* A model from data[0..len) (untrusted; version 2, or version 1 whose heads start
+ * untrained). RECSYS_E_CORRUPT with a message (see above); RECSYS_E_INVALID_ARG;
+ * RECSYS_E_NOMEM. *out NULL on failure. */
 recsys_status recsys__linear_load(const recsys__mem *m, const void *data, size_t len,
                                   recsys__linear **out);
 
