@@ -208,8 +208,10 @@ asan:
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
 # the tests whose point is threads: the engine under concurrent use, the pool, parallel sources,
-# the LLM guard from several threads, batch requests beside feedback, enrichment beside writers
-TSAN_TESTS := test_concurrency test_pool test_source_settings test_llm_guard test_batch test_enrich
+# the LLM guard from several threads, batch requests beside feedback, enrichment beside writers,
+# requests and conversation turns blocked in the LLM beside writers
+TSAN_TESTS := test_concurrency test_pool test_source_settings test_llm_guard test_batch test_enrich \
+  test_llm_unlocked
 tsan:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan OPT="-O1 -g" SAN="-fsanitize=thread" \
 	  $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)

@@ -58,6 +58,9 @@ int bench_online(bench_ctx *ctx, int argc, char **argv);
 /* llm.c: the LLM layer (re-ranking, explanations) against simulated LLMs on the protocol's
  * split (reads no catalog; see the top of llm.c). */
 int bench_llm(bench_ctx *ctx, int argc, char **argv);
+/* llmlock.c: feedback latency while requests wait for a slow simulated LLM (reads no catalog;
+ * see the top of llmlock.c). */
+int bench_llmlock(bench_ctx *ctx, int argc, char **argv);
 
 /** Appends a row to the table main prints at the end. */
 void bench_add_row(const bench_row *row);

@@ -63,6 +63,8 @@ static const char usage_text[] =
     "      [--deadline-ms MS] [--unavailable F] [--set OPTION=VALUE]...\n"
     "      the LLM layer (re-ranking, checked explanations) against SIMULATED LLMs:\n"
     "      NDCG@10 with and without, invented items and false explanations served\n"
+    "  llmlock [--llm-ms MS] [--requesters R] [--feedback N] [--every-ms P]\n"
+    "      feedback latency while R threads' requests wait for a SIMULATED LLM of MS ms\n"
     "common options:\n"
     "  --catalog FILE  catalog JSON (default data/catalog.json)\n"
     "  --repeat R      runs per figure, 1..64; the median is reported (default 5 / 3)\n"
@@ -248,6 +250,8 @@ int main(int argc, char **argv)
     gbdt |= online;
     int llm = !strcmp(cmd, "llm"); /* reads no catalog either (llm.c) */
     gbdt |= llm;
+    int llmlock = !strcmp(cmd, "llmlock"); /* reads no catalog either (llmlock.c) */
+    gbdt |= llmlock;
     if (!all && !eval && !report && !gbdt && strcmp(cmd, "latency") && strcmp(cmd, "ingest"))
         bench_usage("unknown command '%s'", cmd);
     if (all && nrest > 1)
@@ -292,6 +296,8 @@ int main(int argc, char **argv)
         bench_online(&ctx, nrest, rest);
     } else if (llm) {
         bench_llm(&ctx, nrest, rest);
+    } else if (llmlock) {
+        bench_llmlock(&ctx, nrest, rest);
     } else if (gbdt) {
         bench_gbdt(&ctx, nrest, rest);
     } else if (!strcmp(cmd, "latency")) {

@@ -837,11 +837,13 @@ RECSYS_API void recsys_llm_reply_set_usage(recsys_llm_reply *reply, int64_t prom
  * recsys_llm_reply_set_text() before returning (synchronously) and should give up by the
  * call's deadline.
  * complete runs on the thread of the call that needs the LLM (for recsys_recommend, inside
- * the request, with the engine's lock held shared), and on several threads at once when
- * requests run concurrently, so it must be thread-safe. It must not call into the engine
- * (only the recsys_llm_call_* getters and recsys_llm_reply_* sinks): a mutating call would
- * deadlock. Its reply is untrusted input: the library parses and checks it, and goes on
- * without the LLM when it is late, malformed or invents items.
+ * the request), and on several threads at once when requests run concurrently, so it must be
+ * thread-safe. Since 0.2 no engine lock is held while it runs (0.1 held the engine's lock
+ * shared): other calls, writers included, go on meanwhile, and the request checks the reply
+ * against the engine's state as it is when complete returns. It must still not call into
+ * the engine (only the recsys_llm_call_* getters and recsys_llm_reply_* sinks). Its reply is
+ * untrusted input: the library parses and checks it, and goes on without the LLM when it is
+ * late, malformed or invents items.
  */
 typedef struct recsys_llm_vtable {
     uint32_t struct_size;

@@ -15,7 +15,13 @@
  *
  * Stages talk only through the recsys_query and recsys_candidates handed to them. The
  * engine's lock is held shared from stage 1 to 8, impression logging included (engine.h
- * explains the locking). */
+ * explains the locking), except while the host's LLM runs: every ask of stages 1, 6 and 7
+ * lets go of it around the host's complete() and takes it again after ("off the lock"
+ * below: what the run keeps, what is read again, and how the list is checked against the
+ * model as it is after the ask). A slow LLM therefore never holds up writers, nor, through
+ * the writer-preferring lock, other requests. Cost when nothing changed meanwhile: one
+ * unlock and lock per ask; when something did: requery (the user, rules, vectors) and the
+ * filters run again over the top N and the ranked list. */
 #include "engine/request.h"
 #include "core/clock.h"
 #include "core/pool.h"
@@ -41,6 +47,9 @@ typedef struct run {
     uint32_t *include;
     float *user_vec;          /* q.user_vec when computed for this request (owned) */
     recsys__rule *rules;      /* q.rules (shallow copies, owned array) */
+    size_t nshared;           /* of rules, the first nshared are the engine's (shallow) */
+    char *intent_expr;        /* stage 1's reading of the query text as an expression (owned;
+                                 the last rule), or NULL */
     float *rows;              /* "linear" learning: the candidates' feature rows (merged
                                  order), and rows_at[] the (item, row) pairs sorted by item */
     uint64_t *rows_at;
@@ -48,10 +57,13 @@ typedef struct run {
     recsys__cand *ranked;     /* with rules: the ranked list stage 4 left, for the final
                                  arrangement's promotions and backfill */
     size_t nranked;
-    const char *ranker;       /* the ranker stage 4 ran (the engine's name), or NULL */
+    const char *ranker;       /* the ranker stage 4 ran (ranker_name), or NULL */
+    char ranker_name[RECSYS_PLUGIN_NAME_MAX];
     src_job *jobs;            /* one per enabled source (stage 2) */
     size_t njobs;
-    const char **names;       /* enabled sources' names, by provenance index */
+    const char **names;       /* enabled sources' names, by provenance index (copies in
+                                 name_buf: the plug-in table may change off the lock) */
+    char *name_buf;
     recsys_candidates *lists; /* one per enabled source */
     size_t nlists;
     size_t skipped;           /* sources skipped: the retrieval budget was spent */
@@ -63,6 +75,14 @@ typedef struct run {
                                  asks the LLM (1 intent, 6 re-rank, 7 explain): llm_budget() */
     bool llm_started;
     bool reranked;            /* stage 6 ran (its time is reported only then) */
+    /* off the lock around the host's LLM (recsys_recommend only; see requery) */
+    recsys__llm_unlock unlock;
+    bool off_lock;            /* the LLM asks let go of the shared lock */
+    uint64_t writes;          /* e->writes when the lock was let go */
+    uint64_t forget_epoch;    /* e->forget_epoch then */
+    bool moved;               /* the model changed while the lock was free: the list must be
+                                 checked again (revalidate) */
+    bool forgotten;           /* the request's user was forgotten meanwhile */
 } run;
 
 static double opt(const run *r, int32_t key)
@@ -77,12 +97,15 @@ static inline recsys__llm_budget *llm_budget(run *r)
 {
     if (!r->llm_started) {
         recsys__llm_budget_init(&r->llm, r->opt);
+        r->llm.unlock = r->off_lock ? &r->unlock : NULL;
         r->llm_started = true;
     }
     return &r->llm;
 }
 
-/* The registered LLM transport, or NULL (none, or disabled). */
+/* The registered LLM transport, or NULL (none, or disabled). The pointer stays valid across
+ * the asks that let go of the lock: the LLM is one per engine, replaced in place in its
+ * table (lib/engine/plugins.c), and the guard reads it again at each ask, under the lock. */
 static inline const recsys_llm_vtable *llm_vtable(const run *r)
 {
     const recsys__plugins *ps = &r->e->plugins[RECSYS_PLUGIN_LLM];
@@ -189,7 +212,35 @@ static recsys_status context(run *r)
             return recsys__err(RECSYS_E_NOT_FOUND, "anchor item '%.200s' is not in the catalog",
                                req->anchor);
     }
-    /* the exclusions: the request's own, and the anchor (never "similar to itself") */
+    recsys__engine_query_vectors(q); /* the user's vector: only for a ranker that reads it */
+    RECSYS_TRY(recsys__engine_query_rules(e, req, &r->rules, &q->nrules));
+    r->nshared = e->nrules;
+    q->rules = r->rules;
+    /* the query text's constraints (lib/llm/intent.h): one more FILTER rule (the LLM's ask,
+     * if any, lets go of the lock: requery runs after it) */
+    char *expr = NULL;
+    RECSYS_TRY(recsys__intent_query_expr(&e->mem, e->llm_guard, q, llm_vtable(r), intent_budget,
+                                         r, &expr));
+    if (expr) {
+        recsys_status st = recsys__engine_add_query_filter(e, expr, &r->rules, &q->nrules);
+        if (st == RECSYS_OK)
+            r->intent_expr = expr; /* for requery */
+        else
+            recsys__free(&e->mem, expr);
+        if (st == RECSYS_E_NOMEM)
+            return st;
+        recsys__err_clear(); /* cannot happen (names come from the registry): read nothing */
+    }
+    q->rules = r->rules;
+    if (r->moved) { /* the intent's ask let go of the lock: requery ran */
+        r->moved = false; /* no list yet: nothing else to check */
+        if (q->anchor != RECSYS_IDS_NONE && !recsys__catalog_get(&e->model.catalog, q->anchor))
+            return recsys__err(RECSYS_E_NOT_FOUND,
+                               "anchor item '%.200s' was removed while the request waited for "
+                               "the LLM", req->anchor);
+    }
+    /* the exclusions: the request's own, and the anchor (never "similar to itself"); after
+     * the intent's ask, so that an id upserted meanwhile is excluded too */
     if (req->nexclude || q->anchor != RECSYS_IDS_NONE) {
         RECSYS_TRY(item_indices(e, req->exclude, req->nexclude, q->anchor, &r->exclude,
                                 &q->nexclude));
@@ -200,20 +251,6 @@ static recsys_status context(run *r)
                                 &q->ninclude));
         q->include = r->include;
     }
-    recsys__engine_query_vectors(q); /* the user's vector: only for a ranker that reads it */
-    RECSYS_TRY(recsys__engine_query_rules(e, req, &r->rules, &q->nrules));
-    /* the query text's constraints (lib/llm/intent.h): one more FILTER rule */
-    char *expr = NULL;
-    RECSYS_TRY(recsys__intent_query_expr(&e->mem, e->llm_guard, q, llm_vtable(r), intent_budget,
-                                         r, &expr));
-    if (expr) {
-        recsys_status st = recsys__engine_add_query_filter(e, expr, &r->rules, &q->nrules);
-        recsys__free(&e->mem, expr);
-        if (st == RECSYS_E_NOMEM)
-            return st;
-        recsys__err_clear(); /* cannot happen (names come from the registry): read nothing */
-    }
-    q->rules = r->rules;
     if (!req->id) {
         uint64_t seq = atomic_fetch_add(&e->request_seq, 1);
         uint64_t parts[3] = { e->seed, seq, recsys__clock_mono_ns() };
@@ -281,10 +318,12 @@ static recsys_status retrieve(run *r)
     r->jobs = recsys__calloc(&e->mem, cap, sizeof *r->jobs);
     r->lists = recsys__calloc(&e->mem, cap, sizeof *r->lists);
     r->names = recsys__calloc(&e->mem, cap, sizeof *r->names);
+    r->name_buf = recsys__alloc(&e->mem, cap * RECSYS_PLUGIN_NAME_MAX);
     double *w = recsys__calloc(&e->mem, cap, sizeof *w);
     size_t *order = recsys__calloc(&e->mem, cap, sizeof *order);
-    recsys_status st = (r->jobs && r->lists && r->names && w && order) ? RECSYS_OK
-                                                                        : RECSYS_E_NOMEM;
+    recsys_status st = (r->jobs && r->lists && r->names && r->name_buf && w && order)
+                           ? RECSYS_OK
+                           : RECSYS_E_NOMEM;
     size_t per_source = r->q.limit;
     for (size_t i = 0; st == RECSYS_OK && i < ps->n; i++) {
         recsys__plugin *p = &ps->v[i];
@@ -334,7 +373,9 @@ static recsys_status retrieve(run *r)
         }
         r->lists[r->nlists] = j->list;
         memset(&j->list, 0, sizeof j->list); /* moved */
-        r->names[r->nlists] = j->p->name;
+        char *name = r->name_buf + r->nlists * RECSYS_PLUGIN_NAME_MAX;
+        memcpy(name, j->p->name, RECSYS_PLUGIN_NAME_MAX);
+        r->names[r->nlists] = name;
         w[r->nlists] = j->p->weight;
         r->nlists++;
     }
@@ -359,21 +400,27 @@ static recsys_status retrieve(run *r)
     return st;
 }
 
-/* Stage 3: every enabled filter; dropped candidates go after each. */
-static recsys_status filter(run *r)
+/* Every enabled filter on c (a set over r->q); dropped candidates go after each. */
+static recsys_status filter_set(run *r, recsys_candidates *c)
 {
     const recsys__plugins *ps = &r->e->plugins[RECSYS_PLUGIN_FILTER];
     for (size_t i = 0; i < ps->n; i++) {
         const recsys__plugin *p = &ps->v[i];
-        if (!p->enabled || !r->c.n)
+        if (!p->enabled || !c->n)
             continue;
-        recsys_status st = p->vt.filter.apply(p->vt.filter.ctx, &r->q, &r->c);
+        recsys_status st = p->vt.filter.apply(p->vt.filter.ctx, &r->q, c);
         if (st != RECSYS_OK)
             return recsys__plugin_failed(st, "filter", p->name);
-        r->c.order_set = false; /* a filter may not reorder */
-        recsys__cands_settle(&r->c);
+        c->order_set = false; /* a filter may not reorder */
+        recsys__cands_settle(c);
     }
     return RECSYS_OK;
+}
+
+/* Stage 3: every enabled filter. */
+static recsys_status filter(run *r)
+{
+    return filter_set(r, &r->c);
 }
 
 /* Orders by score descending, ties by item id ascending (deterministic across runs). */
@@ -432,7 +479,10 @@ static recsys_status rank(run *r)
     if (!p && r->req->ranker)
         return recsys__err(RECSYS_E_NOT_FOUND, "no ranker named '%.64s' is registered",
                            r->req->ranker);
-    r->ranker = p ? p->name : NULL; /* named in the impressions (log_impressions) */
+    if (p) { /* named in the impressions (log_impressions); a copy: the table may change */
+        memcpy(r->ranker_name, p->name, sizeof r->ranker_name);
+        r->ranker = r->ranker_name;
+    }
     bool learn = p && p->builtin && !strcmp(p->name, "linear") && r->c.n && r->req->user_id &&
                  opt(r, RECSYS_OPT_RANK_LINEAR_LEARN) != 0 &&
                  opt(r, RECSYS_OPT_LOG_IMPRESSIONS) != 0;
@@ -534,6 +584,151 @@ static recsys_status arrange(run *r)
     return st;
 }
 
+/* ------------------------------------------------------------ off the lock
+ *
+ * Each ask to the host's LLM (stages 1, 6 and 7) lets go of the shared lock around the host's
+ * complete() (lib/llm/guard.h, recsys__llm_unlock): run_leave, then run_enter. When no writer
+ * held the lock meanwhile (e->writes unchanged) nothing changed and the run goes on as it
+ * was. Else (r->moved) requery reads again everything the run pointed into, and the stage
+ * that asked checks its list against the model as it is now (revalidate) before it is used.
+ * What the run keeps across an ask, and why it stays valid:
+ *   - item and user indices (the candidates, exclude/include, anchor, the ranked list):
+ *     dense indices never change; a removed item reads as NULL (every reader checks);
+ *   - its own copies: options, the sources' and the ranker's names, the feature rows, the
+ *     request id, the intent expression, prompts and replies;
+ *   - q.model: the engine's own model struct (its arrays are read through it each time);
+ *   - read again by requery: q.user (by id; NULL once forgotten), q.derived and the vector
+ *     and similarity hooks into it, q.user_vec (in the new space), q.rules (the engine's
+ *     rules are shared, and may have been replaced: built again with the request's and the
+ *     intent's).
+ * A user forgotten meanwhile (recsys__engine_forgotten_since) fails the request before it
+ * logs anything (forgotten_error). */
+
+static void run_leave(void *arg)
+{
+    run *r = arg;
+    r->writes = r->e->writes;
+    r->forget_epoch = r->e->forget_epoch;
+    recsys__unlock(r->e);
+}
+
+/* Reads again what the run points into (see above). RECSYS_E_NOMEM fails the request. */
+static recsys_status requery(run *r)
+{
+    recsys_engine *e = r->e;
+    recsys_query *q = &r->q;
+    const char *uid = r->req->user_id;
+    if (uid && recsys__engine_forgotten_since(e, r->forget_epoch, uid))
+        r->forgotten = true;
+    q->user = uid ? recsys__users_find(&e->model.users, uid) : NULL;
+    q->derived = e->derived;
+    bool had_vec = q->user_vec != NULL;
+    recsys__free(&e->mem, r->user_vec);
+    r->user_vec = NULL;
+    q->user_vec = NULL;
+    q->item_vec = NULL;
+    q->vec_dim = 0;
+    q->vec_ctx = NULL;
+    q->item_sim = NULL;
+    q->sim_ctx = NULL;
+    recsys__engine_query_vectors(q);
+    if (had_vec)
+        RECSYS_TRY(recsys__engine_query_user_vector(e, q, &r->user_vec));
+    recsys__engine_free_query_rules(e, r->rules, q->nrules, r->nshared);
+    r->rules = NULL;
+    q->rules = NULL;
+    q->nrules = 0;
+    RECSYS_TRY(recsys__engine_query_rules(e, r->req, &r->rules, &q->nrules));
+    r->nshared = e->nrules;
+    q->rules = r->rules;
+    if (r->intent_expr) {
+        recsys_status st = recsys__engine_add_query_filter(e, r->intent_expr, &r->rules,
+                                                           &q->nrules);
+        q->rules = r->rules;
+        if (st == RECSYS_E_NOMEM)
+            return st;
+        recsys__err_clear(); /* bound before: attribute names are never forgotten */
+    }
+    return RECSYS_OK;
+}
+
+static recsys_status run_enter(void *arg)
+{
+    run *r = arg;
+    recsys__rd(r->e);
+    if (r->e->writes == r->writes)
+        return RECSYS_OK;
+    r->moved = true;
+    return requery(r);
+}
+
+/* The failure of a request whose user was forgotten while it was off the lock: nothing of it
+ * is logged (recsys_user_forget leaves no trace of the user in the store). */
+static recsys_status forgotten_error(const run *r)
+{
+    return recsys__err(RECSYS_E_NOT_FOUND,
+                       "user '%.200s' was forgotten (recsys_user_forget) while the request "
+                       "waited for the LLM: nothing was logged",
+                       r->req->user_id);
+}
+
+/* Keeps of r->ranked (the list the arrangement backfills from) the items every enabled
+ * filter still passes, in order. O(ranked) plus the filters. */
+static recsys_status refilter_ranked(run *r)
+{
+    const recsys__mem *m = &r->e->mem;
+    const recsys__catalog *cat = &r->e->model.catalog;
+    recsys_candidates s;
+    recsys__cands_init(&s, m, &r->q, 0);
+    recsys_status st = recsys__cands_reserve(&s, r->nranked);
+    for (size_t i = 0; st == RECSYS_OK && i < r->nranked; i++)
+        if (recsys__catalog_get(cat, r->ranked[i].item)) {
+            size_t pos;
+            st = recsys__cands_put(&s, r->ranked[i].item, &pos);
+        }
+    if (st == RECSYS_OK) {
+        recsys__cands_settle(&s);
+        st = filter_set(r, &s);
+    }
+    uint32_t *keep = st == RECSYS_OK ? recsys__alloc(m, (s.n + 1) * sizeof *keep) : NULL;
+    if (st == RECSYS_OK && !keep)
+        st = RECSYS_E_NOMEM;
+    if (st == RECSYS_OK) {
+        for (size_t i = 0; i < s.n; i++)
+            keep[i] = s.v[i].item;
+        qsort(keep, s.n, sizeof *keep, cmp_u32);
+        size_t w = 0;
+        for (size_t i = 0; i < r->nranked; i++)
+            if (recsys__sorted_has(keep, s.n, r->ranked[i].item))
+                r->ranked[w++] = r->ranked[i];
+        r->nranked = w;
+    }
+    recsys__free(m, keep);
+    recsys__cands_free(&s);
+    return st;
+}
+
+/* After an ask let go of the lock and the model moved (r->moved): the list is checked
+ * against the model as it is now. Items removed meanwhile go; every enabled filter runs again
+ * on what is left (an item made unavailable, a new dislike or purchase, an attribute a rule
+ * reads); the ranked list the arrangement backfills from is checked the same way; the rules
+ * arrange the list again (pins, promotions, FILTER and BLOCK). The list may come out shorter
+ * (without rules nothing backfills). O(N + ranked) plus the filters. */
+static recsys_status revalidate(run *r)
+{
+    r->moved = false;
+    const recsys__catalog *cat = &r->e->model.catalog;
+    for (size_t i = 0; i < r->c.n; i++)
+        if (!recsys__catalog_get(cat, r->c.v[i].item))
+            RECSYS_TRY(recsys_candidates_drop(&r->c, i, "removed"));
+    r->c.order_set = false;
+    recsys__cands_settle(&r->c);
+    RECSYS_TRY(filter(r));
+    if (r->nranked)
+        RECSYS_TRY(refilter_ranked(r));
+    return arrange(r);
+}
+
 /* Stage 5: diversifiers choose and order; the list is cut to top N. */
 static recsys_status diversify(run *r)
 {
@@ -561,7 +756,8 @@ static recsys_status diversify(run *r)
  * lib/llm/rerank.h has the windows, Borda count, blend and fallbacks. It only reorders the
  * items stage 5 chose, so no dropped item can come back; then the business rules arrange
  * the list again (pins back at their positions, promotions, buried items last, FILTER and
- * BLOCK re-checked), so no re-ranking can break a rule. */
+ * BLOCK re-checked), so no re-ranking can break a rule. The asks let go of the lock: when the
+ * model moved meanwhile, the list is checked again (revalidate) after the new order. */
 static recsys_status llm_rerank(run *r)
 {
     size_t n = (size_t)opt(r, RECSYS_OPT_LLM_RERANK_N);
@@ -592,9 +788,63 @@ static recsys_status llm_rerank(run *r)
     recsys__free(m, items);
     recsys__free(m, order);
     recsys__free(m, was);
-    if (st == RECSYS_OK && rep.used)
+    if (st == RECSYS_OK && r->moved)
+        st = revalidate(r); /* arranges too */
+    else if (st == RECSYS_OK && rep.used)
         st = arrange(r);
     return st;
+}
+
+/* Stage 7 with the LLM (explain.llm): one call writes the list's explanations, each checked
+ * (lib/llm/explain_llm.h) after the ask, against the model as it is then; anything it cannot
+ * vouch for gets the template. *out receives r->c.n explanations by position. When the model
+ * moved during the ask the list is checked again (revalidate): the explanations follow their
+ * items, and an item the arrangement brought in has none (text NULL: the caller writes its
+ * template). */
+static recsys_status explain_with_llm(run *r, const recsys_llm_vtable *vt,
+                                      recsys__explanation **out)
+{
+    const recsys__mem *m = &r->e->mem;
+    size_t n = r->c.n;
+    *out = NULL;
+    recsys__explanation *ex = recsys__calloc(m, n, sizeof *ex);
+    uint32_t *items = ex ? recsys__alloc(m, n * sizeof *items) : NULL;
+    if (!items) {
+        recsys__free(m, ex);
+        return RECSYS_E_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        items[i] = r->c.v[i].item;
+    recsys_status st = recsys__explain_llm(m, r->e->llm_guard, vt, llm_budget(r), &r->q, &r->c,
+                                           ex, NULL);
+    recsys__explanation *nx = NULL;
+    if (st == RECSYS_OK && r->moved) {
+        st = revalidate(r);
+        nx = st == RECSYS_OK ? recsys__calloc(m, r->c.n ? r->c.n : 1, sizeof *nx) : NULL;
+        if (st == RECSYS_OK && !nx)
+            st = RECSYS_E_NOMEM;
+        for (size_t i = 0; st == RECSYS_OK && i < r->c.n; i++)
+            for (size_t j = 0; j < n; j++)
+                if (items[j] == r->c.v[i].item && ex[j].text) {
+                    nx[i] = ex[j];
+                    memset(&ex[j], 0, sizeof ex[j]);
+                    break;
+                }
+        for (size_t j = 0; j < n; j++) /* those of items that went */
+            recsys__explanation_free(m, &ex[j]);
+        recsys__free(m, ex);
+        ex = nx;
+        n = r->c.n;
+    }
+    recsys__free(m, items);
+    if (st != RECSYS_OK) {
+        for (size_t i = 0; ex && i < n; i++)
+            recsys__explanation_free(m, &ex[i]);
+        recsys__free(m, ex);
+        return st;
+    }
+    *out = ex;
+    return RECSYS_OK;
 }
 
 /* Stages 7 and 8: explanations, and the result (copied: it outlives the lock). */
@@ -604,26 +854,30 @@ static recsys_status respond(run *r, recsys_result **out)
     const recsys__catalog *cat = &r->e->model.catalog;
     bool explain = opt(r, RECSYS_OPT_EXPLAIN) != 0;
     recsys_result *res = NULL;
-    RECSYS_TRY(recsys__result_new(m, r->c.n, &res));
     recsys_status st = RECSYS_OK;
-    res->request_id = recsys__strdup(m, r->req->id ? r->req->id : r->request_id);
-    if (!res->request_id)
-        st = RECSYS_E_NOMEM;
-    /* stage 7 with the LLM (explain.llm): one call writes the list's explanations, each
-     * checked (lib/llm/explain_llm.h); anything it cannot vouch for gets the template. Like
-     * stage 6 it serves the users routed to the LLM path (llm.warm_events). */
+    /* stage 7 with the LLM (explain.llm), before the result is sized: the list may change
+     * (explain_with_llm). Like stage 6 it serves the users routed to the LLM path
+     * (llm.warm_events). */
     recsys__explanation *llm_ex = NULL;
+    size_t nllm = 0;
     const recsys_llm_vtable *llm = explain && r->c.n && opt(r, RECSYS_OPT_EXPLAIN_LLM) != 0 &&
                                            recsys__llm_user_cold(&r->q)
                                        ? llm_vtable(r)
                                        : NULL;
-    if (st == RECSYS_OK && llm) {
+    if (llm) {
         uint64_t t0 = recsys__clock_mono_ns();
-        llm_ex = recsys__calloc(m, r->c.n, sizeof *llm_ex);
-        st = llm_ex ? recsys__explain_llm(m, r->e->llm_guard, llm, llm_budget(r), &r->q, &r->c,
-                                          llm_ex, NULL)
-                    : RECSYS_E_NOMEM;
+        st = explain_with_llm(r, llm, &llm_ex);
+        nllm = r->c.n;
         r->explain_ns += recsys__clock_mono_ns() - t0;
+        if (st == RECSYS_OK && r->forgotten)
+            st = forgotten_error(r);
+    }
+    if (st == RECSYS_OK)
+        st = recsys__result_new(m, r->c.n, &res);
+    if (st == RECSYS_OK) {
+        res->request_id = recsys__strdup(m, r->req->id ? r->req->id : r->request_id);
+        if (!res->request_id)
+            st = RECSYS_E_NOMEM;
     }
     for (size_t i = 0; st == RECSYS_OK && i < r->c.n; i++) {
         const recsys__cand *cd = &r->c.v[i];
@@ -649,7 +903,7 @@ static recsys_status respond(run *r, recsys_result **out)
             continue;
         recsys__explanation ex;
         memset(&ex, 0, sizeof ex);
-        if (llm_ex) { /* written above: taken over */
+        if (llm_ex && llm_ex[i].text) { /* written above: taken over */
             ex = llm_ex[i];
             memset(&llm_ex[i], 0, sizeof llm_ex[i]);
         } else {
@@ -673,7 +927,7 @@ static recsys_status respond(run *r, recsys_result **out)
         }
         recsys__explanation_free(m, &ex);
     }
-    for (size_t i = 0; llm_ex && i < r->c.n; i++) /* those a failure left behind */
+    for (size_t i = 0; llm_ex && i < nllm; i++) /* those a failure left behind */
         recsys__explanation_free(m, &llm_ex[i]);
     recsys__free(m, llm_ex);
     if (st != RECSYS_OK) {
@@ -769,14 +1023,19 @@ static void run_free(run *r)
     recsys__free(m, r->names);
     recsys__free(m, r->exclude);
     recsys__free(m, r->include);
+    recsys__free(m, r->name_buf);
+    recsys__free(m, r->intent_expr);
     recsys__free(m, r->user_vec);
-    recsys__engine_free_query_rules(r->e, r->rules, r->q.nrules);
+    recsys__engine_free_query_rules(r->e, r->rules, r->q.nrules, r->nshared);
     recsys__free(m, r->ranked);
     recsys__free(m, r->rows);
     recsys__free(m, r->rows_at);
     recsys__cands_free(&r->c);
 }
 
+/* Stages 1-3 for a caller that holds the lock shared (request.h). The run never lets go of
+ * the caller's lock (off_lock false): its callers ask no LLM here (conversations turn
+ * llm.intent off, training requests carry no text). */
 recsys_status recsys__pipeline_candidates(recsys_engine *e, const recsys_request *req,
                                           recsys__candidates_fn fn, void *arg)
 {
@@ -809,12 +1068,16 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
     memset(&r, 0, sizeof r);
     r.e = e;
     r.req = req;
+    r.off_lock = true; /* the LLM's asks let go of the lock (run_leave, run_enter) */
+    r.unlock = (recsys__llm_unlock){ run_leave, run_enter, &r };
     recsys__rd(e);
     uint64_t t = recsys__clock_mono_ns(), t2;
 #define STAGE(which, call)                                                                   \
     do {                                                                                     \
         if (st == RECSYS_OK)                                                                 \
             st = (call);                                                                     \
+        if (st == RECSYS_OK && r.forgotten)                                                  \
+            st = forgotten_error(&r);                                                        \
         t2 = recsys__clock_mono_ns();                                                        \
         r.stage_ns[which] = t2 - t;                                                          \
         t = t2;                                                                              \
@@ -834,7 +1097,8 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
         res->llm = r.llm.used;
     /* Impressions are logged before the shared lock is released, so that a concurrent
      * recsys_user_forget (which takes the lock exclusively) cannot run between the answer
-     * and its log and leave the forgotten user's id in the store. */
+     * and its log and leave the forgotten user's id in the store; one that ran while the
+     * request was off the lock (the LLM) failed it above (r.forgotten: nothing logged). */
     if (st == RECSYS_OK && r.nrows && res->n)
         st = log_rows(&r, res->request_id);
     /* the no-repeat rotation remembers what a known user was shown while it is on */

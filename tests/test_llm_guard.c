@@ -1,7 +1,9 @@
 /* test_llm_guard.c - the guard every LLM call goes through (lib/llm/guard.h): the request's
  * budget, the engine's budget per minute, the reply cache (hits, LRU eviction under the byte
  * bound, rejected replies dropped), the circuit breaker (open, half-open, closed, probation),
- * the deadline with a slow host, failure counting, out-of-memory paths and concurrent use.
+ * the deadline with a slow host, failure counting, out-of-memory paths and concurrent use;
+ * the caller's lock let go around complete() (recsys__llm_unlock) and the wait for calls
+ * inside a transport being replaced (recsys__llm_guard_wait_idle).
  * The host is a scripted recsys_llm_vtable speaking through the public reply sink. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -803,6 +806,180 @@ static void concurrent_asks(void **state)
     assert_true(bytes <= 20 * 100);
 }
 
+/* ------------------------------------------------------------------ off the caller's lock */
+
+/* The caller's side of recsys__llm_unlock, as a request has it: a lock held or not. */
+typedef struct hook {
+    bool held;          /* the caller's "lock" */
+    int leaves, enters;
+    recsys_status enter_st; /* what enter() returns */
+    host *h;
+    int unlocked_calls; /* complete() calls that ran with the lock let go */
+} hook;
+
+static void hook_leave(void *arg)
+{
+    hook *k = arg;
+    assert_true(k->held);
+    k->held = false;
+    k->leaves++;
+}
+
+static recsys_status hook_enter(void *arg)
+{
+    hook *k = arg;
+    assert_false(k->held);
+    k->held = true;
+    k->enters++;
+    return k->enter_st;
+}
+
+static recsys_status hook_complete(void *ctx, const recsys_llm_call *call,
+                                   recsys_llm_reply *reply)
+{
+    hook *k = ctx;
+    if (!k->held)
+        k->unlocked_calls++;
+    return host_complete(k->h, call, reply);
+}
+
+/* complete() runs with the caller's lock let go, exactly once each way per call reaching the
+ * host; a cache hit or a refusal keeps the lock; a failing enter() fails the ask with its
+ * status (the reply dropped: the teardown's leak check and ASan). */
+static void unlock_around_complete(void **state)
+{
+    fx *f = *state;
+    hook k = { .held = true, .h = &f->h };
+    recsys__llm_unlock ul = { hook_leave, hook_enter, &k };
+    recsys_llm_vtable vt;
+    recsys_llm_vtable_init(&vt);
+    vt.ctx = &k;
+    vt.complete = hook_complete;
+    recsys__llm_budget b;
+    recsys__llm_budget_init(&b, f->ov.num);
+    assert_null(b.unlock); /* init: no unlock */
+    b.unlock = &ul;
+    char *t = NULL;
+    assert_int_equal(ask(f->g, &vt, f->ov.num, &b, "one", 0.0, &t), RECSYS_OK);
+    assert_string_equal(t, "ok");
+    free(t);
+    assert_int_equal(k.unlocked_calls, 1);
+    assert_int_equal(k.leaves, 1);
+    assert_int_equal(k.enters, 1);
+    assert_true(k.held);
+    /* the same call again: from the cache, the lock kept */
+    assert_int_equal(ask(f->g, &vt, f->ov.num, &b, "one", 0.0, &t), RECSYS_OK);
+    free(t);
+    assert_int_equal(k.leaves, 1);
+    assert_int_equal(atomic_load(&f->h.calls), 1);
+    /* refused by the budget: the lock kept */
+    b.calls_left = 0;
+    assert_int_equal(ask(f->g, &vt, f->ov.num, &b, "two", 0.0, &t), RECSYS_E_BUDGET);
+    assert_int_equal(k.leaves, 1);
+    /* a failing enter(): its status, no reply, the lock held again */
+    recsys__llm_budget_init(&b, f->ov.num);
+    b.unlock = &ul;
+    k.enter_st = RECSYS_E_NOMEM;
+    assert_int_equal(ask(f->g, &vt, f->ov.num, &b, "three", 0.0, &t), RECSYS_E_NOMEM);
+    assert_null(t);
+    assert_int_equal(k.leaves, 2);
+    assert_int_equal(k.enters, 2);
+    assert_true(k.held);
+    assert_int_equal(k.unlocked_calls, 2);
+}
+
+/* A host whose complete() waits for the test (a flag under a mutex, bounded by 60 s so a bug
+ * fails instead of hanging). */
+typedef struct held {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool inside, go, waited;
+    recsys__llm_guard *g;
+    const double *opt;
+    recsys_status st;
+} held;
+
+static recsys_status held_complete(void *ctx, const recsys_llm_call *call,
+                                   recsys_llm_reply *reply)
+{
+    (void)call;
+    held *h = ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 60;
+    pthread_mutex_lock(&h->mu);
+    h->inside = true;
+    pthread_cond_broadcast(&h->cv);
+    while (!h->go && pthread_cond_timedwait(&h->cv, &h->mu, &ts) == 0)
+        ;
+    pthread_mutex_unlock(&h->mu);
+    return recsys_llm_reply_set_text(reply, "ok", 2);
+}
+
+static void *held_asker(void *arg)
+{
+    held *h = arg;
+    recsys_llm_vtable vt;
+    recsys_llm_vtable_init(&vt);
+    vt.ctx = h;
+    vt.complete = held_complete;
+    recsys__llm_budget b;
+    recsys__llm_budget_init(&b, h->opt);
+    recsys__llm_ask a = mk("held", 0.0);
+    char *text = NULL;
+    size_t len = 0;
+    h->st = recsys__llm_ask_run(h->g, &vt, h->opt, &b, &a, &recsys__mem_default, &text, &len);
+    recsys__free(&recsys__mem_default, text);
+    return NULL;
+}
+
+static void *held_waiter(void *arg)
+{
+    held *h = arg;
+    recsys__llm_guard_wait_idle(h->g, h); /* h is the asker's ctx */
+    pthread_mutex_lock(&h->mu);
+    h->waited = true;
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+/* recsys__llm_guard_wait_idle(ctx) returns at once for a ctx no call is inside, and waits
+ * for a call inside complete() with that ctx. */
+static void wait_idle_waits_for_the_call(void **state)
+{
+    fx *f = *state;
+    recsys__llm_guard_wait_idle(f->g, f); /* nothing in flight */
+    held h = { .g = f->g, .opt = f->ov.num };
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    pthread_t asker, waiter;
+    assert_int_equal(pthread_create(&asker, NULL, held_asker, &h), 0);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 60;
+    pthread_mutex_lock(&h.mu);
+    while (!h.inside && pthread_cond_timedwait(&h.cv, &h.mu, &ts) == 0)
+        ;
+    bool inside = h.inside;
+    pthread_mutex_unlock(&h.mu);
+    assert_true(inside);
+    recsys__llm_guard_wait_idle(f->g, f); /* another ctx: at once */
+    assert_int_equal(pthread_create(&waiter, NULL, held_waiter, &h), 0);
+    sleep_ms(20); /* give the waiter time to reach the wait (correct either way) */
+    pthread_mutex_lock(&h.mu);
+    bool early = h.waited;
+    h.go = true;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.mu);
+    pthread_join(asker, NULL);
+    pthread_join(waiter, NULL);
+    assert_false(early);
+    assert_true(h.waited);
+    assert_int_equal(h.st, RECSYS_OK);
+    pthread_cond_destroy(&h.cv);
+    pthread_mutex_destroy(&h.mu);
+}
+
 int main(void)
 {
     cmocka_set_test_filter(getenv("RECSYS_TEST_FILTER"));
@@ -827,6 +1004,8 @@ int main(void)
         T(oom_guard_new),
         T(oom_ask),
         T(concurrent_asks),
+        T(unlock_around_complete),
+        T(wait_idle_waits_for_the_call),
 #undef T
     };
     return cmocka_run_group_tests_name("llm/guard", tests, NULL, NULL);

@@ -23,8 +23,8 @@
  * clarify.h's facet scoring over the candidates.
  *
  * Threads: a conversation is used by one thread at a time; any number of conversations may
- * run on one engine at once (each turn takes the engine's lock shared). The engine must
- * outlive its conversations. */
+ * run on one engine at once (each turn takes the engine's lock shared, and lets go of it
+ * while the host's LLM runs: turn_leave). The engine must outlive its conversations. */
 #include "engine.h"
 #include "request.h"
 #include "../core/utf8.h"
@@ -207,7 +207,36 @@ static recsys_status build_request(turn_work *w, const char *user_id)
     return st;
 }
 
-/* Steps 1-3 under the engine's shared lock. */
+/* The turn's side of recsys__llm_unlock: the LLM's asks (reading the words, phrasing the
+ * question) let go of the engine's shared lock around the host's complete(). What the turn
+ * keeps across an ask: its own copies (the words, the constraints, the facet asked, the
+ * candidates as indices), the engine's own model and options structs (read through them
+ * under the lock again), and the LLM's table entry (replaced in place, read at each ask);
+ * the one pointer into replaceable state, the BM25 index of the derived state, is read again
+ * when a writer held the lock meanwhile. */
+typedef struct turn_lock {
+    recsys_engine *e;
+    recsys__intent_llm *llm;
+    uint64_t writes; /* e->writes when the lock was let go */
+} turn_lock;
+
+static void turn_leave(void *arg)
+{
+    turn_lock *t = arg;
+    t->writes = t->e->writes;
+    recsys__unlock(t->e);
+}
+
+static recsys_status turn_enter(void *arg)
+{
+    turn_lock *t = arg;
+    recsys__rd(t->e);
+    if (t->e->writes != t->writes && t->llm->guard) /* a refresh may have freed the index */
+        t->llm->bm25 = t->e->derived ? t->e->derived->state[RECSYS__DERIVED_BM25] : NULL;
+    return RECSYS_OK;
+}
+
+/* Steps 1-3 under the engine's shared lock (let go around the LLM's asks: turn_leave). */
 static recsys_status turn_locked(recsys_conversation *cv, const char *text, turn_work *w)
 {
     recsys_engine *e = cv->e;
@@ -216,12 +245,15 @@ static recsys_status turn_locked(recsys_conversation *cv, const char *text, turn
     const recsys__catalog *c = &e->model.catalog;
     recsys__llm_budget budget;
     recsys__llm_budget_init(&budget, opt);
+    recsys__intent_llm llm = { 0 };
+    turn_lock tl = { .e = e, .llm = &llm };
+    const recsys__llm_unlock unlock = { turn_leave, turn_enter, &tl };
+    budget.unlock = &unlock;
     const recsys__plugins *lp = &e->plugins[RECSYS_PLUGIN_LLM];
     const recsys_llm_vtable *vt = NULL; /* the registered transport, if enabled */
     for (size_t i = 0; i < lp->n && !vt; i++)
         if (lp->v[i].enabled && lp->v[i].vt.llm.complete)
             vt = &lp->v[i].vt.llm;
-    recsys__intent_llm llm = { 0 };
     if (vt && budget.calls_left > 0) {
         llm.guard = e->llm_guard;
         llm.vt = vt;

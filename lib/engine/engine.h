@@ -3,18 +3,29 @@
  * Concurrency model (documented in the README):
  * - `lock` is a writer-preferring read-write lock over the model, the options, the plug-in
  *   tables and the derived-state pointer. recsys_recommend holds it shared for the whole
- *   pipeline; mutations (upserts, feedback, forget, option and plug-in changes) hold it
- *   exclusively and briefly.
+ *   pipeline except while the host's LLM runs; mutations (upserts, feedback, forget, option
+ *   and plug-in changes) hold it exclusively and briefly, and every exclusive hold bumps
+ *   `writes` (recsys__wr).
+ * - The host's LLM never runs under `lock` (since 0.2): a request (lib/pipeline.c) and a
+ *   conversation turn (conversation.c) let go of the shared lock around each call to
+ *   complete() (lib/llm/guard.h, recsys__llm_unlock) and take it again after; when `writes`
+ *   moved meanwhile they read again everything they pointed into (the user, the derived
+ *   state, the rules) and check their list against the model as it is now. The transport's
+ *   vtable is copied under the lock, and a replaced LLM is destroyed only once no call is
+ *   inside its complete() (recsys__llm_guard_wait_idle). A user forgotten while a request
+ *   was off the lock is found in `forgot` (recsys__engine_forgotten_since).
  * - `store_mu` serialises every call into the store (the store vtable promises stores one
  *   call at a time). Lock order: `lock` before `store_mu`, never the reverse. The exception
  *   is wait_durable (group commit, since 0.2): feedback calls it after releasing both, so
  *   that threads keep appending while one flush makes all of their events durable.
  * - recsys_refresh builds the new derived state under the shared lock, then swaps the pointer
  *   under the exclusive lock; requests that started earlier finish on the old state, which
- *   is freed only after the swap (no reader can still hold it: readers hold the shared lock).
+ *   is freed only after the swap (no reader can still hold it: readers hold the shared lock,
+ *   and one that let go of it for the LLM reads the pointer again when it comes back).
  * - Impressions are appended to the store under `store_mu` while the pipeline still holds
  *   `lock` shared (so a forget cannot slip between a request and its log), and counted
  *   atomically; with group commit the request waits for their flush after releasing both.
+ *   A request whose user was forgotten while it was off the lock logs nothing and fails.
  */
 #ifndef RECSYS_ENGINE_ENGINE_H
 #define RECSYS_ENGINE_ENGINE_H
@@ -30,6 +41,7 @@
 #include "../filter/rules.h"
 #include "../llm/guard.h"
 #include "../core/utf8.h" /* RECSYS_PLUGIN_NAME_MAX, recsys__check_name */
+#define RECSYS__FORGOT_RING 32 /* forgets remembered by id for requests off the lock */
 
 typedef struct recsys__plugin {
     char name[RECSYS_PLUGIN_NAME_MAX];
@@ -85,6 +97,10 @@ struct recsys_engine {
     size_t nrules, caprules;
     uint64_t generation;
     uint64_t forget_epoch; /* bumped by every forget: a refresh built before it is not published */
+    uint64_t forgot[RECSYS__FORGOT_RING]; /* XXH3 of the id forgotten at epoch k, at
+                                             k % RECSYS__FORGOT_RING */
+    uint64_t writes; /* bumped by every exclusive hold of lock (recsys__wr); read under the
+                        shared lock: unchanged means nothing changed since it was read */
     _Atomic uint64_t impressions; /* impression events logged (not in model.nevents) */
     _Atomic uint64_t requests;
     _Atomic uint64_t request_seq;
@@ -129,8 +145,10 @@ recsys_status recsys__engine_query_rules(recsys_engine *e, const recsys_request 
  * unknown attribute is RECSYS_E_INVALID_ARG, RECSYS_E_NOMEM; on failure nothing changes. */
 recsys_status recsys__engine_add_query_filter(recsys_engine *e, const char *expr,
                                              recsys__rule **rules, size_t *n);
-/* Frees what recsys__engine_query_rules made (the lock still held as then). */
-void recsys__engine_free_query_rules(recsys_engine *e, recsys__rule *v, size_t n);
+/* Frees what recsys__engine_query_rules made: v[0..n), of which the first nshared are the
+ * engine's (e->nrules when it was made; the lock need not be held). */
+void recsys__engine_free_query_rules(recsys_engine *e, recsys__rule *v, size_t n,
+                                     size_t nshared);
 
 /* Saves the linear ranker's model when it learnt since it was last saved (recsys_refresh);
  * RECSYS_OK when the store keeps no blobs. */
@@ -172,9 +190,18 @@ void recsys__engine_drop_personal(recsys_engine *e);
 /* The JSON size limit in force (RECSYS_OPT_MAX_JSON_BYTES). Takes the lock shared. */
 size_t recsys__engine_json_limit(recsys_engine *e);
 
+/* True when user_id was forgotten by a recsys_user_forget that ran after forget_epoch was
+ * `since` (or when too many forgets ran since to tell: RECSYS__FORGOT_RING). Caller holds
+ * the lock shared. O(forgets since). */
+bool recsys__engine_forgotten_since(const recsys_engine *e, uint64_t since, const char *user_id);
+
 /* Locking helpers (abort-free: pthread errors on a valid lock cannot happen). */
 static inline void recsys__rd(recsys_engine *e) { pthread_rwlock_rdlock(&e->lock); }
-static inline void recsys__wr(recsys_engine *e) { pthread_rwlock_wrlock(&e->lock); }
+static inline void recsys__wr(recsys_engine *e)
+{
+    pthread_rwlock_wrlock(&e->lock);
+    e->writes++;
+}
 static inline void recsys__unlock(recsys_engine *e) { pthread_rwlock_unlock(&e->lock); }
 
 /* Store calls with the store mutex held and the plug-in error convention applied. */

@@ -136,6 +136,10 @@ static recsys_status add_plugin(recsys_engine *e, int32_t kind, const char *name
         recsys__plugin old = ps->v[0];
         ps->v[0] = p;
         recsys__unlock(e);
+        /* a request calls the LLM off the lock, on a copy of the vtable: the old one goes
+         * once no call is inside its complete() (new calls see the new one) */
+        if (kind == RECSYS_PLUGIN_LLM)
+            recsys__llm_guard_wait_idle(e->llm_guard, old.vt.llm.ctx);
         destroy_plugin(&old);
         return RECSYS_OK;
     }

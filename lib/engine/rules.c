@@ -226,7 +226,7 @@ recsys_status recsys__engine_query_rules(recsys_engine *e, const recsys_request 
         }
     }
     if (st != RECSYS_OK) {
-        recsys__engine_free_query_rules(e, v, total);
+        recsys__engine_free_query_rules(e, v, total, e->nrules);
         return st;
     }
     *out = v;
@@ -259,9 +259,10 @@ recsys_status recsys__engine_add_query_filter(recsys_engine *e, const char *expr
     return RECSYS_OK;
 }
 
-void recsys__engine_free_query_rules(recsys_engine *e, recsys__rule *v, size_t n)
+void recsys__engine_free_query_rules(recsys_engine *e, recsys__rule *v, size_t n,
+                                     size_t nshared)
 {
-    for (size_t i = e->nrules; v && i < n; i++) /* the request's copies; the engine's are shared */
+    for (size_t i = nshared; v && i < n; i++) /* the request's copies; the engine's are shared */
         recsys__rule_free(&e->mem, &v[i]);
     recsys__free(&e->mem, v);
 }

@@ -3,6 +3,7 @@
 #include "blobs.h"
 #include "../core/utf8.h"
 #include "../model/spec.h"
+#include <xxhash.h>
 
 
 typedef struct undo {
@@ -137,6 +138,19 @@ RECSYS_API recsys_status recsys_user_get_json(recsys_engine *e, const char *user
     return st;
 }
 
+bool recsys__engine_forgotten_since(const recsys_engine *e, uint64_t since, const char *user_id)
+{
+    if (e->forget_epoch == since)
+        return false;
+    if (e->forget_epoch - since > RECSYS__FORGOT_RING)
+        return true; /* cannot tell: taken as forgotten */
+    uint64_t h = XXH3_64bits(user_id, strlen(user_id));
+    for (uint64_t k = since; k < e->forget_epoch; k++)
+        if (e->forgot[k % RECSYS__FORGOT_RING] == h)
+            return true;
+    return false;
+}
+
 RECSYS_API recsys_status recsys_user_forget(recsys_engine *e, const char *user_id)
 {
     recsys__err_clear();
@@ -172,6 +186,8 @@ RECSYS_API recsys_status recsys_user_forget(recsys_engine *e, const char *user_i
         /* models learnt from the user's events go too (they serve again after the next
          * refresh), and a refresh already under way is not published */
         recsys__engine_drop_personal(e);
+        e->forgot[e->forget_epoch % RECSYS__FORGOT_RING] =
+            XXH3_64bits(user_id, strlen(user_id));
         e->forget_epoch++;
         atomic_store(&e->impressions, impressions);
     }

@@ -48,7 +48,9 @@
  * Cost: one LLM call; the checks O(F + T) once per request to build the vocabulary table
  * (F catalog facets, T titles looked for) plus O(w * p) per explanation (w words of text and
  * own text, p <= RECSYS__EXPLAIN_LLM_PHRASE_WORDS). Read-only on q and c; the guard is
- * thread-safe.
+ * thread-safe. The ask may let go of the caller's lock (guard.h, recsys__llm_unlock): the
+ * prompt keeps catalog indices only (items, the listed history), and the reply is checked,
+ * and the templates written, against q and the catalog as they are after the ask.
  */
 #ifndef RECSYS_LLM_EXPLAIN_LLM_H
 #define RECSYS_LLM_EXPLAIN_LLM_H

@@ -26,9 +26,20 @@ struct cache_ent {
     char text[];             /* len bytes + NUL */
 };
 
+/* One call inside the host's complete(), on the asking thread's stack (g->flights). */
+typedef struct flight flight;
+struct flight {
+    const void *ctx;
+    uint64_t seq;            /* g->seq when it started */
+    flight *next;
+};
+
 struct recsys__llm_guard {
     const recsys__mem *mem;
     pthread_mutex_t mu;
+    pthread_cond_t idle;     /* signalled when a flight ends */
+    flight *flights;         /* the calls inside complete() now */
+    uint64_t seq;            /* flights started so far */
     recsys__llm_counters n;
     /* the reply cache */
     cache_ent **buckets;     /* nbuckets, a power of two (0 before the first entry) */
@@ -56,6 +67,11 @@ recsys_status recsys__llm_guard_new(const recsys__mem *m, recsys__llm_guard **ou
         recsys__free(m, g);
         return recsys__err(RECSYS_E_NOMEM, "llm: cannot make the guard's mutex");
     }
+    if (pthread_cond_init(&g->idle, NULL) != 0) {
+        pthread_mutex_destroy(&g->mu);
+        recsys__free(m, g);
+        return recsys__err(RECSYS_E_NOMEM, "llm: cannot make the guard's condition variable");
+    }
     *out = g;
     return RECSYS_OK;
 }
@@ -69,6 +85,7 @@ void recsys__llm_guard_free(recsys__llm_guard *g)
         recsys__free(g->mem, e);
     }
     recsys__free(g->mem, g->buckets);
+    pthread_cond_destroy(&g->idle);
     pthread_mutex_destroy(&g->mu);
     recsys__free(g->mem, g);
 }
@@ -86,6 +103,32 @@ void recsys__llm_budget_init(recsys__llm_budget *b, const double *opt)
     b->deadline_ns = recsys__clock_mono_ns() +
                      (uint64_t)opt_num(opt, RECSYS_OPT_LLM_DEADLINE_MS) * 1000000u;
     memset(&b->used, 0, sizeof b->used);
+    b->unlock = NULL;
+}
+
+void recsys__llm_guard_wait_idle(recsys__llm_guard *g, const void *ctx)
+{
+    pthread_mutex_lock(&g->mu);
+    uint64_t before = g->seq; /* later calls use the new transport (even with the same ctx) */
+    for (;;) {
+        const flight *f = g->flights;
+        while (f && (f->ctx != ctx || f->seq >= before))
+            f = f->next;
+        if (!f)
+            break;
+        pthread_cond_wait(&g->idle, &g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Takes f off g's list of calls inside complete() (g->mu held) and wakes the waiters. */
+static void land(recsys__llm_guard *g, flight *f)
+{
+    flight **at = &g->flights;
+    while (*at != f)
+        at = &(*at)->next;
+    *at = f->next;
+    pthread_cond_broadcast(&g->idle);
 }
 
 /* ------------------------------------------------------------------------ the key */
@@ -447,6 +490,11 @@ recsys_status recsys__llm_ask_run(recsys__llm_guard *g, const recsys_llm_vtable 
     }
     window_add(g, sec, 1, 0);
     g->n.calls++;
+    /* the transport as the caller's lock showed it, registered as in flight while that lock
+     * is still held (a replacement waits for it before destroying ctx) */
+    recsys_llm_vtable tv = *vt;
+    flight fl = { .ctx = tv.ctx, .seq = g->seq++, .next = g->flights };
+    g->flights = &fl;
     pthread_mutex_unlock(&g->mu);
 
     recsys_llm_call call = { .task = a->task, .system = a->system, .prompt = a->prompt,
@@ -456,7 +504,10 @@ recsys_status recsys__llm_ask_run(recsys__llm_guard *g, const recsys_llm_vtable 
     recsys__llm_reply_init(&reply, m);
     b->calls_left--;
     b->used.calls++;
-    recsys_status st = vt->complete(vt->ctx, &call, &reply);
+    const recsys__llm_unlock *ul = b->unlock;
+    if (ul)
+        ul->leave(ul->arg);
+    recsys_status st = tv.complete(tv.ctx, &call, &reply);
     int64_t pt = reply.prompt_tokens, ct = reply.completion_tokens;
     if (!pt && !ct) { /* the host did not say: estimate */
         pt = (int64_t)(plen / 4);
@@ -487,6 +538,7 @@ recsys_status recsys__llm_ask_run(recsys__llm_guard *g, const recsys_llm_vtable 
         g->open_until = 0;
         g->fails = limit ? limit - 1 : 0;
     }
+    land(g, &fl);
     pthread_mutex_unlock(&g->mu);
     if (st != RECSYS_E_NOMEM && (st != RECSYS_OK || !reply.text)) {
         b->used.failures++;
@@ -494,6 +546,16 @@ recsys_status recsys__llm_ask_run(recsys__llm_guard *g, const recsys_llm_vtable 
     } else if (late) {
         b->used.timeouts++;
         b->used.fallbacks++;
+    }
+    if (ul) { /* back on the caller's lock; its state brought up to date */
+        recsys__err_saved saved;
+        recsys__err_save(&saved);
+        recsys_status back = ul->enter(ul->arg);
+        if (back != RECSYS_OK) {
+            recsys__llm_reply_free(&reply);
+            return back;
+        }
+        recsys__err_restore(&saved);
     }
     if (st == RECSYS_E_NOMEM) {
         recsys__llm_reply_free(&reply);

@@ -46,13 +46,35 @@
  *
  * The guard is per engine and thread-safe: one mutex, held only for the bookkeeping (never
  * while the host's complete() or allocator runs: copies and frees happen outside it). The
- * budget is per request and belongs to one thread.
+ * budget is per request and belongs to one thread. The caller's own lock (the engine's) is
+ * released around complete() when the budget says how (recsys__llm_unlock), and the guard
+ * keeps a list of the calls inside complete() so that a replaced transport is destroyed only
+ * after its last call returned (recsys__llm_guard_wait_idle).
  */
 #ifndef RECSYS_LLM_GUARD_H
 #define RECSYS_LLM_GUARD_H
 #include "../core/alloc.h"
 
 typedef struct recsys__llm_guard recsys__llm_guard;
+
+/* How the caller of an ask steps off its own lock while the host's complete() runs, and back
+ * on (the request's engine lock: lib/pipeline.c, lib/engine/conversation.c). The guard calls
+ * leave(arg) right before complete() and enter(arg) right after it, on the same thread, and
+ * holds none of its own locks meanwhile. enter() takes the lock again and brings the caller's
+ * state up to date (what it pointed into may have changed or gone while the lock was free);
+ * it returns RECSYS_OK or RECSYS_E_NOMEM (the ask then fails with it, the reply dropped).
+ * Only a call that reaches complete() leaves the lock: a refusal or a cache hit does not.
+ *
+ * For the caller of recsys__llm_ask_run this means: after any ask (RECSYS_OK or not), every
+ * pointer into the model read before it must be read again (item pointers, the catalog's and
+ * users' arrays, the derived state); indices and the caller's own copies stay valid. Every
+ * LLM stage follows that rule: prompts hold copies (text, handles, catalog indices), and
+ * replies are checked against the model as it is after the ask. */
+typedef struct recsys__llm_unlock {
+    void (*leave)(void *arg);
+    recsys_status (*enter)(void *arg);
+    void *arg;
+} recsys__llm_unlock;
 
 /* Counters (a snapshot; every field only grows): the engine's since it was made, or one
  * request's (recsys__llm_budget.used). */
@@ -73,14 +95,17 @@ typedef struct recsys__llm_counters {
 } recsys__llm_counters;
 
 /* What one request (or one batch call) may still spend, and what it spent. Filled by
- * recsys__llm_budget_init from the options (or by the caller, used zeroed); calls_left and
- * tokens_left count down; deadline_ns is on the monotonic clock (0 = none); used counts what
- * the guard counted for the asks run with this budget (the request's share of the engine's
- * counters: recsys_result_llm_stats, and the impressions' llm_calls / llm_tokens). */
+ * recsys__llm_budget_init from the options (or by the caller, used zeroed, unlock NULL);
+ * calls_left and tokens_left count down; deadline_ns is on the monotonic clock (0 = none);
+ * unlock (NULL = complete() runs with the caller's lock held, as set by
+ * recsys__llm_budget_init) is how the request's asks step off its lock (above); used counts
+ * what the guard counted for the asks run with this budget (the request's share of the
+ * engine's counters: recsys_result_llm_stats, and the impressions' llm_calls / llm_tokens). */
 typedef struct recsys__llm_budget {
     int64_t calls_left;
     int64_t tokens_left;
     uint64_t deadline_ns;
+    const recsys__llm_unlock *unlock;
     recsys__llm_counters used;
 } recsys__llm_budget;
 
@@ -98,15 +123,27 @@ recsys_status recsys__llm_guard_new(const recsys__mem *m, recsys__llm_guard **ou
 /* Frees g and its cache (NULL accepted). No ask may be running. */
 void recsys__llm_guard_free(recsys__llm_guard *g);
 
-/* Sets b from the effective option values (RECSYS_OPT_LLM_* slots), starting now. */
+/* Sets b from the effective option values (RECSYS_OPT_LLM_* slots), starting now; no
+ * unlock. */
 void recsys__llm_budget_init(recsys__llm_budget *b, const double *opt);
+
+/* Waits until no ask that started before this call is inside the complete() of a transport
+ * whose ctx is ctx (the engine replaced its LLM and destroys the old one only after: asks run
+ * complete() with no engine lock held, on a copy of the vtable they took under it). Asks
+ * started later are not waited for, so a busy engine cannot starve it. The caller holds no
+ * lock an ask's enter() could need. */
+void recsys__llm_guard_wait_idle(recsys__llm_guard *g, const void *ctx);
 
 /* Runs a through vt under g and b (the checks above). On RECSYS_OK *text (NUL-terminated,
  * allocated with m, *len bytes) is the reply: untrusted text the caller must validate, then
  * report with recsys__llm_accept or recsys__llm_reject. Otherwise nothing is allocated and
  * the status says why the LLM was skipped (RECSYS_E_BUDGET budget or open breaker,
  * RECSYS_E_TIMEOUT deadline, RECSYS_E_CALLBACK transport failure, RECSYS_E_NOMEM). vt NULL
- * or without complete: RECSYS_E_NOT_FOUND (no LLM registered). opt: the effective options. */
+ * or without complete: RECSYS_E_NOT_FOUND (no LLM registered). opt: the effective options.
+ * vt is copied before complete() runs, and that call is registered (for
+ * recsys__llm_guard_wait_idle) before b->unlock's leave(): vt may point into a table the
+ * caller's lock protects. With b->unlock, see recsys__llm_unlock for what the caller must
+ * read again after the call. */
 recsys_status recsys__llm_ask_run(recsys__llm_guard *g, const recsys_llm_vtable *vt,
                                   const double *opt, recsys__llm_budget *b,
                                   const recsys__llm_ask *a, const recsys__mem *m, char **text,

@@ -186,7 +186,9 @@ recsys__llm_budget *recsys__intent_llm_budget(const recsys__intent_llm *llm);
 
 /* Rules, then (when ambiguous and llm->vt is set) the LLM through the guard: a reply that
  * cannot be used is rejected (recsys__llm_reject) and the rules' reading stands; a usable
- * one fills what the rules left open. Only RECSYS_E_NOMEM fails. */
+ * one fills what the rules left open. Only RECSYS_E_NOMEM fails. The ask may let go of the
+ * caller's lock (guard.h, recsys__llm_unlock): llm->bm25 is read only before it, c (a struct
+ * the caller keeps in place) is read again after it. */
 recsys_status recsys__intent_understand(const recsys__mem *m, const recsys__catalog *c,
                                         const char *text, const recsys__facet *only,
                                         const recsys__intent_llm *llm, recsys__intent *out);

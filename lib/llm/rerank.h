@@ -39,7 +39,10 @@
  *
  * Cost: ceil((n - W) / S) + 1 windows (1 when n <= W), K calls each, each O(W) cards;
  * O(n) memory besides the prompts. Reads q and the catalog only: thread-safe under the
- * engine's shared lock; the guard does its own locking.
+ * engine's shared lock; the guard does its own locking. Each ask may let go of the caller's
+ * lock (guard.h, recsys__llm_unlock): only indices, the caller's items and the scratch's own
+ * copies cross an ask; every window's prompt reads the model afresh (a removed item's card
+ * says "available":false), and the caller checks the order against the model after.
  */
 #ifndef RECSYS_LLM_RERANK_H
 #define RECSYS_LLM_RERANK_H
