@@ -88,16 +88,37 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The ids (in catalog order, comma-separated) of the items expr holds for. */
-static void matching(const char *expr, char *out, size_t cap)
+/* Puts the items of json into c. */
+static void load_more(recsys__catalog *c, const char *json)
+{
+    recsys__items_vec iv;
+    assert_int_equal(recsys__json_parse_items(D, json, strlen(json), 1 << 20, &iv), RECSYS_OK);
+    for (size_t i = 0; i < iv.n; i++) {
+        recsys_item *old = NULL;
+        assert_int_equal(recsys__catalog_put(c, iv.v[i], &old), RECSYS_OK);
+        assert_null(old);
+    }
+    iv.n = 0;
+    recsys__items_vec_free(D, &iv);
+}
+
+/* Puts the items of json into c (initialised here). */
+static void load(recsys__catalog *c, const char *json)
+{
+    recsys__catalog_init(c, D);
+    load_more(c, json);
+}
+
+/* The ids (in catalog order, comma-separated) of the items of c expr holds for. */
+static void matching_in(const recsys__catalog *c, const char *expr, char *out, size_t cap)
 {
     out[0] = '\0';
     recsys__expr *e = NULL;
     assert_int_equal(recsys__expr_parse(D, expr, strlen(expr), &e), RECSYS_OK);
-    assert_int_equal(recsys__expr_bind(e, &cat), RECSYS_OK);
+    assert_int_equal(recsys__expr_bind(e, c), RECSYS_OK);
     recsys__expr_ctx x = { 0, -1, NULL, NULL };
-    for (uint32_t i = 0; i < cat.ids.n; i++) {
-        const recsys_item *it = recsys__catalog_get(&cat, i);
+    for (uint32_t i = 0; i < c->ids.n; i++) {
+        const recsys_item *it = recsys__catalog_get(c, i);
         if (it && recsys__expr_eval(e, it, &x)) {
             size_t n = strlen(out);
             snprintf(out + n, cap - n, "%s%s", n ? "," : "", it->id);
@@ -172,31 +193,292 @@ static void join_terms(const recsys__intent *in, char *out, size_t cap)
     }
 }
 
-static void test_phrasings(void **state)
+/* Reads each phrase of v[0..n) over catalog c and checks expression, terms, ambiguity and the
+ * items the expression holds for; every phrase that differs is printed, then the test fails. */
+static void check_phrases(const recsys__catalog *c, const phrase *v, size_t n)
 {
-    (void)state;
-    for (size_t i = 0; i < sizeof PHRASES / sizeof *PHRASES; i++) {
-        const phrase *p = &PHRASES[i];
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        const phrase *p = &v[i];
         recsys__intent in;
-        assert_int_equal(recsys__intent_parse(D, &cat, p->text, NULL, &in), RECSYS_OK);
+        assert_int_equal(recsys__intent_parse(D, c, p->text, NULL, &in), RECSYS_OK);
         char *expr = NULL;
         assert_int_equal(recsys__intent_expr(D, &in, &expr), RECSYS_OK);
-        char terms[512], got[256];
+        char terms[512], got[256] = "";
         join_terms(&in, terms, sizeof terms);
-        if (!p->expr ? expr != NULL : (!expr || strcmp(expr, p->expr) != 0) ||
-                                          strcmp(terms, p->terms) != 0 ||
-                                          in.ambiguous != p->ambiguous)
-            fail_msg("'%s': got expr [%s] terms [%s] ambiguous %d; want [%s] [%s] %d", p->text,
-                     expr ? expr : "(none)", terms, in.ambiguous, p->expr ? p->expr : "(none)",
-                     p->terms, p->ambiguous);
-        if (p->expr && !strcmp(p->expr, expr)) {
-            matching(expr, got, sizeof got);
-            if (strcmp(got, p->matches) != 0)
-                fail_msg("'%s': matches [%s], want [%s]", p->text, got, p->matches);
+        bool same = (!p->expr ? expr == NULL : expr && !strcmp(expr, p->expr)) &&
+                    !strcmp(terms, p->terms) && in.ambiguous == p->ambiguous;
+        if (!same) {
+            print_message("'%s': got expr [%s] terms [%s] ambiguous %d; want [%s] [%s] %d\n",
+                          p->text, expr ? expr : "(none)", terms, in.ambiguous,
+                          p->expr ? p->expr : "(none)", p->terms, p->ambiguous);
+            bad++;
+        } else if (expr) {
+            matching_in(c, expr, got, sizeof got);
+            if (strcmp(got, p->matches) != 0) {
+                print_message("'%s': matches [%s], want [%s]\n", p->text, got, p->matches);
+                bad++;
+            }
         }
         recsys__free(D, expr);
         recsys__intent_free(D, &in);
     }
+    if (bad)
+        fail_msg("%zu of %zu phrases read differently", bad, n);
+}
+
+static void test_phrasings(void **state)
+{
+    (void)state;
+    check_phrases(&cat, PHRASES, sizeof PHRASES / sizeof *PHRASES);
+}
+
+/* ------------------------------------------------------------ gaps closed in 0.2 */
+
+/* A shop whose vocabulary is in mixed case, with text attributes (brand, gpu, os) and a
+ * bool attribute whose name is capitalised. */
+static const char *const SHOP =
+    "[{\"item_id\":\"p1\",\"title\":\"Legion 5\",\"category\":\"laptop\","
+    "\"tags\":[\"gaming\"],\"attributes\":{\"brand\":\"Lenovo\",\"gpu\":\"RTX 4060\","
+    "\"os\":\"Windows\",\"color\":\"Black\",\"price\":1200,\"Backlit_Keyboard\":true}},"
+    "{\"item_id\":\"p2\",\"title\":\"Air\",\"category\":\"laptop\",\"tags\":[\"MacBook\"],"
+    "\"attributes\":{\"brand\":\"Apple\",\"gpu\":\"integrated\",\"os\":\"macOS\","
+    "\"price\":1100,\"Backlit_Keyboard\":true}},{\"item_id\":\"p3\",\"title\":\"Phone 15\","
+    "\"category\":\"phone\",\"tags\":[\"iPhone\"],\"attributes\":{\"brand\":\"Apple\","
+    "\"os\":\"iOS\",\"price\":900}},{\"item_id\":\"p4\",\"title\":\"PS5\","
+    "\"category\":\"Console\",\"tags\":[\"PlayStation\",\"\\u00dcber\"],"
+    "\"attributes\":{\"brand\":\"Sony\",\"price\":500}},{\"item_id\":\"p5\","
+    "\"title\":\"Tab P11\",\"category\":\"tablet\",\"attributes\":{\"brand\":\"Lenovo\","
+    "\"os\":\"Android\",\"price\":300}},{\"item_id\":\"p6\",\"title\":\"Omen\","
+    "\"category\":\"laptop\",\"tags\":[\"gaming\"],\"attributes\":{\"brand\":\"HP\","
+    "\"gpu\":\"RTX 4070 Ti\",\"os\":\"Windows\",\"price\":1900,\"Backlit_Keyboard\":false,"
+    "\"keyboard\":\"Black\"}},{\"item_id\":\"p7\",\"title\":\"XPS\",\"category\":\"laptop\","
+    "\"attributes\":{\"brand\":\"Dell\",\"gpu\":\"RTX 4070\",\"os\":\"Windows\","
+    "\"price\":1500}},{\"item_id\":\"p8\",\"title\":\"Odd\",\"category\":\"laptop\","
+    "\"attributes\":{\"brand\":\"LENOVO\",\"finish\":\"Say \\\\\\\"Hi\\\\\\\"\","
+    "\"os\":\"x\\\\\\\" || true || \\\\\\\"\"}}]";
+
+static const phrase SHOP_PHRASES[] = {
+    /* 1. text values, the catalog's spelling, multi-word, longest first, negated */
+    { "a lenovo laptop with an rtx 4060",
+      "category == \"laptop\" && attr(\"gpu\") == \"RTX 4060\" && attr(\"brand\") == "
+      "\"Lenovo\"", "p1", "", false },
+    { "not lenovo", "!(attr(\"brand\") == \"Lenovo\")", "p2,p3,p4,p6,p7,p8", "", false },
+    { "laptop with an RTX 4070 Ti", "category == \"laptop\" && attr(\"gpu\") == \"RTX 4070 Ti\"",
+      "p6", "", false },
+    { "rtx 4070 laptop under $2000",
+      "category == \"laptop\" && attr(\"gpu\") == \"RTX 4070\" && attr(\"price\") < 2000",
+      "p7", "", false },
+    { "WINDOWS, not HP", "attr(\"os\") == \"Windows\" && !(attr(\"brand\") == \"HP\")",
+      "p1,p7", "", false },
+    { "apple phones without ios", /* a value and its negation on two attributes */
+      "category == \"phone\" && attr(\"brand\") == \"Apple\" && !(attr(\"os\") == \"iOS\")",
+      "", "", false },
+    { "a black laptop", "category == \"laptop\"", "p1,p2,p6,p7,p8", "black", false },
+    { "lenovo or dell", "attr(\"brand\") == \"Lenovo\"", "p1,p5", "", true },
+    /* 2. negated categories */
+    { "a laptop, not a tablet", "category == \"laptop\"", "p1,p2,p6,p7,p8", "", false },
+    { "anything but tablets", "category != \"tablet\"", "p1,p2,p3,p4,p6,p7,p8", "", false },
+    { "not a laptop", "category != \"laptop\"", "p3,p4,p5", "", false },
+    { "no laptops and no consoles",
+      "category != \"laptop\" && category != \"Console\"", "p3,p5", "", false },
+    { "something other than a phone under $1000",
+      "category != \"phone\" && attr(\"price\") < 1000", "p4,p5", "", false },
+    /* 3. mixed-case vocabulary; ASCII folding only, UTF-8 compared as it is */
+    { "an iphone", "\"iPhone\" in tags", "p3", "", false },
+    { "macbook without playstation", "\"MacBook\" in tags && \"PlayStation\" not in tags",
+      "p2", "", false },
+    { "a CONSOLE", "category == \"Console\"", "p4", "", false },
+    { "with a backlit keyboard", "attr(\"Backlit_Keyboard\") == true", "p1,p2", "", false },
+    { "\xc3\x9c" "ber", "\"\xc3\x9c" "ber\" in tags", "p4", "", false },
+    { "\xc3\xbc" "ber", NULL, "", "\xc3\xbc" "ber", false },
+};
+
+static void test_text_values_categories_case(void **state)
+{
+    (void)state;
+    recsys__catalog shop;
+    load(&shop, SHOP);
+    check_phrases(&shop, SHOP_PHRASES, sizeof SHOP_PHRASES / sizeof *SHOP_PHRASES);
+    recsys__catalog_free(&shop);
+}
+
+/* A value that only a removed item had is not read. */
+static void test_text_values_live(void **state)
+{
+    (void)state;
+    recsys__catalog shop;
+    load(&shop, SHOP);
+    static const phrase before[] = {
+        { "sony", "attr(\"brand\") == \"Sony\"", "p4", "", false },
+    };
+    check_phrases(&shop, before, 1);
+    recsys_item *old = NULL;
+    assert_int_equal(recsys__catalog_remove(&shop, "p4", &old), RECSYS_OK);
+    recsys__item_free(D, old);
+    static const phrase after[] = { { "sony", NULL, "", "sony", false } };
+    check_phrases(&shop, after, 1);
+    /* and it is read again when an item has it again */
+    load_more(&shop, "[{\"item_id\":\"p9\",\"attributes\":{\"brand\":\"sony\"}}]");
+    static const phrase again[] = {
+        { "SONY", "attr(\"brand\") == \"sony\"", "p9", "", false },
+    };
+    check_phrases(&shop, again, 1);
+    recsys__catalog_free(&shop);
+}
+
+/* Only text attributes with at most RECSYS__FOLD_VALUES_PER_ATTR distinct values are read:
+ * "model" with one value more is not (a title-like attribute), "sku" at the bound is. */
+static void test_text_values_bound(void **state)
+{
+    (void)state;
+    size_t n = RECSYS__FOLD_VALUES_PER_ATTR + 1;
+    char *json = malloc(n * 96 + 16);
+    size_t k = (size_t)sprintf(json, "[");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)sprintf(json + k, "%s{\"item_id\":\"i%zu\",\"attributes\":{\"model\":"
+                             "\"zx%zu\",\"sku\":\"q%zu\"}}", i ? "," : "", i, i,
+                             i < n - 1 ? i : 0);
+    sprintf(json + k, "]");
+    recsys__catalog c;
+    load(&c, json);
+    free(json);
+    static const phrase v[] = {
+        { "zx5", NULL, "", "zx5", false },
+        { "q5", "attr(\"sku\") == \"q5\"", "i5", "", false },
+    };
+    check_phrases(&c, v, 2);
+    recsys__catalog_free(&c);
+}
+
+/* Every value reaches the expression quoted: a quote or a backslash neither breaks it nor
+ * injects into it. */
+static void test_values_escaped(void **state)
+{
+    (void)state;
+    recsys__catalog shop;
+    load(&shop, SHOP);
+    /* restricted answers name the facet's listed values */
+    char *fin[] = { "Say \\\"Hi\\\"" };
+    recsys__facet ff = { .kind = RECSYS__FACET_ATTR, .name = "finish", .type = RECSYS__ATTR_STR,
+                         .values = fin, .nvalues = 1 };
+    recsys__intent in;
+    assert_int_equal(recsys__intent_parse(D, &shop, "say hi please", &ff, &in), RECSYS_OK);
+    char *expr = NULL, got[256];
+    assert_int_equal(recsys__intent_expr(D, &in, &expr), RECSYS_OK);
+    assert_string_equal(expr, "attr(\"finish\") == \"Say \\\\\\\"Hi\\\\\\\"\"");
+    matching_in(&shop, expr, got, sizeof got);
+    assert_string_equal(got, "p8");
+    recsys__free(D, expr);
+    recsys__intent_free(D, &in);
+    /* hostile text in every slot of a reading */
+    recsys__intent_init(&in);
+    in.category = recsys__strdup(D, "laptop\" || true || \"");
+    in.attrs[0].name = recsys__strdup(D, "os");
+    in.attrs[0].type = RECSYS__ATTR_STR;
+    in.attrs[0].sval = recsys__strdup(D, "x\\\" || true || \\\"");
+    in.nattrs = 1;
+    in.xtags[0] = recsys__strdup(D, "\\\"");
+    in.nxtags = 1;
+    assert_int_equal(recsys__intent_expr(D, &in, &expr), RECSYS_OK);
+    matching_in(&shop, expr, got, sizeof got);
+    assert_string_equal(got, ""); /* no item is in that category */
+    recsys__free(D, in.category);
+    in.category = NULL;
+    recsys__free(D, expr);
+    assert_int_equal(recsys__intent_expr(D, &in, &expr), RECSYS_OK);
+    matching_in(&shop, expr, got, sizeof got);
+    assert_string_equal(got, "p8"); /* the one item with that exact os */
+    recsys__free(D, expr);
+    recsys__intent_free(D, &in);
+    recsys__catalog_free(&shop);
+}
+
+/* Excluded categories through merges (a conversation's turns), in answers to a category
+ * question, and in the JSON; the new paths under every allocation failure. */
+static void test_excluded_categories(void **state)
+{
+    (void)state;
+    recsys__catalog shop;
+    load(&shop, SHOP);
+    const char *turns[][2] = {
+        { "a laptop", "category == \"laptop\"" },
+        { "not a laptop", "category != \"laptop\"" },      /* the exclusion replaces it */
+        { "no phones either", "category != \"laptop\" && category != \"phone\"" },
+        { "a tablet then", "category == \"tablet\"" },     /* implies the exclusions */
+        { "actually a LAPTOP", "category == \"laptop\"" }, /* named again: no longer excluded */
+        { "not lenovo", "category == \"laptop\" && !(attr(\"brand\") == \"Lenovo\")" },
+        { "a lenovo after all", "category == \"laptop\" && attr(\"brand\") == \"Lenovo\"" },
+    };
+    recsys__intent acc;
+    recsys__intent_init(&acc);
+    for (size_t i = 0; i < sizeof turns / sizeof *turns; i++) {
+        recsys__intent got;
+        assert_int_equal(recsys__intent_parse(D, &shop, turns[i][0], NULL, &got), RECSYS_OK);
+        assert_int_equal(recsys__intent_merge(D, &acc, &got), RECSYS_OK);
+        recsys__intent_free(D, &got);
+        char *expr = NULL;
+        assert_int_equal(recsys__intent_expr(D, &acc, &expr), RECSYS_OK);
+        if (!expr || strcmp(expr, turns[i][1]) != 0)
+            fail_msg("after '%s': [%s], want [%s]", turns[i][0], expr ? expr : "(none)",
+                     turns[i][1]);
+        recsys__free(D, expr);
+    }
+    assert_int_equal(acc.nxcats, 1); /* phone stays listed, implied by the named laptop */
+    assert_string_equal(acc.xcats[0], "phone");
+    char *json = NULL;
+    assert_int_equal(recsys__intent_json(D, &acc, false, &json, NULL), RECSYS_OK);
+    json_error_t je;
+    json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &je);
+    assert_non_null(root);
+    assert_string_equal(json_string_value(json_object_get(root, "category")), "laptop");
+    json_decref(root);
+    recsys__free(D, json);
+    recsys__intent_free(D, &acc);
+    /* a clarifying question about the category: a negated answer excludes, and answers it */
+    char *cats[] = { "laptop", "tablet" };
+    recsys__facet cf = { .kind = RECSYS__FACET_CATEGORY, .values = cats, .nvalues = 2 };
+    recsys__intent in;
+    assert_int_equal(recsys__intent_parse(D, &shop, "anything but a tablet", &cf, &in),
+                     RECSYS_OK);
+    char *expr = NULL;
+    assert_int_equal(recsys__intent_expr(D, &in, &expr), RECSYS_OK);
+    assert_string_equal(expr, "category != \"tablet\"");
+    assert_true(recsys__intent_has_facet(&in, &cf));
+    assert_false(in.ambiguous);
+    assert_false(in.dont_care); /* "anything" was part of the negation */
+    recsys__free(D, expr);
+    recsys__intent_free(D, &in);
+    /* restricted to brand: any value of it is read, in the catalog's spelling */
+    recsys__facet bf = { .kind = RECSYS__FACET_ATTR, .name = "brand", .type = RECSYS__ATTR_STR };
+    assert_int_equal(recsys__intent_parse(D, &shop, "a SONY, not a tablet", &bf, &in), RECSYS_OK);
+    assert_int_equal(recsys__intent_expr(D, &in, &expr), RECSYS_OK);
+    assert_string_equal(expr, "attr(\"brand\") == \"Sony\"");
+    recsys__free(D, expr);
+    recsys__intent_free(D, &in);
+    /* out of memory anywhere in the new paths: NOMEM, nothing leaked */
+    tk_alloc a;
+    recsys_allocator rec;
+    tk_alloc_init(&a, &rec);
+    recsys__mem m;
+    assert_int_equal(recsys__mem_init(&m, &rec), RECSYS_OK);
+    const char *text = "a lenovo laptop with an rtx 4060, not a tablet, anything but consoles, "
+                       "no iphone, not hp, with a backlit keyboard";
+    for (long n = 0;; n++) {
+        a.fail_at = n;
+        a.count = 0;
+        recsys_status st = recsys__intent_parse(&m, &shop, text, NULL, &in);
+        a.fail_at = -1;
+        if (st == RECSYS_OK) {
+            assert_int_equal(in.nxcats, 2);
+            recsys__intent_free(&m, &in);
+            break;
+        }
+        assert_int_equal(st, RECSYS_E_NOMEM);
+        assert_int_equal(a.live, 0);
+    }
+    assert_int_equal(a.live, 0);
+    recsys__catalog_free(&shop);
 }
 
 /* A number without unit or label is a price; several attributes for one unit are ambiguous
@@ -607,6 +889,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_phrasings),
+        cmocka_unit_test(test_text_values_categories_case),
+        cmocka_unit_test(test_text_values_live),
+        cmocka_unit_test(test_text_values_bound),
+        cmocka_unit_test(test_values_escaped),
+        cmocka_unit_test(test_excluded_categories),
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_answers),
         cmocka_unit_test(test_llm_reply_validation),

@@ -711,6 +711,138 @@ static void test_catalog_put_oom(void **state)
     assert_int_equal(t.live, 0);
 }
 
+/* An item with a category, one tag and text attributes brand and gpu (NULL: none). */
+static recsys_item *mkshop(const recsys__mem *m, const char *id, const char *cat,
+                           const char *tag, const char *brand, const char *gpu)
+{
+    recsys_item *it = mkitem(m, id, cat, tag, NULL);
+    if (it && ((brand && recsys__item_set_attr(m, it, "Brand", RECSYS__ATTR_STR, 0, brand) !=
+                             RECSYS_OK) ||
+               (gpu && recsys__item_set_attr(m, it, "gpu", RECSYS__ATTR_STR, 0, gpu) !=
+                           RECSYS_OK) ||
+               recsys__item_set_attr(m, it, "Dedicated_GPU", RECSYS__ATTR_BOOL, 1, NULL) !=
+                   RECSYS_OK)) {
+        recsys__item_free(m, it);
+        return NULL;
+    }
+    return it;
+}
+
+/* The spelling of the one attribute value s names ("attr=spelling"), "" when none, "*" when
+ * several attributes have it. */
+static const char *value_of(const recsys__catalog *c, const char *s)
+{
+    static char out[128];
+    recsys__fold_hit h[4];
+    size_t n = recsys__catalog_fold_values(c, s, strlen(s), h, 4);
+    if (n != 1)
+        return n ? "*" : "";
+    snprintf(out, sizeof out, "%s=%s", recsys__ids_name(&c->attr_names, h[0].attr), h[0].spelling);
+    return out;
+}
+
+static const char *facet_name(const recsys__catalog *c, char kind, const char *s)
+{
+    uint32_t f = recsys__catalog_fold_facet(c, kind, s, strlen(s));
+    return f == RECSYS_IDS_NONE ? "" : recsys__ids_name(&c->facets.ids, f);
+}
+
+/* model.h's folded vocabulary (fold.h): case-insensitive lookups that return the catalog's
+ * spelling, values counted as items come, change and go, the most held spelling, a failed
+ * put that folds nothing, and a put back that allocates nothing. */
+static void test_catalog_fold(void **state)
+{
+    (void)state;
+    talloc t;
+    recsys__mem mem;
+    t_init(&t, &mem);
+    recsys__model m;
+    recsys__model_init(&m, &mem);
+    recsys__catalog *c = &m.catalog;
+    recsys_item *old = NULL;
+    const char *sp[][4] = { { "a", "Laptop", "MacBook", "Apple" },
+                            { "b", "Laptop", "ThinkPad", "Lenovo" },
+                            { "c", "Tablet", "iPad", "Apple" },
+                            { "d", "laptop", "Gaming", "LENOVO" },
+                            { "e", "Laptop", "ThinkPad", "Lenovo" } };
+    for (size_t i = 0; i < 5; i++) {
+        recsys_item *it = mkshop(&mem, sp[i][0], sp[i][1], sp[i][2], sp[i][3],
+                                 i == 1 ? "RTX 4060" : NULL);
+        assert_int_equal(recsys__catalog_put(c, it, &old), RECSYS_OK);
+    }
+    /* facets and names: the first spelling interned, whatever the case asked */
+    assert_string_equal(facet_name(c, 'c', "LAPTOP"), "c:Laptop");
+    assert_string_equal(facet_name(c, 't', "macbook"), "t:MacBook");
+    assert_string_equal(facet_name(c, 't', "IPAD"), "t:iPad");
+    assert_string_equal(facet_name(c, 't', "laptop"), "");
+    assert_string_equal(facet_name(c, 'x', "laptop"), "");
+    uint32_t a = recsys__catalog_fold_attr(c, "dedicated_gpu", 13);
+    assert_int_not_equal(a, RECSYS_IDS_NONE);
+    assert_string_equal(recsys__ids_name(&c->attr_names, a), "Dedicated_GPU");
+    /* values: the spelling most items hold (Lenovo 2, LENOVO 1); multi-word */
+    assert_string_equal(value_of(c, "lenovo"), "Brand=Lenovo");
+    assert_string_equal(value_of(c, "rtx 4060"), "gpu=RTX 4060");
+    assert_string_equal(value_of(c, "RTX 4060 "), "");
+    assert_string_equal(value_of(c, "ThinkPad"), ""); /* a tag, not a value */
+    /* counted out on removal and on replacement, back in when an item has it again */
+    assert_int_equal(recsys__catalog_remove(c, "b", &old), RECSYS_OK);
+    recsys_item *b = old;
+    assert_string_equal(value_of(c, "rtx 4060"), "");
+    assert_int_equal(recsys__catalog_remove(c, "e", &old), RECSYS_OK);
+    recsys__item_free(&mem, old);
+    assert_string_equal(value_of(c, "lenovo"), "Brand=LENOVO"); /* the one left */
+    recsys_item *d2 = mkshop(&mem, "d", "laptop", "Gaming", "Dell", NULL);
+    assert_int_equal(recsys__catalog_put(c, d2, &old), RECSYS_OK);
+    recsys__item_free(&mem, old);
+    assert_string_equal(value_of(c, "lenovo"), "");
+    assert_string_equal(value_of(c, "dell"), "Brand=Dell");
+    /* a put back (a caller's rollback) allocates nothing and counts the item in again */
+    t.calls = 0;
+    t.fail_at = 0;
+    assert_int_equal(recsys__catalog_put(c, b, &old), RECSYS_OK);
+    t.fail_at = -1;
+    assert_null(old);
+    assert_string_equal(value_of(c, "rtx 4060"), "gpu=RTX 4060");
+    assert_string_equal(value_of(c, "lenovo"), "Brand=Lenovo");
+    /* a value two attributes have */
+    recsys_item *x = mkshop(&mem, "x", "", NULL, "Apple", "apple");
+    assert_int_equal(recsys__catalog_put(c, x, &old), RECSYS_OK);
+    assert_string_equal(value_of(c, "apple"), "*");
+    /* every failure of a put with new words folds nothing and leaks nothing */
+    uint32_t ab = recsys__catalog_fold_attr(c, "BRAND", 5);
+    assert_int_not_equal(ab, RECSYS_IDS_NONE);
+    for (long n = 0;; n++) {
+        size_t k0 = c->fold.keys.n, v0 = c->fold.vals.n;
+        uint32_t nv0 = c->fold.nvalues[ab];
+        long live0 = t.live;
+        recsys_item *it = mkshop(&mem, "y", "Phone", "iPhone", "Xiaomi", "Adreno 740");
+        assert_non_null(it);
+        t.calls = 0;
+        t.fail_at = n;
+        recsys_status st = recsys__catalog_put(c, it, &old);
+        t.fail_at = -1;
+        if (st == RECSYS_OK)
+            break;
+        assert_int_equal(st, RECSYS_E_NOMEM);
+        recsys__item_free(&mem, it);
+        assert_int_equal(t.live, live0);
+        assert_int_equal(c->fold.keys.n, k0);
+        assert_int_equal(c->fold.vals.n, v0);
+        assert_int_equal(c->fold.nvalues[ab], nv0);
+        assert_string_equal(value_of(c, "xiaomi"), "");
+        assert_string_equal(facet_name(c, 't', "iphone"), "");
+    }
+    assert_string_equal(value_of(c, "XIAOMI"), "Brand=Xiaomi");
+    assert_string_equal(value_of(c, "adreno 740"), "gpu=Adreno 740");
+    assert_string_equal(facet_name(c, 't', "iphone"), "t:iPhone");
+    /* a value too long, or of more than 4 words, is not folded */
+    recsys_item *z = mkshop(&mem, "z", "", NULL, "one two three four five", NULL);
+    assert_int_equal(recsys__catalog_put(c, z, &old), RECSYS_OK);
+    assert_string_equal(value_of(c, "one two three four five"), "");
+    recsys__model_free(&m);
+    assert_int_equal(t.live, 0);
+}
+
 /* ---------------------------------------------------------------- events -------------- */
 
 static void test_check_event(void **state)
@@ -1332,6 +1464,7 @@ int main(void)
         cmocka_unit_test(test_user_spec_and_events),
         cmocka_unit_test(test_catalog_put_replace_remove),
         cmocka_unit_test(test_catalog_put_oom),
+        cmocka_unit_test(test_catalog_fold),
         cmocka_unit_test(test_check_event),
         cmocka_unit_test(test_apply_history_and_affinity),
         cmocka_unit_test(test_popularity_decay),

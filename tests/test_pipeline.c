@@ -142,6 +142,47 @@ static void a_query_drives_the_search_source(void **state)
     recsys_result_free(r);
 }
 
+/* The query's words filter through the intent stage: a text attribute's value ("rtx 4070",
+ * the catalog's "RTX 4070") and an excluded category ("anything but films"). */
+static void a_query_names_values_and_excludes_categories(void **state)
+{
+    recsys_engine *e = *state;
+    recsys_result *r = rec(e, NULL, "an rtx 4070", 10, false);
+    assert_int_equal(recsys_result_count(r), 1);
+    assert_string_equal(recsys_result_item_id(r, 0), "l1");
+    recsys_result_free(r);
+    /* the same list as the same text with intent off and the filter written by hand */
+    recsys_request *rq = NULL;
+    assert_int_equal(recsys_request_new(&rq), RECSYS_OK);
+    assert_int_equal(recsys_request_set_query(rq, "anything but films, under $100"), RECSYS_OK);
+    assert_int_equal(recsys_request_set_int(rq, RECSYS_OPT_TOP_N, 10), RECSYS_OK);
+    assert_int_equal(recsys_request_set_int(rq, RECSYS_OPT_LOG_IMPRESSIONS, 0), RECSYS_OK);
+    assert_int_equal(recsys_request_set_int(rq, RECSYS_OPT_LLM_INTENT, 0), RECSYS_OK);
+    recsys_rule rule;
+    recsys_rule_init(&rule);
+    rule.kind = RECSYS_RULE_FILTER;
+    rule.expr = "category != \"film\" && attr(\"price\") < 100";
+    assert_int_equal(recsys_request_add_rule(rq, &rule), RECSYS_OK);
+    recsys_result *want = NULL;
+    assert_int_equal(recsys_recommend(e, rq, &want), RECSYS_OK);
+    recsys_request_free(rq);
+    r = rec(e, NULL, "anything but films, under $100", 10, false);
+    assert_true(recsys_result_count(want) >= 1);
+    assert_int_equal(recsys_result_count(r), recsys_result_count(want));
+    for (size_t i = 0; i < recsys_result_count(r); i++) {
+        assert_string_equal(recsys_result_item_id(r, i), recsys_result_item_id(want, i));
+        assert_int_equal(recsys_result_item_id(r, i)[0], 'c');
+    }
+    recsys_result_free(want);
+    recsys_result_free(r);
+    /* before: "anything but films" read as the category films */
+    r = rec(e, NULL, "anything but films", 10, false);
+    assert_true(recsys_result_count(r) > 0);
+    for (size_t i = 0; i < recsys_result_count(r); i++)
+        assert_int_not_equal(recsys_result_item_id(r, i)[0], 'f');
+    recsys_result_free(r);
+}
+
 static void cold_start_user_gets_their_stated_interests(void **state)
 {
     recsys_engine *e = *state;
@@ -576,6 +617,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(results_carry_scores_sources_and_grounded_explanations,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_query_drives_the_search_source, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_query_names_values_and_excludes_categories, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(cold_start_user_gets_their_stated_interests, setup, teardown),
         cmocka_unit_test_setup_teardown(feedback_changes_the_list, setup, teardown),
         cmocka_unit_test_setup_teardown(impressions_are_logged_with_the_request_id, setup, teardown),

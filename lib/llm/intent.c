@@ -115,6 +115,8 @@ void recsys__intent_free(const recsys__mem *m, recsys__intent *in)
     if (!in)
         return;
     recsys__free(m, in->category);
+    for (size_t i = 0; i < in->nxcats; i++)
+        recsys__free(m, in->xcats[i]);
     for (size_t i = 0; i < in->nattrs; i++)
         attr_free(m, &in->attrs[i]);
     for (size_t i = 0; i < in->ntags; i++)
@@ -128,7 +130,7 @@ void recsys__intent_free(const recsys__mem *m, recsys__intent *in)
 
 bool recsys__intent_empty(const recsys__intent *in)
 {
-    return !in->category && !in->nattrs && !in->ntags && !in->nxtags;
+    return !in->category && !in->nxcats && !in->nattrs && !in->ntags && !in->nxtags;
 }
 
 static size_t find_str(char *const *v, size_t n, const char *s)
@@ -150,7 +152,7 @@ static size_t find_attr(const recsys__intent *in, const char *name)
 bool recsys__intent_has_facet(const recsys__intent *in, const recsys__facet *f)
 {
     switch (f->kind) {
-    case RECSYS__FACET_CATEGORY: return in->category != NULL;
+    case RECSYS__FACET_CATEGORY: return in->category != NULL || in->nxcats > 0;
     case RECSYS__FACET_TAG:
         return f->name && (find_str(in->tags, in->ntags, f->name) != SIZE_MAX ||
                            find_str(in->xtags, in->nxtags, f->name) != SIZE_MAX);
@@ -204,6 +206,8 @@ recsys_status recsys__intent_copy(const recsys__mem *m, const recsys__intent *sr
     recsys_status st = RECSYS_OK;
     if (src->category && !(t.category = recsys__strdup(m, src->category)))
         st = RECSYS_E_NOMEM;
+    for (size_t i = 0; st == RECSYS_OK && i < src->nxcats; i++)
+        st = add_str(m, t.xcats, &t.nxcats, src->xcats[i]);
     for (size_t i = 0; st == RECSYS_OK && i < src->nattrs; i++)
         if ((st = attr_copy(m, &src->attrs[i], &t.attrs[i])) == RECSYS_OK)
             t.nattrs++;
@@ -270,7 +274,17 @@ recsys_status recsys__intent_merge(const recsys__mem *m, recsys__intent *dst,
         else {
             recsys__free(m, t.category);
             t.category = c;
+            del_str(m, t.xcats, &t.nxcats, c);
         }
+    }
+    for (size_t i = 0; st == RECSYS_OK && i < src->nxcats; i++) {
+        if (t.category && !strcmp(t.category, src->xcats[i])) {
+            if (src->category && !strcmp(src->category, src->xcats[i]))
+                continue; /* src names it and excludes it: its naming wins (as in a parse) */
+            recsys__free(m, t.category); /* "not a laptop" after "a laptop" */
+            t.category = NULL;
+        }
+        st = add_str(m, t.xcats, &t.nxcats, src->xcats[i]);
     }
     for (size_t i = 0; st == RECSYS_OK && i < src->nattrs; i++) {
         size_t at = find_attr(&t, src->attrs[i].name);
@@ -774,17 +788,32 @@ static size_t before_articles(const parser *P, size_t i)
     return SIZE_MAX;
 }
 
-/* True (and the word marked used) when a negation precedes token i. */
+/* True (and the words marked used) when a negation precedes token i: a negation word
+ * (NEGATIONS, "don't want any ...") or a two-word one: "anything but" (also everything,
+ * something, all), "other than", "rather than", "instead of". */
 static bool negated(parser *P, size_t i)
 {
     static const char *const VERBS[] = { "want", "need", "like", "have", "include", "be" };
+    static const char *const BUT[] = { "anything", "everything", "something", "all" };
     size_t k = before_articles(P, i);
     if (k != SIZE_MAX && IN(P->L.v[k].w, VERBS)) /* "don't want any gaming" */
         k = before_articles(P, k);
-    if (k == SIZE_MAX || P->L.v[k].used || !IN(P->L.v[k].w, NEGATIONS))
+    if (k == SIZE_MAX || P->L.v[k].used)
         return false;
-    P->L.v[k].used = true;
-    return true;
+    if (IN(P->L.v[k].w, NEGATIONS)) {
+        P->L.v[k].used = true;
+        return true;
+    }
+    const tok *w = k > 0 ? &P->L.v[k - 1] : NULL;
+    if (!w || w->kind != T_WORD || w->used)
+        return false;
+    if ((!strcmp(P->L.v[k].w, "but") && IN(w->w, BUT)) ||
+        (!strcmp(P->L.v[k].w, "than") && (!strcmp(w->w, "other") || !strcmp(w->w, "rather"))) ||
+        (!strcmp(P->L.v[k].w, "of") && !strcmp(w->w, "instead"))) {
+        P->L.v[k].used = P->L.v[k - 1].used = true;
+        return true;
+    }
+    return false;
 }
 
 /* Sets a numeric constraint on name (intersecting one already there). */
@@ -853,10 +882,10 @@ static recsys_status set_eq(parser *P, const char *name, int32_t type, bool bval
 }
 
 /* Looks "<kind>:<s>" up in the facets (kind 'c' or 't'). The query's words are lower case
- * and a catalog's vocabulary need not be ("Horror", "Sci-Fi", "GPU"): s is tried as written,
- * then with each word capitalised (words split at ' ', '-', '_'), then in upper case. The
- * spelling found, the catalog's own, goes to canon (len + 1 bytes): the filter compares it
- * exactly. */
+ * and a catalog's vocabulary need not be ("Horror", "Sci-Fi", "iPhone"): s is tried as
+ * written, then case-insensitively (ASCII) through the catalog's folded vocabulary (fold.h).
+ * The spelling found, the catalog's own, goes to canon (len + 1 bytes): the filter compares
+ * it exactly. */
 static bool facet_exists(const recsys__catalog *c, char kind, const char *s, size_t len,
                          char *canon)
 {
@@ -865,29 +894,24 @@ static bool facet_exists(const recsys__catalog *c, char kind, const char *s, siz
         return false;
     buf[0] = kind;
     buf[1] = ':';
-    for (int form = 0; form < 3; form++) {
-        for (size_t i = 0; i < len; i++) {
-            char ch = s[i];
-            bool start = i == 0 || s[i - 1] == ' ' || s[i - 1] == '-' || s[i - 1] == '_';
-            if (form && (form == 2 || start) && ch >= 'a' && ch <= 'z')
-                ch = (char)(ch - 'a' + 'A');
-            buf[2 + i] = ch;
-        }
-        if (form && !memcmp(buf + 2, s, len))
-            continue; /* nothing to capitalise: tried already */
-        if (recsys__ids_find(&c->facets.ids, buf, len + 2) != RECSYS_IDS_NONE) {
-            memcpy(canon, buf + 2, len);
-            canon[len] = '\0';
-            return true;
-        }
-    }
-    return false;
+    memcpy(buf + 2, s, len);
+    uint32_t f = recsys__ids_find(&c->facets.ids, buf, len + 2);
+    if (f == RECSYS_IDS_NONE)
+        f = recsys__catalog_fold_facet(c, kind, s, len);
+    const char *name = f != RECSYS_IDS_NONE ? recsys__ids_name(&c->facets.ids, f) : NULL;
+    if (!name || strlen(name) != len + 2)
+        return false;
+    memcpy(canon, name + 2, len + 1);
+    return true;
 }
 
-/* What a run of words is in the catalog: a category, a tag or a bool attribute. */
+/* What a run of words is in the catalog: a category, a tag, a bool attribute or the value of
+ * a text attribute. */
+enum { MATCH_VALUE = 4 };
 typedef struct match {
-    int kind; /* RECSYS__FACET_*; 0 none */
-    char text[WORD_MAX * 4 + 4];
+    int kind; /* RECSYS__FACET_*, MATCH_VALUE; 0 none */
+    char text[WORD_MAX * 4 + 4]; /* the facet, the bool attribute, the value (catalog's) */
+    const char *attr;            /* MATCH_VALUE: the attribute (the catalog's) */
 } match;
 
 static bool try_variant(const parser *P, const char *s, match *mt)
@@ -897,18 +921,41 @@ static bool try_variant(const parser *P, const char *s, match *mt)
         return false;
     if (len >= sizeof mt->text)
         return false;
+    const char *only = P->only ? P->only->name : NULL;
     if (restricted_to(P, RECSYS__FACET_CATEGORY) && facet_exists(P->c, 'c', s, len, mt->text)) {
         mt->kind = RECSYS__FACET_CATEGORY;
-    } else if (restricted_to(P, RECSYS__FACET_TAG) && facet_exists(P->c, 't', s, len, mt->text) &&
-               (!P->only || !strcmp(P->only->name, mt->text))) {
+        return true;
+    }
+    if (restricted_to(P, RECSYS__FACET_TAG) && facet_exists(P->c, 't', s, len, mt->text) &&
+        (!P->only || (only && !strcmp(only, mt->text)))) {
         mt->kind = RECSYS__FACET_TAG;
-    } else if (restricted_to(P, RECSYS__FACET_ATTR) &&
-               (recsys__catalog_attr_types(P->c, s) & (1u << RECSYS__ATTR_BOOL)) &&
-               (!P->only || (P->only->name && !strcmp(P->only->name, s)))) {
-        mt->kind = RECSYS__FACET_ATTR;
-        memcpy(mt->text, s, len + 1);
-    } else
+        return true;
+    }
+    if (!restricted_to(P, RECSYS__FACET_ATTR))
         return false;
+    /* a bool attribute's name, as written or in another case */
+    const char *name = s;
+    if (!(recsys__catalog_attr_types(P->c, s) & (1u << RECSYS__ATTR_BOOL))) {
+        uint32_t a = recsys__catalog_fold_attr(P->c, s, len);
+        name = a != RECSYS_IDS_NONE && (P->c->attr_types[a] & (1u << RECSYS__ATTR_BOOL))
+                   ? recsys__ids_name(&P->c->attr_names, a)
+                   : NULL;
+    }
+    if (name && strlen(name) == len && (!P->only || (only && !strcmp(only, name)))) {
+        mt->kind = RECSYS__FACET_ATTR;
+        memcpy(mt->text, name, len + 1);
+        return true;
+    }
+    /* a text attribute's value: read when exactly one attribute has it */
+    recsys__fold_hit hit[2];
+    if (recsys__catalog_fold_values(P->c, s, len, hit, 2) != 1)
+        return false;
+    const char *an = recsys__ids_name(&P->c->attr_names, hit[0].attr);
+    if (!an || strlen(hit[0].spelling) != len || (P->only && (!only || strcmp(only, an) != 0)))
+        return false;
+    mt->kind = MATCH_VALUE;
+    mt->attr = an;
+    memcpy(mt->text, hit[0].spelling, len + 1);
     return true;
 }
 
@@ -965,13 +1012,16 @@ static recsys_status facets_pass(parser *P)
             bool neg = negated(P, i);
             for (size_t k = 0; k < n; k++)
                 P->L.v[i + k].used = true;
-            if (mt.kind == RECSYS__FACET_CATEGORY) {
-                if (neg)
-                    continue; /* "not a tablet": no category exclusion; dropped */
+            if (mt.kind == RECSYS__FACET_CATEGORY && neg) {
+                /* "not a tablet", "anything but tablets": excluded (unless also named) */
+                if (!o->category || strcmp(o->category, mt.text) != 0)
+                    RECSYS_TRY(add_str(P->m, o->xcats, &o->nxcats, mt.text));
+            } else if (mt.kind == RECSYS__FACET_CATEGORY) {
                 if (o->category && strcmp(o->category, mt.text) != 0) {
                     o->ambiguous = true; /* two categories: the first one stays */
                     continue;
                 }
+                del_str(P->m, o->xcats, &o->nxcats, mt.text);
                 if (!o->category && !(o->category = recsys__strdup(P->m, mt.text)))
                     return RECSYS_E_NOMEM;
             } else if (mt.kind == RECSYS__FACET_TAG) {
@@ -979,6 +1029,21 @@ static recsys_status facets_pass(parser *P)
                 size_t *nv = neg ? &o->nxtags : &o->ntags;
                 del_str(P->m, neg ? o->tags : o->xtags, neg ? &o->ntags : &o->nxtags, mt.text);
                 RECSYS_TRY(add_str(P->m, v, nv, mt.text));
+            } else if (mt.kind == MATCH_VALUE) {
+                /* one value per attribute: a named value replaces an excluded one and is
+                 * not replaced by an exclusion; two named (or two excluded) values: the
+                 * first stays and the request is ambiguous ("lenovo or dell") */
+                size_t at = find_attr(o, mt.attr);
+                const recsys__intent_attr *x = at != SIZE_MAX ? &o->attrs[at] : NULL;
+                if (x && x->type == RECSYS__ATTR_STR && x->sval && !strcmp(x->sval, mt.text))
+                    continue;
+                if (x && x->type == RECSYS__ATTR_STR && x->negate == neg) {
+                    o->ambiguous = true;
+                    continue;
+                }
+                if (x && x->type == RECSYS__ATTR_STR && neg)
+                    continue;
+                RECSYS_TRY(set_eq(P, mt.attr, RECSYS__ATTR_STR, false, mt.text, neg));
             } else {
                 RECSYS_TRY(set_eq(P, mt.text, RECSYS__ATTR_BOOL, !neg, NULL, false));
             }
@@ -1283,7 +1348,7 @@ static bool says_dont_care(const parser *P)
 {
     for (size_t i = 0; i < P->L.n; i++) {
         const tok *t = &P->L.v[i];
-        if (t->kind != T_WORD)
+        if (t->kind != T_WORD || t->used) /* "anything but tablets" was a negation */
             continue;
         if (IN(t->w, CARELESS))
             return true;
@@ -1965,6 +2030,11 @@ recsys_status recsys__intent_expr(const recsys__mem *m, const recsys__intent *in
         AND();
         recsys__jw_puts(&b, "category == ");
         recsys__jw_str(&b, in->category);
+    }
+    for (size_t i = 0; !in->category && i < in->nxcats; i++) { /* implied by a category */
+        AND();
+        recsys__jw_puts(&b, "category != ");
+        recsys__jw_str(&b, in->xcats[i]);
     }
     for (size_t i = 0; i < in->nattrs; i++) {
         const recsys__intent_attr *a = &in->attrs[i];

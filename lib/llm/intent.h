@@ -13,11 +13,26 @@
  * 1. Lexing: words (ASCII lowercased), numbers ("1500", "1,500", "1.5k", "$1500", "1500$",
  *    "€900", "16GB", "16gb+", "8h"), comparison signs (< <= > >= and the Unicode ≤ ≥).
  * 2. Facets: runs of up to 4 words/numbers are looked up, joined by " ", "-", "_" and
- *    nothing (and with the last word's plural stripped), as a category, a tag, or a bool
- *    attribute name of the catalog ("dedicated gpu" -> dedicated_gpu == true). Longest first;
- *    runs that begin or end with a stopword are not looked up.
+ *    nothing (and with the last word's plural stripped), as a category, a tag, a bool
+ *    attribute name of the catalog ("dedicated gpu" -> dedicated_gpu == true), or the value of
+ *    a text attribute ("lenovo" -> brand == "Lenovo", "rtx 4060" -> gpu == "RTX 4060").
+ *    Longest first; runs that begin or end with a stopword are not looked up. The lookup is
+ *    case-insensitive for ASCII letters (the catalog's folded vocabulary, model/fold.h; bytes
+ *    >= 0x80 compare as they are: "über" does not find "Über") and the constraint carries the
+ *    catalog's own spelling ("iphone" -> "iPhone" in tags), which the filter compares exactly.
+ *    Text values: only values some item in the catalog holds now, of at most 4 words, of
+ *    text attributes with at most RECSYS__FOLD_VALUES_PER_ATTR (256) distinct values (a
+ *    title-like attribute with thousands is never read: a common word that is one title would
+ *    be a false constraint; fold.h says why 256); a value two attributes hold ("black" as
+ *    color and keyboard) is not read (it stays a term); one value per attribute: a second one
+ *    named ("lenovo or dell") keeps the first and makes the request ambiguous. A value the
+ *    catalog spells in several cases is written as the spelling most items hold.
  *    A negation right before (no, not, non, without, excluding, except, avoid, never, don't,
- *    skipping a/an/any/the) excludes the tag ("without touchscreen") or makes the bool false.
+ *    "anything but", "other than", "rather than", "instead of", skipping a/an/any/the)
+ *    excludes the tag ("without touchscreen"), the category ("not a tablet", "anything but
+ *    tablets": category != "tablet"; dropped from the expression when a category is named,
+ *    which implies it) or the value ("not lenovo": brand != "Lenovo"; a named value of that
+ *    attribute wins over an excluded one), or makes the bool false.
  * 3. Numbers: each number gets an attribute and a comparison.
  *    - Attribute: a currency sign or word ($ € £ usd dollars euros bucks) means the numeric
  *      attribute "price" (or one whose name holds price or cost); a unit (h/hours, gb, tb,
@@ -46,7 +61,8 @@
  * constraints on that facet are read: for a tag or bool attribute, yes/no words (yes, sure,
  * need, please / no, nope, without); for a numeric attribute every number is that attribute,
  * and a bare number picks the question's bucket that holds it; for a text attribute or the
- * category, the facet's listed values named in the answer. "doesn't matter", "don't care",
+ * category, the facet's listed values named in the answer, and any value of it (or any
+ * category, named or negated) the facet lookup above finds. "doesn't matter", "don't care",
  * "any", "no preference" set dont_care.
  *
  * LLM replies (recsys__intent_from_reply): at most RECSYS__INTENT_REPLY_MAX bytes; prose or a
@@ -64,9 +80,12 @@
  * "clarify/1"): the catalog vocabulary (at most 64 categories, 256 tags, 64 attribute names)
  * and the user's text inside the data block, quoted with recsys__llm_quote.
  *
- * Cost: the parse is O(w) hash lookups for w words (at most 4 x 4 x 2 per run), plus one pass
- * over the catalog's attribute names (skipped beyond 4096 names); the ambiguity check is one
- * BM25 term lookup per term; reading a reply is O(reply + v x V) for v values against a
+ * Cost: the parse is O(w) hash lookups for w words (at most 4 x 4 x 2 runs per word, each a
+ * few probes: the facets as written, then the folded vocabulary, whose value lookups walk
+ * the entries of one folded value), plus one pass over the catalog's attribute names
+ * (skipped beyond 4096 names); nothing in it grows with the number of items or of distinct
+ * values (the folded vocabulary is kept by the catalog as items are put); the ambiguity
+ * check is one BM25 term lookup per term; reading a reply is O(reply + v x V) for v values against a
  * vocabulary of V facets (categories and tags, scanned from the interned facets).
  * Thread-safety: reads the catalog only (caller holds the engine lock shared); no global state.
  */
@@ -120,6 +139,8 @@ typedef struct recsys__intent_attr {
 
 typedef struct recsys__intent {
     char *category;                               /* or NULL */
+    char *xcats[RECSYS__INTENT_LIST_MAX];          /* excluded ("not a tablet"), never category */
+    size_t nxcats;
     recsys__intent_attr attrs[RECSYS__INTENT_LIST_MAX];
     size_t nattrs;
     char *tags[RECSYS__INTENT_LIST_MAX];           /* required */
@@ -195,13 +216,18 @@ recsys_status recsys__intent_understand(const recsys__mem *m, const recsys__cata
 
 /* ------------------------------------------------------------ writing */
 
-/* The constraints as an expression (expr.h): category == "..", attr("x") >= n, attr("b") ==
- * true, !(attr("s") == ".."), "t" in tags, "t" not in tags, joined by &&. *out NULL when
- * there is no constraint; else NUL-terminated, allocated with m. RECSYS_E_NOMEM. */
+/* The constraints as an expression (expr.h): category == "..", category != ".." (each
+ * excluded category, when no category is named), attr("x") >= n, attr("b") == true,
+ * attr("s") == "..", !(attr("s") == ".."), "t" in tags, "t" not in tags, joined by &&; every
+ * name and value a JSON-escaped string literal (a quote or backslash in a value cannot break
+ * out of it). *out NULL when there is no constraint; else NUL-terminated, allocated with m.
+ * RECSYS_E_NOMEM. */
 recsys_status recsys__intent_expr(const recsys__mem *m, const recsys__intent *in, char **out);
 /* The constraints as JSON: {"category":..,"ranges":[{"attribute","min","min_inclusive",
  * "max","max_inclusive"}],"equals":[{"attribute","value","negate"}],"require_tags":[..],
- * "exclude_tags":[..],"terms":[..],"expression":".."}. host: a string for recsys_string_free. */
+ * "exclude_tags":[..],"terms":[..],"expression":".."} (excluded categories appear in the
+ * expression only: the shape is recsys_conversation_constraints_json's, documented in
+ * recsys.h). host: a string for recsys_string_free. */
 recsys_status recsys__intent_json(const recsys__mem *m, const recsys__intent *in, bool host,
                                   char **out, size_t *len);
 
@@ -213,7 +239,8 @@ recsys_status recsys__intent_json(const recsys__mem *m, const recsys__intent *in
  * constraints' filter expression (lib/filter/expr.h; allocated with m), or NULL when nothing
  * was understood. The pipeline turns it into one FILTER rule of the request. On a plain
  * request the tags the text names are not required (they rank, through the search source
- * reading the same text); the category, ranges, bool attributes and excluded tags filter. A
+ * reading the same text); the category and excluded categories, ranges, bool attributes,
+ * text values (named or excluded) and excluded tags filter. A
  * conversation requires them (the shopper commits to them turn by turn). Read-only on q.
  * Only RECSYS_E_NOMEM fails. */
 recsys_status recsys__intent_query_expr(const recsys__mem *m, recsys__llm_guard *g,

@@ -1,5 +1,6 @@
-/* catalog.c - the items of one engine by dense index, their facets, their counters and the
- * registry of custom attribute names (model.h: attr_names; put interns, nothing removes). */
+/* catalog.c - the items of one engine by dense index, their facets, their counters, the
+ * registry of custom attribute names (model.h: attr_names; put interns, nothing removes) and
+ * the folded vocabulary (fold.h: put adds and counts, remove counts out). */
 #include "model.h"
 #include "../core/error.h"
 
@@ -10,6 +11,7 @@ void recsys__catalog_init(recsys__catalog *c, const recsys__mem *m)
     recsys__ids_init(&c->ids, m);
     recsys__ids_init(&c->facets.ids, m);
     recsys__ids_init(&c->attr_names, m);
+    recsys__fold_init(&c->fold, m);
 }
 
 void recsys__catalog_free(recsys__catalog *c)
@@ -29,6 +31,7 @@ void recsys__catalog_free(recsys__catalog *c)
     recsys__ids_free(&c->facets.ids);
     recsys__ids_free(&c->attr_names);
     recsys__free(c->mem, c->attr_types);
+    recsys__fold_free(&c->fold, c->mem);
     memset(c, 0, sizeof *c);
 }
 
@@ -142,6 +145,7 @@ recsys_status recsys__catalog_put(recsys__catalog *c, recsys_item *it, recsys_it
     uint32_t stf[RECSYS__LIST_MAX], *tf = stf, *htf = NULL;
     uint32_t *new_tf = NULL; /* the item's facet array, when it has none yet */
     uint32_t cat_facet = RECSYS_IDS_NONE;
+    uint32_t fold_ent[RECSYS__LIST_MAX]; /* the fold's entry of each text value */
     recsys_status st = recsys__ids_intern(&c->ids, it->id, strlen(it->id), &idx, &id_added);
     if (st != RECSYS_OK)
         return st;
@@ -173,6 +177,9 @@ recsys_status recsys__catalog_put(recsys__catalog *c, recsys_item *it, recsys_it
             goto fail;
     if ((st = attr_names_intern(c, it, &attrs_added)) != RECSYS_OK)
         goto fail;
+    if ((st = recsys__fold_add(&c->fold, c, it, c->facets.ids.n - facets_added,
+                               c->attr_names.n - attrs_added, fold_ent)) != RECSYS_OK)
+        goto fail; /* the fold undid itself */
 
     /* commit: nothing below can fail */
     *old = c->items[idx];
@@ -191,6 +198,7 @@ recsys_status recsys__catalog_put(recsys__catalog *c, recsys_item *it, recsys_it
         memcpy(it->tag_facets, tf, it->ntags * sizeof *tf);
     it->category_facet = cat_facet;
     attr_types_commit(c, it);
+    recsys__fold_commit(&c->fold, c, it, fold_ent, *old);
     it->idx = idx;
     c->items[idx] = it;
     recsys__free(c->mem, hbuf);
@@ -221,6 +229,7 @@ recsys_status recsys__catalog_remove(recsys__catalog *c, const char *id, recsys_
     *old = c->items[idx];
     c->items[idx] = NULL;
     c->live--;
+    recsys__fold_release(&c->fold, c, *old);
     /* a removed item's counters start again from zero if it comes back, as a rebuild from
      * the store (which skips events of items not in the catalog) would give */
     c->pop_v[idx] = c->trend_v[idx] = 0;

@@ -18,6 +18,7 @@
 #include "../core/ids.h"
 #include "campaigns.h"
 #include "factors.h"
+#include "fold.h"
 #include "rank.h"
 #include "shown.h"
 
@@ -141,6 +142,9 @@ typedef struct recsys__catalog {
     recsys__ids attr_names;
     uint8_t *attr_types;
     size_t attr_types_cap;
+    /* the vocabulary above and the text attributes' values folded to ASCII lower case
+     * (fold.h), kept in step by put and remove */
+    recsys__fold fold;
 } recsys__catalog;
 
 void recsys__catalog_init(recsys__catalog *c, const recsys__mem *m);
@@ -160,6 +164,31 @@ recsys_status recsys__catalog_remove(recsys__catalog *c, const char *id, recsys_
 /* The types (bits 1u << recsys__attr_type, 0 = never seen) that custom attribute name has had
  * on any item ever put in the catalog. O(1). */
 unsigned recsys__catalog_attr_types(const recsys__catalog *c, const char *name);
+/* Case-insensitive lookups (fold.h: ASCII letters folded, other bytes exact) of s[0..len):
+ * the facet index of the category (kind 'c') or tag ('t') s names, or RECSYS_IDS_NONE; the
+ * attr_names index of the attribute name s, or NONE; the text attributes (at most cap, and
+ * at most RECSYS__FOLD_HITS_MAX) whose value s is on some live item, with the catalog's
+ * spelling, skipping attributes past RECSYS__FOLD_VALUES_PER_ATTR values: their count. */
+uint32_t recsys__catalog_fold_facet(const recsys__catalog *c, char kind, const char *s,
+                                    size_t len);
+uint32_t recsys__catalog_fold_attr(const recsys__catalog *c, const char *s, size_t len);
+size_t recsys__catalog_fold_values(const recsys__catalog *c, const char *s, size_t len,
+                                   recsys__fold_hit *hits, size_t cap);
+/* The catalog's side of fold.h (catalog.c calls them). add, once a put has interned the
+ * facets and attribute names of it: folds those from index nfacets and nnames on (the ones
+ * this put added) and the text values of it, writing per attribute of it (the first
+ * RECSYS__LIST_MAX) its value entry to ent for commit; may fail (NOMEM), then nothing is
+ * added. rollback pops keys and value entries back to the counts nkeys and nvals. commit
+ * (cannot fail) links the new values of it, counts it in and old out (either NULL). release
+ * counts a removed item out. */
+void recsys__fold_init(recsys__fold *f, const recsys__mem *m);
+void recsys__fold_free(recsys__fold *f, const recsys__mem *m);
+recsys_status recsys__fold_add(recsys__fold *f, const recsys__catalog *c, const recsys_item *it,
+                               size_t nfacets, size_t nnames, uint32_t *ent);
+void recsys__fold_rollback(recsys__fold *f, size_t nkeys, size_t nvals);
+void recsys__fold_commit(recsys__fold *f, const recsys__catalog *c, const recsys_item *it,
+                         const uint32_t *ent, const recsys_item *old);
+void recsys__fold_release(recsys__fold *f, const recsys__catalog *c, const recsys_item *old);
 
 /* ---------------------------------------------------------------- events -------------- */
 

@@ -6,7 +6,10 @@
  * - 6:    an LLM clarify reply.
  * Invariants (abort on a broken one): a reading's lists stay within their caps; its
  * expression always parses and binds against the catalog and only names the catalog's
- * categories, tags and attributes (every value mapped, never passed through); its JSON is
+ * categories (named or excluded), tags and attributes, and text values some item of the
+ * catalog has under that attribute, in the catalog's spelling (the catalog's vocabulary is
+ * in mixed case, and one value holds a quote and a backslash; every value mapped, never
+ * passed through); its JSON is
  * valid; a restricted reading constrains nothing but its facet; merging it into another
  * keeps the caps; a rejected reply is RECSYS_E_INVALID_ARG with a message and an empty
  * reading. Never crashes, never leaks (ASan). */
@@ -40,7 +43,12 @@ static recsys__catalog *catalog(void)
         "1200,\"ram_gb\":16,\"storage_gb\":512,\"battery_hours\":6,\"weight_kg\":2.1,"
         "\"dedicated_gpu\":true,\"gpu\":\"RTX 4060\",\"screen_in\":15.6}},"
         "{\"item_id\":\"b\",\"category\":\"tablet\",\"tags\":[\"touchscreen\"],\"attributes\":"
-        "{\"price\":\"cheap\",\"battery_hours\":12,\"dedicated_gpu\":false}}]";
+        "{\"price\":\"cheap\",\"battery_hours\":12,\"dedicated_gpu\":false}},"
+        "{\"item_id\":\"c\",\"category\":\"Phone\",\"tags\":[\"iPhone\",\"MacBook\"],"
+        "\"attributes\":{\"brand\":\"Lenovo\",\"gpu\":\"integrated\",\"os\":\"Windows 11\","
+        "\"Backlit_Keyboard\":true,\"finish\":\"say \\\"hi\\\" \\\\ there\"}},"
+        "{\"item_id\":\"d\",\"category\":\"laptop\",\"attributes\":{\"brand\":\"LENOVO\","
+        "\"os\":\"windows 11\",\"color\":\"Black\",\"keyboard\":\"black\"}}]";
     recsys__catalog_init(&c, M);
     recsys__items_vec iv;
     if (recsys__json_parse_items(M, items, strlen(items), 1 << 20, &iv) == RECSYS_OK) {
@@ -72,11 +80,27 @@ static bool is_facet(const recsys__catalog *c, char kind, const char *s)
     return recsys__ids_find(&c->facets.ids, buf, n + 2) != RECSYS_IDS_NONE;
 }
 
+/* True when some item of c has value v under attribute name (exact spelling). */
+static bool has_value(const recsys__catalog *c, const char *name, const char *v)
+{
+    for (uint32_t i = 0; i < c->ids.n; i++) {
+        const recsys_item *it = recsys__catalog_get(c, i);
+        const recsys__attr *a = it ? recsys__item_attr(it, name) : NULL;
+        if (a && a->type == RECSYS__ATTR_STR && a->str && !strcmp(a->str, v))
+            return true;
+    }
+    return false;
+}
+
 static void check_reading(const recsys__catalog *c, recsys__intent *in, const recsys__facet *only)
 {
     check(in->nattrs <= RECSYS__INTENT_LIST_MAX && in->ntags <= RECSYS__INTENT_LIST_MAX &&
-          in->nxtags <= RECSYS__INTENT_LIST_MAX && in->nterms <= RECSYS__INTENT_LIST_MAX);
+          in->nxtags <= RECSYS__INTENT_LIST_MAX && in->nterms <= RECSYS__INTENT_LIST_MAX &&
+          in->nxcats <= RECSYS__INTENT_LIST_MAX);
     check(!in->category || is_facet(c, 'c', in->category));
+    for (size_t i = 0; i < in->nxcats; i++)
+        check(is_facet(c, 'c', in->xcats[i]) &&
+              (!in->category || strcmp(in->category, in->xcats[i]) != 0));
     for (size_t i = 0; i < in->ntags; i++)
         check(is_facet(c, 't', in->tags[i]));
     for (size_t i = 0; i < in->nxtags; i++)
@@ -86,11 +110,15 @@ static void check_reading(const recsys__catalog *c, recsys__intent *in, const re
         if (in->attrs[i].type == RECSYS__ATTR_NUM)
             check(!(in->attrs[i].lo > in->attrs[i].hi) && !isnan(in->attrs[i].lo) &&
                   !isnan(in->attrs[i].hi));
+        if (in->attrs[i].type == RECSYS__ATTR_STR) /* a value of the catalog (or the facet's) */
+            check(in->attrs[i].sval &&
+                  (has_value(c, in->attrs[i].name, in->attrs[i].sval) ||
+                   (only && only->kind == RECSYS__FACET_ATTR)));
         if (only)
             check(only->kind == RECSYS__FACET_ATTR && !strcmp(only->name, in->attrs[i].name));
     }
     if (only && only->kind == RECSYS__FACET_ATTR)
-        check(!in->category && !in->ntags && !in->nxtags && !in->nterms);
+        check(!in->category && !in->nxcats && !in->ntags && !in->nxtags && !in->nterms);
     char *expr = NULL;
     check(recsys__intent_expr(M, in, &expr) == RECSYS_OK);
     check(!expr == recsys__intent_empty(in));
