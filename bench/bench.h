@@ -5,8 +5,10 @@
 #define RECSYS_BENCH_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "eval/eval.h"
 #include "recsys.h"
 #include "stats.h"
 
@@ -93,6 +95,48 @@ void bench_progress_clear(const bench_ctx *ctx);
 /** A new engine over store (NULL = the memory store; the engine owns it), seed fixed,
  *  RECSYS_OPT_NOW = BENCH_NOW, the catalog loaded. Exits 1 on failure. */
 recsys_engine *bench_engine(const bench_ctx *ctx, const recsys_store_vtable *store);
+
+/* dataset.c: the one way the subcommands read a data set of the evaluation protocol and load
+ * it into an engine (see the top of dataset.c). */
+typedef struct bench_dataset {
+    const char *name;           /* --dataset: "ml-100k", "ml-latest-small" or "csv" */
+    recsys_eval_dataset *pub;   /* the public reading: engine ids, options, loading */
+    recsys__eval_data d;        /* the internal reading: dense users, items, interactions */
+    recsys__eval_part train, test, fit, val;
+    recsys__eval_items meta;    /* with BENCH_DATASET_META, when it could be read */
+    recsys__eval_genres genres; /* built from meta */
+    bool have_meta, have_genres;
+    char meta_error[512];       /* why the metadata could not be read ("" = it was) */
+    int64_t shift;              /* added to every timestamp given to an engine */
+    const char **item_key;      /* engine id per dense item (sorted; owned by pub) */
+    const char **user_key;      /* engine id per dense user (owned by pub) */
+} bench_dataset;
+#define BENCH_DATASET_META 0x1u /* also read the item metadata (a failure is not fatal) */
+
+/** Reads and splits data set `dataset` under --data `data` (csv: the file itself) with
+ *  variant (RECSYS_EVAL_VARIANT_*), both publicly and internally; items_path: csv only.
+ *  cmd names the subcommand in messages. Exits 1 on failure, 2 on a bad name. */
+void bench_dataset_open(bench_dataset *ds, const char *cmd, const char *data,
+                        const char *dataset, int variant, const char *items_path, unsigned flags);
+void bench_dataset_free(bench_dataset *ds);
+/** The dense index of an engine item id, or UINT32_MAX. */
+uint32_t bench_dataset_item(const bench_dataset *ds, const char *id);
+/** The engine clock of a model trained on p (a part of ds): its last timestamp + 1, shifted
+ *  (as recsys_eval_dataset_configure sets it). */
+int64_t bench_dataset_now(const bench_dataset *ds, const recsys__eval_part *p);
+/** A new engine (memory store, BENCH_SEED) with the protocol's options for part
+ *  (recsys_eval_dataset_configure). Exits 1 on failure. */
+recsys_engine *bench_dataset_engine(const bench_dataset *ds, int32_t part);
+/** recsys_eval_dataset_feed(part, flags) with a progress line naming label. Exits 1. */
+void bench_dataset_feed(const bench_ctx *ctx, const bench_dataset *ds, recsys_engine *e,
+                        int32_t part, uint32_t flags, const char *label);
+#define BENCH_PIPELINE_MAX 8 /* sources of a named pipeline, at most */
+/** The sources of the named pipeline name[0..len) (popular, itemknn, rp3beta, ease, ials,
+ *  content, hybrid) into out[0..BENCH_PIPELINE_MAX); returns their count, 0 for another name. */
+size_t bench_pipeline_sources(const char *name, size_t len, const char **out);
+/** Every candidate source off, then on[0..n) on (for pipeline, named in messages). */
+void bench_sources_enable(recsys_engine *e, const char *const *on, size_t n,
+                          const char *pipeline);
 
 /** A small fixed-seed generator (splitmix64) for picking users. */
 static inline uint64_t bench_rand(uint64_t *state)

@@ -8,7 +8,9 @@
  * tuning on validation, full ranking, the metrics of section 6. Data, split and metrics come
  * from lib/eval (the internal recsys__eval_* API, linked from the static library; the same
  * code the conformance test checks); the models are the library's own, driven through the
- * public API only (include/recsys.h):
+ * public API only (include/recsys.h), and loaded through the public evaluation API as a host
+ * would load them (recsys_eval_dataset_open, _configure, _feed; bench/dataset.c, shared with
+ * llm and online):
  *
  *   - an engine over the memory store with a fixed seed; every catalog item loaded with an
  *     id that sorts like the protocol's id order (numeric ids zero-padded to one width, e.g.
@@ -18,7 +20,7 @@
  *     them), the title, category "film" and the genres as tags; the other pipelines load ids
  *     only, as before;
  *   - the training interactions as RECSYS_EVENT_VIEW events with their timestamps, in time
- *     order, through recsys_feedback (shifted by a constant when a timestamp is below 1:
+ *     order, through recsys_feedback_batch (shifted by a constant when a timestamp is below 1:
  *     0 means "now" to the library; only differences matter to it);
  *   - RECSYS_OPT_NOW = the latest training timestamp + 1, RECSYS_OPT_HISTORY_MAX large enough
  *     to keep every training event, RECSYS_OPT_CANDIDATES_PER_SOURCE = the catalog size (full
@@ -41,7 +43,7 @@
  *     candidates per user at the fit clock and labels them; ranker_train_s is its time);
  *     then RECSYS_OPT_NOW is set to the last train timestamp + 1 (as a train engine has it;
  *     before the events, which the library refuses beyond its clock), the validation
- *     interactions are fed to that same engine with recsys_feedback in time order (it then
+ *     interactions are fed to that same engine in time order (recsys_eval_dataset_feed; it then
  *     holds exactly the train part; load_s is the time of this), recsys_refresh (train_s),
  *     and the test requests name the ranker (recsys_request_set_ranker). The ranker never
  *     sees test; validation interactions are its labels, so no validation figure of the
@@ -114,6 +116,7 @@
 #include "eval/eval.h"
 
 #define MAX_SOURCES 8
+_Static_assert(MAX_SOURCES >= BENCH_PIPELINE_MAX, "a named pipeline fits ev_opts.sources");
 #define MAX_DIMS 4
 #define MAX_VALUES 8 /* listed points plus the default */
 #define MAX_SETS 16
@@ -161,25 +164,6 @@ static const source_grid grids[] = {
       2 },
 };
 
-static const struct {
-    const char *name;
-    const char *sources[MAX_SOURCES];
-} pipelines[] = {
-    { "popular", { "popular" } },
-    { "itemknn", { "itemknn" } },
-    { "rp3beta", { "rp3beta" } },
-    { "ease", { "ease" } },
-    { "ials", { "ials" } },
-    { "content", { "content" } },
-    { "hybrid", { "itemknn", "rp3beta", "ease", "ials", "popular" } },
-};
-
-/* Every source name the library has or is getting: all are switched off first (a name that
- * is not registered needs no switching off), then the pipeline's are switched on. */
-static const char *const all_sources[] = { "content", "popular", "trending", "itemknn",
-                                           "rp3beta", "ease",    "ials",     "session",
-                                           "vector",  "search",  "campaign" };
-
 /* ------------------------------------------------------------------ the run */
 
 typedef struct opt_set {
@@ -204,16 +188,8 @@ typedef struct ev_opts {
 typedef struct ev_run {
     bench_ctx *ctx;
     const ev_opts *o;
-    recsys__eval_data d;
-    recsys__eval_items meta;
-    bool have_meta;       /* item metadata read */
-    bool meta_in_catalog; /* and given to the engine (content, ranker or diversifier) */
-    recsys__eval_genres genres;
-    bool have_genres;
-    recsys__eval_part train, test, fit, val;
-    char **item_key; /* engine item ids, sorted like the dense indices */
-    char **user_key; /* engine user ids */
-    int64_t shift;   /* added to every timestamp given to the engine */
+    bench_dataset ds;     /* the data set, its split and engine ids (bench/dataset.c) */
+    bool meta_in_catalog; /* item metadata given to the engine (content, ranker or diversifier) */
     double cands; /* RECSYS_OPT_CANDIDATES_PER_SOURCE of every engine */
     /* per evaluation */
     recsys_engine *e;
@@ -310,145 +286,34 @@ static bool applies_at_ingest(int32_t key)
 }
 
 
-static void make_keys(ev_run *r)
+/* A fresh engine holding the catalog and the events of part (RECSYS_EVAL_FIT or _TRAIN):
+ * the protocol's options for part (recsys_eval_dataset_configure), the run's candidates per
+ * source, then the options of --set and of pre (may be NULL), the pipeline's sources, the
+ * blend ranker off; then the catalog (with its text when meta_in_catalog) and the events
+ * (recsys_eval_dataset_feed), as bench_dataset_feed documents. */
+static recsys_engine *make_engine(ev_run *r, int32_t part, const chosen *pre)
 {
-    const recsys__eval_data *d = &r->d;
-    int width = 7;
-    char probe[32];
-    if (d->items.numeric) {
-        unsigned long long max = (unsigned long long)d->items.num[d->items.n - 1];
-        int w = snprintf(probe, sizeof probe, "%llu", max);
-        width = w > width ? w : width;
-    } else {
-        int w = snprintf(probe, sizeof probe, "%zu", d->items.n - 1);
-        width = w > width ? w : width;
-    }
-    r->item_key = calloc(d->items.n, sizeof *r->item_key);
-    r->user_key = calloc(d->users.n, sizeof *r->user_key);
-    if (!r->item_key || !r->user_key)
-        goto oom;
-    for (size_t i = 0; i < d->items.n; i++) {
-        unsigned long long v = d->items.numeric ? (unsigned long long)d->items.num[i] : i;
-        if (!(r->item_key[i] = malloc((size_t)width + 1)))
-            goto oom;
-        snprintf(r->item_key[i], (size_t)width + 1, "%0*llu", width, v);
-    }
-    for (size_t u = 0; u < d->users.n; u++) {
-        if (!(r->user_key[u] = malloc(24)))
-            goto oom;
-        snprintf(r->user_key[u], 24, "u%07zu", u);
-    }
-    r->shift = d->min_ts < 1 ? 1 - d->min_ts : 0;
-    return;
-oom:
-    fprintf(stderr, "recsys-bench eval: out of memory\n");
-    exit(1);
-}
-
-static void enable_sources(recsys_engine *e, const ev_opts *o, const char *const *on, int non)
-{
-    for (size_t i = 0; i < sizeof all_sources / sizeof all_sources[0]; i++) {
-        recsys_status st = recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, all_sources[i], 0);
-        if (st != RECSYS_OK && st != RECSYS_E_NOT_FOUND)
-            eval_fail("disabling a source");
-    }
-    for (int i = 0; i < non; i++) {
-        char what[128];
-        snprintf(what, sizeof what, "pipeline '%s' needs source '%s'", o->pipeline, on[i]);
-        if (recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, on[i], 1) != RECSYS_OK)
-            eval_fail(what);
-    }
-}
-
-/* The engine clock for a model trained on part: its latest timestamp + 1 (shifted). */
-static int64_t part_now(const ev_run *r, const recsys__eval_part *part)
-{
-    int64_t now = (part->n ? 0 : r->d.max_ts) + r->shift + 1;
-    for (size_t i = 0; i < part->n; i++)
-        if (part->ev[i].ts + r->shift + 1 > now)
-            now = part->ev[i].ts + r->shift + 1;
-    return now;
-}
-
-/* Records the events of part in time order, as a host would stream them. */
-static void feed_part(ev_run *r, recsys_engine *e, const recsys__eval_part *part)
-{
-    recsys__eval_event *ev = malloc((part->n ? part->n : 1) * sizeof *ev);
-    if (!ev) {
-        fprintf(stderr, "recsys-bench eval: out of memory\n");
-        exit(1);
-    }
-    memcpy(ev, part->ev, part->n * sizeof *ev);
-    qsort(ev, part->n, sizeof *ev, recsys__eval_event_cmp_time);
-    recsys_event rec;
-    recsys_event_init(&rec);
-    rec.type = RECSYS_EVENT_VIEW;
-    for (size_t i = 0; i < part->n; i++) {
-        rec.user_id = r->user_key[ev[i].user];
-        rec.item_id = r->item_key[ev[i].item];
-        rec.timestamp = ev[i].ts + r->shift;
-        BENCH_CHECK(recsys_feedback(e, &rec), "recording an event");
-        if ((i & 16383) == 0)
-            bench_progress(r->ctx, "loading: event %zu/%zu", i, part->n);
-    }
-    free(ev);
-}
-
-/* A fresh engine holding the catalog and the events of part, with the options of pre (may be
- * NULL) set before anything is loaded. */
-static recsys_engine *make_engine(ev_run *r, const recsys__eval_part *part, const chosen *pre)
-{
-    const recsys__eval_data *d = &r->d;
     const ev_opts *o = r->o;
-    recsys_engine *e = NULL;
-    RECSYS_INIT(recsys_engine_opts, opts, .seed = BENCH_SEED);
-    BENCH_CHECK(recsys_engine_new(&opts, &e), "creating the engine");
     recsys_option_desc cand;
     option_desc(RECSYS_OPT_CANDIDATES_PER_SOURCE, &cand);
-    if ((double)d->items.n > cand.max_value && !o->ranker)
+    if ((double)r->ds.d.items.n > cand.max_value && !o->ranker)
         fprintf(stderr, "recsys-bench eval: warning: %zu items but at most %.0f candidates per "
-                        "source: the ranking is not full\n", d->items.n, cand.max_value);
-    set_option(e, RECSYS_OPT_NOW, (double)part_now(r, part));
-    set_option(e, RECSYS_OPT_HISTORY_MAX, 1000000);
-    set_option(e, RECSYS_OPT_CANDIDATES_PER_SOURCE, r->cands);
-    set_option(e, RECSYS_OPT_TOP_N, RECSYS__EVAL_KMAX);
-    set_option(e, RECSYS_OPT_FILTER_SEEN, 1);
-    set_option(e, RECSYS_OPT_EXPLAIN, 0);
-    set_option(e, RECSYS_OPT_LOG_IMPRESSIONS, 0);
+                        "source: the ranking is not full\n", r->ds.d.items.n, cand.max_value);
+    recsys_engine *e = bench_dataset_engine(&r->ds, part);
+    set_option(e, RECSYS_OPT_CANDIDATES_PER_SOURCE, r->cands); /* 300 when two-stage */
     for (int i = 0; i < o->nsets; i++)
         set_option(e, o->sets[i].key, o->sets[i].value);
     for (int i = 0; pre && i < pre->n; i++)
         set_option(e, pre->key[i], pre->value[i]);
-    enable_sources(e, o, o->sources, o->nsources);
+    bench_sources_enable(e, o->sources, (size_t)o->nsources, o->pipeline);
     BENCH_CHECK(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_RANKER, "blend", 0), "ranker off");
-
-    for (size_t i = 0; i < d->items.n; i++) {
-        recsys_item_spec *spec = NULL;
-        BENCH_CHECK(recsys_item_spec_new(r->item_key[i], &spec), "item spec");
-        const recsys__eval_item *m =
-            r->meta_in_catalog ? recsys__eval_items_find(&r->meta, d->items.name[i]) : NULL;
-        if (m) {
-            BENCH_CHECK(recsys_item_spec_set_text(spec, RECSYS_FIELD_TITLE, m->title), "title");
-            BENCH_CHECK(recsys_item_spec_set_text(spec, RECSYS_FIELD_CATEGORY, "film"), "category");
-            for (size_t t = 0; t < m->ntags; t++)
-                BENCH_CHECK(recsys_item_spec_add_tag(spec, m->tags[t]), "tag");
-        }
-        BENCH_CHECK(recsys_catalog_upsert(e, spec), "loading an item");
-        recsys_item_spec_free(spec);
-        if ((i & 1023) == 0)
-            bench_progress(r->ctx, "loading: item %zu/%zu", i, d->items.n);
-    }
-
-    feed_part(r, e, part);
+    bench_dataset_feed(r->ctx, &r->ds, e, part,
+                       r->meta_in_catalog ? RECSYS_EVAL_FEED_METADATA : RECSYS_EVAL_FEED_ITEMS,
+                       "loading");
     return e;
 }
 
 /* ------------------------------------------------------------------ evaluation */
-
-static int cmp_key(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
 
 static recsys_status engine_rank(void *ctx, uint32_t user, const uint8_t *known, uint32_t *list,
                                  size_t *n)
@@ -458,7 +323,7 @@ static recsys_status engine_rank(void *ctx, uint32_t user, const uint8_t *known,
     recsys_result *res = NULL;
     recsys_status st = recsys_request_new(&req);
     if (st == RECSYS_OK)
-        st = recsys_request_set_user(req, r->user_key[user]);
+        st = recsys_request_set_user(req, r->ds.user_key[user]);
     if (st == RECSYS_OK)
         st = recsys_request_set_int(req, RECSYS_OPT_TOP_N, RECSYS__EVAL_KMAX);
     if (st == RECSYS_OK)
@@ -476,12 +341,10 @@ static recsys_status engine_rank(void *ctx, uint32_t user, const uint8_t *known,
     *n = 0;
     for (size_t i = 0; st == RECSYS_OK && i < recsys_result_count(res) && nraw < MAX_RAW; i++) {
         const char *id = recsys_result_item_id(res, i);
-        char **hit = id ? bsearch(&id, r->item_key, r->d.items.n, sizeof *r->item_key, cmp_key)
-                        : NULL;
-        raw[nraw++] = hit ? (uint32_t)(hit - r->item_key) : UINT32_MAX;
+        raw[nraw++] = bench_dataset_item(&r->ds, id);
     }
     if (st == RECSYS_OK) {
-        r->padded += recsys__eval_final_list(raw, nraw, r->d.items.n, known, list, n, &r->viol);
+        r->padded += recsys__eval_final_list(raw, nraw, r->ds.d.items.n, known, list, n, &r->viol);
         if (r->beyond)
             st = recsys__eval_beyond_add(r->beyond, user, list, *n);
     }
@@ -510,7 +373,7 @@ static void evaluate(ev_run *r, recsys_engine *e, const recsys__eval_part *known
     r->e = e;
     r->padded = 0;
     r->beyond = beyond;
-    if (recsys__eval_run(mem, r->d.items.n, known, truth, engine_rank, r, eval_progress, m) !=
+    if (recsys__eval_run(mem, r->ds.d.items.n, known, truth, engine_rank, r, eval_progress, m) !=
         RECSYS_OK)
         eval_fail("evaluating");
     r->beyond = NULL;
@@ -536,7 +399,7 @@ static void set_diversifier(const ev_run *r, recsys_engine *e)
  * chosen setting) from the validation interactions as view outcomes; returns its seconds. */
 static double train_ranker(ev_run *r, recsys_engine *e)
 {
-    const recsys__eval_part *val = &r->val;
+    const recsys__eval_part *val = &r->ds.val;
     recsys_event *outcomes = calloc(val->n ? val->n : 1, sizeof *outcomes);
     if (!outcomes) {
         fprintf(stderr, "recsys-bench eval: out of memory\n");
@@ -545,9 +408,9 @@ static double train_ranker(ev_run *r, recsys_engine *e)
     for (size_t i = 0; i < val->n; i++) {
         recsys_event_init(&outcomes[i]);
         outcomes[i].type = RECSYS_EVENT_VIEW;
-        outcomes[i].user_id = r->user_key[val->ev[i].user];
-        outcomes[i].item_id = r->item_key[val->ev[i].item];
-        outcomes[i].timestamp = val->ev[i].ts + r->shift;
+        outcomes[i].user_id = r->ds.user_key[val->ev[i].user];
+        outcomes[i].item_id = r->ds.item_key[val->ev[i].item];
+        outcomes[i].timestamp = val->ev[i].ts + r->ds.shift;
     }
     char what[128];
     snprintf(what, sizeof what, "recsys_ranker_train(\"%s\") on %zu validation outcomes",
@@ -613,7 +476,7 @@ static void tune_source(ev_run *r, recsys_engine **fitp, const char *source, jso
     }
     const char *one[1] = { source };
     if (r->o->nsources > 1 && !ingest)
-        enable_sources(fit, r->o, one, 1);
+        bench_sources_enable(fit, one, 1, r->o->pipeline);
     int at[MAX_DIMS] = { 0 }, best_at[MAX_DIMS] = { 0 };
     double best_ndcg = -1;
     int points = 1, point = 0;
@@ -629,9 +492,9 @@ static void tune_source(ev_run *r, recsys_engine **fitp, const char *source, jso
             for (int k = 0; k < ndims; k++)
                 chosen_put(&c, dims[k].key, dims[k].v[at[k]]);
             recsys_engine_free(fit);
-            fit = make_engine(r, &r->fit, &c);
+            fit = make_engine(r, RECSYS_EVAL_FIT, &c);
             if (r->o->nsources > 1)
-                enable_sources(fit, r->o, one, 1);
+                bench_sources_enable(fit, one, 1, r->o->pipeline);
         } else {
             for (int k = 0; k < ndims; k++)
                 set_option(fit, dims[k].key, dims[k].v[at[k]]);
@@ -639,7 +502,7 @@ static void tune_source(ev_run *r, recsys_engine **fitp, const char *source, jso
         double secs = refresh(r, fit);
         recsys__eval_metrics m;
         uint64_t t0 = stats_now_ns();
-        evaluate(r, fit, &r->fit, &r->val, &m, NULL);
+        evaluate(r, fit, &r->ds.fit, &r->ds.val, &m, NULL);
         double esecs = (double)(stats_now_ns() - t0) / 1e9;
         bench_progress_clear(r->ctx);
         printf("  %-10s %-60s %.6f   refresh %.2f s, eval %.2f s\n", source, params, m.ndcg[0],
@@ -667,9 +530,9 @@ static void tune_source(ev_run *r, recsys_engine **fitp, const char *source, jso
     }
     if (ingest) { /* reload with the chosen values; every pipeline source enabled */
         recsys_engine_free(fit);
-        fit = make_engine(r, &r->fit, best);
+        fit = make_engine(r, RECSYS_EVAL_FIT, best);
     } else if (r->o->nsources > 1) {
-        enable_sources(fit, r->o, r->o->sources, r->o->nsources);
+        bench_sources_enable(fit, r->o->sources, (size_t)r->o->nsources, r->o->pipeline);
     }
     *fitp = fit;
 }
@@ -846,10 +709,7 @@ static void parse_opts(int argc, char **argv, ev_opts *o)
     if (!base[0])
         bench_usage("--pipeline: no base pipeline before '+'");
     o->base = base;
-    for (size_t p = 0; p < sizeof pipelines / sizeof pipelines[0]; p++)
-        if (!strcmp(o->base, pipelines[p].name))
-            for (int s = 0; s < MAX_SOURCES && pipelines[p].sources[s]; s++)
-                o->sources[o->nsources++] = pipelines[p].sources[s];
+    o->nsources = (int)bench_pipeline_sources(o->base, strlen(o->base), o->sources);
     if (o->nsources == 0) { /* a comma-separated list of source names */
         static char buf[512];
         snprintf(buf, sizeof buf, "%s", o->base);
@@ -865,59 +725,31 @@ static void parse_opts(int argc, char **argv, ev_opts *o)
 
 /* ------------------------------------------------------------------ the subcommand */
 
+/* The data set (bench/dataset.c) with its item metadata, which every pipeline reads for the
+ * genres of the calibration metric and the content source, a ranker or a diversifier also
+ * for the catalog. */
 static void load_data(ev_run *r)
 {
     const ev_opts *o = r->o;
-    char path[4096], gpath[4096];
-    int fmt, ifmt = 0;
-    const char *ipath = NULL;
-    if (!strcmp(o->dataset, "ml-100k")) {
-        fmt = ifmt = RECSYS__EVAL_ML100K;
-        snprintf(path, sizeof path, "%s/ml-100k/u.data", o->data);
-        snprintf(gpath, sizeof gpath, "%s/ml-100k/u.genre", o->data);
-        ipath = "ml-100k/u.item";
-    } else if (!strcmp(o->dataset, "ml-latest-small")) {
-        fmt = ifmt = RECSYS__EVAL_MLLATEST;
-        snprintf(path, sizeof path, "%s/ml-latest-small/ratings.csv", o->data);
-        ipath = "ml-latest-small/movies.csv";
-    } else {
-        fmt = RECSYS__EVAL_CSV;
-        snprintf(path, sizeof path, "%s", o->data);
-        if (o->items_path)
-            ifmt = RECSYS__EVAL_CSV;
-    }
-    if (recsys__eval_read(mem, path, fmt, o->variant, &r->d) != RECSYS_OK)
-        eval_fail("reading the interactions");
+    bench_dataset_open(&r->ds, "eval", o->data, o->dataset, o->variant, o->items_path,
+                       BENCH_DATASET_META);
     bool content = false;
     for (int i = 0; i < o->nsources; i++)
         content |= !strcmp(o->sources[i], "content");
-    if (ifmt) { /* every pipeline: the genres of the calibration metric */
-        char ip[4096];
-        if (o->items_path)
-            snprintf(ip, sizeof ip, "%s", o->items_path);
-        else
-            snprintf(ip, sizeof ip, "%s/%s", o->data, ipath);
-        if (recsys__eval_read_items(mem, ip, ifmt, gpath, &r->meta) == RECSYS_OK)
-            r->have_meta = true;
-        else if (content)
-            eval_fail("reading the item metadata");
-        else
-            fprintf(stderr, "recsys-bench eval: warning: reading the item metadata: %s: "
-                            "calibration_kl is null\n", recsys_last_error());
-    } else if (content) {
+    bool meta_file = strcmp(o->dataset, "csv") || o->items_path;
+    if (meta_file && !r->ds.have_meta) {
+        if (content) {
+            fprintf(stderr, "recsys-bench eval: reading the item metadata: %s\n",
+                    r->ds.meta_error);
+            exit(1);
+        }
+        fprintf(stderr, "recsys-bench eval: warning: reading the item metadata: %s: "
+                        "calibration_kl is null\n", r->ds.meta_error);
+    } else if (!meta_file && content) {
         fprintf(stderr, "recsys-bench eval: warning: no --items file: the content source sees "
                         "item ids only\n");
     }
-    if (r->have_meta) {
-        if (recsys__eval_genres_build(mem, &r->meta, r->d.items.name, r->d.items.n,
-                                      &r->genres) != RECSYS_OK)
-            eval_fail("indexing the genres");
-        r->have_genres = true;
-    }
-    r->meta_in_catalog = r->have_meta && (content || o->ranker || o->diversifier);
-    if (recsys__eval_split(mem, &r->d.all, &r->train, &r->test) != RECSYS_OK ||
-        recsys__eval_split(mem, &r->train, &r->fit, &r->val) != RECSYS_OK)
-        eval_fail("splitting");
+    r->meta_in_catalog = r->ds.have_meta && (content || o->ranker || o->diversifier);
 }
 
 int bench_eval(bench_ctx *ctx, int argc, char **argv)
@@ -927,10 +759,9 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv)
     ev_run r = { .ctx = ctx, .o = &o };
     uint64_t t0 = stats_now_ns();
     load_data(&r);
-    make_keys(&r);
-    const recsys__eval_data *d = &r.d;
-    size_t test_users = recsys__eval_part_users(&r.test);
-    size_t val_users = recsys__eval_part_users(&r.val);
+    const recsys__eval_data *d = &r.ds.d;
+    size_t test_users = recsys__eval_part_users(&r.ds.test);
+    size_t val_users = recsys__eval_part_users(&r.ds.val);
 
     char srcs[256] = "";
     for (int i = 0; i < o.nsources; i++)
@@ -954,7 +785,7 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv)
            "variant, %zu duplicates)\n", d->users.n, d->items.n, d->all.n, d->records,
            d->discarded, d->duplicates);
     printf("split: train %zu / test %zu (%zu users); fit %zu / validation %zu (%zu users)\n",
-           r.train.n, r.test.n, test_users, r.fit.n, r.val.n, val_users);
+           r.ds.train.n, r.ds.test.n, test_users, r.ds.fit.n, r.ds.val.n, val_users);
 
     /* a learned ranker trains on validation outcomes; blend needs no training */
     bool learned = o.ranker && strcmp(o.ranker, "blend") != 0;
@@ -974,7 +805,7 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv)
     if (!strcmp(o.grid, "small")) {
         uint64_t tt = stats_now_ns();
         r.phase = "loading fit";
-        fit = make_engine(&r, &r.fit, NULL);
+        fit = make_engine(&r, RECSYS_EVAL_FIT, NULL);
         printf("tuning on validation (grid small; NDCG@10):\n");
         for (int i = 0; i < o.nsources; i++)
             tune_source(&r, &fit, o.sources[i], tuning, &best);
@@ -985,7 +816,7 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv)
             fit_fresh = true;
             recsys__eval_metrics m;
             r.req_ranker = fixed_ranker;
-            evaluate(&r, fit, &r.fit, &r.val, &m, NULL);
+            evaluate(&r, fit, &r.ds.fit, &r.ds.val, &m, NULL);
             r.req_ranker = NULL;
             bench_progress_clear(ctx);
             val_ndcg = m.ndcg[0];
@@ -1009,7 +840,7 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv)
     if (learned) {
         if (!fit) {
             r.phase = "loading fit";
-            fit = make_engine(&r, &r.fit, &best);
+            fit = make_engine(&r, RECSYS_EVAL_FIT, &best);
         }
         if (!fit_fresh) {
             r.phase = "fit with the chosen setting";
@@ -1020,14 +851,14 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv)
          * the train clock (set first: the library refuses events beyond its clock) */
         r.phase = "loading validation";
         uint64_t tl = stats_now_ns();
-        set_option(fit, RECSYS_OPT_NOW, (double)part_now(&r, &r.train));
-        feed_part(&r, fit, &r.val);
+        set_option(fit, RECSYS_OPT_NOW, (double)bench_dataset_now(&r.ds, &r.ds.train));
+        bench_dataset_feed(ctx, &r.ds, fit, RECSYS_EVAL_VALIDATION, 0, r.phase);
         load_s = (double)(stats_now_ns() - tl) / 1e9;
         e = fit;
     } else {
         r.phase = "loading train";
         uint64_t tl = stats_now_ns();
-        e = make_engine(&r, &r.train, &best);
+        e = make_engine(&r, RECSYS_EVAL_TRAIN, &best);
         load_s = (double)(stats_now_ns() - tl) / 1e9;
     }
     set_diversifier(&r, e);
@@ -1036,19 +867,19 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv)
     recsys__eval_metrics m, ref;
     recsys__eval_beyond beyond;
     recsys__eval_beyond_metrics bm, bref;
-    const recsys__eval_genres *genres = r.have_genres ? &r.genres : NULL;
-    if (recsys__eval_beyond_init(&beyond, mem, d->items.n, &r.train, genres) != RECSYS_OK)
+    const recsys__eval_genres *genres = r.ds.have_genres ? &r.ds.genres : NULL;
+    if (recsys__eval_beyond_init(&beyond, mem, d->items.n, &r.ds.train, genres) != RECSYS_OK)
         eval_fail("indexing the train part for the beyond-accuracy metrics");
     memset(&r.viol, 0, sizeof r.viol);
     r.req_ranker = o.ranker;
     uint64_t te = stats_now_ns();
-    evaluate(&r, e, &r.train, &r.test, &m, &beyond);
+    evaluate(&r, e, &r.ds.train, &r.ds.test, &m, &beyond);
     double eval_s = (double)(stats_now_ns() - te) / 1e9;
     r.req_ranker = NULL;
     bench_progress_clear(ctx);
     recsys__eval_beyond_result(&beyond, &bm);
     recsys__eval_beyond_free(&beyond);
-    if (recsys__eval_mostpop_beyond(mem, d->items.n, &r.train, &r.test, genres, &ref, &bref) !=
+    if (recsys__eval_mostpop_beyond(mem, d->items.n, &r.ds.train, &r.ds.test, genres, &ref, &bref) !=
         RECSYS_OK)
         eval_fail("MostPopular");
     size_t violations = r.viol.known + r.viol.repeated + r.viol.unknown;
@@ -1097,7 +928,7 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv)
     if (learned)
         printf("ranker %s: trained in %.2f s on the %zu validation interactions (fit engine, "
                "%.0f candidates per source), which the engine then recorded (load_s)\n",
-               o.ranker, ranker_train_s, r.val.n, r.cands);
+               o.ranker, ranker_train_s, r.ds.val.n, r.cands);
     bool has_popular = false;
     for (int i = 0; i < o.nsources; i++)
         has_popular |= !strcmp(o.sources[i], "popular");
@@ -1120,10 +951,10 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv)
         json_array_append_new(sources, json_string(o.sources[i]));
     json_object_set_new(out, "sources", sources);
     json_object_set_new(out, "items", json_integer((json_int_t)d->items.n));
-    json_object_set_new(out, "train", json_integer((json_int_t)r.train.n));
-    json_object_set_new(out, "test", json_integer((json_int_t)r.test.n));
-    json_object_set_new(out, "fit", json_integer((json_int_t)r.fit.n));
-    json_object_set_new(out, "validation", json_integer((json_int_t)r.val.n));
+    json_object_set_new(out, "train", json_integer((json_int_t)r.ds.train.n));
+    json_object_set_new(out, "test", json_integer((json_int_t)r.ds.test.n));
+    json_object_set_new(out, "fit", json_integer((json_int_t)r.ds.fit.n));
+    json_object_set_new(out, "validation", json_integer((json_int_t)r.ds.val.n));
     json_object_set_new(out, "grid", json_string(o.grid));
     json_object_set_new(out, "chosen", chosen_json);
     json_object_set_new(out, "tuning", tuning);
@@ -1147,18 +978,6 @@ int bench_eval(bench_ctx *ctx, int argc, char **argv)
     beyond_json(mp, &bref);
     json_object_set_new(out, "mostpop", mp);
 
-    for (size_t i = 0; i < d->items.n; i++)
-        free(r.item_key[i]);
-    for (size_t u = 0; u < d->users.n; u++)
-        free(r.user_key[u]);
-    free(r.item_key);
-    free(r.user_key);
-    recsys__eval_part_free(mem, &r.train);
-    recsys__eval_part_free(mem, &r.test);
-    recsys__eval_part_free(mem, &r.fit);
-    recsys__eval_part_free(mem, &r.val);
-    recsys__eval_genres_free(&r.genres);
-    recsys__eval_items_free(&r.meta);
-    recsys__eval_data_free(&r.d);
+    bench_dataset_free(&r.ds);
     return 0;
 }

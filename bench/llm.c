@@ -33,7 +33,8 @@
  * 0.02) of the items, drawn with a fixed seed, is marked unavailable and the "availability"
  * filter is off, so that unavailable items reach lists and the rule "never praise an
  * unavailable item" is exercised (the same lists with and without the LLM). The training
- * interactions are views; options as `eval`: RECSYS_OPT_NOW = last train timestamp + 1,
+ * interactions are views in time order; options as `eval` (both through bench/dataset.c:
+ * recsys_eval_dataset_configure and _feed): RECSYS_OPT_NOW = last train timestamp + 1,
  * candidates per source = the catalog, top 20, filter.seen on, impressions off. The LLM run:
  * llm.rerank_n = --rerank-n (default 20), llm.rerank_weight = --weight (default: the
  * option's default), llm.deadline_ms = --deadline-ms (default 200), explain.llm = 1,
@@ -123,7 +124,6 @@
 #include "bench.h"
 #include "eval/eval.h"
 
-#define MAX_SOURCES 8
 #define MAX_GENRES 64
 #define MAX_CARDS 64
 
@@ -144,12 +144,7 @@ typedef struct title_ref {
 } title_ref;
 
 typedef struct world {
-    recsys__eval_data d;
-    recsys__eval_items meta;
-    recsys__eval_part train, test;
-    char **item_key; /* engine ids, sorted like the dense indices */
-    char **user_key;
-    int64_t shift;
+    bench_dataset ds; /* the data set with its metadata, split and engine ids (dataset.c) */
     /* per item */
     const char **title;  /* "" without metadata */
     int *year;           /* 0 unknown */
@@ -233,28 +228,16 @@ static void lower_copy(char *d, const char *s, size_t n)
 
 static void load_world(world *w, const char *data, const char *dataset, double unavailable)
 {
-    char path[4096], ipath[4096], gpath[4096];
-    int fmt;
-    if (!strcmp(dataset, "ml-100k")) {
-        fmt = RECSYS__EVAL_ML100K;
-        snprintf(path, sizeof path, "%s/ml-100k/u.data", data);
-        snprintf(ipath, sizeof ipath, "%s/ml-100k/u.item", data);
-        snprintf(gpath, sizeof gpath, "%s/ml-100k/u.genre", data);
-    } else if (!strcmp(dataset, "ml-latest-small")) {
-        fmt = RECSYS__EVAL_MLLATEST;
-        snprintf(path, sizeof path, "%s/ml-latest-small/ratings.csv", data);
-        snprintf(ipath, sizeof ipath, "%s/ml-latest-small/movies.csv", data);
-        gpath[0] = '\0';
-    } else {
+    if (strcmp(dataset, "ml-100k") && strcmp(dataset, "ml-latest-small"))
         bench_usage("llm: --dataset must be ml-100k or ml-latest-small, not '%s'", dataset);
+    bench_dataset_open(&w->ds, "llm", data, dataset, RECSYS_EVAL_VARIANT_ALL, NULL,
+                       BENCH_DATASET_META);
+    if (!w->ds.have_meta) {
+        fprintf(stderr, "recsys-bench llm: reading the item metadata (titles are what the "
+                        "simulated LLMs read): %s\n", w->ds.meta_error);
+        exit(1);
     }
-    if (recsys__eval_read(mem, path, fmt, RECSYS__EVAL_ALL, &w->d) != RECSYS_OK)
-        llm_fail("reading the interactions");
-    if (recsys__eval_read_items(mem, ipath, fmt, gpath[0] ? gpath : NULL, &w->meta) != RECSYS_OK)
-        llm_fail("reading the item metadata (titles are what the simulated LLMs read)");
-    if (recsys__eval_split(mem, &w->d.all, &w->train, &w->test) != RECSYS_OK)
-        llm_fail("splitting");
-    size_t n = w->d.items.n;
+    size_t n = w->ds.d.items.n;
     w->title = xcalloc(n, sizeof *w->title);
     w->year = xcalloc(n, sizeof *w->year);
     w->genres = xcalloc(n, sizeof *w->genres);
@@ -264,7 +247,7 @@ static void load_world(world *w, const char *data, const char *dataset, double u
     size_t total = 0;
     uint64_t rng = BENCH_SEED ^ 0x11;
     for (size_t i = 0; i < n; i++) {
-        const recsys__eval_item *m = recsys__eval_items_find(&w->meta, w->d.items.name[i]);
+        const recsys__eval_item *m = recsys__eval_items_find(&w->ds.meta, w->ds.d.items.name[i]);
         w->title[i] = m && m->title ? m->title : "";
         w->year[i] = year_of(w->title[i]);
         for (size_t t = 0; m && t < m->ntags; t++) {
@@ -304,52 +287,12 @@ static void world_free(world *w)
     free(w->by_title);
     free(w->bare);
     free(w->bare_off);
-    for (size_t i = 0; w->item_key && i < w->d.items.n; i++)
-        free(w->item_key[i]);
-    for (size_t u = 0; w->user_key && u < w->d.users.n; u++)
-        free(w->user_key[u]);
-    free(w->item_key);
-    free(w->user_key);
-    recsys__eval_part_free(mem, &w->train);
-    recsys__eval_part_free(mem, &w->test);
-    recsys__eval_items_free(&w->meta);
-    recsys__eval_data_free(&w->d);
-}
-
-/* Engine ids that sort like the protocol's id order (as eval.c makes them). */
-static void make_keys(world *w)
-{
-    const recsys__eval_data *d = &w->d;
-    int width = 7;
-    char probe[32];
-    unsigned long long max = d->items.numeric ? (unsigned long long)d->items.num[d->items.n - 1]
-                                              : (unsigned long long)(d->items.n - 1);
-    int wd = snprintf(probe, sizeof probe, "%llu", max);
-    width = wd > width ? wd : width;
-    w->item_key = xcalloc(d->items.n, sizeof *w->item_key);
-    w->user_key = xcalloc(d->users.n, sizeof *w->user_key);
-    for (size_t i = 0; i < d->items.n; i++) {
-        unsigned long long v = d->items.numeric ? (unsigned long long)d->items.num[i] : i;
-        w->item_key[i] = xcalloc((size_t)width + 1, 1);
-        snprintf(w->item_key[i], (size_t)width + 1, "%0*llu", width, v);
-    }
-    for (size_t u = 0; u < d->users.n; u++) {
-        w->user_key[u] = xcalloc(24, 1);
-        snprintf(w->user_key[u], 24, "u%07zu", u);
-    }
-    w->shift = d->min_ts < 1 ? 1 - d->min_ts : 0;
-}
-
-static int cmp_key(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    bench_dataset_free(&w->ds);
 }
 
 static uint32_t item_of_key(const world *w, const char *id)
 {
-    char **hit = id ? bsearch(&id, w->item_key, w->d.items.n, sizeof *w->item_key, cmp_key)
-                    : NULL;
-    return hit ? (uint32_t)(hit - w->item_key) : UINT32_MAX;
+    return bench_dataset_item(&w->ds, id);
 }
 
 static bool in_part(const recsys__eval_part *p, uint32_t user, uint32_t item)
@@ -471,7 +414,7 @@ static bool relevant(const sim *s, uint32_t item)
         return false;
     size_t first, n = items_titled(s->w, s->w->title[item], &first);
     for (size_t k = 0; k < n; k++)
-        if (in_part(&s->w->test, s->user, s->w->by_title[first + k].item))
+        if (in_part(&s->w->ds.test, s->user, s->w->by_title[first + k].item))
             return true;
     return false;
 }
@@ -1026,7 +969,7 @@ static bool evidence_true(judge *j, int32_t kind, const char *name, const char *
     case RECSYS_EVIDENCE_HISTORY: {
         uint32_t h = item_of_key(w, value);
         if (w->unavailable[it] || h == UINT32_MAX || strcmp(name, "view") != 0 ||
-            !in_part(&w->train, j->user, h) || !(h == it || (w->genres[h] & w->genres[it])))
+            !in_part(&w->ds.train, j->user, h) || !(h == it || (w->genres[h] & w->genres[it])))
             return false;
         if (j->ncited < 8)
             j->cited[j->ncited++] = h;
@@ -1075,7 +1018,7 @@ static bool text_true(const judge *j, const char *text)
             return false;
     }
     /* other items' titles (without the year; 8+ bytes) */
-    for (size_t i = 0; i < w->d.items.n; i++) {
+    for (size_t i = 0; i < w->ds.d.items.n; i++) {
         const char *b = w->bare + w->bare_off[i];
         if (strlen(b) >= 8 && has_words(buf, b))
             return false;
@@ -1136,7 +1079,7 @@ static recsys_status rank_user(void *ctx, uint32_t user, const uint8_t *known, u
     r->s->over_ns = 0;
     recsys_status st = recsys_request_new(&req);
     if (st == RECSYS_OK)
-        st = recsys_request_set_user(req, w->user_key[user]);
+        st = recsys_request_set_user(req, w->ds.user_key[user]);
     if (st == RECSYS_OK)
         st = recsys_recommend(r->e, req, &res);
     uint32_t raw[RECSYS__EVAL_KMAX * 2];
@@ -1193,7 +1136,7 @@ static recsys_status rank_user(void *ctx, uint32_t user, const uint8_t *known, u
             r->stage_max_ms = ms;
     }
     if (st == RECSYS_OK)
-        recsys__eval_final_list(raw, nraw, w->d.items.n, known, list, n, NULL);
+        recsys__eval_final_list(raw, nraw, w->ds.d.items.n, known, list, n, NULL);
     char msg[512];
     snprintf(msg, sizeof msg, "%s", st != RECSYS_OK ? recsys_last_error() : "");
     recsys_result_free(res);
@@ -1223,53 +1166,18 @@ static void set_num(recsys_engine *e, int32_t key, double v)
         llm_fail(d.name);
 }
 
-static const struct {
-    const char *name;
-    const char *sources[MAX_SOURCES];
-} pipelines[] = {
-    { "popular", { "popular" } }, { "itemknn", { "itemknn" } }, { "rp3beta", { "rp3beta" } },
-    { "ease", { "ease" } },       { "ials", { "ials" } },       { "content", { "content" } },
-    { "hybrid", { "itemknn", "rp3beta", "ease", "ials", "popular" } },
-};
-static const char *const all_sources[] = { "content", "popular", "trending", "itemknn",
-                                           "rp3beta", "ease",    "ials",     "session",
-                                           "vector",  "search",  "campaign" };
-
-static recsys_engine *make_engine(const world *w, const char *const *sources, size_t nsources)
+static recsys_engine *make_engine(const bench_ctx *ctx, const world *w, const char *pipeline,
+                                  const char *const *sources, size_t nsources)
 {
-    recsys_engine *e = NULL;
-    RECSYS_INIT(recsys_engine_opts, opts, .seed = BENCH_SEED);
-    BENCH_CHECK(recsys_engine_new(&opts, &e), "creating the engine");
-    int64_t now = 1;
-    for (size_t i = 0; i < w->train.n; i++)
-        if (w->train.ev[i].ts + w->shift + 1 > now)
-            now = w->train.ev[i].ts + w->shift + 1;
-    set_num(e, RECSYS_OPT_NOW, (double)now);
-    set_num(e, RECSYS_OPT_HISTORY_MAX, 1000000);
-    recsys_option_desc cand = { .struct_size = sizeof cand };
-    if (recsys_option_info(RECSYS_OPT_CANDIDATES_PER_SOURCE, &cand) != RECSYS_OK)
-        llm_fail("reading the option table");
-    set_num(e, RECSYS_OPT_CANDIDATES_PER_SOURCE,
-            (double)w->d.items.n < cand.max_value ? (double)w->d.items.n : cand.max_value);
-    set_num(e, RECSYS_OPT_TOP_N, RECSYS__EVAL_KMAX);
-    set_num(e, RECSYS_OPT_FILTER_SEEN, 1);
-    set_num(e, RECSYS_OPT_LOG_IMPRESSIONS, 0);
-    set_num(e, RECSYS_OPT_EXPLAIN, 0);
-    for (size_t i = 0; i < sizeof all_sources / sizeof all_sources[0]; i++) {
-        recsys_status st = recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, all_sources[i], 0);
-        if (st != RECSYS_OK && st != RECSYS_E_NOT_FOUND)
-            llm_fail("disabling a source");
-    }
-    for (size_t i = 0; i < nsources; i++)
-        BENCH_CHECK(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, sources[i], 1),
-                    "enabling a source of the pipeline");
+    recsys_engine *e = bench_dataset_engine(&w->ds, RECSYS_EVAL_TRAIN);
+    bench_sources_enable(e, sources, nsources, pipeline);
     BENCH_CHECK(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_RANKER, "blend", 0), "ranker off");
     /* unavailable items reach the lists on purpose (see the top of this file) */
     BENCH_CHECK(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_FILTER, "availability", 0),
                 "availability filter off");
-    for (size_t i = 0; i < w->d.items.n; i++) {
+    for (size_t i = 0; i < w->ds.d.items.n; i++) {
         recsys_item_spec *spec = NULL;
-        BENCH_CHECK(recsys_item_spec_new(w->item_key[i], &spec), "item spec");
+        BENCH_CHECK(recsys_item_spec_new(w->ds.item_key[i], &spec), "item spec");
         if (*w->title[i])
             BENCH_CHECK(recsys_item_spec_set_text(spec, RECSYS_FIELD_TITLE, w->title[i]), "title");
         BENCH_CHECK(recsys_item_spec_set_text(spec, RECSYS_FIELD_CATEGORY, "film"), "category");
@@ -1282,20 +1190,7 @@ static recsys_engine *make_engine(const world *w, const char *const *sources, si
         BENCH_CHECK(recsys_catalog_upsert(e, spec), "loading an item");
         recsys_item_spec_free(spec);
     }
-    recsys__eval_event *ev = xcalloc(w->train.n, sizeof *ev);
-    memcpy(ev, w->train.ev, w->train.n * sizeof *ev);
-    /* time order, as a host streams them */
-    qsort(ev, w->train.n, sizeof *ev, recsys__eval_event_cmp_time);
-    recsys_event rec;
-    recsys_event_init(&rec);
-    rec.type = RECSYS_EVENT_VIEW;
-    for (size_t i = 0; i < w->train.n; i++) {
-        rec.user_id = w->user_key[ev[i].user];
-        rec.item_id = w->item_key[ev[i].item];
-        rec.timestamp = ev[i].ts + w->shift;
-        BENCH_CHECK(recsys_feedback(e, &rec), "recording an event");
-    }
-    free(ev);
+    bench_dataset_feed(ctx, &w->ds, e, RECSYS_EVAL_TRAIN, 0, "loading and training");
     BENCH_CHECK(recsys_refresh(e), "recsys_refresh (training)");
     return e;
 }
@@ -1321,7 +1216,7 @@ static const char *const UNKNOWN_WORDS[] = { "zorbly", "flumpish", "glarnocious"
  * from the first such held-out item, so that at least that item satisfies them. */
 static bool make_ask(const world *w, uint32_t u, uint64_t *rng, intent_ask *a, uint32_t *held)
 {
-    const recsys__eval_part *p = &w->test;
+    const recsys__eval_part *p = &w->ds.test;
     uint32_t it = UINT32_MAX;
     for (size_t k = p->off[u]; k < p->off[u + 1] && it == UINT32_MAX; k++)
         if (w->year[p->ev[k].item])
@@ -1384,11 +1279,11 @@ static void intent_pass(bench_ctx *ctx, const world *w, recsys_engine *e, sim *s
                         intent_tally *t)
 {
     uint64_t rng = BENCH_SEED ^ 0x1e7e;
-    size_t users = w->d.users.n;
+    size_t users = w->ds.d.users.n;
     for (uint32_t u = 0; u < users; u++) {
         intent_ask a;
         uint32_t held;
-        if (w->test.off[u] == w->test.off[u + 1] || !make_ask(w, u, &rng, &a, &held))
+        if (w->ds.test.off[u] == w->ds.test.off[u + 1] || !make_ask(w, u, &rng, &a, &held))
             continue;
         if (u % 32 == 0)
             bench_progress(ctx, "intent pass: user %u/%zu", u, users);
@@ -1399,7 +1294,7 @@ static void intent_pass(bench_ctx *ctx, const world *w, recsys_engine *e, sim *s
         recsys_result *res = NULL;
         recsys_status st = recsys_request_new(&req);
         if (st == RECSYS_OK)
-            st = recsys_request_set_user(req, w->user_key[u]);
+            st = recsys_request_set_user(req, w->ds.user_key[u]);
         if (st == RECSYS_OK)
             st = recsys_request_set_query(req, a.text);
         if (st == RECSYS_OK)
@@ -1509,12 +1404,8 @@ int bench_llm(bench_ctx *ctx, int argc, char **argv)
     } else {
         bench_usage("llm: --sim must be oracle:ACC, random or adversarial, not '%s'", simtext);
     }
-    const char *sources[MAX_SOURCES];
-    size_t nsources = 0;
-    for (size_t p = 0; p < sizeof pipelines / sizeof pipelines[0]; p++)
-        if (!strcmp(pipelines[p].name, pipeline))
-            for (; nsources < MAX_SOURCES && pipelines[p].sources[nsources]; nsources++)
-                sources[nsources] = pipelines[p].sources[nsources];
+    const char *sources[BENCH_PIPELINE_MAX];
+    size_t nsources = bench_pipeline_sources(pipeline, strlen(pipeline), sources);
     if (!nsources)
         bench_usage("llm: --pipeline must be popular, itemknn, rp3beta, ease, ials, content or "
                     "hybrid, not '%s'", pipeline);
@@ -1522,30 +1413,30 @@ int bench_llm(bench_ctx *ctx, int argc, char **argv)
     world w;
     memset(&w, 0, sizeof w);
     load_world(&w, data, dataset, unavailable);
-    make_keys(&w);
     s.w = &w;
-    size_t test_users = recsys__eval_part_users(&w.test);
+    size_t test_users = recsys__eval_part_users(&w.ds.test);
     printf("llm: %s, pipeline %s (option defaults), SIMULATED LLM '%s' (measurement only)\n",
            dataset, pipeline, simtext);
     size_t nun = 0;
-    for (size_t i = 0; i < w.d.items.n; i++)
+    for (size_t i = 0; i < w.ds.d.items.n; i++)
         nun += w.unavailable[i];
     printf("data: %zu users, %zu items (%zu unavailable on purpose), train %zu / test %zu "
            "(%zu users)\n",
-           w.d.users.n, w.d.items.n, nun, w.train.n, w.test.n, test_users);
+           w.ds.d.users.n, w.ds.d.items.n, nun, w.ds.train.n, w.ds.test.n, test_users);
     bench_progress(ctx, "loading and training");
     uint64_t t0 = stats_now_ns();
-    recsys_engine *e = make_engine(&w, sources, nsources);
+    recsys_engine *e = make_engine(ctx, &w, pipeline, sources, nsources);
     double train_s = (double)(stats_now_ns() - t0) / 1e9;
     bench_progress_clear(ctx);
 
     llm_run r = { .ctx = ctx, .w = &w, .e = e, .s = &s, .deadline_ms = deadline_ms };
-    r.base = xcalloc(w.d.users.n * RECSYS__EVAL_KMAX, sizeof *r.base);
-    r.base_n = xcalloc(w.d.users.n, 1);
+    r.base = xcalloc(w.ds.d.users.n * RECSYS__EVAL_KMAX, sizeof *r.base);
+    r.base_n = xcalloc(w.ds.d.users.n, 1);
     recsys__eval_metrics m0, m;
     r.phase = "without the LLM";
     t0 = stats_now_ns();
-    if (recsys__eval_run(mem, w.d.items.n, &w.train, &w.test, rank_user, &r, run_progress, &m0) !=
+    if (recsys__eval_run(mem, w.ds.d.items.n, &w.ds.train, &w.ds.test, rank_user, &r,
+                         run_progress, &m0) !=
         RECSYS_OK)
         llm_fail("evaluating without the LLM");
     double base_s = (double)(stats_now_ns() - t0) / 1e9;
@@ -1582,7 +1473,7 @@ int bench_llm(bench_ctx *ctx, int argc, char **argv)
         char phase[64];
         snprintf(phase, sizeof phase, "with the LLM, round %ld/%ld", k + 1, rounds);
         r.phase = phase;
-        if (recsys__eval_run(mem, w.d.items.n, &w.train, &w.test, rank_user, &r, run_progress,
+        if (recsys__eval_run(mem, w.ds.d.items.n, &w.ds.train, &w.ds.test, rank_user, &r, run_progress,
                              &m) != RECSYS_OK)
             llm_fail("evaluating with the LLM");
         ndcg += m.ndcg[0] / (double)rounds;
@@ -1622,7 +1513,7 @@ int bench_llm(bench_ctx *ctx, int argc, char **argv)
     double sat_amb = it.amb_items ? (double)it.amb_satisfied / (double)it.amb_items : 0.0;
     printf("unavailable items: %zu of %zu; train %.1f s, pass without the LLM %.1f s, "
            "with it %.1f s (%ld round%s)\n",
-           nun, w.d.items.n, train_s, base_s, llm_s, rounds, rounds > 1 ? "s" : "");
+           nun, w.ds.d.items.n, train_s, base_s, llm_s, rounds, rounds > 1 ? "s" : "");
     printf("  %-34s %10.6f\n", "NDCG@10 without the LLM", m0.ndcg[0]);
     printf("  %-34s %10.6f  (%+.2f%%; rerank_n %ld, weight %g)\n", "NDCG@10 with the LLM", ndcg,
            m0.ndcg[0] > 0 ? 100.0 * (ndcg - m0.ndcg[0]) / m0.ndcg[0] : 0.0, rerank_n,

@@ -4,7 +4,7 @@
  *
  * A SIMULATION of online traffic, replayed from the test part of the offline protocol
  * (../shared/data/EVAL_PROTOCOL.md: the positive interactions of the data set, the per-user
- * temporal split; lib/eval reads and splits them, as for `eval`). Nothing here is a
+ * temporal split; bench/dataset.c reads and splits them, as for `eval`). Nothing here is a
  * measurement of real users: each test user makes one request, sees the top K (default 10)
  * of the pipeline their arm serves, and "clicks" every shown item that is among their test
  * interactions. The library's own public API does the rest:
@@ -16,8 +16,10 @@
  *     arm shows what the LLM costs: its tokens are the library's estimate, prompt bytes / 4;
  *     the reply cache off, as the items carry no text and every prompt would be the same),
  *     over the memory store, holding the catalog ids and the training interactions as
- *     RECSYS_EVENT_VIEW events, refreshed; requests as in `eval` (filter.seen on, the full
- *     catalog as candidates, impressions off, explanations off): two engine configurations
+ *     RECSYS_EVENT_VIEW events in time order, refreshed; loaded as `eval` loads them, with
+ *     the protocol's options (recsys_eval_dataset_configure and _feed: filter.seen on, the
+ *     full catalog as candidates, impressions off, explanations off; the requests ask for
+ *     the top K): two engine configurations
  *     behind one experiment, as a host with two pipelines would run them;
  *   - a log engine (memory store, the catalog ids) on which the experiment is defined
  *     (recsys_experiment_set) and which assigns each user (recsys_experiment_assign, 50/50);
@@ -46,37 +48,11 @@
 #include "bench.h"
 #include "eval/eval.h"
 
-#define MAX_SRC 5
-
-static const struct {
-    const char *name;
-    const char *sources[MAX_SRC + 1];
-} pipes[] = {
-    { "popular", { "popular" } },
-    { "itemknn", { "itemknn" } },
-    { "rp3beta", { "rp3beta" } },
-    { "ease", { "ease" } },
-    { "ials", { "ials" } },
-    { "content", { "content" } },
-    { "hybrid", { "itemknn", "rp3beta", "ease", "ials", "popular" } },
-};
-#define NPIPES (sizeof pipes / sizeof pipes[0])
-
-/* every source name there is: all switched off first, then the pipeline's switched on */
-static const char *const every_source[] = { "content", "popular", "trending", "itemknn",
-                                            "rp3beta", "ease",    "ials",     "session",
-                                            "vector",  "search",  "campaign" };
-
 typedef struct sim {
     bench_ctx *ctx;
-    recsys__eval_data d;
-    recsys__eval_part train, test;
-    char **item_key, **user_key;
-    int64_t shift, now;
+    bench_dataset ds; /* the data set, its split and engine ids (bench/dataset.c) */
     int top;
 } sim;
-
-static const recsys__mem *mem = &recsys__mem_default;
 
 static _Noreturn void oom(void)
 {
@@ -84,17 +60,13 @@ static _Noreturn void oom(void)
     exit(1);
 }
 
-/* The pipeline named name ("hybrid", or "hybrid+llm": *llm set), or -1. */
-static int pipe_index(const char *name, bool *llm)
+/* An arm's pipeline: name is "hybrid", or "hybrid+llm" (*llm set); its sources go to src
+ * (BENCH_PIPELINE_MAX), their count returned (0: not a pipeline). */
+static size_t arm_sources(const char *name, const char **src, bool *llm)
 {
     size_t len = strlen(name);
     *llm = len > 4 && !strcmp(name + len - 4, "+llm");
-    if (*llm)
-        len -= 4;
-    for (size_t i = 0; i < NPIPES; i++)
-        if (strlen(pipes[i].name) == len && !strncmp(pipes[i].name, name, len))
-            return (int)i;
-    return -1;
+    return bench_pipeline_sources(name, *llm ? len - 4 : len, src);
 }
 
 /* The stand-in LLM of NAME+llm: every re-ranking call is answered with the first handle
@@ -108,38 +80,7 @@ static recsys_status echo_complete(void *ctx, const recsys_llm_call *call,
     return recsys_llm_reply_set_text(reply, "[1]", 3);
 }
 
-/* Engine ids as `eval` makes them: items zero-padded to sort like the protocol's order. */
-static void make_keys(sim *s)
-{
-    const recsys__eval_data *d = &s->d;
-    int width = 7;
-    char probe[32];
-    unsigned long long max = d->items.numeric ? (unsigned long long)d->items.num[d->items.n - 1]
-                                              : (unsigned long long)d->items.n;
-    int w = snprintf(probe, sizeof probe, "%llu", max);
-    width = w > width ? w : width;
-    s->item_key = calloc(d->items.n, sizeof *s->item_key);
-    s->user_key = calloc(d->users.n, sizeof *s->user_key);
-    if (!s->item_key || !s->user_key)
-        oom();
-    for (size_t i = 0; i < d->items.n; i++) {
-        unsigned long long v = d->items.numeric ? (unsigned long long)d->items.num[i] : i;
-        if (!(s->item_key[i] = malloc((size_t)width + 1)))
-            oom();
-        snprintf(s->item_key[i], (size_t)width + 1, "%0*llu", width, v);
-    }
-    for (size_t u = 0; u < d->users.n; u++) {
-        if (!(s->user_key[u] = malloc(24)))
-            oom();
-        snprintf(s->user_key[u], 24, "u%07zu", u);
-    }
-    s->shift = d->min_ts < 1 ? 1 - d->min_ts : 0;
-    s->now = s->shift + 1;
-    for (size_t i = 0; i < s->train.n; i++)
-        if (s->train.ev[i].ts + s->shift + 1 > s->now)
-            s->now = s->train.ev[i].ts + s->shift + 1;
-}
-
+/* The log engine: the catalog ids at clock now, nothing recorded yet. */
 static recsys_engine *new_engine(const sim *s, int64_t now)
 {
     recsys_engine *e = NULL;
@@ -148,20 +89,23 @@ static recsys_engine *new_engine(const sim *s, int64_t now)
     BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_NOW, now), "engine.now");
     BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_LOG_IMPRESSIONS, 0), "log_impressions");
     BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_EXPLAIN, 0), "explain");
-    for (size_t i = 0; i < s->d.items.n; i++) {
+    for (size_t i = 0; i < s->ds.d.items.n; i++) {
         recsys_item_spec *spec = NULL;
-        BENCH_CHECK(recsys_item_spec_new(s->item_key[i], &spec), "item spec");
+        BENCH_CHECK(recsys_item_spec_new(s->ds.item_key[i], &spec), "item spec");
         BENCH_CHECK(recsys_catalog_upsert(e, spec), "loading an item");
         recsys_item_spec_free(spec);
     }
     return e;
 }
 
-/* The engine serving pipeline p: catalog, training views in time order, refreshed; with llm
- * the stand-in LLM re-ranks the top K. */
-static recsys_engine *pipeline_engine(const sim *s, int p, bool llm)
+/* The engine serving arm name (its sources src[0..nsrc)): the protocol's options for train (as `eval`; requests name
+ * their own top K), the pipeline's sources, the blend ranker off, the catalog ids and the
+ * training views in time order (bench/dataset.c), refreshed; with llm the stand-in LLM
+ * re-ranks the top K. */
+static recsys_engine *pipeline_engine(const sim *s, const char *name, const char *const *src,
+                                      size_t nsrc, bool llm)
 {
-    recsys_engine *e = new_engine(s, s->now);
+    recsys_engine *e = bench_dataset_engine(&s->ds, RECSYS_EVAL_TRAIN);
     if (llm) {
         RECSYS_INIT(recsys_llm_vtable, vt, .complete = echo_complete);
         BENCH_CHECK(recsys_engine_set_llm(e, "echo", &vt), "recsys_engine_set_llm");
@@ -170,49 +114,13 @@ static recsys_engine *pipeline_engine(const sim *s, int p, bool llm)
          * first answered from the reply cache: off, so that each request pays */
         BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_LLM_CACHE_BYTES, 0), "llm.cache_bytes");
     }
-    BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_HISTORY_MAX, 1000000), "history_max");
-    BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_CANDIDATES_PER_SOURCE,
-                                      (int64_t)(s->d.items.n < 100000 ? s->d.items.n : 100000)),
-                "candidates_per_source");
-    BENCH_CHECK(recsys_engine_set_int(e, RECSYS_OPT_FILTER_SEEN, 1), "filter.seen");
-    for (size_t i = 0; i < sizeof every_source / sizeof *every_source; i++) {
-        recsys_status st = recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, every_source[i], 0);
-        if (st != RECSYS_OK && st != RECSYS_E_NOT_FOUND)
-            bench_fail("disabling a source");
-    }
-    for (int i = 0; pipes[p].sources[i]; i++)
-        BENCH_CHECK(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_SOURCE, pipes[p].sources[i], 1),
-                    "enabling a source");
+    bench_sources_enable(e, src, nsrc, name);
     BENCH_CHECK(recsys_engine_plugin_enable(e, RECSYS_PLUGIN_RANKER, "blend", 0), "ranker off");
-    recsys__eval_event *ev = malloc((s->train.n ? s->train.n : 1) * sizeof *ev);
-    recsys_event *batch = calloc(1000, sizeof *batch);
-    if (!ev || !batch)
-        oom();
-    memcpy(ev, s->train.ev, s->train.n * sizeof *ev);
-    qsort(ev, s->train.n, sizeof *ev, recsys__eval_event_cmp_time);
-    for (size_t i = 0; i < s->train.n;) {
-        size_t n = 0;
-        for (; i < s->train.n && n < 1000; i++, n++) {
-            recsys_event_init(&batch[n]);
-            batch[n].type = RECSYS_EVENT_VIEW;
-            batch[n].user_id = s->user_key[ev[i].user];
-            batch[n].item_id = s->item_key[ev[i].item];
-            batch[n].timestamp = ev[i].ts + s->shift;
-        }
-        BENCH_CHECK(recsys_feedback_batch(e, batch, n), "recording the training events");
-        bench_progress(s->ctx, "%s: loading %zu/%zu", pipes[p].name, i, s->train.n);
-    }
-    free(batch);
-    free(ev);
-    bench_progress(s->ctx, "%s: training", pipes[p].name);
+    bench_dataset_feed(s->ctx, &s->ds, e, RECSYS_EVAL_TRAIN, RECSYS_EVAL_FEED_ITEMS, name);
+    bench_progress(s->ctx, "%s: training", name);
     BENCH_CHECK(recsys_refresh(e), "recsys_refresh");
     bench_progress_clear(s->ctx);
     return e;
-}
-
-static int cmp_key(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* The top list engine e shows user u: dense item indices in list[0..*n), at most top; the
@@ -223,17 +131,16 @@ static void show(const sim *s, recsys_engine *e, uint32_t u, const char *req_id,
     recsys_request *req = NULL;
     recsys_result *res = NULL;
     BENCH_CHECK(recsys_request_new(&req), "request");
-    BENCH_CHECK(recsys_request_set_user(req, s->user_key[u]), "request user");
+    BENCH_CHECK(recsys_request_set_user(req, s->ds.user_key[u]), "request user");
     if (req_id)
         BENCH_CHECK(recsys_request_set_id(req, req_id), "request id");
     BENCH_CHECK(recsys_request_set_int(req, RECSYS_OPT_TOP_N, s->top), "request top_n");
     BENCH_CHECK(recsys_recommend(e, req, &res), "recsys_recommend");
     *n = 0;
     for (size_t i = 0; i < recsys_result_count(res) && *n < (size_t)s->top; i++) {
-        const char *id = recsys_result_item_id(res, i);
-        char **hit = bsearch(&id, s->item_key, s->d.items.n, sizeof *s->item_key, cmp_key);
-        if (hit)
-            list[(*n)++] = (uint32_t)(hit - s->item_key);
+        uint32_t item = bench_dataset_item(&s->ds, recsys_result_item_id(res, i));
+        if (item != UINT32_MAX)
+            list[(*n)++] = item;
     }
     if (calls) {
         RECSYS_INIT(recsys_llm_stats, ls, .calls = 0);
@@ -248,8 +155,8 @@ static void show(const sim *s, recsys_engine *e, uint32_t u, const char *req_id,
 /* Whether item is among u's test interactions. */
 static bool relevant(const sim *s, uint32_t u, uint32_t item)
 {
-    for (size_t i = s->test.off[u]; i < s->test.off[u + 1]; i++)
-        if (s->test.ev[i].item == item)
+    for (size_t i = s->ds.test.off[u]; i < s->ds.test.off[u + 1]; i++)
+        if (s->ds.test.ev[i].item == item)
             return true;
     return false;
 }
@@ -269,23 +176,23 @@ static json_t *run_experiment(sim *s, const char *exp, const char *salt, recsys_
     recsys_event *ev = calloc((size_t)s->top, sizeof *ev);
     if (!list || !ev)
         oom();
-    size_t done = 0, users = recsys__eval_part_users(&s->test);
-    for (uint32_t u = 0; u < s->test.nusers; u++) {
-        if (s->test.off[u] == s->test.off[u + 1])
+    size_t done = 0, users = recsys__eval_part_users(&s->ds.test);
+    for (uint32_t u = 0; u < s->ds.test.nusers; u++) {
+        if (s->ds.test.off[u] == s->ds.test.off[u + 1])
             continue;
         char a[64], req[64];
-        BENCH_CHECK(recsys_experiment_assign(log, exp, s->user_key[u], a, sizeof a, NULL),
+        BENCH_CHECK(recsys_experiment_assign(log, exp, s->ds.user_key[u], a, sizeof a, NULL),
                     "recsys_experiment_assign");
         int which = !strcmp(a, names[1]);
-        snprintf(req, sizeof req, "%s-%s", exp, s->user_key[u]);
+        snprintf(req, sizeof req, "%s-%s", exp, s->ds.user_key[u]);
         size_t n = 0;
         uint32_t calls = 0, tokens = 0;
         show(s, arm[which], u, req, list, &n, &calls, &tokens);
         for (size_t i = 0; i < n; i++) {
             recsys_event_init(&ev[i]);
             ev[i].type = RECSYS_EVENT_IMPRESSION;
-            ev[i].user_id = s->user_key[u];
-            ev[i].item_id = s->item_key[list[i]];
+            ev[i].user_id = s->ds.user_key[u];
+            ev[i].item_id = s->ds.item_key[list[i]];
             ev[i].request_id = req;
             ev[i].position = (int32_t)i;
             ev[i].timestamp = t;
@@ -300,8 +207,8 @@ static json_t *run_experiment(sim *s, const char *exp, const char *salt, recsys_
                 continue;
             recsys_event_init(&ev[nc]);
             ev[nc].type = RECSYS_EVENT_CLICK;
-            ev[nc].user_id = s->user_key[u];
-            ev[nc].item_id = s->item_key[list[i]];
+            ev[nc].user_id = s->ds.user_key[u];
+            ev[nc].item_id = s->ds.item_key[list[i]];
             ev[nc].request_id = req;
             ev[nc].position = (int32_t)i;
             ev[nc].timestamp = t + 10;
@@ -404,24 +311,23 @@ static json_t *run_interleaving(sim *s, recsys_engine *a, recsys_engine *b, cons
     if (!la || !lb || !ia || !ib || !out || !team)
         oom();
     uint64_t wa = 0, wb = 0, ties = 0, sessions = 0, clicks[2] = { 0, 0 };
-    for (uint32_t u = 0; u < s->test.nusers; u++) {
-        if (s->test.off[u] == s->test.off[u + 1])
+    for (uint32_t u = 0; u < s->ds.test.nusers; u++) {
+        if (s->ds.test.off[u] == s->ds.test.off[u + 1])
             continue;
         size_t na = 0, nb = 0, n = 0;
         show(s, a, u, NULL, la, &na, NULL, NULL);
         show(s, b, u, NULL, lb, &nb, NULL, NULL);
         for (size_t i = 0; i < na; i++)
-            ia[i] = s->item_key[la[i]];
+            ia[i] = s->ds.item_key[la[i]];
         for (size_t i = 0; i < nb; i++)
-            ib[i] = s->item_key[lb[i]];
+            ib[i] = s->ds.item_key[lb[i]];
         uint64_t seed = BENCH_SEED ^ ((uint64_t)u * 0x9e3779b97f4a7c15ULL);
         BENCH_CHECK(recsys_interleave(ia, na, ib, nb, k, seed, out, team, &n),
                     "recsys_interleave");
         size_t credit[2] = { 0, 0 };
         for (size_t i = 0; i < n; i++) {
-            char **hit = bsearch(&out[i], s->item_key, s->d.items.n, sizeof *s->item_key,
-                                 cmp_key);
-            if (hit && relevant(s, u, (uint32_t)(hit - s->item_key)))
+            uint32_t item = bench_dataset_item(&s->ds, out[i]);
+            if (item != UINT32_MAX && relevant(s, u, item))
                 credit[team[i]]++;
         }
         clicks[0] += credit[0];
@@ -478,32 +384,21 @@ int bench_online(bench_ctx *ctx, int argc, char **argv)
     snprintf(a_name, sizeof a_name, "%.*s", (int)(comma - arms), arms);
     snprintf(b_name, sizeof b_name, "%s", comma + 1);
     bool la, lb;
-    int pa = pipe_index(a_name, &la), pb = pipe_index(b_name, &lb);
-    if (pa < 0 || pb < 0)
+    const char *sa[BENCH_PIPELINE_MAX], *sb[BENCH_PIPELINE_MAX];
+    size_t na = arm_sources(a_name, sa, &la), nb = arm_sources(b_name, sb, &lb);
+    if (!na || !nb)
         bench_usage("--arms: '%s' is not a pipeline (popular, itemknn, rp3beta, ease, ials, "
-                    "content, hybrid, each optionally +llm)", pa < 0 ? a_name : b_name);
-    char path[4096];
-    int fmt;
-    if (!strcmp(dataset, "ml-100k")) {
-        fmt = RECSYS__EVAL_ML100K;
-        snprintf(path, sizeof path, "%s/ml-100k/u.data", data);
-    } else if (!strcmp(dataset, "ml-latest-small")) {
-        fmt = RECSYS__EVAL_MLLATEST;
-        snprintf(path, sizeof path, "%s/ml-latest-small/ratings.csv", data);
-    } else {
+                    "content, hybrid, each optionally +llm)", !na ? a_name : b_name);
+    if (strcmp(dataset, "ml-100k") && strcmp(dataset, "ml-latest-small"))
         bench_usage("--dataset: ml-100k or ml-latest-small, not '%s'", dataset);
-    }
-    if (recsys__eval_read(mem, path, fmt, RECSYS__EVAL_ALL, &s.d) != RECSYS_OK ||
-        recsys__eval_split(mem, &s.d.all, &s.train, &s.test) != RECSYS_OK)
-        bench_fail("reading and splitting the interactions");
-    make_keys(&s);
+    bench_dataset_open(&s.ds, "online", data, dataset, RECSYS_EVAL_VARIANT_ALL, NULL, 0);
     printf("SIMULATION: %s test interactions replayed as clicks on the items shown (not real "
            "users); %zu items, train %zu / test %zu interactions, %zu test users, top %d "
-           "shown\n", dataset, s.d.items.n, s.train.n, s.test.n,
-           recsys__eval_part_users(&s.test), s.top);
+           "shown\n", dataset, s.ds.d.items.n, s.ds.train.n, s.ds.test.n,
+           recsys__eval_part_users(&s.ds.test), s.top);
     fflush(stdout);
-    recsys_engine *ea = pipeline_engine(&s, pa, la);
-    recsys_engine *eb = pa == pb && la == lb ? ea : pipeline_engine(&s, pb, lb);
+    recsys_engine *ea = pipeline_engine(&s, a_name, sa, na, la);
+    recsys_engine *eb = !strcmp(a_name, b_name) ? ea : pipeline_engine(&s, b_name, sb, nb, lb);
     const char *names[2] = { a_name, b_name };
 
     recsys_engine *ab_arms[2] = { ea, eb };
@@ -530,14 +425,6 @@ int bench_online(bench_ctx *ctx, int argc, char **argv)
     if (eb != ea)
         recsys_engine_free(eb);
     recsys_engine_free(ea);
-    recsys__eval_part_free(mem, &s.train);
-    recsys__eval_part_free(mem, &s.test);
-    for (size_t i = 0; i < s.d.items.n; i++)
-        free(s.item_key[i]);
-    for (size_t u = 0; u < s.d.users.n; u++)
-        free(s.user_key[u]);
-    free(s.item_key);
-    free(s.user_key);
-    recsys__eval_data_free(&s.d);
+    bench_dataset_free(&s.ds);
     return 0;
 }

@@ -153,3 +153,67 @@ def test_ials_matches_recsys_bench_eval():
         if isinstance(v, float):
             assert m["mostpop"][k] == pytest.approx(v, rel=1e-9, abs=1e-9), k
     assert not math.isnan(m["ndcg@10"])
+
+
+def _bench():
+    bench = os.environ.get("RECSYS_BENCH", os.path.join(ROOT, "build", "recsys-bench"))
+    if not os.path.exists(bench):
+        pytest.skip("recsys-bench not built (%s)" % bench)
+    return bench
+
+
+def test_bench_loads_a_csv_as_the_api_does(tmp_path):
+    """recsys-bench loads its engines through recsys_eval_dataset_* (bench/dataset.c): on a
+    csv with string ids and no timestamps (line numbers from 0, so every event time is
+    shifted), `eval` gives the figures of the same pipeline built on the public API; an
+    items file it cannot read is a warning that changes nothing but calibration."""
+    bench = _bench()
+    films = ["film-" + a + b for a in "pqrstuvw" for b in "xyz"]  # 24, sorted as strings
+    seed, lines = 7, ["user,item"]
+    for u in range(12):
+        for _ in range(14 + u % 5):
+            seed = (seed * 1103515245 + 12345) % 2 ** 31
+            lines.append("viewer-%s,%s" % ("abcdefghijkl"[u], films[
+                min(seed % 24, (seed >> 8) % 24)]))  # skewed: the first films are popular
+    csv = tmp_path / "views.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    items = tmp_path / "films.csv"
+    items.write_text("item_id,title,tags\n" + "".join(
+        "%s,Film %d (1990),%s\n" % (f, i, "Drama|War" if i % 3 else "Comedy")
+        for i, f in enumerate(films)))
+
+    def run(items_path):
+        p = subprocess.run([bench, "eval", "--data", str(csv), "--dataset", "csv", "--items",
+                            items_path, "--pipeline", "popular", "--grid", "none", "--json"],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout.strip().split("\n")[-1]), p.stderr
+
+    ref, err = run(str(items))
+    assert err == ""
+    with recsys.Dataset(str(csv), "csv", items_path=str(items)) as ds, \
+            recsys.Engine(seed=BENCH_SEED) as e:
+        info = ds.info()
+        assert (ref["items"], ref["train"], ref["test"], ref["fit"], ref["validation"]) == \
+            (info["items"], info["train"], info["test"], info["fit"], info["validation"])
+        ds.configure(e, "train")
+        e.set_options(**ref["chosen"])
+        e.enable_only_sources(["popular"])
+        e.enable("ranker", "blend", False)
+        ds.feed(e, "train")
+        e.refresh()
+        m = ds.evaluate(e, "test")
+    assert m["users"] == ref["users"] >= 8  # users with 5+ distinct films
+    keys = [k for k in ref if "@" in k]
+    assert "ndcg@10" in keys and "calibration_kl@10" in keys
+    for k in keys:
+        assert m[k] is not None and m[k] == pytest.approx(ref[k], rel=1e-9, abs=1e-9), k
+    assert 0 < ref["ndcg@10"] < 1 and 0 < ref["recall@10"] < 1 and ref["items"] > 20
+    assert ref["violations"] == m["violations"] == 0
+
+    ref2, err2 = run(str(tmp_path / "missing.csv"))
+    assert "warning: reading the item metadata" in err2 and "missing.csv" in err2
+    assert ref2["calibration_kl@10"] is None and ref2["calibration_kl@20"] is None
+    for k in keys:
+        if not k.startswith("calibration"):
+            assert ref2[k] == ref[k], k
