@@ -451,14 +451,30 @@ static double logdet_swap(size_t m, const double *S, const size_t *y, size_t n, 
     return logdet(sub, n);
 }
 
-/* The DPP page search done the naive way: while some swap of a pick (not the first) for an
- * item outside raises F = lambda*sum rel + (1-lambda)*log det S_Y (rel = log r / alpha) by
- * more than RECSYS__DIVERSIFY_SWAP_MIN, with the item's conditional variance given the other
- * picks above eps, take the best (the first in item, then position order on a tie). */
-static void dpp_reference_swaps(size_t m, const double *S, const double *r, double alpha,
-                                size_t n, size_t *y, bool *in)
+/* Per-category caps for the references: cat[i] is candidate i's category (NULL: no caps);
+ * true when candidate i may join the picks y[0..n) with the one at position skip (SIZE_MAX:
+ * none) left out, i.e. fewer than cap of them share its category. */
+static bool ref_cap_allows(const int *cat, size_t cap, const size_t *y, size_t n, size_t skip,
+                           size_t i)
+{
+    size_t same = 0;
+    for (size_t a = 0; cat && a < n; a++)
+        same += a != skip && cat[y[a]] == cat[i];
+    return !cat || same < cap;
+}
+
+/* The DPP page search done the naive way on the page y[p0..n) of the picks y[0..n): while
+ * some swap of a page pick (not the page's first) for an item outside raises F =
+ * lambda*sum rel + (1-lambda)*log det S_page (rel = log r / alpha) by more than
+ * RECSYS__DIVERSIFY_SWAP_MIN, with the item's conditional variance given the page's other
+ * picks above eps and (with caps) the category cap kept over all the picks, take the best
+ * (the first in item, then position order on a tie). Returns the swaps made. */
+static int dpp_reference_swaps(size_t m, const double *S, const double *r, double alpha,
+                               const int *cat, size_t cap, size_t *all, size_t p0, size_t nall,
+                               bool *in)
 {
     double lambda = alpha / (alpha + 0.5), rel[64];
+    size_t *y = all + p0, n = nall - p0;
     for (size_t i = 0; i < m; i++)
         rel[i] = alpha > 0 ? log(r[i]) / alpha : 0;
     for (int round = 0; round < RECSYS__DIVERSIFY_SWAPS; round++) {
@@ -468,6 +484,8 @@ static void dpp_reference_swaps(size_t m, const double *S, const double *r, doub
             if (in[b])
                 continue;
             for (size_t t = 1; t < n; t++) {
+                if (!ref_cap_allows(cat, cap, all, nall, p0 + t, b))
+                    continue;
                 double ldb = logdet_swap(m, S, y, n, t, b);
                 size_t rest[64], nr = 0;
                 for (size_t a = 0; a < n; a++)
@@ -485,19 +503,22 @@ static void dpp_reference_swaps(size_t m, const double *S, const double *r, doub
             }
         }
         if (bb == SIZE_MAX)
-            return;
+            return round;
         in[y[bt]] = false;
         in[bb] = true;
         y[bt] = bb;
     }
+    return RECSYS__DIVERSIFY_SWAPS;
 }
 
 /* The greedy MAP of the DPP with L = diag(r) S diag(r), r_i = exp(alpha rel_i), S the kernel
  * of the similarities Sim (diversify.h), computed the naive way: each step recomputes log det L_{Y+i} from scratch for every i. An item whose
  * conditional variance in S (det ratio / r_i^2) is at most eps is not taken; when none is
- * left, the rest is filled in candidate (score) order. */
+ * left, the rest is filled in candidate (score) order. With cat, no item joins (greedy,
+ * swap or fill) a list holding cap of its category. *swaps (may be NULL) counts the page
+ * searches' swaps. */
 static size_t dpp_reference(size_t m, const double *Sim, const double *score, double lambda,
-                            size_t k, size_t *out)
+                            const int *cat, size_t cap, size_t k, size_t *out, int *swaps)
 {
     double lo = INFINITY, hi = -INFINITY, r[64], sub[64 * 64], S[64 * 64];
     assert_true(m <= 64);
@@ -519,7 +540,7 @@ static size_t dpp_reference(size_t m, const double *Sim, const double *score, do
         size_t best = SIZE_MAX;
         double bestld = -INFINITY;
         for (size_t i = 0; i < m; i++) {
-            if (in[i])
+            if (in[i] || !ref_cap_allows(cat, cap, out, ny, SIZE_MAX, i))
                 continue;
             out[ny] = i;
             size_t n = ny + 1;
@@ -544,14 +565,16 @@ static size_t dpp_reference(size_t m, const double *Sim, const double *score, do
             continue;
         /* a full page (or the list): the page search on it, then log det L of every pick */
         size_t p0 = (ny - 1) / RECSYS__DIVERSIFY_PAGE * RECSYS__DIVERSIFY_PAGE;
-        dpp_reference_swaps(m, S, r, alpha, ny - p0, out + p0, in);
+        int sw = dpp_reference_swaps(m, S, r, alpha, cat, cap, out, p0, ny, in);
+        if (swaps)
+            *swaps += sw;
         for (size_t a = 0; a < ny; a++)
             for (size_t b = 0; b < ny; b++)
                 sub[a * ny + b] = r[out[a]] * r[out[b]] * S[out[a] * m + out[b]];
         ldy = logdet(sub, ny);
     }
     for (size_t i = 0; i < m && ny < k; i++)
-        if (!in[i]) {
+        if (!in[i] && ref_cap_allows(cat, cap, out, ny, SIZE_MAX, i)) {
             in[i] = true;
             out[ny++] = i;
         }
@@ -582,7 +605,7 @@ static void dpp_compare(world *w, const uint32_t *it, const double *score, size_
     opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, lambda);
     size_t ref[64];
     uint32_t out[64];
-    size_t nref = dpp_reference(m, S, score, lambda, k, ref);
+    size_t nref = dpp_reference(m, S, score, lambda, NULL, 0, k, ref, NULL);
     page_sort(ref, nref);
     size_t got = pick(w, it, score, m, k, out);
     assert_int_equal(got, nref);
@@ -687,6 +710,69 @@ static void dpp_on_facets_matches_brute_force(void **state)
     const double lambdas[] = { 0, 0.5, 0.8 };
     for (size_t l = 0; l < RECSYS_ARRAY_LEN(lambdas); l++)
         dpp_compare(w, it, score, m, 6, S, lambdas[l]);
+    world_free(w);
+}
+
+/* The DPP page search under a category cap: a swap may bring in an item only when its
+ * category stays within the cap with the pick it replaces left out (over all the picks, the
+ * earlier pages' too); the greedy and the fill skip capped items as well. Against the
+ * brute-force reference with the same cap, one page (k = 8) and two (k = 14, the second page
+ * greedy going on from the first page's swaps); the cap binds (the uncapped reference picks
+ * otherwise) and the page search swaps under it. */
+static void dpp_page_search_keeps_the_caps(void **state)
+{
+    (void)state;
+    static const char *names[] = { "a", "b", "c", "d" };
+    const double lambdas[] = { 0.3, 0.5, 0.7 };
+    const size_t ks[] = { 8, 14 }, cap = 4;
+    rng_state = 5; /* this test's own draw, whatever ran before */
+    size_t dim = 8, m = 30;
+    world *w = world_new(dim);
+    uint32_t it[30];
+    double score[30], S[30 * 30];
+    int cat[30];
+    char id[64];
+    for (size_t i = 0; i < m; i++) {
+        float v[MAXD];
+        for (size_t d = 0; d < dim; d++)
+            v[d] = (float)(rnd() - 0.3);
+        cat[i] = i % 5 < 3 ? 0 : 1 + (int)(i / 5 % 3); /* 18 of "a", 4 of each other */
+        snprintf(id, sizeof id, "k%zu", i);
+        it[i] = item(w, id, names[cat[i]], NULL, NULL, v);
+        score[i] = i == 0 ? 1.0 : score[i - 1] - 0.01 - 0.05 * rnd();
+    }
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < m; j++)
+            S[i * m + j] = i == j ? 1 : cosine(w->vec[it[i]], w->vec[it[j]], dim);
+    query(w, NULL);
+    opt(w, RECSYS_OPT_DIVERSIFY_METHOD, 2);
+    opt(w, RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, (double)cap);
+    int swaps = 0;
+    bool binds = false;
+    for (size_t x = 0; x < RECSYS_ARRAY_LEN(ks); x++)
+        for (size_t l = 0; l < RECSYS_ARRAY_LEN(lambdas); l++) {
+            size_t k = ks[x], ref[64], unc[64], per[4] = { 0 };
+            uint32_t out[64];
+            opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, lambdas[l]);
+            size_t nref = dpp_reference(m, S, score, lambdas[l], cat, cap, k, ref, &swaps);
+            size_t nunc = dpp_reference(m, S, score, lambdas[l], NULL, 0, k, unc, NULL);
+            binds |= nunc != nref || memcmp(ref, unc, nref * sizeof *ref) != 0;
+            assert_int_equal(nref, k); /* 4 categories x cap 4 >= k: the list is full */
+            page_sort(ref, nref);
+            size_t got = pick(w, it, score, m, k, out);
+            assert_int_equal(got, nref);
+            for (size_t i = 0; i < got; i++) {
+                if (out[i] != it[ref[i]])
+                    fail_msg("k %zu, lambda %.2f: pick %zu is %s, reference %s", k,
+                             lambdas[l], i, fixture_id(w->f, out[i]),
+                             fixture_id(w->f, it[ref[i]]));
+                per[cat[ref[i]]]++;
+            }
+            for (size_t c = 0; c < 4; c++)
+                assert_true(per[c] <= cap);
+        }
+    assert_true(binds);
+    assert_true(swaps > 0);
     world_free(w);
 }
 
@@ -1172,6 +1258,187 @@ static void itemknn_cosine_is_the_unshrunk_cosine(void **state)
     fixture_free(f);
 }
 
+/* Runs the plug-in on items it[0..n) (at most 60) for top n with allocation 1, 2, ... of the
+ * OOM allocator failing until it succeeds: each failure is RECSYS_E_NOMEM with a message, the
+ * set unchanged and nothing leaked. Returns the failures. */
+static long oom_loop(world *w, const uint32_t *it, size_t n, size_t top)
+{
+    long failures = 0;
+    assert_true(n <= 60);
+    for (long at = 1;; at++) {
+        recsys_candidates c;
+        cands(w, &c, &w->f->oom, it, NULL, n);
+        recsys__cand before[60];
+        memcpy(before, c.v, n * sizeof *before);
+        w->f->oom_stats.fail_at = at;
+        recsys_status st = run(w, &c, top);
+        w->f->oom_stats.fail_at = 0;
+        if (st == RECSYS_OK) {
+            assert_true(c.order_set);
+            recsys__cands_free(&c);
+            break;
+        }
+        assert_int_equal(st, RECSYS_E_NOMEM);
+        assert_true(recsys_last_error()[0] != '\0');
+        assert_false(c.order_set);
+        assert_memory_equal(c.v, before, n * sizeof *before);
+        recsys__cands_free(&c);
+        assert_int_equal(w->f->oom_stats.live, 0);
+        failures++;
+    }
+    assert_int_equal(w->f->oom_stats.live, 0);
+    return failures;
+}
+
+/* The hooks lib/engine/vectors.c sets, over the state in q->sim_ctx. */
+static double knn_hook(const recsys_query *q, uint32_t a, uint32_t b, double *cap)
+{
+    return recsys__itemknn_cosine(q->sim_ctx, a, b, cap);
+}
+
+static recsys_status knn_pool_hook(const recsys_query *q, const uint32_t *items, size_t n,
+                                   const recsys__mem *m, recsys__simpool **out)
+{
+    return recsys__itemknn_pool(q->sim_ctx, m, items, n, out);
+}
+
+/* Same double, NaN included (bit for bit). */
+static void same_bits(double a, double b)
+{
+    assert_memory_equal(&a, &b, sizeof a);
+}
+
+/* Users of the clustered items: user u views 3 items of cluster u % nclusters and one item
+ * of another cluster, so that lists are full for a small k, shorter for a large one. */
+static void knn_events(world *w, const uint32_t *it, size_t nclusters, size_t per, size_t users)
+{
+    char uid[32];
+    for (size_t u = 0; u < users; u++) {
+        snprintf(uid, sizeof uid, "u%zu", u);
+        size_t c = u % nclusters, o = (c + 1 + u / nclusters) % nclusters;
+        for (size_t e = 0; e < 4; e++) {
+            size_t idx = e < 3 ? c * per + (u * 7 + e * 3) % per : o * per + u % per;
+            fixture_event(w->f, uid, fixture_id(w->f, it[idx]), RECSYS_EVENT_VIEW, 0,
+                          FIXTURE_NOW - 100 + (int)(u * 4 + e));
+        }
+    }
+}
+
+/* recsys__itemknn_pool answers every pair of its set exactly as recsys__itemknn_cosine does
+ * (value, NaN and cap, bit for bit, both argument orders), pair by pair and by column: full
+ * lists (k 3: caps from the lists' last entries), lists shorter than k (k 50: cap 0), with
+ * and without shrinkage, items the state never saw (no events; added after the build), a
+ * NULL state; and an allocation failure gives RECSYS_E_NOMEM and leaks nothing. */
+static void itemknn_pool_matches_the_cosine(void **state)
+{
+    (void)state;
+    world *w = world_new(4);
+    uint32_t it[32], set[34];
+    size_t n = clustered(w, 4, 8, it);
+    knn_events(w, it, 4, 8, 40);
+    const size_t ks[] = { 3, 50 };
+    const double shrinks[] = { 0, 5 };
+    for (size_t x = 0; x < 2; x++) {
+        void *st = NULL;
+        CHECK(recsys__itemknn_build(&w->f->mem, &w->f->model, ks[x], shrinks[x], 1, &st));
+        assert_non_null(st);
+        size_t m = 0;
+        for (size_t i = 0; i < n; i += 1 + x) /* every item, or every other one */
+            set[m++] = it[i];
+        char id[32];
+        snprintf(id, sizeof id, "late%zu", x); /* beyond the state: added after the build */
+        set[m++] = item(w, id, NULL, NULL, NULL, NULL);
+        for (int null_state = 0; null_state < 2; null_state++) {
+            const void *s = null_state ? NULL : st;
+            recsys__simpool *p = NULL;
+            CHECK(recsys__itemknn_pool(s, &w->f->mem, set, m, &p));
+            assert_non_null(p);
+            size_t idx[34], known = 0, capped = 0;
+            double col[34], cap[34];
+            for (size_t i = 0; i < m; i++)
+                idx[i] = i;
+            for (size_t j = 0; j < m; j++) {
+                p->column(p, j, idx, m, col, cap);
+                for (size_t i = 0; i < m; i++) {
+                    double c1 = -1, c2 = -1;
+                    double v1 = recsys__itemknn_cosine(s, set[i], set[j], &c1);
+                    double v2 = p->sim(p, i, j, &c2);
+                    same_bits(v1, v2);
+                    same_bits(v1, col[i]);
+                    same_bits(c1, c2);
+                    same_bits(c1, cap[i]);
+                    known += v1 == v1 && i != j;
+                    capped += v1 != v1 && c1 < 1;
+                }
+            }
+            if (!null_state) {
+                assert_true(known > 0);  /* the lists hold pairs of the set */
+                assert_true(capped > 0); /* and prove bounds on others */
+            } else {
+                assert_int_equal(known, 0);
+                assert_int_equal(capped, 0);
+            }
+            p->free(&w->f->mem, p);
+        }
+        /* out of memory: the one allocation fails */
+        recsys__simpool *p = (recsys__simpool *)&w;
+        w->f->oom_stats.fail_at = 1;
+        assert_int_equal(recsys__itemknn_pool(st, &w->f->oom, set, m, &p), RECSYS_E_NOMEM);
+        w->f->oom_stats.fail_at = 0;
+        assert_null(p);
+        assert_int_equal(w->f->oom_stats.live, 0);
+        assert_int_equal(recsys__itemknn_pool(st, &w->f->mem, set, m, NULL),
+                         RECSYS_E_INVALID_ARG);
+        recsys__itemknn_free(&w->f->mem, st);
+    }
+    world_free(w);
+}
+
+/* The diversifier with q->item_sim_pool picks exactly what it picks with q->item_sim alone
+ * (MMR and DPP, one page and two, with and without a category cap), and an allocation
+ * failure of the pool leaves the set unchanged and leaks nothing. */
+static void similarity_pool_changes_no_list(void **state)
+{
+    (void)state;
+    world *w = world_new(6);
+    uint32_t it[60], out[2][20];
+    size_t n = clustered_cat(w, 6, 10, it, true);
+    knn_events(w, it, 6, 10, 90);
+    void *st = NULL;
+    CHECK(recsys__itemknn_build(&w->f->mem, &w->f->model, 5, 0, 1, &st));
+    recsys_query *q = query(w, NULL);
+    q->item_sim = knn_hook;
+    q->sim_ctx = st;
+    size_t known = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            known += i != j && !isnan(recsys__itemknn_cosine(st, it[i], it[j], NULL));
+    assert_true(known > 0);
+    for (int method = 1; method <= 2; method++)
+        for (int capped = 0; capped < 2; capped++)
+            for (size_t top = 10; top <= 20; top += 10) {
+                opt(w, RECSYS_OPT_DIVERSIFY_METHOD, method);
+                opt(w, RECSYS_OPT_DIVERSIFY_LAMBDA, 0.5);
+                opt(w, RECSYS_OPT_DIVERSIFY_CATEGORY_CAP, capped ? 4 : 0);
+                size_t k[2];
+                for (int pool = 0; pool < 2; pool++) {
+                    q->item_sim_pool = pool ? knn_pool_hook : NULL;
+                    k[pool] = pick(w, it, NULL, n, top, out[pool]);
+                }
+                assert_int_equal(k[0], capped ? RECSYS_MIN(top, 12) : top); /* 3 x cap 4 */
+                assert_int_equal(k[1], k[0]);
+                assert_memory_equal(out[0], out[1], k[0] * sizeof out[0][0]);
+            }
+    /* the OOM loop with the pool on: the working block, the pool, set_order's */
+    q->item_sim_pool = knn_pool_hook;
+    assert_true(oom_loop(w, it, n, 10) >= 3);
+    q->item_sim = NULL;
+    q->item_sim_pool = NULL;
+    q->sim_ctx = NULL;
+    recsys__itemknn_free(&w->f->mem, st);
+    world_free(w);
+}
+
 /* ------------------------------------------------------------ sizes and ties */
 
 static void window_edges_and_empty_sets(void **state)
@@ -1296,30 +1563,7 @@ static void allocation_failure_leaks_nothing(void **state)
         opt(w, RECSYS_OPT_DIVERSIFY_CALIBRATION, 0.3);
         opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_SLOTS, 2);
         opt(w, RECSYS_OPT_DIVERSIFY_EXPLORE_MAX_EVENTS, 0.5);
-        long failures = 0;
-        for (long at = 1;; at++) {
-            recsys_candidates c;
-            cands(w, &c, &w->f->oom, it, NULL, n);
-            recsys__cand before[60];
-            memcpy(before, c.v, n * sizeof *before);
-            w->f->oom_stats.fail_at = at;
-            recsys_status st = run(w, &c, 10);
-            w->f->oom_stats.fail_at = 0;
-            if (st == RECSYS_OK) {
-                assert_true(c.order_set);
-                recsys__cands_free(&c);
-                break;
-            }
-            assert_int_equal(st, RECSYS_E_NOMEM);
-            assert_true(recsys_last_error()[0] != '\0');
-            assert_false(c.order_set);
-            assert_memory_equal(c.v, before, n * sizeof *before);
-            recsys__cands_free(&c);
-            assert_int_equal(w->f->oom_stats.live, 0);
-            failures++;
-        }
-        assert_int_equal(w->f->oom_stats.live, 0);
-        assert_true(failures >= 2); /* the working block and set_order's */
+        assert_true(oom_loop(w, it, n, 10) >= 2); /* the working block and set_order's */
     }
     world_free(w);
 }
@@ -1411,6 +1655,7 @@ int main(void)
         cmocka_unit_test(dpp_matches_brute_force_greedy),
         cmocka_unit_test(dpp_two_pages_match_brute_force),
         cmocka_unit_test(dpp_on_facets_matches_brute_force),
+        cmocka_unit_test(dpp_page_search_keeps_the_caps),
         cmocka_unit_test(dpp_takes_each_direction_first),
         cmocka_unit_test(caps_are_never_exceeded),
         cmocka_unit_test(calibration_follows_the_history_mix),
@@ -1419,6 +1664,8 @@ int main(void)
         cmocka_unit_test(removed_items_are_harmless),
         cmocka_unit_test(collaborative_similarity_comes_first),
         cmocka_unit_test(itemknn_cosine_is_the_unshrunk_cosine),
+        cmocka_unit_test(itemknn_pool_matches_the_cosine),
+        cmocka_unit_test(similarity_pool_changes_no_list),
         cmocka_unit_test(window_edges_and_empty_sets),
         cmocka_unit_test(ties_are_deterministic),
         cmocka_unit_test(allocation_failure_leaks_nothing),

@@ -28,6 +28,9 @@ typedef struct work {
     uint8_t *state;
     uint8_t *hasvec;
     double *unit;           /* P x dim, normalised */
+    const float **vsrc;     /* P: item_vec's vector (NULL: none) */
+    size_t *cidx, *pend;    /* P each: a similarity column's items; its pending cosines */
+    double *cval, *cbound;  /* P each: a similarity column; the model's caps on it */
     double *msum;           /* MMR: sum of the similarities to the picks */
     double *psim;           /* page search: P x page similarities (DPP: kernel entries) */
     double *ptot;           /* MMR page search: per pool item, the sum of its psim row */
@@ -35,6 +38,8 @@ typedef struct work {
     double *chol;           /* DPP: P x kmax rows of the incremental Cholesky factor */
     size_t nchol;
     int32_t *tg;            /* calibration: index into targets, -1 none */
+    uint32_t *items;        /* pool -> item, for q->item_sim_pool */
+    recsys__simpool *pool;  /* q->item_sim_pool's over the pool, or NULL: q->item_sim */
     /* calibration */
     target *targets;        /* hcap entries; the first G used */
     size_t G;
@@ -136,12 +141,18 @@ static void plan(work *w, layout *l)
     w->state = take(l, P, sizeof *w->state);
     w->hasvec = take(l, w->dim ? P : 0, sizeof *w->hasvec);
     w->unit = take(l, w->dim ? P : 0, w->dim * sizeof *w->unit);
+    w->vsrc = take(l, w->dim ? P : 0, sizeof *w->vsrc);
     w->msum = take(l, w->mode == MODE_MMR ? P : 0, sizeof *w->msum);
+    w->cidx = take(l, w->mode != MODE_REL ? P : 0, sizeof *w->cidx);
+    w->pend = take(l, w->mode != MODE_REL ? P : 0, sizeof *w->pend);
+    w->cval = take(l, w->mode != MODE_REL ? P : 0, sizeof *w->cval);
+    w->cbound = take(l, w->mode != MODE_REL ? P : 0, sizeof *w->cbound);
     w->psim = take(l, w->mode != MODE_REL ? P : 0, RECSYS__DIVERSIFY_PAGE * sizeof *w->psim);
     w->ptot = take(l, w->mode == MODE_MMR ? P : 0, sizeof *w->ptot);
     w->d2 = take(l, w->mode == MODE_DPP ? P : 0, sizeof *w->d2);
     w->chol = take(l, w->mode == MODE_DPP ? P : 0, w->kmax * sizeof *w->chol);
     w->tg = take(l, w->hcap ? P : 0, sizeof *w->tg);
+    w->items = take(l, w->mode != MODE_REL && w->q->item_sim_pool ? P : 0, sizeof *w->items);
     w->targets = take(l, w->hcap, sizeof *w->targets);
     w->tcnt = take(l, w->hcap, sizeof *w->tcnt);
     w->klin = take(l, w->hcap, sizeof *w->klin);
@@ -214,29 +225,132 @@ static double dot(const double *a, const double *b, size_t n)
     return (s0 + s1) + (s2 + s3);
 }
 
+/* dot(a, b[x], n) for x = 0..3 at once, each sum exactly as dot() forms it (the same four
+ * partial sums in the same order): one dot is a chain of dependent adds, four fill the
+ * floating-point units while one waits. */
+static void dot4(const double *a, const double *const b[4], size_t n, double out[4])
+{
+    const double *p = b[0], *q = b[1], *r = b[2], *t = b[3];
+    double p0 = 0, p1 = 0, p2 = 0, p3 = 0, q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+    double r0 = 0, r1 = 0, r2 = 0, r3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    size_t d = 0;
+    for (; d + 4 <= n; d += 4) {
+        double x0 = a[d], x1 = a[d + 1], x2 = a[d + 2], x3 = a[d + 3];
+        p0 += x0 * p[d];
+        p1 += x1 * p[d + 1];
+        p2 += x2 * p[d + 2];
+        p3 += x3 * p[d + 3];
+        q0 += x0 * q[d];
+        q1 += x1 * q[d + 1];
+        q2 += x2 * q[d + 2];
+        q3 += x3 * q[d + 3];
+        r0 += x0 * r[d];
+        r1 += x1 * r[d + 1];
+        r2 += x2 * r[d + 2];
+        r3 += x3 * r[d + 3];
+        t0 += x0 * t[d];
+        t1 += x1 * t[d + 1];
+        t2 += x2 * t[d + 2];
+        t3 += x3 * t[d + 3];
+    }
+    for (; d < n; d++) {
+        p0 += a[d] * p[d];
+        q0 += a[d] * q[d];
+        r0 += a[d] * r[d];
+        t0 += a[d] * t[d];
+    }
+    out[0] = (p0 + p1) + (p2 + p3);
+    out[1] = (q0 + q1) + (q2 + q3);
+    out[2] = (r0 + r1) + (r2 + r3);
+    out[3] = (t0 + t1) + (t2 + t3);
+}
+
+/* The model's similarity of pool items i and j: the value when it knows the pair (true), else
+ * false with *cap the bound it proves (1: none). */
+static bool model_sim(const work *w, size_t i, size_t j, double *v, double *cap)
+{
+    *cap = 1;
+    *v = NAN;
+    if (w->pool)
+        *v = w->pool->sim(w->pool, i, j, cap);
+    else if (w->q->item_sim)
+        *v = w->q->item_sim(w->q, w->c->v[w->ci[i]].item, w->c->v[w->ci[j]].item, cap);
+    return *v == *v;
+}
+
+static bool vec_pair(const work *w, size_t i, size_t j)
+{
+    return w->dim && w->hasvec[i] && w->hasvec[j];
+}
+
 /* The collaborative similarity when the request's model knows the pair; else the vectors'
  * cosine (or the facets' Jaccard index), held to the bound the model proves. */
 static double sim(const work *w, size_t i, size_t j)
 {
-    double cap = 1;
-    if (w->q->item_sim) {
-        double s = w->q->item_sim(w->q, w->c->v[w->ci[i]].item, w->c->v[w->ci[j]].item, &cap);
-        if (s == s)
-            return s;
-    }
-    double f = w->dim && w->hasvec[i] && w->hasvec[j]
-                   ? dot(w->unit + i * w->dim, w->unit + j * w->dim, w->dim)
-                   : jaccard(w->it[i], w->it[j]);
+    double v, cap;
+    if (model_sim(w, i, j, &v, &cap))
+        return v;
+    double f = vec_pair(w, i, j) ? dot(w->unit + i * w->dim, w->unit + j * w->dim, w->dim)
+                                 : jaccard(w->it[i], w->it[j]);
     return f > cap ? cap : f;
+}
+
+/* out[x] = sim(idx[x], j) for x < n (the pool items idx[], one pick j), the same values: the
+ * model's column in one call, the vectors' cosines four at a time (dot4). Uses w->pend and
+ * w->cbound. */
+static void sim_column(const work *w, size_t j, const size_t *idx, size_t n, double *out)
+{
+    if (w->pool) {
+        w->pool->column(w->pool, j, idx, n, out, w->cbound);
+    } else {
+        for (size_t x = 0; x < n; x++)
+            model_sim(w, idx[x], j, &out[x], &w->cbound[x]);
+    }
+    size_t np = 0;
+    for (size_t x = 0; x < n; x++) {
+        size_t i = idx[x];
+        if (out[x] == out[x])
+            continue; /* the model knows the pair */
+        if (vec_pair(w, i, j)) {
+            out[x] = w->cbound[x]; /* the cosine below, held to it */
+            w->pend[np++] = x;
+        } else {
+            double f = jaccard(w->it[i], w->it[j]);
+            out[x] = f > w->cbound[x] ? w->cbound[x] : f;
+        }
+    }
+    const double *uj = w->unit + j * w->dim;
+    size_t p = 0;
+    for (; p + 4 <= np; p += 4) {
+        const double *b[4];
+        double f[4];
+        for (int y = 0; y < 4; y++)
+            b[y] = w->unit + idx[w->pend[p + y]] * w->dim;
+        dot4(uj, b, w->dim, f);
+        for (int y = 0; y < 4; y++) {
+            double *o = &out[w->pend[p + y]];
+            *o = f[y] > *o ? *o : f[y];
+        }
+    }
+    for (; p < np; p++) {
+        double *o = &out[w->pend[p]];
+        double f = dot(w->unit + idx[w->pend[p]] * w->dim, uj, w->dim);
+        *o = f > *o ? *o : f;
+    }
+}
+
+/* The DPP's kernel entry from a similarity s (see dpp_sim). */
+static double dpp_kernel(double s)
+{
+    double f = sqrt(-expm1(-RECSYS__DPP_SCALE * fabs(s)));
+    return s < 0 ? -f : f;
 }
 
 /* The DPP's kernel entry S_ij = sign(s) sqrt(1 - exp(-c|s|)), s = sim(i,j), i != j: a pair's
  * log det is then -c|s| (see diversify.h). */
 static double dpp_sim(const work *w, size_t i, size_t j)
 {
-    double s = sim(w, i, j);
-    double f = sqrt(-expm1(-RECSYS__DPP_SCALE * fabs(s)));
-    return s < 0 ? -f : f;
+    return dpp_kernel(sim(w, i, j));
 }
 
 static bool same_category(const recsys_item *a, const recsys_item *b)
@@ -366,6 +480,16 @@ static void calib_step(work *w)
 
 /* ------------------------------------------------------------ the greedy */
 
+/* The method's gain g of pool item i with the calibration term applied (when on). */
+static double calibrated(const work *w, size_t i, double g)
+{
+    if (w->G) {
+        double kl = w->tg[i] >= 0 ? w->klin[w->tg[i]] : w->kl_none;
+        g = (1 - w->calw) * g - w->calw * (kl - w->kl_cur);
+    }
+    return g;
+}
+
 static double gain(const work *w, size_t i)
 {
     double g;
@@ -380,11 +504,40 @@ static double gain(const work *w, size_t i)
     default:
         g = w->rel[i];
     }
-    if (w->G) {
-        double kl = w->tg[i] >= 0 ? w->klin[w->tg[i]] : w->kl_none;
-        g = (1 - w->calw) * g - w->calw * (kl - w->kl_cur);
+    return calibrated(w, i, g);
+}
+
+/* The pool items not picked (blocked ones too: a page swap may free them) into idx. */
+static size_t unpicked(const work *w, size_t *idx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->P; i++)
+        if (w->state[i] != PICKED)
+            idx[n++] = i;
+    return n;
+}
+
+/* DPP: the Cholesky step of pick j (Chen et al. Algorithm 1: e_i = (S_ji - <c_j, c_i>) / d_j;
+ * c_i += [e_i]; d_i^2 -= e_i^2) for the items idx[0..n) (only the available ones unless
+ * blocked_too), whose kernel entries S_ij are kern[0..n). A pick already in the span (forced
+ * by exploration) adds nothing. */
+static void dpp_step(work *w, size_t j, const size_t *idx, size_t n, const double *kern,
+                     bool blocked_too)
+{
+    if (!(w->d2[j] > RECSYS__DPP_EPS) || w->nchol >= w->kmax)
+        return;
+    double dj = sqrt(w->d2[j]);
+    const double *cj = w->chol + j * w->kmax;
+    for (size_t x = 0; x < n; x++) {
+        size_t i = idx[x];
+        if (w->state[i] != AVAIL && !blocked_too)
+            continue;
+        double *cv = w->chol + i * w->kmax;
+        double e = (kern[x] - dot(cj, cv, w->nchol)) / dj;
+        cv[w->nchol] = e;
+        w->d2[i] -= e * e;
     }
-    return g;
+    w->nchol++;
 }
 
 /* Appends pool item j to the picks and updates caps, calibration and the method's state. */
@@ -396,33 +549,25 @@ static void commit(work *w, size_t j)
     block_full(w, j);
     if (w->G && w->tg[j] >= 0)
         w->tcnt[w->tg[j]] += 1;
-    if (w->mode == MODE_MMR) {
-        for (size_t i = 0; i < w->P; i++)
-            if (w->state[i] != PICKED) /* blocked ones too: a page swap may free them */
-                w->msum[i] += sim(w, i, j);
-    } else if (w->mode == MODE_DPP) {
-        /* Chen et al. Algorithm 1: e_i = (S_ji - <c_j, c_i>) / d_j; c_i += [e_i];
-         * d_i^2 -= e_i^2. A pick already in the span (forced by exploration) adds nothing.
-         * The kernel entries go to column (nsel-1) % PAGE of psim for the page search, for
-         * every item not picked (a blocked one may be freed by a swap). */
-        size_t col = (w->nsel - 1) % RECSYS__DIVERSIFY_PAGE;
-        bool add = w->d2[j] > RECSYS__DPP_EPS && w->nchol < w->kmax;
-        double dj = add ? sqrt(w->d2[j]) : 1;
-        const double *cj = w->chol + j * w->kmax;
-        for (size_t i = 0; i < w->P; i++) {
-            if (w->state[i] == PICKED)
-                continue;
-            double sij = dpp_sim(w, i, j);
-            w->psim[i * RECSYS__DIVERSIFY_PAGE + col] = sij;
-            if (!add || w->state[i] != AVAIL)
-                continue;
-            double *cv = w->chol + i * w->kmax;
-            double e = (sij - dot(cj, cv, w->nchol)) / dj;
-            cv[w->nchol] = e;
-            w->d2[i] -= e * e;
+    if (w->mode == MODE_REL)
+        return;
+    /* the similarities to j of every item not picked (blocked ones too: a page swap may free
+     * them) go to column (nsel-1) % PAGE of psim, for the page search (MMR: sim; DPP: the
+     * kernel entries) */
+    double *col = w->psim + (w->nsel - 1) % RECSYS__DIVERSIFY_PAGE;
+    size_t n = unpicked(w, w->cidx);
+    sim_column(w, j, w->cidx, n, w->cval);
+    for (size_t x = 0; x < n; x++) {
+        size_t i = w->cidx[x];
+        if (w->mode == MODE_MMR) {
+            w->msum[i] += w->cval[x];
+        } else {
+            w->cval[x] = dpp_kernel(w->cval[x]);
         }
-        w->nchol += add;
+        col[i * RECSYS__DIVERSIFY_PAGE] = w->cval[x];
     }
+    if (w->mode == MODE_DPP)
+        dpp_step(w, j, w->cidx, n, w->cval, false);
 }
 
 /* A page search's swap: the pick at position s gives way to pool item b; with caps on, a's
@@ -440,8 +585,23 @@ static void swap_pick(work *w, size_t s, size_t b)
                                                                         : BLOCKED;
 }
 
+/* The pool items whose similarity to the page's pick at t (page sel[p0..nsel)) a page search
+ * keeps: the unpicked ones but skip, and the page's other picks (the earlier pages' picks
+ * take no part). */
+static size_t page_column_items(const work *w, size_t p0, size_t t, size_t skip, size_t *idx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->P; i++)
+        if (w->state[i] != PICKED && i != skip)
+            idx[n++] = i;
+    for (size_t u = p0; u < w->nsel; u++)
+        if (u - p0 != t)
+            idx[n++] = w->selp[u];
+    return n;
+}
+
 /* MMR's page search (see diversify.h): swaps of the page sel[p0..nsel) with the window's
- * available candidates while one raises the page's objective. */
+ * candidates not picked (under the caps) while one raises the page's objective. */
 static void page_search(work *w, size_t p0)
 {
     const size_t PG = RECSYS__DIVERSIFY_PAGE;
@@ -449,11 +609,19 @@ static void page_search(work *w, size_t p0)
     if (B < 2 || first >= w->nsel)
         return;
     double lam = w->lambda, mu = (1 - lam) * 2.0 / (double)(B - 1);
-    for (size_t i = 0; i < w->P; i++)
-        for (size_t t = 0; t < B; t++)
+    /* psim[i][t] = sim(i, pick p0+t): commit() stored it for every item not picked when
+     * pick t came, so only the page's picks miss their row from their own column on; the
+     * earlier pages' picks take no part (their rows are stale and never read) */
+    for (size_t u = 0; u < B; u++) {
+        size_t i = w->selp[p0 + u];
+        for (size_t t = u; t < B; t++)
             w->psim[i * PG + t] = sim(w, i, w->selp[p0 + t]);
+    }
     for (size_t round = 0; round < RECSYS__DIVERSIFY_SWAPS; round++) {
-        for (size_t i = 0; i < w->P; i++) {
+        for (size_t x = 0; x < w->P + B; x++) { /* the unpicked items, then the page */
+            size_t i = x < w->P ? x : w->selp[p0 + x - w->P];
+            if (x < w->P && w->state[i] == PICKED)
+                continue;
             double tot = 0;
             for (size_t t = 0; t < B; t++)
                 tot += w->selp[p0 + t] == i ? 0 : w->psim[i * PG + t];
@@ -464,8 +632,8 @@ static void page_search(work *w, size_t p0)
         for (size_t s = first; s < w->nsel; s++) {
             size_t a = w->selp[s], t = s - p0;
             for (size_t b = 0; b < w->P; b++) {
-                if (w->state[b] != AVAIL)
-                    continue;
+                if (w->state[b] == PICKED)
+                    continue; /* a blocked one too: a pick of its category may make way */
                 double d = lam * (w->rel[b] - w->rel[a]) -
                            mu * ((w->ptot[b] - w->psim[b * PG + t]) - w->ptot[a]);
                 if (d > bestd && caps_allow(w, w->sel, w->nsel, w->it[b], s)) {
@@ -479,14 +647,18 @@ static void page_search(work *w, size_t p0)
             break;
         size_t a = w->selp[bs], t = bs - p0;
         swap_pick(w, bs, bb);
+        /* column t is now bb's: for the unpicked items (a among them) and the page's other
+         * picks (their msum is never read while they are picked) */
+        size_t n = page_column_items(w, p0, t, SIZE_MAX, w->cidx);
+        sim_column(w, bb, w->cidx, n, w->cval);
+        for (size_t x = 0; x < n; x++) {
+            size_t i = w->cidx[x];
+            w->msum[i] += w->cval[x] - w->psim[i * PG + t];
+            w->psim[i * PG + t] = w->cval[x];
+        }
         double ma = 0; /* a is a candidate again: its sum over the picks as they now are */
         for (size_t u = 0; u < w->nsel; u++)
-            ma += sim(w, a, w->selp[u]);
-        for (size_t i = 0; i < w->P; i++) {
-            double v = sim(w, i, bb);
-            w->msum[i] += v - w->psim[i * PG + t];
-            w->psim[i * PG + t] = v;
-        }
+            ma += u < p0 ? sim(w, a, w->selp[u]) : w->psim[a * PG + (u - p0)];
         w->msum[a] = ma;
     }
 }
@@ -505,17 +677,11 @@ static void dpp_rebuild(work *w)
         w->state[j] = PICKED;
         if (!(w->d2[j] > RECSYS__DPP_EPS) || w->nchol >= w->kmax)
             continue;
-        double dj = sqrt(w->d2[j]);
-        const double *cj = w->chol + j * w->kmax;
-        for (size_t i = 0; i < w->P; i++) {
-            if (w->state[i] == PICKED)
-                continue;
-            double *cv = w->chol + i * w->kmax;
-            double e = (dpp_sim(w, i, j) - dot(cj, cv, w->nchol)) / dj;
-            cv[w->nchol] = e;
-            w->d2[i] -= e * e;
-        }
-        w->nchol++;
+        size_t n = unpicked(w, w->cidx); /* not picked yet in this order */
+        sim_column(w, j, w->cidx, n, w->cval);
+        for (size_t x = 0; x < n; x++)
+            w->cval[x] = dpp_kernel(w->cval[x]);
+        dpp_step(w, j, w->cidx, n, w->cval, true);
     }
 }
 
@@ -556,7 +722,8 @@ static bool page_inverse(const work *w, size_t p0, size_t B, double *K)
 }
 
 /* DPP's page search (see diversify.h): swaps of the page sel[p0..nsel) with the window's
- * available candidates while one raises lambda*sum rel + (1-lambda)*log det S_page. */
+ * candidates not picked (under the caps) while one raises lambda*sum rel + (1-lambda)*log
+ * det S_page. */
 static void dpp_page_search(work *w, size_t p0)
 {
     enum { PG = RECSYS__DIVERSIFY_PAGE };
@@ -579,7 +746,7 @@ static void dpp_page_search(work *w, size_t p0)
         double bestd = RECSYS__DIVERSIFY_SWAP_MIN;
         size_t bs = SIZE_MAX, bb = SIZE_MAX;
         for (size_t b = 0; b < w->P; b++) {
-            if (w->state[b] != AVAIL || !(lam * w->rel[b] + maxbase > bestd))
+            if (w->state[b] == PICKED || !(lam * w->rel[b] + maxbase > bestd))
                 continue;
             const double *sb = w->psim + b * PG;
             double qf = 0; /* sb' K sb, and v = K sb */
@@ -609,11 +776,14 @@ static void dpp_page_search(work *w, size_t p0)
             break;
         size_t a = w->selp[bs], t = bs - p0;
         swap_pick(w, bs, bb);
-        for (size_t u = 0; u < B; u++) /* a's row: commit() skipped it once a was picked */
+        /* a's row from its own column on: commit() skipped it once a was picked (the columns
+         * before came while a was not picked, or were redone by a swap) */
+        for (size_t u = t; u < B; u++)
             w->psim[a * PG + u] = dpp_sim(w, a, w->selp[p0 + u]);
-        for (size_t i = 0; i < w->P; i++)
-            if (i != a)
-                w->psim[i * PG + t] = dpp_sim(w, i, bb);
+        size_t n = page_column_items(w, p0, t, a, w->cidx); /* the rows page_inverse and */
+        sim_column(w, bb, w->cidx, n, w->cval);            /* the candidates read */
+        for (size_t x = 0; x < n; x++)
+            w->psim[w->cidx[x] * PG + t] = dpp_kernel(w->cval[x]);
         swapped = true;
     }
     if (swapped && w->nsel < w->k) /* the greedy goes on: its state must match the picks */
@@ -634,6 +804,11 @@ static void greedy(work *w)
                 maxd2 = RECSYS_MAX(maxd2, w->d2[i]);
                 if (!(w->d2[i] > RECSYS__DPP_EPS))
                     continue; /* in the span of the picks: no log-det gain */
+                /* d2 <= 1, so the log term is <= 0 and the gain at most its value with a 0
+                 * there (the calibration is monotone in it): an item that cannot beat the
+                 * best so far needs no logarithm (the same pick, the same ties) */
+                if (best != SIZE_MAX && !(calibrated(w, i, w->lambda * w->rel[i]) > bestg))
+                    continue;
             }
             double g = gain(w, i);
             if (best == SIZE_MAX || g > bestg) {
@@ -683,22 +858,39 @@ static void build_pool(work *w)
     for (size_t e = 0; e < w->ne; e++)
         if (w->expl[e] >= w->M)
             w->ci[w->P++] = w->expl[e];
+    /* The items and their vectors are cold here (the catalog is large): each pass asks for
+     * the cache lines the next one reads, for every item at once, so the misses overlap. */
     for (size_t i = 0; i < w->P; i++) {
         if (i < w->M)
             w->ci[i] = i;
+        uint32_t item = w->c->v[w->ci[i]].item;
+        if (item < w->cat->ids.n)
+            __builtin_prefetch(&w->cat->items[item]);
+    }
+    for (size_t i = 0; i < w->P; i++) {
         w->it[i] = cand_item(w, w->ci[i]);
+        if (w->it[i])
+            __builtin_prefetch(w->it[i]);
         double r = hi > lo ? (w->c->v[w->ci[i]].score - lo) / (hi - lo) : 1.0;
         w->rel[i] = r < 0 ? 0 : r > 1 ? 1 : r;
         w->state[i] = AVAIL;
-        if (w->tg)
-            w->tg[i] = target_of(w, w->it[i]);
         if (w->msum)
             w->msum[i] = 0;
         if (w->d2)
             w->d2[i] = 1.0; /* S_ii */
+    }
+    for (size_t i = 0; i < w->P; i++) {
+        if (w->tg)
+            w->tg[i] = target_of(w, w->it[i]);
         if (!w->dim)
             continue;
         const float *v = w->q->item_vec(w->q, w->c->v[w->ci[i]].item);
+        w->vsrc[i] = v;
+        for (size_t d = 0; v && d < w->dim; d += 64 / sizeof *v)
+            __builtin_prefetch(v + d);
+    }
+    for (size_t i = 0; i < w->P && w->dim; i++) {
+        const float *v = w->vsrc[i];
         double *u = w->unit + i * w->dim;
         for (size_t d = 0; v && d < w->dim; d++)
             u[d] = v[d];
@@ -815,6 +1007,15 @@ static recsys_status diversity_select(void *ctx, const recsys_query *q, recsys_c
     }
     find_explore(&w);
     build_pool(&w);
+    if (w.items) { /* the model's similarity gathered once for the pool's pairs */
+        for (size_t i = 0; i < w.P; i++)
+            w.items[i] = c->v[w.ci[i]].item;
+        recsys_status ps = q->item_sim_pool(q, w.items, w.P, m, &w.pool);
+        if (ps != RECSYS_OK) {
+            recsys__free(m, l.base);
+            return ps;
+        }
+    }
     for (size_t e = 0; e < w.ne; e++) { /* exploration picks first: the greedy sees them */
         size_t j = w.expl[e] < w.M ? w.expl[e] : SIZE_MAX;
         for (size_t p = w.M; j == SIZE_MAX && p < w.P; p++)
@@ -827,6 +1028,8 @@ static recsys_status diversity_select(void *ctx, const recsys_query *q, recsys_c
     recsys_status st = RECSYS_OK;
     if (!assemble(&w))
         st = recsys_candidates_set_order(c, w.order, w.nsel);
+    if (w.pool)
+        w.pool->free(m, w.pool);
     recsys__free(m, l.base);
     return st;
 }

@@ -22,7 +22,8 @@
  * sets as the neighbour lists keep it (recsys__itemknn_cosine: unshrunk, the same measure as
  * the intra-list diversity metric of lib/eval), NaN with the bound the lists prove for a pair
  * they do not hold; else NULL. The diversifier reads it before the vectors. O(k) per pair,
- * nothing per request. */
+ * nothing per request; item_sim_pool gathers the same for the pairs of one set of items
+ * (recsys__itemknn_pool), for the diversifier's thousands of pairs per request. */
 #include "engine.h"
 #include "../retrieve/ials.h"
 #include "../retrieve/interactions.h"
@@ -65,11 +66,18 @@ static double knn_sim(const recsys_query *q, uint32_t a, uint32_t b, double *cap
     return recsys__itemknn_cosine(q->sim_ctx, a, b, cap);
 }
 
+static recsys_status knn_sim_pool(const recsys_query *q, const uint32_t *items, size_t n,
+                                  const recsys__mem *m, recsys__simpool **out)
+{
+    return recsys__itemknn_pool(q->sim_ctx, m, items, n, out);
+}
+
 void recsys__engine_query_vectors(recsys_query *q)
 {
     const recsys__derived *d = q->derived;
     if (d && d->state[RECSYS__DERIVED_ITEMKNN]) {
         q->item_sim = knn_sim;
+        q->item_sim_pool = knn_sim_pool;
         q->sim_ctx = d->state[RECSYS__DERIVED_ITEMKNN];
     }
     const void *is = d ? d->state[RECSYS__DERIVED_IALS] : NULL;

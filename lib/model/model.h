@@ -459,6 +459,23 @@ recsys_status recsys__json_user_view(const recsys__mem *m, const recsys__model *
 
 /* ---------------------------------------------------------------- request context ----- */
 
+/* A request's item similarity over one set of items fixed for the request (the
+ * diversifier's pool), made by q->item_sim_pool (below) and owned by its caller:
+ *   sim(p, i, j, cap)  exactly item_sim(q, items[i], items[j], cap) (bit for bit, same
+ *                      argument order) for the items the set was made over, answered from
+ *                      what was gathered once for the set instead of from the model's lists;
+ *   column(p, j, idx, n, out, cap)  out[x] = sim(p, idx[x], j, &cap[x]) for x < n (cap[x]
+ *                      always written: 1 when nothing is proven), in one sweep; it uses
+ *                      scratch inside p, so one thread at a time;
+ *   free(m, p)         gives it back. */
+typedef struct recsys__simpool recsys__simpool;
+struct recsys__simpool {
+    double (*sim)(const recsys__simpool *p, size_t i, size_t j, double *cap);
+    void (*column)(recsys__simpool *p, size_t j, const size_t *idx, size_t n, double *out,
+                   double *cap);
+    void (*free)(const recsys__mem *m, recsys__simpool *p);
+};
+
 /* struct recsys_query: what the pipeline hands every stage and plug-in. Read-only during
  * the stages. Defined here (model layer) so that stages and the pipeline share it. */
 struct recsys_query {
@@ -493,6 +510,13 @@ struct recsys_query {
      * and *cap (cap may be NULL) gets an upper bound the model proves (1: nothing known). */
     double (*item_sim)(const recsys_query *q, uint32_t a, uint32_t b, double *cap);
     const void *sim_ctx;       /* item_sim's own state */
+    /* Optional, set with item_sim (NULL: call item_sim): item_sim_pool(q, items, n, m, out)
+     * makes *out, item_sim over the pairs of items[0..n) (distinct items) by their indices
+     * (recsys__simpool above), allocated from m, for a stage that asks for many pairs of one
+     * set (the diversifier: thousands per request, each O(k) through item_sim). Returns
+     * RECSYS_OK or RECSYS_E_NOMEM (*out NULL). */
+    recsys_status (*item_sim_pool)(const recsys_query *q, const uint32_t *items, size_t n,
+                                   const recsys__mem *m, recsys__simpool **out);
     /* The business rules in force (lib/filter/rules.h): the engine's, then the request's,
      * bound to the catalog; NULL when none. */
     const struct recsys__rule *rules;

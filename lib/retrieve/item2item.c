@@ -769,14 +769,34 @@ recsys_status recsys__itemknn_similar(const void *state, uint32_t item, size_t k
                                  out_scores, n);
 }
 
+/* A kept pair's cosine from its entry's dot product: clamped to 0..1 (the incremental
+ * upkeep's float sums may stray just outside). */
+static double knn_cos(float dot, double den)
+{
+    return RECSYS_MIN(1.0, RECSYS_MAX(0.0, dot / den));
+}
+
+/* What a row of len entries whose last weight is wlast proves about a pair it does not hold,
+ * den the pair's norm product: a row shorter than k kept every positive pair (0); a full
+ * one, pairs down to its last (unshrunk). */
+static double knn_last(const knn_state *s, size_t len, float wlast, double den)
+{
+    return len < s->k ? 0 : wlast * (1 + s->shrink / den);
+}
+
+/* True when s has a norm for item a (else item_sim knows nothing of its pairs). */
+static bool knn_known(const knn_state *s, uint32_t a)
+{
+    return s && a < s->nbr.nrows && s->norm2[a] > 0;
+}
+
 /* The kept pair's dot product over the norms; else NaN with the cap its rows prove. */
 double recsys__itemknn_cosine(const void *state, uint32_t a, uint32_t b, double *cap)
 {
     const knn_state *s = state;
     if (cap)
         *cap = 1;
-    if (!s || a >= s->nbr.nrows || b >= s->nbr.nrows || !(s->norm2[a] > 0) ||
-        !(s->norm2[b] > 0))
+    if (!knn_known(s, a) || !knn_known(s, b))
         return NAN;
     if (a == b)
         return 1;
@@ -787,14 +807,236 @@ double recsys__itemknn_cosine(const void *state, uint32_t a, uint32_t b, double 
         size_t from = r->off[row[x]], end = recsys__itemrows_end(r, row[x]);
         for (size_t e = from; e < end; e++)
             if (r->col[e] == other[x])
-                return RECSYS_MIN(1.0, RECSYS_MAX(0.0, s->dot[e] / den));
-        /* a row shorter than k kept every positive pair; a full one, pairs down to its last */
-        double last = end - from < s->k ? 0 : r->w[end - 1] * (1 + s->shrink / den);
-        bound = RECSYS_MIN(bound, last);
+                return knn_cos(s->dot[e], den);
+        bound = RECSYS_MIN(bound, end > from ? knn_last(s, end - from, r->w[end - 1], den) : 0);
     }
     if (cap)
         *cap = bound;
     return NAN;
+}
+
+/* ------------------------------------------------------------ itemknn over one item set */
+
+/* A pair of the set a row holds: the other item's index in the set, the entry's dot. */
+typedef struct knn_hit {
+    uint32_t j;
+    float dot;
+} knn_hit;
+
+typedef struct knn_pool {
+    recsys__simpool base;     /* first: the pool is handed out as its base */
+    const knn_state *s;
+    size_t n;
+    double *norm;             /* per set item: sqrt(norm2), 0 when the state knows nothing */
+    uint32_t *len;            /* its row's length */
+    float *wlast;             /* a full row's last weight (else 0: its bound is 0) */
+    size_t *off;              /* n + 1: row i's hits (j, dot_ij): hit[off[i] .. off[i + 1]) */
+    knn_hit *hit;
+    size_t *toff;             /* n + 1: the rows holding j, (i, dot_ij): thit[toff[j] ..) */
+    knn_hit *thit;
+    float *val;               /* column scratch: dot of (i, j) when mark[i] == stamp */
+    uint32_t *mark;
+    uint32_t stamp;
+} knn_pool;
+
+/* What the lists prove about pair (i, j) of the set, which neither holds (cosine's cap). */
+static double pool_cap(const knn_pool *p, size_t i, size_t j, double den)
+{
+    double bi = p->len[i] ? knn_last(p->s, p->len[i], p->wlast[i], den) : 0;
+    double bj = p->len[j] ? knn_last(p->s, p->len[j], p->wlast[j], den) : 0;
+    return RECSYS_MIN(RECSYS_MIN(1.0, bi), bj);
+}
+
+/* recsys__itemknn_cosine(set[i], set[j]), step for step on the gathered copy: row i first,
+ * then row j. */
+static double pool_sim(const recsys__simpool *base, size_t i, size_t j, double *cap)
+{
+    const knn_pool *p = (const knn_pool *)base;
+    if (cap)
+        *cap = 1;
+    if (!(p->norm[i] > 0) || !(p->norm[j] > 0))
+        return NAN;
+    if (i == j)
+        return 1;
+    double den = p->norm[i] * p->norm[j];
+    for (int x = 0; x < 2; x++) {
+        size_t row = x ? j : i, other = x ? i : j;
+        for (size_t h = p->off[row]; h < p->off[row + 1]; h++)
+            if (p->hit[h].j == other)
+                return knn_cos(p->hit[h].dot, den);
+    }
+    if (cap)
+        *cap = pool_cap(p, i, j, den);
+    return NAN;
+}
+
+/* pool_sim(idx[x], j) for x < n at once: j's row and the rows holding j marked first. */
+static void pool_column(recsys__simpool *base, size_t j, const size_t *idx, size_t n,
+                        double *out, double *cap)
+{
+    knn_pool *p = (knn_pool *)base;
+    if (++p->stamp == 0) { /* wrapped: no mark may look current */
+        memset(p->mark, 0, p->n * sizeof *p->mark);
+        p->stamp = 1;
+    }
+    for (size_t h = p->off[j]; h < p->off[j + 1]; h++) { /* row j: (j, i), the fallback */
+        p->mark[p->hit[h].j] = p->stamp;
+        p->val[p->hit[h].j] = p->hit[h].dot;
+    }
+    for (size_t h = p->toff[j]; h < p->toff[j + 1]; h++) { /* row i: (i, j), read first */
+        p->mark[p->thit[h].j] = p->stamp;
+        p->val[p->thit[h].j] = p->thit[h].dot;
+    }
+    for (size_t x = 0; x < n; x++) {
+        size_t i = idx[x];
+        cap[x] = 1;
+        if (!(p->norm[i] > 0) || !(p->norm[j] > 0)) {
+            out[x] = NAN;
+            continue;
+        }
+        if (i == j) {
+            out[x] = 1;
+            continue;
+        }
+        double den = p->norm[i] * p->norm[j];
+        if (p->mark[i] == p->stamp) {
+            out[x] = knn_cos(p->val[i], den);
+        } else {
+            out[x] = NAN;
+            cap[x] = pool_cap(p, i, j, den);
+        }
+    }
+}
+
+static void pool_free(const recsys__mem *m, recsys__simpool *base)
+{
+    recsys__free(m, base); /* one block */
+}
+
+/* Item a's row in s: [*from, *from + len) (0 entries when the state knows nothing of a). */
+static size_t pool_row(const knn_state *s, uint32_t a, size_t *from)
+{
+    *from = 0;
+    if (!knn_known(s, a))
+        return 0;
+    *from = s->nbr.off[a];
+    return recsys__itemrows_end(&s->nbr, a) - *from;
+}
+
+recsys_status recsys__itemknn_pool(const void *state, const recsys__mem *m,
+                                   const uint32_t *items, size_t n, recsys__simpool **out)
+{
+    if (!out)
+        return recsys__err(RECSYS_E_INVALID_ARG, "itemknn: argument 'out' is NULL");
+    *out = NULL;
+    if (!m || (n && !items))
+        return recsys__err(RECSYS_E_INVALID_ARG, "itemknn: allocator or items is NULL");
+    const knn_state *s = state;
+    const recsys__itemrows *r = s ? &s->nbr : NULL;
+    /* The lists are large and cold: each pass below first asks for the cache lines the next
+     * one reads, for every item at once, so that the misses overlap instead of queueing. */
+    for (size_t i = 0; r && i < n; i++)
+        if (items[i] < r->nrows) {
+            __builtin_prefetch(&s->norm2[items[i]]);
+            __builtin_prefetch(&r->off[items[i]]);
+            if (r->len)
+                __builtin_prefetch(&r->len[items[i]]);
+        }
+    /* the hits a row can give: at most its length, and the set's other items */
+    size_t nhit = 0, nslot = 16, from;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = pool_row(s, items[i], &from);
+        nhit += RECSYS_MIN(len, n - 1);
+        for (size_t e = 0; e < len; e += 16) {
+            __builtin_prefetch(&r->col[from + e]);
+            __builtin_prefetch(&s->dot[from + e]);
+        }
+        if (len && len >= s->k) /* the bound reads a full row's last weight */
+            __builtin_prefetch(&r->w[from + len - 1]);
+    }
+    while (nslot < 2 * n)
+        nslot *= 2;
+    /* one block: the pool, its arrays, then the item -> set index table (scratch) */
+    enum { NARR = 11 };
+    size_t sz[NARR] = { sizeof(knn_pool),          n * sizeof(double),
+                        n * sizeof(uint32_t),      n * sizeof(float),
+                        (n + 1) * sizeof(size_t),  nhit * sizeof(knn_hit),
+                        (n + 1) * sizeof(size_t),  nhit * sizeof(knn_hit),
+                        n * sizeof(float),         n * sizeof(uint32_t),
+                        nslot * sizeof(uint64_t) };
+    size_t total = 0, at[NARR];
+    for (int x = 0; x < NARR; x++) {
+        at[x] = total;
+        size_t step = (sz[x] + 15) & ~(size_t)15;
+        if (step < sz[x] || total > SIZE_MAX - step)
+            return recsys__err(RECSYS_E_NOMEM, "itemknn: a pool of %zu items overflows", n);
+        total += step;
+    }
+    unsigned char *blk = recsys__alloc(m, total);
+    if (!blk)
+        return RECSYS_E_NOMEM;
+    knn_pool *p = (knn_pool *)blk;
+    p->base.sim = pool_sim;
+    p->base.column = pool_column;
+    p->base.free = pool_free;
+    p->s = s;
+    p->n = n;
+    p->norm = (double *)(blk + at[1]);
+    p->len = (uint32_t *)(blk + at[2]);
+    p->wlast = (float *)(blk + at[3]);
+    p->off = (size_t *)(blk + at[4]);
+    p->hit = (knn_hit *)(blk + at[5]);
+    p->toff = (size_t *)(blk + at[6]);
+    p->thit = (knn_hit *)(blk + at[7]);
+    p->val = (float *)(blk + at[8]);
+    p->mark = (uint32_t *)(blk + at[9]);
+    p->stamp = 0;
+    memset(p->mark, 0, n * sizeof *p->mark);
+    uint64_t *slot = (uint64_t *)(blk + at[10]); /* item << 32 | index + 1; 0 empty */
+    memset(slot, 0, nslot * sizeof *slot);
+    memset(p->toff, 0, (n + 1) * sizeof *p->toff);
+    size_t mask = nslot - 1;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t a = items[i];
+        size_t len = pool_row(s, a, &from);
+        p->norm[i] = knn_known(s, a) ? sqrt(s->norm2[a]) : 0;
+        p->len[i] = (uint32_t)len;
+        p->wlast[i] = len && len >= s->k ? r->w[from + len - 1] : 0; /* read when full */
+        size_t h = ((size_t)a * 0x9E3779B1u) & mask;
+        while (slot[h])
+            h = (h + 1) & mask;
+        slot[h] = (uint64_t)a << 32 | (uint64_t)(i + 1);
+    }
+    size_t got = 0; /* row i's hits in row order (a row holds an item once) */
+    for (size_t i = 0; i < n; i++) {
+        p->off[i] = got;
+        uint32_t a = items[i];
+        size_t len = pool_row(s, a, &from);
+        for (size_t e = from, end = from + len; e < end && got - p->off[i] < n - 1; e++) {
+            uint32_t b = r->col[e];
+            size_t h = ((size_t)b * 0x9E3779B1u) & mask;
+            while (slot[h] && (uint32_t)(slot[h] >> 32) != b)
+                h = (h + 1) & mask;
+            if (slot[h] && b != a) {
+                uint32_t j = (uint32_t)slot[h] - 1;
+                p->hit[got++] = (knn_hit){ j, s->dot[e] };
+                p->toff[j + 1]++;
+            }
+        }
+    }
+    p->off[n] = got;
+    for (size_t j = 0; j < n; j++) /* the transpose: counts to starts, then filled */
+        p->toff[j + 1] += p->toff[j];
+    for (size_t i = 0; i < n; i++)
+        for (size_t h = p->off[i]; h < p->off[i + 1]; h++) {
+            knn_hit *t = &p->thit[p->toff[p->hit[h].j]++];
+            *t = (knn_hit){ (uint32_t)i, p->hit[h].dot };
+        }
+    for (size_t j = n; j > 0; j--) /* each start moved to the next one's: shift back */
+        p->toff[j] = p->toff[j - 1];
+    p->toff[0] = 0;
+    *out = &p->base;
+    return RECSYS_OK;
 }
 
 static recsys_status knn_build_state(const recsys__build_ctx *c, void **out)

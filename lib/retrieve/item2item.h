@@ -133,6 +133,23 @@ recsys_status recsys__itemknn_similar(const void *state, uint32_t item, size_t k
  * bounds approximate until the next refresh, as for the source). */
 double recsys__itemknn_cosine(const void *state, uint32_t a, uint32_t b, double *cap);
 
+/* recsys__itemknn_cosine over the pairs of one set of distinct items (the diversifier's
+ * pool, through q->item_sim_pool): *out's sim(p, i, j, cap) and column(p, j, idx, n, out,
+ * cap) equal recsys__itemknn_cosine(state, items[i], items[j], cap) bit for bit (row i read
+ * first, then row j, as the function does). Built once in O(n + sum of the items' list
+ * lengths) (each list entry looked up in a hash of the set; the lists' cache lines are
+ * prefetched for the whole set a pass ahead, as they are cold), it holds per item its norm,
+ * list length and last weight, and the pairs of the set each list keeps, by row and by
+ * column; a column then costs O(n + its hits), a single pair a scan of the two items' hits
+ * in the set (usually a few) instead of two O(k) scans of lists scattered in memory. One
+ * allocation from m, O(n + hits) bytes; free it with (*out)->free(m, *out). A NULL state
+ * gives a pool that knows nothing (NaN, cap 1), as the function does. Returns RECSYS_OK,
+ * RECSYS_E_INVALID_ARG (NULL out, m, or items with n > 0) or RECSYS_E_NOMEM (*out NULL).
+ * Building is thread-safe as the function is (the pool is a snapshot of the lists); column
+ * writes scratch inside the pool: one thread per pool. */
+recsys_status recsys__itemknn_pool(const void *state, const recsys__mem *m,
+                                   const uint32_t *items, size_t n, recsys__simpool **out);
+
 /* Keeping the lists current between refreshes (Papagelis et al. 2005, incremental item-based
  * CF). The state keeps the squared column norms and, for every kept pair, the raw dot product
  * x_i . x_j; each row has room for RECSYS__ITEMKNN_ROOM more entries (up to k). When one
