@@ -220,14 +220,14 @@ static void print_table(void)
 int main(int argc, char **argv)
 {
     bench_ctx ctx = { .catalog_path = "data/catalog.json", .progress = isatty(2) };
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
-    int nrest = 0;
-    if (!rest)
-        return 1;
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         fputs(usage_text, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0;
+    if (!rest)
+        return 1;
     for (int i = 1; i < argc; i++) { /* common options anywhere; the rest to the subcommand */
         if (!strcmp(argv[i], "--catalog"))
             ctx.catalog_path = bench_arg(argc, argv, &i);
@@ -260,6 +260,7 @@ int main(int argc, char **argv)
         !(ctx.catalog = read_file(ctx.catalog_path, &ctx.catalog_len))) {
         fprintf(stderr, "recsys-bench: cannot read the catalog %s: %s\n", ctx.catalog_path,
                 strerror(errno));
+        free(rest);
         return 1;
     }
 

@@ -1,6 +1,7 @@
 /* test_eval_api.c - the public evaluation API (lib/eval/api.c): a csv made here read and
  * split per EVAL_PROTOCOL.md (exact counts), lists scored with hand-checked metrics and
- * violations, every error path, the out-of-memory loop, and on ml-100k (skipped without
+ * violations, every error path, the out-of-memory loop, an ml-latest-small folder (with
+ * and without movies.csv, and its own out-of-memory loop), and on ml-100k (skipped without
  * RECSYS_DATA_DIR) the API's NDCG@10 for an iALS pipeline equal to what recsys-bench eval's
  * code path (lib/eval read, split, recsys__eval_run over recsys__eval_final_list) computes
  * for the same engine's lists. */
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 typedef struct fx {
@@ -323,6 +325,100 @@ static void test_out_of_memory(void **state)
     assert_true(done);
 }
 
+/* ------------------------------------------------------------------ ml-latest-small */
+
+/* Writes an ml-latest-small folder under the fixture: 4 users x 6 ratings (movies 1..9), and
+ * movies.csv when with_movies. Returns the folder in dir. */
+static void write_mls(const fx *f, char *dir, size_t cap, bool with_movies)
+{
+    snprintf(dir, cap, "%s/mls%d", f->dir, with_movies);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    char path[700];
+    snprintf(path, sizeof path, "%s/ratings.csv", dir);
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    fprintf(out, "userId,movieId,rating,timestamp\n");
+    for (int u = 1; u <= 4; u++)
+        for (int k = 0; k < 6; k++)
+            fprintf(out, "%d,%d,%.1f,%d\n", u, 1 + (u + k) % 9, k == 0 ? 3.5 : 4.0,
+                    964980000 + 10 * u + k);
+    fclose(out);
+    if (!with_movies)
+        return;
+    snprintf(path, sizeof path, "%s/movies.csv", dir);
+    out = fopen(path, "w");
+    assert_non_null(out);
+    fprintf(out, "movieId,title,genres\n");
+    for (int i = 1; i <= 9; i++)
+        fprintf(out, "%d,Movie %d (1995),%s\n", i, i, i % 2 ? "Comedy|Drama" : "Action");
+    fclose(out);
+}
+
+/* The ml-latest-small folder format through the public API (it has no genre file: only
+ * ml-100k's u.genre is read): counts, metadata from movies.csv, no metadata (and no error)
+ * without it, and the out-of-memory loop over open with nothing leaked. */
+static void test_ml_latest_small_folder(void **state)
+{
+    fx *f = *state;
+    char dir[600], bare[600];
+    write_mls(f, dir, sizeof dir, true);
+    write_mls(f, bare, sizeof bare, false);
+    recsys_eval_dataset *ds = NULL;
+    char *text = NULL;
+    assert_int_equal(recsys_eval_dataset_open(dir, "ml-latest-small", RECSYS_EVAL_VARIANT_ALL,
+                                              NULL, NULL, &ds),
+                     RECSYS_OK);
+    assert_int_equal(recsys_eval_dataset_user_count(ds, RECSYS_EVAL_TEST), 4);
+    assert_int_equal(recsys_eval_dataset_info_json(ds, &text), RECSYS_OK);
+    json_t *info = parse(text);
+    assert_string_equal(json_string_value(json_object_get(info, "format")), "ml-latest-small");
+    assert_int_equal(json_integer_value(json_object_get(info, "users")), 4);
+    assert_int_equal(json_integer_value(json_object_get(info, "interactions")), 24);
+    assert_true(json_is_true(json_object_get(info, "metadata")));
+    json_decref(info);
+    recsys_eval_dataset_free(ds);
+    /* GE4 drops each user's 3.5 */
+    assert_int_equal(recsys_eval_dataset_open(dir, "ml-latest-small", RECSYS_EVAL_VARIANT_GE4,
+                                              NULL, NULL, &ds),
+                     RECSYS_OK);
+    assert_int_equal(recsys_eval_dataset_info_json(ds, &text), RECSYS_OK);
+    info = parse(text);
+    assert_int_equal(json_integer_value(json_object_get(info, "interactions")), 20);
+    json_decref(info);
+    recsys_eval_dataset_free(ds);
+    /* without movies.csv: read, with no metadata */
+    assert_int_equal(recsys_eval_dataset_open(bare, "ml-latest-small", 0, NULL, NULL, &ds),
+                     RECSYS_OK);
+    assert_int_equal(recsys_eval_dataset_info_json(ds, &text), RECSYS_OK);
+    info = parse(text);
+    assert_true(json_is_false(json_object_get(info, "metadata")));
+    json_decref(info);
+    recsys_eval_dataset_free(ds);
+
+    tk_alloc a;
+    recsys_allocator rec;
+    tk_alloc_init(&a, &rec);
+    bool done = false;
+    for (long k = 0; !done && k < 100000; k++) {
+        a.count = 0;
+        a.fail_at = k;
+        ds = NULL;
+        recsys_status st = recsys_eval_dataset_open(dir, "ml-latest-small", 0, NULL, &rec, &ds);
+        a.fail_at = -1;
+        if (st == RECSYS_OK) {
+            done = true;
+            assert_non_null(ds);
+        } else {
+            assert_int_equal(st, RECSYS_E_NOMEM);
+            assert_null(ds);
+            assert_true(strlen(recsys_last_error()) > 0);
+        }
+        recsys_eval_dataset_free(ds);
+        assert_int_equal(a.live, 0);
+    }
+    assert_true(done);
+}
+
 /* ------------------------------------------------------------------ ml-100k */
 
 typedef struct ref_run {
@@ -465,6 +561,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ml_latest_small_folder, setup, teardown),
         cmocka_unit_test(test_ml100k_equals_bench_code_path),
     };
     cmocka_set_test_filter(getenv("RECSYS_TEST_FILTER"));

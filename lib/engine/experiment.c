@@ -833,10 +833,10 @@ RECSYS_API recsys_status recsys_interleave(const char *const *a, size_t na, cons
     /* exact keys: a's item i is i; b's item j is the index of the same id in a, else na + j
      * (one block of the default allocator: there is no engine here) */
     const recsys__mem *m = &recsys__mem_default;
-    uint64_t *ka = recsys__alloc(m, (na + nb + k + 1) * sizeof *ka), *kb = ka + na,
-             *ko = kb + nb;
+    uint64_t *ka = recsys__alloc(m, (na + nb + k + 1) * sizeof *ka);
     if (!ka)
         return recsys__err(RECSYS_E_NOMEM, "recsys_interleave: out of memory");
+    uint64_t *kb = ka + na, *ko = kb + nb; /* not before the check: NULL + na is undefined */
     for (size_t i = 0; i < na; i++)
         ka[i] = i;
     for (size_t j = 0; j < nb; j++) {

@@ -217,6 +217,7 @@ RECSYS_API recsys_status recsys_eval_dataset_open(const char *path, const char *
          *gpath = recsys__alloc(&mem, plen);
     recsys_status st = file && ipath && gpath ? RECSYS_OK : RECSYS_E_NOMEM;
     if (st == RECSYS_OK) {
+        gpath[0] = '\0'; /* only ml-100k has a genre file */
         if (fmt == RECSYS__EVAL_ML100K) {
             snprintf(file, plen, "%s/u.data", path);
             snprintf(ipath, plen, "%s/u.item", path);
@@ -230,7 +231,7 @@ RECSYS_API recsys_status recsys_eval_dataset_open(const char *path, const char *
         st = recsys__eval_read(&ds->mem, file, fmt, variant, &ds->d);
     }
     if (st == RECSYS_OK && fmt != RECSYS__EVAL_CSV)
-        st = read_meta(ds, fmt, ipath, gpath, false);
+        st = read_meta(ds, fmt, ipath, fmt == RECSYS__EVAL_ML100K ? gpath : NULL, false);
     else if (st == RECSYS_OK && items_path)
         st = read_meta(ds, RECSYS__EVAL_CSV, items_path, NULL, true);
     if (st == RECSYS_OK)
