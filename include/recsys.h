@@ -1345,8 +1345,10 @@ typedef struct recsys_enrich_report {
  * dropped its generated part gets the stored result back without the LLM.
  *
  * The engine's lock is not held while the LLM runs: other calls go on meanwhile, and an
- * item upserted or removed during the call keeps its new state (counted skipped). Do not
- * replace the LLM (recsys_engine_set_llm()) while an enrichment runs on another thread.
+ * item upserted or removed during the call keeps its new state (counted skipped). The LLM
+ * may be replaced (recsys_engine_set_llm()) while an enrichment runs on another thread: each
+ * LLM call reads the engine's current LLM, so the calls after the replacement go to the new
+ * one, and the old one is destroyed once no call is inside it.
  *
  * @param[in] engine the engine.
  * @param[in] item_ids n distinct ids of catalog items (borrowed); NULL (with n 0) for every
@@ -1740,11 +1742,13 @@ RECSYS_API RECSYS_WARN_UNUSED recsys_status recsys_conversation_say(recsys_conve
                                                                     const char *text,
                                                                     recsys_turn **out);
 /**
- * Returns the accumulated constraints as JSON: {"category":..|null,"ranges":[{"attribute",
- * "min","min_inclusive","max","max_inclusive"}],"equals":[{"attribute","value","negate"}],
- * "require_tags":[..],"exclude_tags":[..],"terms":[..],"expression":".."|null}, where
- * expression is the filter the requests carry (the constraint expression language of
- * recsys_rule).
+ * Returns the accumulated constraints as JSON: {"category":..|null,"exclude_categories":[..],
+ * "ranges":[{"attribute","min","min_inclusive","max","max_inclusive"}],"equals":[{"attribute",
+ * "value","negate"}],"require_tags":[..],"exclude_tags":[..],"terms":[..],"expression":".."|
+ * null}, where exclude_categories are the categories the shopper ruled out ("anything but
+ * tablets"; also listed while a required category makes them moot, and the expression then
+ * leaves them out) and expression is the filter the requests carry (the constraint
+ * expression language of recsys_rule).
  * @param[out] out freed with recsys_string_free().
  * @return RECSYS_OK; RECSYS_E_INVALID_ARG; RECSYS_E_NOMEM. @since 0.2
  */

@@ -21,7 +21,12 @@
  * model as it is after the ask). A slow LLM therefore never holds up writers, nor, through
  * the writer-preferring lock, other requests. Cost when nothing changed meanwhile: one
  * unlock and lock per ask; when something did: requery (the user, rules, vectors) and the
- * filters run again over the top N and the ranked list. */
+ * filters run again over the top N and the ranked list.
+ *
+ * recsys__recommend_eligible (request.h) is the same run with a look at the eligible
+ * candidates after stage 3, which may end it there (a conversation turn that will ask a
+ * question needs only those, and one that answers gets its count and its result from one
+ * run). */
 #include "engine/request.h"
 #include "core/clock.h"
 #include "core/pool.h"
@@ -1034,8 +1039,8 @@ static void run_free(run *r)
 }
 
 /* Stages 1-3 for a caller that holds the lock shared (request.h). The run never lets go of
- * the caller's lock (off_lock false): its callers ask no LLM here (conversations turn
- * llm.intent off, training requests carry no text). */
+ * the caller's lock (off_lock false): its caller asks no LLM here (training requests carry
+ * no text). */
 recsys_status recsys__pipeline_candidates(recsys_engine *e, const recsys_request *req,
                                           recsys__candidates_fn fn, void *arg)
 {
@@ -1056,14 +1061,14 @@ recsys_status recsys__pipeline_candidates(recsys_engine *e, const recsys_request
     return st;
 }
 
-RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request *req,
-                                          recsys_result **out)
+/* recsys_recommend, and recsys__recommend_eligible when fn is not NULL: fn sees the eligible
+ * candidates after stage 3 (under the lock) and may end the run there (stopped: no result,
+ * nothing logged, recorded or counted). */
+static recsys_status recommend(recsys_engine *e, const recsys_request *req,
+                               recsys__eligible_fn fn, void *arg, recsys_result **out)
 {
-    recsys__err_clear();
-    RECSYS_CHECK_ARG(e);
-    RECSYS_CHECK_ARG(req);
-    RECSYS_CHECK_ARG(out);
     *out = NULL;
+    bool stopped = false;
     run r;
     memset(&r, 0, sizeof r);
     r.e = e;
@@ -1074,7 +1079,7 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
     uint64_t t = recsys__clock_mono_ns(), t2;
 #define STAGE(which, call)                                                                   \
     do {                                                                                     \
-        if (st == RECSYS_OK)                                                                 \
+        if (st == RECSYS_OK && !stopped)                                                     \
             st = (call);                                                                     \
         if (st == RECSYS_OK && r.forgotten)                                                  \
             st = forgotten_error(&r);                                                        \
@@ -1087,6 +1092,8 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
     STAGE(RECSYS_STAGE_CONTEXT, context(&r));
     STAGE(RECSYS_STAGE_RETRIEVE, retrieve(&r));
     STAGE(RECSYS_STAGE_FILTER, filter(&r));
+    if (st == RECSYS_OK && fn) /* stopped: every stage below is skipped, res stays NULL */
+        st = fn(arg, &r.c, &stopped);
     STAGE(RECSYS_STAGE_RANK, rank(&r));
     STAGE(RECSYS_STAGE_DIVERSIFY, diversify(&r));
     STAGE(RECSYS_STAGE_LLM, llm_rerank(&r));
@@ -1102,11 +1109,12 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
     if (st == RECSYS_OK && r.nrows && res->n)
         st = log_rows(&r, res->request_id);
     /* the no-repeat rotation remembers what a known user was shown while it is on */
-    if (st == RECSYS_OK && r.q.user && r.c.n && opt(&r, RECSYS_OPT_FILTER_SHOWN_WINDOW_S) > 0)
+    if (st == RECSYS_OK && res && r.q.user && r.c.n &&
+        opt(&r, RECSYS_OPT_FILTER_SHOWN_WINDOW_S) > 0)
         st = record_shown(&r);
     bool log = opt(&r, RECSYS_OPT_LOG_IMPRESSIONS) != 0 && req->user_id;
     uint64_t ticket = 0;
-    if (st == RECSYS_OK && log && res->n)
+    if (st == RECSYS_OK && log && res && res->n)
         st = log_impressions(e, res, req->user_id, r.ranker, r.q.now, &ticket);
     t2 = recsys__clock_mono_ns();
     r.stage_ns[RECSYS_STAGE_RESPOND] += t2 - t;
@@ -1132,9 +1140,25 @@ RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request
         recsys__err_restore(&s);
         return st;
     }
-    if (st == RECSYS_OK) {
+    if (st == RECSYS_OK && res) {
         atomic_fetch_add(&e->requests, 1);
         *out = res;
     }
     return st;
+}
+
+recsys_status recsys__recommend_eligible(recsys_engine *e, const recsys_request *req,
+                                         recsys__eligible_fn fn, void *arg, recsys_result **out)
+{
+    return recommend(e, req, fn, arg, out);
+}
+
+RECSYS_API recsys_status recsys_recommend(recsys_engine *e, const recsys_request *req,
+                                          recsys_result **out)
+{
+    recsys__err_clear();
+    RECSYS_CHECK_ARG(e);
+    RECSYS_CHECK_ARG(req);
+    RECSYS_CHECK_ARG(out);
+    return recommend(e, req, NULL, NULL, out);
 }

@@ -5,7 +5,10 @@
  * replaces a facet's constraint, business rules still apply, recsys_recommend() with a query
  * text filters by its constraints (and does not with llm.intent off), the LLM reads an
  * ambiguous query through the guard (a bad reply is rejected and the rules' reading stands),
- * bad arguments leave the conversation unchanged, and the out-of-memory loop. */
+ * how much pipeline a turn runs (a result turn one run, its count from that run; a question
+ * turn stage 3 twice; one request counted either way; a failing stage fails the turn and
+ * changes nothing), excluded categories listed in the constraints' JSON, bad arguments leave
+ * the conversation unchanged, and the out-of-memory loop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -314,6 +317,148 @@ static void test_stage1_llm(void **state)
     recsys_engine_free(e);
 }
 
+/* A pass-through filter counting its calls (one per run of stage 3), failing when told. */
+typedef struct counter {
+    int runs;
+    bool fail;
+} counter;
+
+static recsys_status counting_filter(void *ctx, const recsys_query *q, recsys_candidates *c)
+{
+    (void)q;
+    (void)c;
+    counter *k = ctx;
+    k->runs++;
+    return k->fail ? recsys_error_set(RECSYS_E_CALLBACK, "counting filter: told to fail")
+                   : RECSYS_OK;
+}
+
+static uint64_t requests_of(recsys_engine *e)
+{
+    uint64_t n = 0;
+    assert_int_equal(recsys_engine_count(e, RECSYS_COUNT_REQUESTS, &n), RECSYS_OK);
+    return n;
+}
+
+/* How much pipeline a turn runs: a result turn one run (its candidate count from that run's
+ * stage 3), a question turn stages 1-3 a second time; either way one request is counted
+ * (the run a question stops after stage 3 is not). The counts and lists are what the
+ * constraints give. */
+static void test_pipeline_runs_per_turn(void **state)
+{
+    (void)state;
+    recsys_engine *e = make_engine(NULL);
+    counter k = { 0 };
+    recsys_filter_vtable fv;
+    recsys_filter_vtable_init(&fv);
+    fv.ctx = &k;
+    fv.apply = counting_filter;
+    assert_int_equal(recsys_engine_add_filter(e, "count", &fv), RECSYS_OK);
+    recsys_conversation *cv = NULL;
+    assert_int_equal(recsys_conversation_new(e, "shopper", &cv), RECSYS_OK);
+    recsys_turn *t = NULL;
+    uint64_t req0 = requests_of(e);
+    assert_int_equal(recsys_conversation_say(cv, "a laptop under $1500", &t), RECSYS_OK);
+    assert_int_equal(recsys_turn_kind(t), RECSYS_TURN_QUESTION);
+    assert_int_equal(recsys_turn_candidates(t), 10); /* laptops 0..9 */
+    assert_int_equal(recsys_result_count(recsys_turn_result(t)), 10);
+    assert_int_equal(k.runs, 2);
+    assert_int_equal(requests_of(e), req0 + 1);
+    recsys_turn_free(t);
+    /* not a question any more: at most 3 candidates (laptops 0..2) */
+    assert_int_equal(recsys_engine_set_int(e, RECSYS_OPT_CLARIFY_MIN_CANDIDATES, 3), RECSYS_OK);
+    k.runs = 0;
+    assert_int_equal(recsys_conversation_say(cv, "under $800", &t), RECSYS_OK);
+    assert_int_equal(recsys_turn_kind(t), RECSYS_TURN_RESULT);
+    assert_int_equal(recsys_turn_candidates(t), 3);
+    said s = { 800, -1, 0, 1e9 };
+    check_result(recsys_turn_result(t), &s);
+    assert_int_equal(recsys_result_count(recsys_turn_result(t)), 3);
+    assert_int_equal(k.runs, 1);
+    assert_int_equal(requests_of(e), req0 + 2);
+    recsys_turn_free(t);
+    /* more candidates than the minimum but no question left to ask: one run too */
+    assert_int_equal(recsys_engine_set_int(e, RECSYS_OPT_CLARIFY_MAX_QUESTIONS, 1), RECSYS_OK);
+    k.runs = 0;
+    assert_int_equal(recsys_conversation_say(cv, "under $1500 after all", &t), RECSYS_OK);
+    assert_int_equal(recsys_turn_kind(t), RECSYS_TURN_RESULT);
+    assert_int_equal(recsys_turn_candidates(t), 10);
+    assert_int_equal(recsys_result_count(recsys_turn_result(t)), 10);
+    assert_int_equal(k.runs, 1);
+    assert_int_equal(requests_of(e), req0 + 3);
+    recsys_turn_free(t);
+    /* stage 3 failing in the turn's run fails the turn: nothing counted, nothing changed */
+    char *before = NULL, *after = NULL;
+    assert_int_equal(recsys_conversation_constraints_json(cv, &before), RECSYS_OK);
+    k.fail = true;
+    assert_int_equal(recsys_conversation_say(cv, "under $700", &t), RECSYS_E_CALLBACK);
+    assert_null(t);
+    assert_non_null(strstr(recsys_last_error(), "told to fail"));
+    assert_int_equal(requests_of(e), req0 + 3);
+    assert_int_equal(recsys_conversation_constraints_json(cv, &after), RECSYS_OK);
+    assert_string_equal(before, after);
+    k.fail = false;
+    recsys_conversation_free(cv);
+    recsys_engine_free(e);
+    recsys_string_free(before);
+    recsys_string_free(after);
+}
+
+/* Excluded categories are listed in the constraints' JSON (and filter through the
+ * expression); one a required category implies stays listed, out of the expression. */
+static void test_constraints_exclude_categories(void **state)
+{
+    (void)state;
+    recsys_engine *e = make_engine(NULL);
+    recsys_conversation *cv = NULL;
+    assert_int_equal(recsys_conversation_new(e, NULL, &cv), RECSYS_OK);
+    recsys_turn *t = NULL;
+    assert_int_equal(recsys_conversation_say(cv, "anything but tablets under $800 for work",
+                                             &t), RECSYS_OK);
+    const recsys_result *res = recsys_turn_result(t);
+    assert_int_equal(recsys_turn_candidates(t), 3); /* laptops 0..2: the tablets are out */
+    assert_int_equal(recsys_result_count(res), 3);
+    for (size_t k = 0; k < recsys_result_count(res); k++)
+        assert_true(laptop_index(recsys_result_item_id(res, k)) >= 0);
+    recsys_turn_free(t);
+    char *json = NULL;
+    assert_int_equal(recsys_conversation_constraints_json(cv, &json), RECSYS_OK);
+    json_error_t je;
+    json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &je);
+    assert_non_null(root);
+    assert_true(json_is_null(json_object_get(root, "category")));
+    json_t *xc = json_object_get(root, "exclude_categories");
+    assert_true(json_is_array(xc));
+    assert_int_equal(json_array_size(xc), 1);
+    assert_string_equal(json_string_value(json_array_get(xc, 0)), "tablet");
+    assert_true(json_is_array(json_object_get(root, "exclude_tags")));
+    assert_non_null(strstr(json_string_value(json_object_get(root, "expression")),
+                           "category != \"tablet\""));
+    json_decref(root);
+    recsys_string_free(json);
+    /* a category named now: the exclusion stays listed, implied (not in the expression) */
+    assert_int_equal(recsys_conversation_say(cv, "a laptop", &t), RECSYS_OK);
+    recsys_turn_free(t);
+    assert_int_equal(recsys_conversation_constraints_json(cv, &json), RECSYS_OK);
+    root = json_loads(json, JSON_REJECT_DUPLICATES, &je);
+    assert_non_null(root);
+    assert_string_equal(json_string_value(json_object_get(root, "category")), "laptop");
+    xc = json_object_get(root, "exclude_categories");
+    assert_int_equal(json_array_size(xc), 1);
+    assert_string_equal(json_string_value(json_array_get(xc, 0)), "tablet");
+    assert_null(strstr(json_string_value(json_object_get(root, "expression")), "tablet"));
+    json_decref(root);
+    recsys_string_free(json);
+    /* none excluded: an empty list */
+    recsys_conversation_free(cv);
+    assert_int_equal(recsys_conversation_new(e, NULL, &cv), RECSYS_OK);
+    assert_int_equal(recsys_conversation_constraints_json(cv, &json), RECSYS_OK);
+    assert_non_null(strstr(json, "\"exclude_categories\":[]"));
+    recsys_string_free(json);
+    recsys_conversation_free(cv);
+    recsys_engine_free(e);
+}
+
 static void test_bad_args(void **state)
 {
     (void)state;
@@ -405,6 +550,8 @@ int main(void)
         cmocka_unit_test(test_refine_and_rules),
         cmocka_unit_test(test_stage1_hook),
         cmocka_unit_test(test_stage1_llm),
+        cmocka_unit_test(test_pipeline_runs_per_turn),
+        cmocka_unit_test(test_constraints_exclude_categories),
         cmocka_unit_test(test_bad_args),
         cmocka_unit_test(test_oom),
     };

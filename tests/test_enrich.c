@@ -7,7 +7,8 @@
  * part, persistence across a reopen of the file store), the budget (calls, tokens, a slow
  * LLM past its deadline), no LLM, bad arguments, an item changed while the LLM runs (the LLM
  * itself upserts; another thread writes and reads while the LLM waits: the engine lock is not
- * held), the circuit breaker, store failures (nothing changes), and the out-of-memory loop. */
+ * held; the host replaces the LLM meanwhile: the next ask uses the new one, the old one is
+ * destroyed once and never called after), the circuit breaker, store failures (nothing changes), and the out-of-memory loop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -810,6 +811,148 @@ static void test_lock_not_held_during_call(void **state)
     pthread_mutex_destroy(&h.mu);
 }
 
+/* The host replaces the LLM while an enrichment runs on another thread: each ask reads the
+ * engine's LLM again, so the asks after recsys_engine_set_llm returned go to the new one, the
+ * old one is destroyed exactly once and never called after (its destroy poisons its ctx: a
+ * call on it is counted, and under ASan the freed name would be a use after free). One item
+ * per call, a slow LLM; the old one's second call holds until the replacement starts, so
+ * set_llm usually finds a call inside it (and waits for it). */
+typedef struct swap_llm {
+    struct swap_shared *sh;
+    char *name;   /* freed by destroy (ASan sees a later use) */
+    int dead;     /* set by destroy */
+    int calls;
+    int destroyed;
+} swap_llm;
+
+typedef struct swap_shared {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int replacing;        /* the main thread is about to call set_llm */
+    int used_after_destroy;
+    recsys_engine *e;
+    recsys_enrich_report rep;
+    recsys_status st;
+} swap_shared;
+
+static recsys_status swap_complete(void *ctx, const recsys_llm_call *call, recsys_llm_reply *reply)
+{
+    swap_llm *l = ctx;
+    swap_shared *sh = l->sh;
+    pthread_mutex_lock(&sh->mu);
+    if (l->dead || l->destroyed)
+        sh->used_after_destroy++;
+    int n = ++l->calls;
+    pthread_cond_broadcast(&sh->cv);
+    if (n == 2 && l->name[0] == 'o') { /* hold until the replacement starts */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        while (!sh->replacing && pthread_cond_timedwait(&sh->cv, &sh->mu, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&sh->mu);
+    /* slow: 2 ms a call; the held one 50 ms more, for set_llm to swap while it runs */
+    struct timespec ts = { 0, n == 2 && l->name[0] == 'o' ? 52000000L : 2000000L };
+    nanosleep(&ts, NULL);
+    char *s = answer_all(recsys_llm_call_prompt(call));
+    recsys_status st = recsys_llm_reply_set_text(reply, s, strlen(s));
+    free(s);
+    assert_true(l->name[0] == 'o' || l->name[0] == 'n'); /* the ctx is alive */
+    return st;
+}
+
+static void swap_destroy(void *ctx)
+{
+    swap_llm *l = ctx;
+    pthread_mutex_lock(&l->sh->mu);
+    l->destroyed++;
+    l->dead = 1;
+    pthread_mutex_unlock(&l->sh->mu);
+    free(l->name);
+    l->name = NULL;
+}
+
+static void swap_set(recsys_engine *e, swap_llm *l, const char *name)
+{
+    l->name = strdup(name);
+    assert_non_null(l->name);
+    recsys_llm_vtable vt;
+    recsys_llm_vtable_init(&vt);
+    vt.ctx = l;
+    vt.complete = swap_complete;
+    vt.destroy = swap_destroy;
+    assert_int_equal(recsys_engine_set_llm(e, name, &vt), RECSYS_OK);
+}
+
+static void *swap_enrich_thread(void *arg)
+{
+    swap_shared *sh = arg;
+    sh->rep = report0();
+    sh->st = recsys_catalog_enrich(sh->e, NULL, 0, &sh->rep);
+    return NULL;
+}
+
+static void test_llm_replaced_during_enrichment(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    recsys_engine *e = engine_with(NULL, NULL);
+    for (int i = 0; i < N; i++) {
+        char js[160];
+        snprintf(js, sizeof js, "{\"item_id\":\"it%02d\",\"title\":\"Thing %d\",\"category\":"
+                 "\"laptop\",\"description\":\"A laptop, number %d.\"}", i, i, i);
+        assert_int_equal(recsys_catalog_upsert_json(e, js, strlen(js)), RECSYS_OK);
+    }
+    assert_int_equal(recsys_engine_set_int(e, RECSYS_OPT_ENRICH_ITEMS_PER_CALL, 1), RECSYS_OK);
+    swap_shared sh = { .e = e };
+    pthread_mutex_init(&sh.mu, NULL);
+    pthread_cond_init(&sh.cv, NULL);
+    swap_llm old = { .sh = &sh }, nw = { .sh = &sh };
+    swap_set(e, &old, "old");
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, swap_enrich_thread, &sh), 0);
+    pthread_mutex_lock(&sh.mu);
+    while (old.calls < 2)
+        pthread_cond_wait(&sh.cv, &sh.mu);
+    sh.replacing = 1;
+    pthread_cond_broadcast(&sh.cv);
+    pthread_mutex_unlock(&sh.mu);
+    swap_set(e, &nw, "new");
+    /* set_llm returned: the old one is gone, and no call of it may start any more */
+    pthread_mutex_lock(&sh.mu);
+    assert_int_equal(old.destroyed, 1);
+    int old_calls = old.calls;
+    pthread_mutex_unlock(&sh.mu);
+    assert_true(old_calls >= 2);
+    pthread_join(th, NULL);
+    assert_int_equal(sh.st, RECSYS_OK);
+    assert_int_equal(sh.used_after_destroy, 0);
+    assert_int_equal(old.calls, old_calls);
+    assert_int_equal(old.destroyed, 1);
+    assert_int_equal(nw.destroyed, 0);
+    assert_int_equal(old.calls + nw.calls, N);
+    assert_true(nw.calls >= 1);
+    assert_report(&sh.rep, N, 0, N, 0, 0);
+    /* each item names the LLM that answered it */
+    int by_old = 0, by_new = 0;
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "it%02d", i);
+        char *g = generated(e, id);
+        by_old += strstr(g, "\"model\":\"old\"") != NULL;
+        by_new += strstr(g, "\"model\":\"new\"") != NULL;
+        free(g);
+    }
+    assert_int_equal(by_old, old.calls);
+    assert_int_equal(by_new, nw.calls);
+    recsys_engine_free(e);
+    assert_int_equal(nw.destroyed, 1);
+    assert_int_equal(old.destroyed, 1);
+    pthread_cond_destroy(&sh.cv);
+    pthread_mutex_destroy(&sh.mu);
+}
+
 /* A store failure while applying: an error, and the item as it was. */
 static void test_store_failure_changes_nothing(void **state)
 {
@@ -917,6 +1060,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_item_changed_during_call),
         cmocka_unit_test(test_lock_not_held_during_call),
+        cmocka_unit_test(test_llm_replaced_during_enrichment),
         cmocka_unit_test(test_store_failure_changes_nothing),
         cmocka_unit_test(test_out_of_memory),
     };

@@ -432,6 +432,9 @@ static void test_excluded_categories(void **state)
     json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &je);
     assert_non_null(root);
     assert_string_equal(json_string_value(json_object_get(root, "category")), "laptop");
+    json_t *xc = json_object_get(root, "exclude_categories"); /* listed, though implied */
+    assert_int_equal(json_array_size(xc), 1);
+    assert_string_equal(json_string_value(json_array_get(xc, 0)), "phone");
     json_decref(root);
     recsys__free(D, json);
     recsys__intent_free(D, &acc);

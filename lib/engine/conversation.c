@@ -12,15 +12,20 @@
  *      the category, required tags and free terms (the shopper's words when there are none),
  *      RECSYS_OPT_LLM_INTENT off (the text is read already); so every filter, business rule
  *      and option of the engine applies as on any recsys_recommend() call;
- *   3. the eligible candidates (stages 1-3 of the pipeline) are counted; while more than
- *      RECSYS_OPT_CLARIFY_MIN_CANDIDATES remain and fewer than RECSYS_OPT_CLARIFY_MAX_QUESTIONS
- *      were asked, the facet with the highest gain (at least RECSYS_OPT_CLARIFY_MIN_GAIN) is
- *      asked about, phrased by the LLM or the template;
- *   4. recsys_recommend() gives the turn's result (a question turn carries one too: the list
- *      as it stands, so a host can show it narrowing).
- * The LLM budget (RECSYS_OPT_LLM_*) is per turn. A failed turn leaves the conversation as it
- * was. Cost per turn: two pipeline runs (candidates, then the full recommendation) plus
- * clarify.h's facet scoring over the candidates.
+ *   3. the request runs (recsys__recommend_eligible: recsys_recommend with a look at its
+ *      eligible candidates, those that passed stages 1-3), and they are counted; while more
+ *      than RECSYS_OPT_CLARIFY_MIN_CANDIDATES remain and fewer than
+ *      RECSYS_OPT_CLARIFY_MAX_QUESTIONS were asked, the facet with the highest gain (at least
+ *      RECSYS_OPT_CLARIFY_MIN_GAIN) is picked from them, under the same lock hold;
+ *   4. no facet: that run goes on and gives the turn's result (one pipeline run). A facet:
+ *      the run stops after stage 3, the question is phrased by the LLM or the template, and
+ *      then recsys_recommend() gives the turn's result (a question turn carries one too: the
+ *      list as it stands, so a host can show it narrowing). So the LLM is asked in the same
+ *      order as ever: reading the words, phrasing the question, then the request's own asks.
+ * The LLM budget (RECSYS_OPT_LLM_*) is per turn (the request's asks have their own, as any
+ * recsys_recommend). A failed turn leaves the conversation as it was. Cost per turn: a result
+ * turn one pipeline run, a question turn stages 1-3 twice and 4-8 once; plus clarify.h's
+ * facet scoring over the candidates when a question may be asked.
  *
  * Threads: a conversation is used by one thread at a time; any number of conversations may
  * run on one engine at once (each turn takes the engine's lock shared, and lets go of it
@@ -102,18 +107,36 @@ RECSYS_API recsys_status recsys_conversation_constraints_json(const recsys_conve
 
 /* ------------------------------------------------------------ one turn */
 
+/* The turn's side of recsys__llm_unlock: the LLM's asks (reading the words, phrasing the
+ * question) let go of the engine's shared lock around the host's complete(). What the turn
+ * keeps across an ask: its own copies (the words, the constraints, the facet asked), the
+ * engine's own model and options structs (read through them under the lock again), and the
+ * LLM's table entry (replaced in place, read at each ask); the one pointer into replaceable
+ * state, the BM25 index of the derived state, is read again when a writer held the lock
+ * meanwhile. */
+typedef struct turn_lock {
+    recsys_engine *e;
+    recsys__intent_llm *llm;
+    uint64_t writes; /* e->writes when the lock was let go */
+} turn_lock;
+
 typedef struct turn_work {
+    recsys_conversation *cv;
     recsys_engine *e;
     const recsys__mem *m;
     recsys__intent acc;    /* the new constraints */
     char *said;            /* the new words so far */
     recsys_request *req;
-    uint32_t *items;       /* the eligible candidates */
-    size_t nitems;
+    size_t nitems;         /* the eligible candidates (stage 3 of the turn's run) */
     recsys__facet next;    /* the facet asked now (kind 0: none) */
     char *next_key;
     char *question;
     recsys_result *res;
+    /* the turn's LLM (reading the words, phrasing the question): one budget for its asks */
+    recsys__llm_budget budget;
+    recsys__intent_llm llm; /* all zero: no LLM (none registered, or a budget of 0 calls) */
+    turn_lock tl;
+    recsys__llm_unlock unlock;
 } turn_work;
 
 static void work_free(turn_work *w)
@@ -121,24 +144,10 @@ static void work_free(turn_work *w)
     recsys__intent_free(w->m, &w->acc);
     recsys__free(w->m, w->said);
     recsys_request_free(w->req);
-    recsys__free(w->m, w->items);
     recsys__facet_free(w->m, &w->next);
     recsys__free(w->m, w->next_key);
     recsys__free(w->m, w->question);
     recsys_result_free(w->res);
-}
-
-static recsys_status collect(void *arg, const recsys_query *q, const recsys_candidates *c)
-{
-    (void)q;
-    turn_work *w = arg;
-    w->items = recsys__alloc(w->m, (c->n ? c->n : 1) * sizeof *w->items);
-    if (!w->items)
-        return RECSYS_E_NOMEM;
-    for (size_t i = 0; i < c->n; i++)
-        w->items[i] = c->v[i].item;
-    w->nitems = c->n;
-    return RECSYS_OK;
 }
 
 /* The shopper's words so far plus text, capped (at a UTF-8 boundary). */
@@ -207,19 +216,6 @@ static recsys_status build_request(turn_work *w, const char *user_id)
     return st;
 }
 
-/* The turn's side of recsys__llm_unlock: the LLM's asks (reading the words, phrasing the
- * question) let go of the engine's shared lock around the host's complete(). What the turn
- * keeps across an ask: its own copies (the words, the constraints, the facet asked, the
- * candidates as indices), the engine's own model and options structs (read through them
- * under the lock again), and the LLM's table entry (replaced in place, read at each ask);
- * the one pointer into replaceable state, the BM25 index of the derived state, is read again
- * when a writer held the lock meanwhile. */
-typedef struct turn_lock {
-    recsys_engine *e;
-    recsys__intent_llm *llm;
-    uint64_t writes; /* e->writes when the lock was let go */
-} turn_lock;
-
 static void turn_leave(void *arg)
 {
     turn_lock *t = arg;
@@ -236,38 +232,47 @@ static recsys_status turn_enter(void *arg)
     return RECSYS_OK;
 }
 
-/* Steps 1-3 under the engine's shared lock (let go around the LLM's asks: turn_leave). */
-static recsys_status turn_locked(recsys_conversation *cv, const char *text, turn_work *w)
+/* Points the turn's LLM at the engine's as it is now (caller holds the lock shared). At
+ * the turn's start it decides whether the turn uses the LLM (one is registered and enabled,
+ * and the turn's budget allows a call); later (the question, after the lock was let go
+ * entirely) it only reads the transport and the BM25 index again for a turn that does. */
+static void llm_attach(turn_work *w, bool start)
 {
-    recsys_engine *e = cv->e;
-    const recsys__mem *m = w->m;
-    const double *opt = e->opts.num;
-    const recsys__catalog *c = &e->model.catalog;
-    recsys__llm_budget budget;
-    recsys__llm_budget_init(&budget, opt);
-    recsys__intent_llm llm = { 0 };
-    turn_lock tl = { .e = e, .llm = &llm };
-    const recsys__llm_unlock unlock = { turn_leave, turn_enter, &tl };
-    budget.unlock = &unlock;
+    recsys_engine *e = w->e;
     const recsys__plugins *lp = &e->plugins[RECSYS_PLUGIN_LLM];
     const recsys_llm_vtable *vt = NULL; /* the registered transport, if enabled */
     for (size_t i = 0; i < lp->n && !vt; i++)
         if (lp->v[i].enabled && lp->v[i].vt.llm.complete)
             vt = &lp->v[i].vt.llm;
-    if (vt && budget.calls_left > 0) {
-        llm.guard = e->llm_guard;
-        llm.vt = vt;
-        llm.opt = opt;
-        llm.budget = &budget;
-        llm.bm25 = e->derived ? e->derived->state[RECSYS__DERIVED_BM25] : NULL;
+    if (start && vt && w->budget.calls_left > 0) {
+        w->llm.guard = e->llm_guard;
+        w->llm.opt = e->opts.num;
+        w->llm.budget = &w->budget;
     }
+    if (w->llm.guard) {
+        w->llm.vt = vt;
+        w->llm.bm25 = e->derived ? e->derived->state[RECSYS__DERIVED_BM25] : NULL;
+    }
+}
+
+/* Steps 1 and 2 under the engine's shared lock (let go around the LLM's asks: turn_leave). */
+static recsys_status turn_read(recsys_conversation *cv, const char *text, turn_work *w)
+{
+    recsys_engine *e = cv->e;
+    const recsys__mem *m = w->m;
+    const recsys__catalog *c = &e->model.catalog;
+    recsys__llm_budget_init(&w->budget, e->opts.num);
+    w->tl = (turn_lock){ .e = e, .llm = &w->llm };
+    w->unlock = (recsys__llm_unlock){ turn_leave, turn_enter, &w->tl };
+    w->budget.unlock = &w->unlock;
+    llm_attach(w, true);
     /* 1. read the words */
     recsys__intent got;
     const recsys__facet *pending = cv->pending.kind ? &cv->pending : NULL;
-    RECSYS_TRY(recsys__intent_understand(m, c, text, pending, &llm, &got));
+    RECSYS_TRY(recsys__intent_understand(m, c, text, pending, &w->llm, &got));
     if (pending && recsys__intent_empty(&got) && !got.dont_care) {
         recsys__intent_free(m, &got); /* not an answer: a request of its own? */
-        RECSYS_TRY(recsys__intent_understand(m, c, text, NULL, &llm, &got));
+        RECSYS_TRY(recsys__intent_understand(m, c, text, NULL, &w->llm, &got));
         if (recsys__intent_empty(&got)) /* unreadable: its words would only blur the search */
             recsys__intent_free(m, &got);
     }
@@ -277,25 +282,56 @@ static recsys_status turn_locked(recsys_conversation *cv, const char *text, turn
     recsys__intent_free(m, &got);
     if (st == RECSYS_OK)
         st = join_said(m, cv->said, text, &w->said);
-    /* 2. the request, and 3. its candidates */
+    /* 2. the request */
     if (st == RECSYS_OK)
         st = build_request(w, cv->user_id);
-    if (st == RECSYS_OK)
-        st = recsys__pipeline_candidates(e, w->req, collect, w);
+    return st;
+}
+
+/* Step 3, inside the turn's run right after stage 3 (the engine's lock held shared): counts
+ * the eligible candidates and, while a question may be asked, picks the facet; a facet stops
+ * the run (the question comes first, then the result: step 4). */
+static recsys_status eligible(void *arg, const recsys_candidates *c, bool *stop)
+{
+    turn_work *w = arg;
+    recsys_conversation *cv = w->cv;
+    recsys_engine *e = w->e;
+    const double *opt = e->opts.num;
+    w->nitems = c->n;
     size_t maxq = (size_t)opt[recsys__opt_slot(RECSYS_OPT_CLARIFY_MAX_QUESTIONS)];
     size_t minc = (size_t)opt[recsys__opt_slot(RECSYS_OPT_CLARIFY_MIN_CANDIDATES)];
     double gain = opt[recsys__opt_slot(RECSYS_OPT_CLARIFY_MIN_GAIN)];
-    if (st == RECSYS_OK && w->nitems > minc && cv->nasked < maxq) {
+    if (c->n > minc && cv->nasked < maxq) {
+        uint32_t *items = recsys__alloc(w->m, c->n * sizeof *items);
+        if (!items)
+            return RECSYS_E_NOMEM;
+        for (size_t i = 0; i < c->n; i++)
+            items[i] = c->v[i].item;
         const char *allowed = e->opts.str[recsys__opt_slot(RECSYS_OPT_CLARIFY_FACETS)];
-        st = recsys__clarify_pick(m, c, w->items, w->nitems, allowed, &w->acc, cv->asked,
-                                  cv->nasked, gain, &w->next);
+        recsys_status st = recsys__clarify_pick(w->m, &e->model.catalog, items, c->n, allowed,
+                                                &w->acc, cv->asked, cv->nasked, gain, &w->next);
+        recsys__free(w->m, items);
+        RECSYS_TRY(st);
     }
-    if (st == RECSYS_OK && w->next.kind) {
-        bool from_llm;
-        st = recsys__clarify_question(m, &w->next, w->said, &llm, &w->question, &from_llm);
-        if (st == RECSYS_OK)
-            st = recsys__facet_key(m, &w->next, &w->next_key);
-    }
+    *stop = w->next.kind != 0;
+    return RECSYS_OK;
+}
+
+/* Step 4 for a question turn: the question (under the shared lock, let go around the LLM's
+ * ask), then the result of a run of its own. */
+static recsys_status turn_ask(turn_work *w)
+{
+    recsys_engine *e = w->e;
+    recsys__rd(e);
+    llm_attach(w, false);
+    bool from_llm;
+    recsys_status st = recsys__clarify_question(w->m, &w->next, w->said, &w->llm, &w->question,
+                                                &from_llm);
+    if (st == RECSYS_OK)
+        st = recsys__facet_key(w->m, &w->next, &w->next_key);
+    recsys__unlock(e);
+    if (st == RECSYS_OK)
+        st = recsys_recommend(e, w->req, &w->res);
     return st;
 }
 
@@ -311,15 +347,18 @@ RECSYS_API recsys_status recsys_conversation_say(recsys_conversation *cv, const 
     recsys_engine *e = cv->e;
     turn_work w;
     memset(&w, 0, sizeof w);
+    w.cv = cv;
     w.e = e;
     w.m = &e->mem;
     recsys__intent_init(&w.acc);
     recsys__rd(e);
-    recsys_status st = turn_locked(cv, text, &w);
+    recsys_status st = turn_read(cv, text, &w);
     recsys__unlock(e);
-    /* 4. the recommendations (recsys_recommend takes the lock itself) */
+    /* 3. and 4. (the runs take the lock themselves) */
     if (st == RECSYS_OK)
-        st = recsys_recommend(e, w.req, &w.res);
+        st = recsys__recommend_eligible(e, w.req, eligible, &w, &w.res);
+    if (st == RECSYS_OK && w.next.kind)
+        st = turn_ask(&w);
     recsys_turn *t = NULL;
     if (st == RECSYS_OK && w.next_key)
         st = RECSYS_GROW(w.m, cv->asked, cv->capasked, cv->nasked + 1);

@@ -5,7 +5,7 @@
  *
  * One call runs in three phases, never holding the engine's lock while the host's LLM runs
  * (engine.h's concurrency notes: a long batch must not stall requests and writers):
- *   1 gather, under the shared lock: the options, the registered LLM (its vtable copied), the
+ *   1 gather, under the shared lock: the options, whether an LLM is registered, the
  *     vocabulary (recsys__enrich_cfg), and per item its content hash and its cache record
  *     (RECSYS_RECORD_STATE "enrich:<item id>", read under the store mutex). An item whose
  *     record has the same hash is cached: when its generated part equals the record's there
@@ -15,6 +15,12 @@
  *     engine's LLM guard with this call's budget (calls, tokens, a deadline for the whole
  *     call, each LLM call also bounded by RECSYS_OPT_ENRICH_CALL_DEADLINE_MS). A budget or
  *     deadline refusal skips every item left; a failed call skips its items and goes on.
+ *     Each ask reads the engine's LLM again under the shared lock (current_llm), which the
+ *     guard releases only around the host's complete() after registering the call as in
+ *     flight (lib/llm/guard.h, recsys__llm_unlock): so recsys_engine_set_llm may replace the
+ *     LLM while an enrichment runs; the next ask uses the new one, and the old one is never
+ *     called after set_llm returned (set_llm waits for a call inside it, then destroys it).
+ *     The provenance of the generated part names the LLM that answered.
  *   3 apply, under the exclusive lock after each reply (and once for the cached ones): per
  *     item, all or nothing, re-checking that the item still exists with the same content
  *     hash (else it is skipped: the host's newer text wins); the new item (a copy with the
@@ -50,9 +56,8 @@ typedef struct run {
     recsys_engine *e;
     const recsys__mem *m;
     double opt[RECSYS_OPT_SLOTS];
-    recsys_llm_vtable llm;
-    bool has_llm;
-    char llm_name[RECSYS_PLUGIN_NAME_MAX];
+    bool has_llm;                          /* an LLM was registered at gather */
+    char llm_name[RECSYS_PLUGIN_NAME_MAX]; /* the one the last ask went to */
     recsys__enrich_cfg cfg;
     work *w;
     size_t n;
@@ -75,6 +80,20 @@ static void note(run *r)
 static void key_of(const char *id, char *key)
 {
     snprintf(key, KEY_MAX, "%s%s", RECSYS__ENRICH_RECORD_PREFIX, id);
+}
+
+/* The engine's LLM as it is now (caller holds the lock), its name copied to r->llm_name;
+ * NULL when none is registered or it is disabled. The pointer is into the plug-in table: use
+ * it only while the lock is held (recsys__llm_ask_run copies it before letting go). */
+static const recsys_llm_vtable *current_llm(run *r)
+{
+    const recsys__plugins *ps = &r->e->plugins[RECSYS_PLUGIN_LLM];
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->v[i].enabled && ps->v[i].vt.llm.complete) {
+            memcpy(r->llm_name, ps->v[i].name, sizeof r->llm_name);
+            return &ps->v[i].vt.llm;
+        }
+    return NULL;
 }
 
 /* ------------------------------------------------------------ phase 1: gather */
@@ -181,13 +200,7 @@ static recsys_status gather(run *r, const char *const *ids, size_t n)
     recsys_engine *e = r->e;
     const recsys__catalog *c = &e->model.catalog;
     memcpy(r->opt, e->opts.num, sizeof r->opt);
-    const recsys__plugins *ps = &e->plugins[RECSYS_PLUGIN_LLM];
-    for (size_t i = 0; i < ps->n && !r->has_llm; i++)
-        if (ps->v[i].enabled && ps->v[i].vt.llm.complete) {
-            r->llm = ps->v[i].vt.llm;
-            memcpy(r->llm_name, ps->v[i].name, sizeof r->llm_name);
-            r->has_llm = true;
-        }
+    r->has_llm = current_llm(r) != NULL;
     int slot = recsys__opt_slot(RECSYS_OPT_ENRICH_ATTRIBUTES);
     RECSYS_TRY(recsys__enrich_cfg_build(r->m, c, e->opts.str[slot],
                                         (uint32_t)opt_int(r, RECSYS_OPT_ENRICH_MAX_TAGS),
@@ -358,8 +371,12 @@ static recsys_status ask_group(run *r, work **g, size_t k, recsys__llm_budget *b
     int64_t calls_before = b->calls_left;
     char *text = NULL;
     size_t len = 0;
-    recsys_status st = recsys__llm_ask_run(r->e->llm_guard, &r->llm, r->opt, b, &ask, m, &text,
-                                           &len);
+    /* the LLM as it is now, under the shared lock, which the guard lets go of only around
+     * complete() (b->unlock), after registering the call: a replacement waits for it */
+    recsys__rd(r->e);
+    recsys_status st = recsys__llm_ask_run(r->e->llm_guard, current_llm(r), r->opt, b, &ask, m,
+                                           &text, &len);
+    recsys__unlock(r->e); /* held again after complete() (ask_enter), or never let go */
     if (b->calls_left < calls_before)
         r->rep.calls++;
     if (st != RECSYS_OK) {
@@ -394,13 +411,28 @@ static recsys_status ask_group(run *r, work **g, size_t k, recsys__llm_budget *b
     return st;
 }
 
+/* The enrichment's side of recsys__llm_unlock: only the plug-in table is read under the
+ * lock (current_llm), and nothing read there is used after the ask but the name copy. */
+static void ask_leave(void *arg)
+{
+    recsys__unlock(arg);
+}
+
+static recsys_status ask_enter(void *arg)
+{
+    recsys__rd(arg);
+    return RECSYS_OK;
+}
+
 static recsys_status ask_all(run *r)
 {
     size_t per = (size_t)opt_int(r, RECSYS_OPT_ENRICH_ITEMS_PER_CALL);
     if (per > RECSYS__LIST_MAX)
         per = RECSYS__LIST_MAX;
+    const recsys__llm_unlock ul = { ask_leave, ask_enter, r->e };
     recsys__llm_budget b = { .calls_left = opt_int(r, RECSYS_OPT_ENRICH_CALLS),
-                             .tokens_left = opt_int(r, RECSYS_OPT_ENRICH_TOKENS) };
+                             .tokens_left = opt_int(r, RECSYS_OPT_ENRICH_TOKENS),
+                             .unlock = &ul };
     int64_t ms = opt_int(r, RECSYS_OPT_ENRICH_DEADLINE_MS);
     uint64_t batch_deadline = ms ? recsys__clock_mono_ns() + (uint64_t)ms * 1000000u : 0;
     work *g[RECSYS__LIST_MAX];

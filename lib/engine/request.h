@@ -60,6 +60,18 @@ typedef recsys_status (*recsys__candidates_fn)(void *arg, const recsys_query *q,
 recsys_status recsys__pipeline_candidates(recsys_engine *e, const recsys_request *req,
                                           recsys__candidates_fn fn, void *arg);
 
+/* recsys_recommend for a caller that also needs the eligible candidates (stages 1-3) of the
+ * same run (lib/pipeline.c; conversation turns count them and pick their question from them):
+ * fn(arg, c, stop) runs right after stage 3 with the engine's lock held shared (it must not
+ * let go of it, nor call into the engine), c the eligible candidates in merged order. When fn
+ * sets *stop the run ends there: RECSYS_OK with *out NULL, and nothing is logged, recorded
+ * (impressions, the shown window) or counted; else the run goes on exactly as
+ * recsys_recommend (*out the result). An error of fn ends the run with that error. Costs
+ * nothing more than recsys_recommend besides fn. The caller checked e, req and out. */
+typedef recsys_status (*recsys__eligible_fn)(void *arg, const recsys_candidates *c, bool *stop);
+recsys_status recsys__recommend_eligible(recsys_engine *e, const recsys_request *req,
+                                         recsys__eligible_fn fn, void *arg, recsys_result **out);
+
 /* Frees a request's rules (lib/engine/rules.c). */
 void recsys__request_free_rules(recsys_request *req);
 

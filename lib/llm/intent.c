@@ -2106,6 +2106,8 @@ recsys_status recsys__intent_json(const recsys__mem *m, const recsys__intent *in
         recsys__jw_str(&b, in->category);
     else
         recsys__jw_puts(&b, "null");
+    recsys__jw_puts(&b, ",\"exclude_categories\":");
+    jw_strs(&b, in->xcats, in->nxcats);
     recsys__jw_puts(&b, ",\"ranges\":[");
     bool first = true;
     for (size_t i = 0; i < in->nattrs; i++) {

@@ -223,11 +223,12 @@ recsys_status recsys__intent_understand(const recsys__mem *m, const recsys__cata
  * out of it). *out NULL when there is no constraint; else NUL-terminated, allocated with m.
  * RECSYS_E_NOMEM. */
 recsys_status recsys__intent_expr(const recsys__mem *m, const recsys__intent *in, char **out);
-/* The constraints as JSON: {"category":..,"ranges":[{"attribute","min","min_inclusive",
- * "max","max_inclusive"}],"equals":[{"attribute","value","negate"}],"require_tags":[..],
- * "exclude_tags":[..],"terms":[..],"expression":".."} (excluded categories appear in the
- * expression only: the shape is recsys_conversation_constraints_json's, documented in
- * recsys.h). host: a string for recsys_string_free. */
+/* The constraints as JSON: {"category":..,"exclude_categories":[..],"ranges":[{"attribute",
+ * "min","min_inclusive","max","max_inclusive"}],"equals":[{"attribute","value","negate"}],
+ * "require_tags":[..],"exclude_tags":[..],"terms":[..],"expression":".."} (every excluded
+ * category is listed, also one a required category implies, which the expression leaves out:
+ * the shape is recsys_conversation_constraints_json's, documented in recsys.h). host: a
+ * string for recsys_string_free. */
 recsys_status recsys__intent_json(const recsys__mem *m, const recsys__intent *in, bool host,
                                   char **out, size_t *len);
 

@@ -252,6 +252,15 @@ def test_conversation_without_llm_uses_templates_and_bad_input_changes_nothing()
             conv.say(42)
         assert ei.value.status == recsys.E_INVALID_ARG
         assert conv.constraints() == before  # a failed turn leaves it unchanged
+        assert before["exclude_categories"] == []
+        # an excluded category is listed, and filters through the expression
+        shopper = e.conversation()
+        t = shopper.say("anything but tablets under $800 for work")
+        assert t.candidates == 3 and all(i.startswith("lap-") for i in t.result.item_ids)
+        c = shopper.constraints()
+        assert c["exclude_categories"] == ["tablet"] and c["category"] is None
+        assert 'category != "tablet"' in c["expression"]
+        shopper.close()
         with pytest.raises(recsys.RecsysError) as ei:
             e.conversation("u" * 1000)  # a user id too long
         assert ei.value.status == recsys.E_INVALID_ARG

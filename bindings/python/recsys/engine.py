@@ -1326,8 +1326,9 @@ class Conversation(_Owned):
             lib.recsys_turn_free(t)
 
     def constraints(self):
-        """{"category", "ranges", "equals", "require_tags", "exclude_tags", "terms",
-        "expression"}: what was understood so far, and the filter the requests carry."""
+        """{"category", "exclude_categories", "ranges", "equals", "require_tags",
+        "exclude_tags", "terms", "expression"}: what was understood so far, and the filter
+        the requests carry."""
         return _json_call(lib.recsys_conversation_constraints_json, self.handle)
 
 
