@@ -167,6 +167,12 @@ static void test_templates(void **state)
     assert_int_equal(recsys__clarify_template(D, &gpu, &q), RECSYS_OK);
     assert_string_equal(q, "Do you need a dedicated GPU? (yes / no / doesn't matter)");
     recsys__free(D, q);
+    /* a bool attribute facet without a name (not made by the library today) reads no
+     * uninitialised words */
+    recsys__facet anon = { .kind = RECSYS__FACET_ATTR, .type = RECSYS__ATTR_BOOL };
+    assert_int_equal(recsys__clarify_template(D, &anon, &q), RECSYS_OK);
+    assert_string_equal(q, "Do you need a ? (yes / no / doesn't matter)");
+    recsys__free(D, q);
     recsys__facet bat = { .kind = RECSYS__FACET_ATTR, .name = "battery_hours",
                           .type = RECSYS__ATTR_NUM, .cuts = { 10, 18 }, .ncuts = 2 };
     assert_int_equal(recsys__clarify_template(D, &bat, &q), RECSYS_OK);

@@ -409,7 +409,7 @@ static void num_str(char *buf, size_t cap, double v)
 recsys_status recsys__clarify_template(const recsys__mem *m, const recsys__facet *f, char **out)
 {
     recsys__jw b = { .m = m };
-    char words[RECSYS__INTENT_VALUE_MAX + 16];
+    char words[RECSYS__INTENT_VALUE_MAX + 16] = ""; /* an attribute facet without a name */
     const char *unit = NULL;
     if (f->kind == RECSYS__FACET_ATTR && f->name)
         name_words(f->name, words, sizeof words, &unit);
