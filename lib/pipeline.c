@@ -1106,7 +1106,7 @@ static recsys_status recommend(recsys_engine *e, const recsys_request *req,
      * recsys_user_forget (which takes the lock exclusively) cannot run between the answer
      * and its log and leave the forgotten user's id in the store; one that ran while the
      * request was off the lock (the LLM) failed it above (r.forgotten: nothing logged). */
-    if (st == RECSYS_OK && r.nrows && res->n)
+    if (st == RECSYS_OK && res && r.nrows && res->n) /* res NULL: stopped after stage 3 */
         st = log_rows(&r, res->request_id);
     /* the no-repeat rotation remembers what a known user was shown while it is on */
     if (st == RECSYS_OK && res && r.q.user && r.c.n &&
