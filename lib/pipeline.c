@@ -66,9 +66,9 @@ typedef struct run {
     char ranker_name[RECSYS_PLUGIN_NAME_MAX];
     src_job *jobs;            /* one per enabled source (stage 2) */
     size_t njobs;
-    const char **names;       /* enabled sources' names, by provenance index (copies in
-                                 name_buf: the plug-in table may change off the lock) */
-    char *name_buf;
+    const char **names;       /* enabled sources' names, by provenance index: copies, kept
+                                 in the same block after the pointers (the plug-in table may
+                                 change off the lock) */
     recsys_candidates *lists; /* one per enabled source */
     size_t nlists;
     size_t skipped;           /* sources skipped: the retrieval budget was spent */
@@ -322,13 +322,12 @@ static recsys_status retrieve(run *r)
     size_t cap = ps->n ? ps->n : 1, nj = 0;
     r->jobs = recsys__calloc(&e->mem, cap, sizeof *r->jobs);
     r->lists = recsys__calloc(&e->mem, cap, sizeof *r->lists);
-    r->names = recsys__calloc(&e->mem, cap, sizeof *r->names);
-    r->name_buf = recsys__alloc(&e->mem, cap * RECSYS_PLUGIN_NAME_MAX);
+    r->names = recsys__calloc(&e->mem, cap, sizeof *r->names + RECSYS_PLUGIN_NAME_MAX);
+    char *name_buf = r->names ? (char *)(r->names + cap) : NULL;
     double *w = recsys__calloc(&e->mem, cap, sizeof *w);
     size_t *order = recsys__calloc(&e->mem, cap, sizeof *order);
-    recsys_status st = (r->jobs && r->lists && r->names && r->name_buf && w && order)
-                           ? RECSYS_OK
-                           : RECSYS_E_NOMEM;
+    recsys_status st = (r->jobs && r->lists && r->names && w && order) ? RECSYS_OK
+                                                                        : RECSYS_E_NOMEM;
     size_t per_source = r->q.limit;
     for (size_t i = 0; st == RECSYS_OK && i < ps->n; i++) {
         recsys__plugin *p = &ps->v[i];
@@ -378,7 +377,7 @@ static recsys_status retrieve(run *r)
         }
         r->lists[r->nlists] = j->list;
         memset(&j->list, 0, sizeof j->list); /* moved */
-        char *name = r->name_buf + r->nlists * RECSYS_PLUGIN_NAME_MAX;
+        char *name = name_buf + r->nlists * RECSYS_PLUGIN_NAME_MAX;
         memcpy(name, j->p->name, RECSYS_PLUGIN_NAME_MAX);
         r->names[r->nlists] = name;
         w[r->nlists] = j->p->weight;
@@ -1028,7 +1027,6 @@ static void run_free(run *r)
     recsys__free(m, r->names);
     recsys__free(m, r->exclude);
     recsys__free(m, r->include);
-    recsys__free(m, r->name_buf);
     recsys__free(m, r->intent_expr);
     recsys__free(m, r->user_vec);
     recsys__engine_free_query_rules(r->e, r->rules, r->q.nrules, r->nshared);
